@@ -1,0 +1,194 @@
+/**
+ * The `progtc` command line: `progtc serve [options]`, `--help`, `--version`.
+ *
+ * @example
+ * ```sh
+ * deno task serve --host 127.0.0.1 --port 8000 --api-key your-secret-key
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import denoJson from "./deno.json" with { type: "json" };
+import { type Language, LANGUAGES } from "./protocol.ts";
+import { serve, type ServeOptions } from "./server/serve.ts";
+
+/** The version of this package. */
+export const VERSION: string = denoJson.version;
+
+const HELP = `progtc ${VERSION}: programmatic tool calling in a locked sandbox
+
+Usage:
+  progtc serve [options]
+  progtc --help | --version
+
+Options of serve (defaults in brackets):
+  --host <address>              Address to bind to [127.0.0.1]
+  --port <port>                 Port to bind to; 0 picks a free one [8000]
+  --api-key <key>               API key clients must send [env PROGTC_API_KEY;
+                                when neither is set, a random key is generated and printed]
+  --tool-call-timeout <s>       Seconds before a tool call fails with TimeoutError [10]
+  --code-execution-timeout <s>  Seconds before a program is stopped [30]
+  --language <name>             Language of requests that name none:
+                                typescript, javascript or python [typescript]
+  --pool-size <n>               Warm TypeScript/JavaScript sandboxes [2]
+  --python-pool-size <n>        Warm Python sandboxes [1]
+  --heap-mb <MiB>               V8 heap cap per sandbox [256]
+  --data-mb <MiB>               Data rlimit per sandbox, ArrayBuffers included [1536]
+  --max-concurrent <n>          Executions running at once [64]
+  --queue-timeout <s>           Seconds a request waits for a free slot before 503 [10]
+  --max-body-bytes <n>          Largest request body [10485760]
+  --max-output-bytes <n>        Output kept per execution, then truncated [1048576]
+  --max-tool-calls <n>          Tool calls per execution [1000]
+  --max-tool-args-bytes <n>     JSON arguments per tool call [1048576]
+`;
+
+const OPTIONS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  "api-key": { type: "string" },
+  "tool-call-timeout": { type: "string" },
+  "code-execution-timeout": { type: "string" },
+  language: { type: "string" },
+  "pool-size": { type: "string" },
+  "python-pool-size": { type: "string" },
+  "heap-mb": { type: "string" },
+  "data-mb": { type: "string" },
+  "max-concurrent": { type: "string" },
+  "queue-timeout": { type: "string" },
+  "max-body-bytes": { type: "string" },
+  "max-output-bytes": { type: "string" },
+  "max-tool-calls": { type: "string" },
+  "max-tool-args-bytes": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** A command-line mistake: printed with the usage hint, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+function number(
+  values: Record<string, unknown>,
+  name: string,
+  integer: boolean,
+): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw === "" || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`Invalid value for --${name}: ${raw}`);
+  }
+  return value;
+}
+
+/**
+ * Parses the arguments of `progtc serve` into server options. The API key falls back to
+ * `env.PROGTC_API_KEY`, then to a generated one (`generatedKey: true`).
+ *
+ * @example
+ * ```ts
+ * import { parseServeArgs } from "./cli.ts";
+ * const { options } = parseServeArgs(["--port", "9000", "--api-key", "k"], {});
+ * console.assert(options.port === 9000 && options.apiKey === "k");
+ * ```
+ */
+export function parseServeArgs(
+  args: string[],
+  env: Record<string, string | undefined>,
+): { options: ServeOptions; generatedKey: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const language = values.language;
+  if (language !== undefined && !(LANGUAGES as readonly string[]).includes(language)) {
+    throw new UsageError(`Invalid value for --language: ${language}`);
+  }
+  const port = number(values, "port", true);
+  if (port !== undefined && port > 65535) throw new UsageError(`Invalid value for --port: ${port}`);
+  const apiKey = values["api-key"] || env.PROGTC_API_KEY || "";
+  const generatedKey = apiKey === "";
+  const entries: [keyof ServeOptions, unknown][] = [
+    ["host", values.host],
+    ["port", port],
+    ["apiKey", generatedKey ? crypto.randomUUID().replaceAll("-", "") : apiKey],
+    ["toolCallTimeout", number(values, "tool-call-timeout", false)],
+    ["codeExecutionTimeout", number(values, "code-execution-timeout", false)],
+    ["language", language as Language | undefined],
+    ["poolSize", number(values, "pool-size", true)],
+    ["pythonPoolSize", number(values, "python-pool-size", true)],
+    ["heapMb", number(values, "heap-mb", true)],
+    ["dataMb", number(values, "data-mb", true)],
+    ["maxConcurrent", number(values, "max-concurrent", true)],
+    ["queueTimeoutMs", mapDefined(number(values, "queue-timeout", false), (s) => s * 1000)],
+    ["maxBodyBytes", number(values, "max-body-bytes", true)],
+    ["maxOutputBytes", number(values, "max-output-bytes", true)],
+    ["maxToolCalls", number(values, "max-tool-calls", true)],
+    ["maxToolArgsBytes", number(values, "max-tool-args-bytes", true)],
+  ];
+  const options = Object.fromEntries(
+    entries.filter(([, v]) => v !== undefined),
+  ) as unknown as ServeOptions;
+  return { options, generatedKey };
+}
+
+function mapDefined<T, U>(value: T | undefined, f: (value: T) => U): U | undefined {
+  return value === undefined ? undefined : f(value);
+}
+
+/** Runs the command line; resolves with the exit code once the server stops. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === "--version" || command === "-V") {
+    console.log(VERSION);
+    return 0;
+  }
+  if (
+    command === undefined || command === "--help" || command === "-h" || rest.includes("--help")
+  ) {
+    console.log(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== "serve") {
+    console.error(`Unknown command: ${command}\nRun progtc --help for usage.`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseServeArgs(rest, Deno.env.toObject());
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\nRun progtc --help for usage.`);
+    return 2;
+  }
+  const { options, generatedKey } = parsed;
+  const server = await serve({
+    ...options,
+    onSpawnError: (error) =>
+      console.error(`sandbox failed to start: ${error instanceof Error ? error.message : error}`),
+    onListen: (addr) => {
+      console.error(`progtc ${VERSION} listening on http://${addr.hostname}:${addr.port}`);
+      if (generatedKey) {
+        console.error(`No API key was given; generated one for this run: ${options.apiKey}`);
+      }
+    },
+  });
+  const stopped = Promise.withResolvers<void>();
+  const stop = (signal: Deno.Signal) => {
+    console.error(`${signal}: ending running executions and stopping`);
+    server.shutdown().then(stopped.resolve, stopped.reject);
+  };
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  await stopped.promise;
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

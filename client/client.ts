@@ -1,0 +1,250 @@
+/**
+ * The progtc client: sends a program to a progtc server, runs its tool calls locally as they
+ * arrive, and returns how the program ended. Runtime-neutral: only `fetch` and web streams.
+ *
+ * @module
+ */
+import type {
+  ExecuteCodeFrame,
+  ExecuteCodeResult,
+  JsonValue,
+  Language,
+  OutputFrame,
+  ToolCall,
+} from "../protocol.ts";
+import { ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
+import { readEvents } from "./sse.ts";
+
+/**
+ * A tool: called with the program's positional arguments and, when the program passed keyword
+ * arguments (Python `f(x=1)`), one more argument holding them as an object. Its return value
+ * must be JSON-serialisable; a thrown error reaches the program as an exception.
+ */
+// deno-lint-ignore no-explicit-any
+export type ToolHandler = (...args: any[]) => unknown;
+
+/** Options of {@linkcode ProgtcClient}. */
+export interface ProgtcClientOptions {
+  /** Where the server listens, e.g. `http://127.0.0.1:8000`. */
+  baseUrl: string;
+  /** The server's API key. */
+  apiKey: string;
+  /** Extra headers on every request. */
+  headers?: Record<string, string>;
+  /**
+   * The `fetch` to use (a test can pass an application's handler).
+   * @default {globalThis.fetch}
+   */
+  fetch?: typeof fetch;
+}
+
+/** Options of {@linkcode ProgtcClient.executeCode}. */
+export interface ExecuteCodeOptions {
+  /** The program. */
+  code: string;
+  /** The tools the program may call, by name. */
+  tools: Record<string, ToolHandler>;
+  /**
+   * The program's language.
+   * @default {the server's default language}
+   */
+  language?: Language;
+  /** Aborts the execution: the server stops the program. */
+  signal?: AbortSignal;
+  /** Receives output while the program runs (asks the server for output frames). */
+  onOutput?: (output: OutputFrame) => void;
+  /** Receives every tool call before its tool runs. */
+  onToolCall?: (call: ToolCall) => void;
+}
+
+/** Talks to one progtc server. */
+export class ProgtcClient {
+  #baseUrl: string;
+  #headers: Record<string, string>;
+  #fetch: typeof fetch;
+
+  /**
+   * @example
+   * ```ts
+   * import { ProgtcClient } from "./client.ts";
+   * const client = new ProgtcClient({ baseUrl: "http://127.0.0.1:8000", apiKey: "secret" });
+   * console.assert(client instanceof ProgtcClient);
+   * ```
+   */
+  constructor(options: ProgtcClientOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.#headers = { ...options.headers, "x-progtc-api-key": options.apiKey };
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** Whether the server answers `GET /ping` with 200 within `timeoutMs`. */
+  async ping(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    const signals = [AbortSignal.timeout(options.timeoutMs ?? 5000)];
+    if (options.signal) signals.push(options.signal);
+    try {
+      const response = await this.#fetch(`${this.#baseUrl}/ping`, {
+        headers: this.#headers,
+        signal: AbortSignal.any(signals),
+      });
+      await response.body?.cancel();
+      return response.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Pings until the server answers; throws a TimeoutError after `timeoutMs`. */
+  async waitForServer(options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const deadline = Date.now() + timeoutMs;
+    while (!await this.ping({ timeoutMs: Math.max(1, Math.min(5000, deadline - Date.now())) })) {
+      if (Date.now() >= deadline) {
+        throw new DOMException(`Server not ready after ${timeoutMs} ms`, "TimeoutError");
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+    }
+  }
+
+  /**
+   * Runs a program and its tool calls; resolves with the terminal result. Tool calls run
+   * concurrently as they arrive; a tool that throws is reported so that the program sees an
+   * exception. Throws {@linkcode ProgtcHttpError} when the server refuses the request.
+   *
+   * @example
+   * ```ts ignore
+   * import { ProgtcClient } from "./client.ts";
+   * const client = new ProgtcClient({ baseUrl: "http://127.0.0.1:8000", apiKey: "secret" });
+   * const result = await client.executeCode({
+   *   code: `import { add } from "tools"; console.log(await add(1, 2));`,
+   *   tools: { add: (a: number, b: number) => a + b },
+   * });
+   * console.log(result.type, result.stdout); // success 3
+   * ```
+   */
+  async executeCode(options: ExecuteCodeOptions): Promise<ExecuteCodeResult> {
+    const abort = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+    const body: Record<string, unknown> = {
+      code: options.code,
+      tool_names: Object.keys(options.tools),
+    };
+    if (options.language) body.language = options.language;
+    if (options.onOutput) body.stream_output = true;
+    const response = await this.#post("/execute-code", body, signal);
+    if (!response.ok || !response.body) throw await ProgtcHttpError.from(response);
+    if (!response.headers.get("content-type")?.startsWith("text/event-stream")) {
+      await response.body.cancel();
+      throw new ProgtcProtocolError("Expected an event stream from /execute-code");
+    }
+    let failure: unknown;
+    try {
+      for await (const data of readEvents(response.body)) {
+        const frame = parseFrame(data);
+        switch (frame.type) {
+          case "tool_call":
+            options.onToolCall?.(frame);
+            this.#runTool(frame, options.tools, signal).catch((error) => {
+              failure ??= error;
+              abort.abort(error);
+            });
+            break;
+          case "stdout":
+          case "stderr":
+            options.onOutput?.(frame);
+            break;
+          default:
+            return frame;
+        }
+      }
+    } catch (error) {
+      throw failure ?? error;
+    }
+    throw failure ?? new ProgtcProtocolError("The event stream ended without a result");
+  }
+
+  async #runTool(
+    call: ToolCall,
+    tools: Record<string, ToolHandler>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const outcome = await invoke(call, tools);
+    const body = { execution_id: call.execution_id, tool_call_id: call.id, ...outcome };
+    for (let attempt = 0;; attempt++) {
+      try {
+        const response = await this.#post("/tool-results", body, signal);
+        // 404/409: the execution or the call is over (ended, timed out); nothing waits for us.
+        if (response.ok || response.status === 404 || response.status === 409) {
+          await response.body?.cancel();
+          return;
+        }
+        if (response.status < 500 || attempt >= 2) throw await ProgtcHttpError.from(response);
+        await response.body?.cancel();
+      } catch (error) {
+        if (signal.aborted || error instanceof ProgtcHttpError || attempt >= 2) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+    }
+  }
+
+  #post(path: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
+    return this.#fetch(`${this.#baseUrl}${path}`, {
+      method: "POST",
+      headers: { ...this.#headers, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      ...(signal ? { signal } : {}),
+    });
+  }
+}
+
+/** Runs one tool; every failure becomes an `error` outcome for the program. */
+async function invoke(
+  call: ToolCall,
+  tools: Record<string, ToolHandler>,
+): Promise<{ result: JsonValue } | { error: string }> {
+  const handler = Object.hasOwn(tools, call.tool_name) ? tools[call.tool_name] : undefined;
+  if (!handler) return { error: `Unknown tool: ${call.tool_name}` };
+  try {
+    const args = Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
+    const value = await handler(...args);
+    const json = JSON.stringify(value ?? null);
+    return { result: JSON.parse(json) };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+function parseFrame(data: string): ExecuteCodeFrame {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(data);
+  } catch {
+    throw new ProgtcProtocolError(`The server sent a frame that is not JSON: ${data.slice(0, 80)}`);
+  }
+  if (isRecord(frame)) {
+    switch (frame.type) {
+      case "tool_call":
+        if (
+          typeof frame.id === "string" && typeof frame.execution_id === "string" &&
+          typeof frame.tool_name === "string" && Array.isArray(frame.args) &&
+          isRecord(frame.kwargs)
+        ) return frame as unknown as ToolCall;
+        break;
+      case "stdout":
+      case "stderr":
+        if (typeof frame.data === "string") return frame as unknown as OutputFrame;
+        break;
+      case "success":
+      case "syntax_error":
+      case "runtime_error":
+      case "timeout_error":
+        if (typeof frame.stdout === "string" && typeof frame.stderr === "string") {
+          return frame as unknown as ExecuteCodeResult;
+        }
+        break;
+    }
+  }
+  throw new ProgtcProtocolError(`The server sent an unknown frame: ${data.slice(0, 80)}`);
+}

@@ -1,0 +1,47 @@
+/**
+ * Errors the client throws for conditions callers may want to handle.
+ *
+ * @module
+ */
+import type { ProblemCode } from "../protocol.ts";
+
+/** The server answered with an HTTP error (`application/problem+json`). */
+export class ProgtcHttpError extends Error {
+  /** HTTP status. */
+  readonly status: number;
+  /** The problem's stable code, or `"http_error"` when the body was not a problem. */
+  readonly code: ProblemCode | "http_error";
+
+  constructor(status: number, code: ProblemCode | "http_error", detail: string) {
+    super(`Request failed with ${status} ${code}: ${detail}`);
+    this.name = "ProgtcHttpError";
+    this.status = status;
+    this.code = code;
+  }
+
+  /** Reads a failed response into an error. */
+  static async from(response: Response): Promise<ProgtcHttpError> {
+    const text = await response.text().catch(() => "");
+    try {
+      const problem = JSON.parse(text);
+      if (typeof problem?.code === "string") {
+        return new ProgtcHttpError(response.status, problem.code, String(problem.detail ?? ""));
+      }
+    } catch {
+      // Not a problem document.
+    }
+    return new ProgtcHttpError(
+      response.status,
+      "http_error",
+      text.slice(0, 200) || response.statusText,
+    );
+  }
+}
+
+/** The server broke the protocol: a frame it cannot send, or a stream with no result. */
+export class ProgtcProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProgtcProtocolError";
+  }
+}

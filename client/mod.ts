@@ -1,0 +1,32 @@
+/**
+ * The progtc client for Deno, Node ≥ 20, Bun and browsers: run a program on a progtc server
+ * with your own tools.
+ *
+ * @example
+ * ```ts ignore
+ * import { ProgtcClient } from "@progtc/progtc/client";
+ *
+ * const client = new ProgtcClient({ baseUrl: "http://127.0.0.1:8000", apiKey: "secret" });
+ * const result = await client.executeCode({
+ *   code: `
+ *     import { get_weather } from "tools";
+ *     const weather = await get_weather("London", "UK");
+ *     console.log(\`The weather is: \${weather}\`);
+ *   `,
+ *   tools: {
+ *     get_weather: (city: string, country: string) => `Weather in ${city}, ${country}: Sunny, 22°C`,
+ *   },
+ * });
+ * console.log(result.stdout); // The weather is: Weather in London, UK: Sunny, 22°C
+ * ```
+ *
+ * @module
+ */
+export {
+  type ExecuteCodeOptions,
+  ProgtcClient,
+  type ProgtcClientOptions,
+  type ToolHandler,
+} from "./client.ts";
+export { ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
+export type { ExecuteCodeResult, JsonValue, Language, OutputFrame, ToolCall } from "../protocol.ts";

@@ -1,0 +1,212 @@
+/**
+ * The wire protocol between a progtc client and a progtc server, compatible with the Python
+ * package `progtc` (0.1.17 and 0.2.0). Field names follow the reference (snake_case); every
+ * extension of ours is opt-in through a request field the Python client never sends.
+ *
+ * This module has no Deno APIs: the runtime-neutral client imports it too.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** A JSON value, as carried by tool arguments and results. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** The languages a program can be written in. */
+export const LANGUAGES = ["typescript", "javascript", "python"] as const;
+
+/** A language a program can be written in. */
+export type Language = typeof LANGUAGES[number];
+
+/** The longest tool name the server accepts. */
+export const MAX_TOOL_NAME_LENGTH = 128;
+
+// Tool names are free-form in the reference; we only refuse names that cannot be a module
+// export or an attribute name at all: empty, too long, or holding control characters.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Schema of one tool name. */
+export const ToolName: z.ZodType<string> = z.string().min(1).max(MAX_TOOL_NAME_LENGTH).refine(
+  (name) => !CONTROL.test(name) && name.isWellFormed(),
+  "must not contain control characters or lone surrogates",
+);
+
+const ToolNames = z.array(ToolName).refine(
+  (names) => new Set(names).size === names.length,
+  "must not contain duplicates",
+);
+
+// ─── client → server ────────────────────────────────────────────────────────────────────────
+
+/** Body of `POST /execute-code`. */
+export const ExecuteCodeRequest = z.object({
+  code: z.string(),
+  tool_names: ToolNames,
+  /** Extension: the program's language. Default: the server's `--language`. */
+  language: z.enum(LANGUAGES).optional(),
+  /** Extension: send `stdout`/`stderr` frames while the program runs. */
+  stream_output: z.boolean().optional(),
+  /** progtc 0.2.0: extra Python modules shipped with the code. */
+  modules: z.record(z.string(), z.string()).optional(),
+});
+
+/** Body of `POST /execute-code`. */
+export type ExecuteCodeRequest = z.infer<typeof ExecuteCodeRequest>;
+
+/** Body of `POST /tool-results`. */
+export const ToolResultRequest = z.object({
+  execution_id: z.string(),
+  tool_call_id: z.string(),
+  result: z.unknown().optional(),
+  /** Extension: the tool failed on the client; the program sees an exception with this message. */
+  error: z.string().optional(),
+}).refine((body) => "result" in body !== (body.error !== undefined), {
+  message: "exactly one of `result` and `error` is required",
+});
+
+/** Body of `POST /tool-results`. */
+export type ToolResultRequest = z.infer<typeof ToolResultRequest>;
+
+/** How the step API checks replayed tool calls (progtc 0.2.0). */
+export const DETERMINISM_MODES = ["strict", "order_only"] as const;
+
+/** How the step API checks replayed tool calls. */
+export type DeterminismMode = typeof DETERMINISM_MODES[number];
+
+/** A failed tool in a step request (extension): its position in the previous batch. */
+export const StepToolError = z.object({
+  index: z.number().int().nonnegative(),
+  message: z.string(),
+});
+
+/** A failed tool in a step request (extension). */
+export type StepToolError = z.infer<typeof StepToolError>;
+
+/** Body of `POST /execute-code-step`. */
+export const ExecuteCodeStepRequest = z.object({
+  code: z.string(),
+  tool_names: ToolNames,
+  state: z.string().nullable().optional(),
+  tool_results: z.array(z.unknown()).nullable().optional(),
+  determinism: z.enum(DETERMINISM_MODES).optional(),
+  modules: z.record(z.string(), z.string()).optional(),
+  language: z.enum(LANGUAGES).optional(),
+  /** Extension: entries of `tool_results` that are failures, not values. */
+  tool_errors: z.array(StepToolError).optional(),
+});
+
+/** Body of `POST /execute-code-step`. */
+export type ExecuteCodeStepRequest = z.infer<typeof ExecuteCodeStepRequest>;
+
+// ─── server → client ────────────────────────────────────────────────────────────────────────
+
+/** A tool call frame: the program waits for its result. */
+export interface ToolCall {
+  type: "tool_call";
+  /** 32 lowercase hex characters, unique per call. */
+  id: string;
+  execution_id: string;
+  tool_name: string;
+  args: JsonValue[];
+  kwargs: Record<string, JsonValue>;
+}
+
+/** Terminal frame types a streaming execution can end with. */
+export const TERMINAL_TYPES = [
+  "success",
+  "syntax_error",
+  "runtime_error",
+  "timeout_error",
+] as const;
+
+/** How a program ended. */
+export interface ExecuteCodeResult {
+  type: typeof TERMINAL_TYPES[number];
+  stdout: string;
+  stderr: string;
+}
+
+/** Extension frame (`stream_output: true`): text the program printed. */
+export interface OutputFrame {
+  type: "stdout" | "stderr";
+  data: string;
+}
+
+/** Any frame of `POST /execute-code`. */
+export type ExecuteCodeFrame = ToolCall | OutputFrame | ExecuteCodeResult;
+
+/** A step ended because the program needs these tool calls answered. */
+export interface StepToolCalls {
+  type: "tool_call";
+  tool_calls: StepToolCall[];
+  /** Opaque; send it back with the results. */
+  state: string;
+}
+
+/** A tool call in a step answer; `frame_id` and `call_index` are progtc 0.2.0's. */
+export interface StepToolCall extends ToolCall {
+  frame_id: number[];
+  call_index: number;
+}
+
+/** The program replayed differently from the recorded calls. */
+export interface DeterminismError {
+  type: "determinism_error";
+  stdout: string;
+  stderr: string;
+}
+
+/** Answer of `POST /execute-code-step`. */
+export type ExecuteCodeStepResult = StepToolCalls | ExecuteCodeResult | DeterminismError;
+
+/** An `application/problem+json` error body; `code` is stable and machine-readable. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ProblemCode;
+  detail?: string;
+}
+
+/** Stable error codes of problem responses. */
+export type ProblemCode =
+  | "unauthorized"
+  | "malformed_json"
+  | "invalid_body"
+  | "unsupported_media_type"
+  | "body_too_large"
+  | "not_found"
+  | "method_not_allowed"
+  | "unknown_execution"
+  | "unknown_tool_call"
+  | "tool_call_not_pending"
+  | "result_too_large"
+  | "over_capacity"
+  | "shutting_down"
+  | "state_malformed"
+  | "state_signature"
+  | "state_expired"
+  | "state_too_large"
+  | "state_mismatch"
+  | "unsupported_language"
+  | "unsupported_modules"
+  | "internal";
+
+/** Returns the id format the reference uses: 32 lowercase hex characters.
+ *
+ * @example
+ * ```ts
+ * import { newId } from "./protocol.ts";
+ * console.assert(/^[0-9a-f]{32}$/.test(newId()));
+ * ```
+ */
+export function newId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}

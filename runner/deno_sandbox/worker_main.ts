@@ -1,0 +1,287 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * The code that runs inside the permission-`none` worker of a Deno sandbox, in the same realm
+ * as the user's program. {@linkcode workerMain} is serialised with `Function.prototype.toString`
+ * and started from a blob URL (a sandbox with no read permission cannot load a worker from a
+ * file), so it must not use anything from its module's scope: only globals.
+ *
+ * Everything here can be tampered with by the user's code; it only affects that program's own
+ * execution, because the server checks every message and the process serves one execution.
+ *
+ * @module
+ */
+
+/**
+ * Entry point of the user worker: captures what it needs from the realm, replaces console and
+ * stdio with capturing versions, removes escape hatches, warms the TypeScript transpiler, and
+ * then waits for one `run` message.
+ */
+export function workerMain(): void {
+  const D = Deno as any;
+  const scope = globalThis as any;
+  const post: (line: string) => void = scope.postMessage.bind(scope);
+  const stringify = JSON.stringify;
+  const ConsoleCtor = D[D.internal].Console;
+  const inspect: (v: unknown) => string = D.inspect;
+  const selfUrl = import.meta.url;
+  const decoder = new TextDecoder();
+  const ToolError = class ToolError extends Error {
+    override name = "ToolError";
+  };
+
+  let maxToolArgsBytes = Infinity;
+  let reportIdle = false;
+  let ended = false;
+  let userUrl = "\0";
+  let fileName = "code.ts";
+  let toolsUrl = "\0";
+
+  const send = (message: object) => post(stringify(message));
+  const output = (stream: "stdout" | "stderr", data: string) => {
+    if (data !== "" && !ended) send({ type: "output", stream, data });
+  };
+  const end = (message: object) => {
+    if (ended) return;
+    ended = true;
+    send(message);
+  };
+
+  // ─── output capture ────────────────────────────────────────────────────────────────────
+  const console = new ConsoleCtor((msg: string, level: number) => {
+    output(level > 1 ? "stderr" : "stdout", msg);
+  });
+  Object.defineProperty(globalThis, "console", {
+    value: console,
+    writable: true,
+    configurable: true,
+  });
+  const textOf = (chunk: unknown) =>
+    typeof chunk === "string" ? chunk : decoder.decode(chunk as Uint8Array);
+  const stdioWriter = (stream: "stdout" | "stderr") => ({
+    write(p: Uint8Array) {
+      output(stream, textOf(p));
+      return Promise.resolve(p.byteLength);
+    },
+    writeSync(p: Uint8Array) {
+      output(stream, textOf(p));
+      return p.byteLength;
+    },
+    writable: new WritableStream<Uint8Array>({ write: (p) => output(stream, textOf(p)) }),
+    isTerminal: () => false,
+    close() {},
+  });
+  const stdin = {
+    read: () => Promise.resolve(null),
+    readSync: () => null,
+    readable: new ReadableStream({ start: (c) => c.close() }),
+    isTerminal: () => false,
+    setRaw() {},
+    close() {},
+  };
+  const nodeStream = (stream: "stdout" | "stderr") => ({
+    write(chunk: unknown, ...rest: unknown[]) {
+      output(stream, textOf(chunk));
+      const callback = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+      callback?.();
+      return true;
+    },
+    isTTY: false,
+    on() {
+      return this;
+    },
+    once() {
+      return this;
+    },
+    end() {},
+  });
+
+  // ─── exits ─────────────────────────────────────────────────────────────────────────────
+  const block = () => {
+    // The realm relays the exit; the server then kills the process. Never return to the caller.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  };
+  const exit = (code?: unknown) => {
+    const n = Number(code ?? 0);
+    end({ type: "exit", code: Number.isSafeInteger(n) ? n : 1 });
+    block();
+  };
+
+  Object.defineProperties(D, {
+    stdin: { value: stdin, configurable: true },
+    stdout: { value: stdioWriter("stdout"), configurable: true },
+    stderr: { value: stdioWriter("stderr"), configurable: true },
+    exit: { value: exit, configurable: true, writable: true },
+  });
+  const proc = (globalThis as any).process;
+  if (proc) {
+    Object.defineProperties(proc, {
+      stdout: { value: nodeStream("stdout"), configurable: true },
+      stderr: { value: nodeStream("stderr"), configurable: true },
+      exit: { value: exit, configurable: true, writable: true },
+      reallyExit: { value: exit, configurable: true, writable: true },
+      abort: { value: () => exit(134), configurable: true, writable: true },
+    });
+  }
+  Object.defineProperty(globalThis, "close", { value: () => exit(0), configurable: true });
+  delete D[D.internal];
+  delete (globalThis as any).caches;
+  delete (globalThis as any).localStorage;
+  delete (globalThis as any).sessionStorage;
+
+  // ─── errors ────────────────────────────────────────────────────────────────────────────
+  const frameLine = /^\s+at /;
+  const formatError = (error: unknown): string => {
+    let text: string;
+    if (error instanceof Error) {
+      text = inspect(error);
+      if (
+        error instanceof TypeError && (error as any).code === "ERR_MODULE_NOT_FOUND" &&
+        error.message.startsWith("SyntaxError: ")
+      ) text = text.replace(/^TypeError: /, "");
+    } else {
+      text = `Uncaught ${inspect(error)}`;
+    }
+    return text
+      .split("\n")
+      .filter((line) => !(frameLine.test(line) && line.includes(selfUrl)))
+      .join("\n")
+      .replaceAll(userUrl, fileName)
+      .replaceAll(toolsUrl, "tools") + "\n";
+  };
+  const isSyntaxError = (error: unknown): boolean => {
+    if (!(error instanceof Error)) return false;
+    const [first = "", ...frames] = String(error.stack ?? "").split("\n");
+    if (
+      error instanceof TypeError && (error as any).code === "ERR_MODULE_NOT_FOUND" &&
+      error.message.startsWith("SyntaxError: ")
+    ) return error.message.includes(userUrl);
+    // Early errors and link errors ("does not provide an export named") name the location in
+    // the message line and have no frame in the user's code; a SyntaxError thrown while the
+    // program runs (JSON.parse) has one.
+    return error instanceof SyntaxError && first.includes(userUrl) &&
+      !frames.some((f) => frameLine.test(f) && f.includes(userUrl));
+  };
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    end({ type: "runtime_error", error: formatError(event.reason) });
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    end({ type: "runtime_error", error: formatError(event.error ?? event.message) });
+  });
+
+  // ─── tools ─────────────────────────────────────────────────────────────────────────────
+  const pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: unknown) => void }
+  >();
+  let nextId = 1;
+  let idleScheduled = false;
+  const scheduleIdle = () => {
+    if (!reportIdle || idleScheduled) return;
+    idleScheduled = true;
+    const issued = nextId;
+    // Two macrotask turns with no new call: whatever the program runs next waits on a tool.
+    setTimeout(() =>
+      setTimeout(() => {
+        idleScheduled = false;
+        if (nextId !== issued) return scheduleIdle();
+        if (pending.size > 0 && !ended) send({ type: "idle" });
+      }, 0), 0);
+  };
+  const callTool = (name: string, args: unknown[], kwargs: unknown): Promise<unknown> => {
+    if (ended) return new Promise(() => {});
+    const argsJson = stringify(args);
+    const kwargsJson = stringify(kwargs ?? {});
+    if (kwargsJson[0] !== "{") {
+      return Promise.reject(new TypeError(`Keyword arguments of ${name}() must be an object`));
+    }
+    if (argsJson.length + kwargsJson.length > maxToolArgsBytes) {
+      return Promise.reject(
+        new RangeError(`Arguments of ${name}() exceed the limit of ${maxToolArgsBytes} bytes`),
+      );
+    }
+    const id = nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    pending.set(id, { resolve, reject });
+    post(
+      `{"type":"tool_call","id":${id},"name":${
+        stringify(name)
+      },"args":${argsJson},"kwargs":${kwargsJson}}`,
+    );
+    scheduleIdle();
+    return promise;
+  };
+  const makeTool = (name: string) => {
+    const tool = (...args: unknown[]) => callTool(name, args, {});
+    Object.defineProperty(tool, "name", { value: name });
+    tool.invoke = (args: unknown[] = [], kwargs: Record<string, unknown> = {}) =>
+      callTool(name, Array.isArray(args) ? args : [args], kwargs);
+    return tool;
+  };
+  Object.defineProperty(globalThis, Symbol.for("progtc.tool"), { value: makeTool });
+
+  const blobUrl = (source: string, type: string) =>
+    URL.createObjectURL(new Blob([source], { type }));
+  const toolsModule = (names: string[]) => {
+    const lines = [`const tool = globalThis[Symbol.for("progtc.tool")];`];
+    names.forEach((name, i) => {
+      lines.push(
+        `const t${i} = tool(${stringify(name)});`,
+        `export { t${i} as ${stringify(name)} };`,
+      );
+    });
+    return lines.join("\n");
+  };
+
+  // ─── run ───────────────────────────────────────────────────────────────────────────────
+  const run = async (message: any) => {
+    maxToolArgsBytes = message.maxToolArgsBytes;
+    reportIdle = message.reportIdle === true;
+    const javascript = message.language === "javascript";
+    fileName = javascript ? "code.js" : "code.ts";
+    toolsUrl = blobUrl(toolsModule(message.toolNames), "text/javascript");
+    let code: string = message.code;
+    const ranges = [...message.toolsSpecifiers].sort((a: any, b: any) => b.start - a.start);
+    for (const { start, end, quoted } of ranges) {
+      code = code.slice(0, start) + (quoted ? stringify(toolsUrl) : toolsUrl) + code.slice(end);
+    }
+    userUrl = blobUrl(code, javascript ? "text/javascript" : "application/typescript");
+    try {
+      await import(userUrl);
+      end({ type: "success" });
+    } catch (error) {
+      end({
+        type: isSyntaxError(error) ? "syntax_error" : "runtime_error",
+        error: formatError(error),
+      });
+    }
+  };
+
+  scope.onmessage = (event: MessageEvent) => {
+    const message = event.data;
+    switch (message?.type) {
+      case "run":
+        run(message);
+        break;
+      case "tool_result":
+      case "tool_error": {
+        const call = pending.get(message.id);
+        if (!call) return;
+        pending.delete(message.id);
+        if (message.type === "tool_result") call.resolve(message.value);
+        else if (message.name === "TimeoutError") {
+          call.reject(new DOMException(message.message, "TimeoutError"));
+        } else call.reject(new ToolError(message.message));
+        break;
+      }
+    }
+  };
+
+  // Warm the TypeScript transpiler before the first program (6–15 ms when cold).
+  import(blobUrl("const warm: number = 1; export default warm;", "application/typescript"))
+    .then(
+      () => send({ type: "ready" }),
+      (error) => end({ type: "runtime_error", error: String(error) }),
+    );
+}

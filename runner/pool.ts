@@ -1,0 +1,106 @@
+/**
+ * A warm pool of single-use sandboxes of one kind.
+ *
+ * Invariants:
+ * - A sandbox leaves the pool exactly once, through {@linkcode SandboxPool.acquire}, and is
+ *   never returned: the caller kills it when its execution ends.
+ * - The pool refills off the request path: `acquire` takes a ready sandbox if there is one
+ *   and starts replacements in the background; only an empty pool makes a caller wait for
+ *   a spawn.
+ * - At most `size` spawns run in the background at once; failed spawns back off
+ *   exponentially (up to 5 s) so that a broken runtime does not turn into a busy loop.
+ * - An idle sandbox that dies is dropped and replaced.
+ *
+ * @module
+ */
+import type { Sandbox } from "./sandbox.ts";
+
+/** Options of {@linkcode SandboxPool}. */
+export interface SandboxPoolOptions {
+  /** Ready sandboxes kept waiting. 0 disables pre-warming: every acquire spawns. */
+  size: number;
+  /** Starts one sandbox and resolves when it is ready. */
+  spawn: () => Promise<Sandbox>;
+  /** Reports a failed background spawn. */
+  onSpawnError?: (error: unknown) => void;
+}
+
+/** A warm pool of single-use sandboxes. */
+export class SandboxPool {
+  #options: SandboxPoolOptions;
+  #idle: Sandbox[] = [];
+  #spawning = 0;
+  #failures = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(options: SandboxPoolOptions) {
+    this.#options = options;
+  }
+
+  /** Sandboxes ready to run. */
+  get idle(): number {
+    return this.#idle.length;
+  }
+
+  /** Starts filling the pool. */
+  fill(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    while (this.#idle.length + this.#spawning < this.#options.size) this.#spawnIdle();
+  }
+
+  /** Waits until the pool holds `size` ready sandboxes (or `timeoutMs` passes). */
+  async warm(timeoutMs = 30_000): Promise<void> {
+    this.fill();
+    const deadline = Date.now() + timeoutMs;
+    while (this.#idle.length < this.#options.size && Date.now() < deadline && !this.#closed) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Takes a ready sandbox, or spawns one if none is ready. The caller owns it. */
+  async acquire(): Promise<Sandbox> {
+    if (this.#closed) throw new Error("Sandbox pool is closed");
+    let sandbox: Sandbox | undefined;
+    while ((sandbox = this.#idle.shift()) !== undefined && !sandbox.alive);
+    this.fill();
+    if (sandbox) return sandbox;
+    return await this.#options.spawn();
+  }
+
+  /** Kills the idle sandboxes and stops refilling. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    for (const sandbox of this.#idle.splice(0)) sandbox.kill();
+  }
+
+  #spawnIdle(): void {
+    this.#spawning++;
+    this.#options.spawn().then(
+      (sandbox) => {
+        this.#spawning--;
+        this.#failures = 0;
+        if (this.#closed) return sandbox.kill();
+        this.#idle.push(sandbox);
+        sandbox.exited.then(() => {
+          const index = this.#idle.indexOf(sandbox);
+          if (index === -1) return;
+          this.#idle.splice(index, 1);
+          this.fill();
+        });
+      },
+      (error) => {
+        this.#spawning--;
+        this.#failures++;
+        this.#options.onSpawnError?.(error);
+        if (this.#closed || this.#retryTimer !== undefined) return;
+        const delay = Math.min(5_000, 50 * 2 ** this.#failures);
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.fill();
+        }, delay);
+      },
+    );
+  }
+}

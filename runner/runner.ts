@@ -1,0 +1,178 @@
+/**
+ * The runner: pools of locked sandboxes per language, and the `run` message for a program.
+ *
+ * @module
+ */
+import type { Language } from "../protocol.ts";
+import { SandboxPool } from "./pool.ts";
+import { Sandbox, type SandboxSpawnOptions } from "./sandbox.ts";
+import type { RunMessage, SandboxKind } from "./sandbox_protocol.ts";
+import { findToolsSpecifiers } from "./tools_specifiers.ts";
+
+/** Options of {@linkcode Runner}. */
+export interface RunnerOptions {
+  /**
+   * Warm TypeScript/JavaScript sandboxes kept ready.
+   * @default {2}
+   */
+  poolSize?: number;
+  /**
+   * Warm Python sandboxes kept ready.
+   * @default {1}
+   */
+  pythonPoolSize?: number;
+  /**
+   * V8 heap cap per sandbox, in MiB.
+   * @default {256}
+   */
+  heapMb?: number;
+  /**
+   * Data rlimit per sandbox (heap, ArrayBuffers, wasm), in MiB. A Deno sandbox reserves about
+   * 1.1 GiB of address space before it runs anything, so values below ~1200 do not start.
+   * @default {1536}
+   */
+  dataMb?: number;
+  /**
+   * The Deno binary sandboxes run on.
+   * @default {Deno.execPath()}
+   */
+  denoPath?: string;
+  /**
+   * `prlimit` binary, or `null` to run sandboxes without a data rlimit.
+   * @default {"/usr/bin/prlimit" when it exists}
+   */
+  prlimitPath?: string | null;
+  /**
+   * Longest protocol line accepted from a sandbox, in characters.
+   * @default {16 MiB}
+   */
+  maxLineLength?: number;
+  /**
+   * How long a sandbox may take to become ready, in ms.
+   * @default {20000}
+   */
+  readyTimeoutMs?: number;
+  /** Reports a failed background spawn. */
+  onSpawnError?: (error: unknown) => void;
+}
+
+/** Limits the sandbox applies to one program. */
+export interface ProgramLimits {
+  maxOutputBytes: number;
+  maxToolArgsBytes: number;
+}
+
+const DENO_ENTRY = {
+  flags: ["--no-npm", "--unstable-worker-options"],
+  module: new URL("./deno_sandbox/bootstrap.ts", import.meta.url).pathname,
+};
+
+/** Which sandbox runs a language. */
+export function sandboxKind(language: Language): SandboxKind {
+  return language === "python" ? "python" : "deno";
+}
+
+/** Pools of locked sandboxes, per language. */
+export class Runner {
+  #pools = new Map<SandboxKind, SandboxPool>();
+
+  private constructor(pools: Map<SandboxKind, SandboxPool>) {
+    this.#pools = pools;
+  }
+
+  /** Creates the pools and starts filling them off the caller's path. */
+  static async create(options: RunnerOptions = {}): Promise<Runner> {
+    const prlimitPath = options.prlimitPath !== undefined
+      ? options.prlimitPath
+      : await findPrlimit();
+    const spawnOptions: SandboxSpawnOptions = {
+      kind: "deno",
+      denoPath: options.denoPath ?? Deno.execPath(),
+      prlimitPath,
+      heapMb: options.heapMb ?? 256,
+      dataMb: options.dataMb ?? 1536,
+      maxLineLength: options.maxLineLength ?? 16 * 1024 * 1024,
+      readyTimeoutMs: options.readyTimeoutMs ?? 20_000,
+      entry: DENO_ENTRY,
+      env: runtimeEnv(),
+    };
+    const pools = new Map<SandboxKind, SandboxPool>();
+    pools.set(
+      "deno",
+      new SandboxPool({
+        size: options.poolSize ?? 2,
+        spawn: () => Sandbox.spawn(spawnOptions),
+        ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
+      }),
+    );
+    for (const pool of pools.values()) pool.fill();
+    return new Runner(pools);
+  }
+
+  /** Whether this runner can run `language`. */
+  supports(language: Language): boolean {
+    return this.#pools.has(sandboxKind(language));
+  }
+
+  /** Waits until every pool is full, for benchmarks and tests. */
+  async warm(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((pool) => pool.warm()));
+  }
+
+  /** Idle sandboxes per kind. */
+  idle(kind: SandboxKind): number {
+    return this.#pools.get(kind)?.idle ?? 0;
+  }
+
+  /** Takes a ready sandbox for `language`. */
+  acquire(language: Language): Promise<Sandbox> {
+    const pool = this.#pools.get(sandboxKind(language));
+    if (!pool) return Promise.reject(new Error(`Language not available: ${language}`));
+    return pool.acquire();
+  }
+
+  /** Kills idle sandboxes and stops refilling. */
+  close(): void {
+    for (const pool of this.#pools.values()) pool.close();
+  }
+}
+
+/** Builds the `run` message for a program. */
+export function runMessage(
+  language: Language,
+  code: string,
+  toolNames: string[],
+  limits: ProgramLimits & { reportIdle: boolean },
+): RunMessage {
+  return {
+    type: "run",
+    code,
+    language,
+    toolNames,
+    toolsSpecifiers: language === "python" ? [] : findToolsSpecifiers(code),
+    maxOutputBytes: limits.maxOutputBytes,
+    maxToolArgsBytes: limits.maxToolArgsBytes,
+    reportIdle: limits.reportIdle,
+  };
+}
+
+async function findPrlimit(): Promise<string | null> {
+  for (const path of ["/usr/bin/prlimit", "/bin/prlimit", "/usr/local/bin/prlimit"]) {
+    try {
+      if ((await Deno.stat(path)).isFile) return path;
+    } catch {
+      // Not there.
+    }
+  }
+  return null;
+}
+
+/** Variables a sandbox needs to find Deno's cache; nothing else of the server's environment. */
+function runtimeEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ["DENO_DIR", "HOME", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}

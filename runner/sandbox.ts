@@ -1,0 +1,232 @@
+/**
+ * One sandbox process, seen from the server: spawn it locked down, wait until it is warm,
+ * exchange protocol lines, kill it. A sandbox serves exactly one execution and is then
+ * discarded, so nothing of one program can reach the next.
+ *
+ * Invariants:
+ * - The process has no `--allow-*` flag (Python: read access to the Pyodide files only), a
+ *   cleared environment, a unique `--location`, no remote or npm fetching, a V8 heap cap and,
+ *   where `prlimit` exists, an RLIMIT_DATA cap that also bounds ArrayBuffers.
+ * - Every stdout line is parsed with {@linkcode parseSandboxMessage}; the first line that is
+ *   not a message is a violation: the process is killed and the listener told why.
+ * - `exited` is delivered once, after the last message, whatever ended the process.
+ *
+ * @module
+ */
+import { readLines } from "./lines.ts";
+import {
+  parseSandboxMessage,
+  type SandboxKind,
+  type SandboxMessage,
+  type ServerMessage,
+} from "./sandbox_protocol.ts";
+
+/** How a sandbox process ended. */
+export interface SandboxExit {
+  type: "exited";
+  code: number;
+  signal: Deno.Signal | null;
+  /** The last few KiB the process wrote to stderr (the runtime's own fatal messages). */
+  stderr: string;
+  /** The process ran out of memory (heap cap or data rlimit). */
+  outOfMemory: boolean;
+}
+
+/** The sandbox broke the protocol and was killed. */
+export interface SandboxViolation {
+  type: "violation";
+  detail: string;
+}
+
+/** What a sandbox tells its listener. */
+export type SandboxEvent =
+  | Exclude<SandboxMessage, { type: "ready" }>
+  | SandboxViolation
+  | SandboxExit;
+
+/** How to start sandbox processes. */
+export interface SandboxSpawnOptions {
+  kind: SandboxKind;
+  /** The runtime binary. */
+  denoPath: string;
+  /** `prlimit` binary for the data rlimit, or `null` to run without one. */
+  prlimitPath: string | null;
+  /** V8 old-space cap in MiB. */
+  heapMb: number;
+  /** RLIMIT_DATA in MiB (heap, ArrayBuffers, wasm memory). */
+  dataMb: number;
+  /** Longest protocol line accepted from the sandbox, in characters. */
+  maxLineLength: number;
+  /** How long a sandbox may take to become ready. */
+  readyTimeoutMs: number;
+  /** Extra `deno run` flags and the entry module, per kind. */
+  entry: { flags: string[]; module: string };
+  /** Environment variables the sandbox keeps (the runtime's cache location). */
+  env: Record<string, string>;
+}
+
+const STDERR_TAIL = 8 * 1024;
+const OOM_PATTERN = /out of memory|heap limit|allocation failed/i;
+
+/** A running sandbox process. */
+export class Sandbox {
+  readonly kind: SandboxKind;
+  readonly pid: number;
+  #child: Deno.ChildProcess;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #listener: ((event: SandboxEvent) => void) | undefined;
+  #backlog: SandboxEvent[] = [];
+  #alive = true;
+  #encoder = new TextEncoder();
+  #ready = Promise.withResolvers<Sandbox>();
+  #isReady = false;
+  #violation: SandboxViolation | undefined;
+  /** Resolves once the process is gone and its last message was delivered. */
+  readonly exited: Promise<SandboxExit>;
+
+  private constructor(options: SandboxSpawnOptions) {
+    const { cmd, args } = commandLine(options);
+    this.kind = options.kind;
+    const child = new Deno.Command(cmd, {
+      args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      clearEnv: true,
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    }).spawn();
+    this.#child = child;
+    this.pid = child.pid;
+    this.#stdin = this.#child.stdin.getWriter();
+    this.#stdin.closed.catch(() => {});
+    const stderr = collectTail(this.#child.stderr, STDERR_TAIL);
+    const stdoutDone = this.#readStdout(options.maxLineLength);
+    this.exited = (async (): Promise<SandboxExit> => {
+      const [status] = await Promise.all([child.status, stdoutDone]);
+      const tail = await stderr;
+      return {
+        type: "exited",
+        code: status.code,
+        signal: status.signal,
+        stderr: tail,
+        outOfMemory: status.signal === "SIGTRAP" || status.code === 133 || OOM_PATTERN.test(tail),
+      };
+    })();
+    this.exited.then((exit) => {
+      this.#alive = false;
+      this.#emit(exit);
+      const why = this.#violation?.detail ??
+        (exit.stderr.trim().split("\n").slice(-3).join("\n") || `exit code ${exit.code}`);
+      this.#ready.reject(new Error(`Sandbox did not start: ${why}`));
+    });
+    const timer = setTimeout(() => {
+      if (this.#isReady) return;
+      this.kill();
+      this.#ready.reject(new Error(`Sandbox did not start within ${options.readyTimeoutMs} ms`));
+    }, options.readyTimeoutMs);
+    this.#ready.promise.finally(() => clearTimeout(timer)).catch(() => {});
+  }
+
+  /**
+   * Spawns a sandbox and resolves when it reports ready. Rejects (and kills the process) if it
+   * exits, breaks the protocol or takes longer than `readyTimeoutMs`.
+   */
+  static spawn(options: SandboxSpawnOptions): Promise<Sandbox> {
+    return new Sandbox(options).#ready.promise;
+  }
+
+  async #readStdout(maxLineLength: number): Promise<void> {
+    try {
+      for await (const line of readLines(this.#child.stdout, maxLineLength)) {
+        const message = parseSandboxMessage(line);
+        if (message === undefined || (message.type === "ready") === this.#isReady) {
+          this.#violation = { type: "violation", detail: describeLine(line) };
+          break;
+        }
+        if (message.type === "ready") {
+          this.#isReady = true;
+          this.#ready.resolve(this);
+        } else this.#emit(message);
+      }
+    } catch (error) {
+      this.#violation = { type: "violation", detail: String(error) };
+    }
+    if (this.#violation) {
+      this.kill();
+      this.#emit(this.#violation);
+    }
+  }
+
+  /** Whether the process is still running. */
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** Receives every event from now on (events that came before are replayed at once). */
+  listen(listener: (event: SandboxEvent) => void): void {
+    this.#listener = listener;
+    for (const event of this.#backlog.splice(0)) listener(event);
+  }
+
+  /** Sends one message; a dead sandbox drops it (its `exited` event follows). */
+  send(message: ServerMessage): void {
+    if (!this.#alive) return;
+    this.#stdin.write(this.#encoder.encode(JSON.stringify(message) + "\n")).catch(() => {});
+  }
+
+  /** Kills the process at once (SIGKILL). Safe to call many times. */
+  kill(): void {
+    if (!this.#alive) return;
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+
+  #emit(event: SandboxEvent): void {
+    if (this.#listener) this.#listener(event);
+    else this.#backlog.push(event);
+  }
+}
+
+function commandLine(options: SandboxSpawnOptions): { cmd: string; args: string[] } {
+  const deno = [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    "--no-config",
+    "--no-lock",
+    "--no-remote",
+    "--cached-only",
+    `--location=http://sandbox-${crypto.randomUUID()}.progtc.invalid/`,
+    `--v8-flags=--max-old-space-size=${options.heapMb}`,
+    ...options.entry.flags,
+    options.entry.module,
+  ];
+  if (options.prlimitPath === null) return { cmd: options.denoPath, args: deno };
+  const data = options.dataMb * 1024 * 1024;
+  return {
+    cmd: options.prlimitPath,
+    args: [`--data=${data}:${data}`, "--", options.denoPath, ...deno],
+  };
+}
+
+function describeLine(line: string): string {
+  const shown = line.length > 80 ? `${line.slice(0, 80)}…` : line;
+  return `unexpected line from sandbox: ${JSON.stringify(shown)}`;
+}
+
+async function collectTail(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
+  const decoder = new TextDecoder();
+  let tail = "";
+  try {
+    for await (const chunk of stream) {
+      tail += decoder.decode(chunk, { stream: true });
+      if (tail.length > max * 2) tail = tail.slice(-max);
+    }
+  } catch {
+    // The process is gone.
+  }
+  return tail.slice(-max);
+}

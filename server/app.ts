@@ -1,0 +1,209 @@
+/**
+ * The progtc HTTP application: a plain `(Request) => Promise<Response>` handler with the
+ * reference's routes, plus the lifecycle of its runner and live executions.
+ *
+ * @module
+ */
+import { ExecuteCodeRequest, type Language, ToolResultRequest } from "../protocol.ts";
+import { runMessage, Runner } from "../runner/runner.ts";
+import { isAuthorized, keyDigest } from "./auth.ts";
+import { readJson } from "./body.ts";
+import { Capacity } from "./capacity.ts";
+import { Execution } from "./execution.ts";
+import { type AppOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { HttpProblem, problemResponse } from "./problem.ts";
+import { EventStream } from "./sse.ts";
+import type { Sandbox } from "../runner/sandbox.ts";
+
+/** A running progtc application. */
+export interface App {
+  /** Answers one request. Never throws. */
+  fetch(request: Request): Promise<Response>;
+  /** Executions running now. */
+  readonly running: number;
+  /** The runner whose sandboxes execute programs. */
+  readonly runner: Runner;
+  /**
+   * Stops accepting executions, ends the running ones with a terminal frame, and closes the
+   * runner (unless it was passed in).
+   */
+  close(): Promise<void>;
+}
+
+const ENDED_MEMORY = 4096;
+
+/**
+ * Creates the progtc application. Its `fetch` is a plain request handler: pass it to
+ * `Deno.serve`, or call it with `new Request(...)` in tests.
+ *
+ * @example
+ * ```ts ignore
+ * import { createApp } from "./app.ts";
+ * const app = await createApp({ apiKey: "secret" });
+ * const response = await app.fetch(new Request("http://localhost/ping"));
+ * console.assert(response.status === 200);
+ * await app.close();
+ * ```
+ */
+export async function createApp(options: AppOptions): Promise<App> {
+  const config = resolveOptions(options);
+  const digest = await keyDigest(config.apiKey);
+  const runner = options.runner ?? await Runner.create(options);
+  const ownsRunner = options.runner === undefined;
+  const capacity = new Capacity(config.maxConcurrent);
+  const executions = new Map<string, Execution>();
+  const ended = new Set<string>();
+  let closing = false;
+
+  function remember(id: string): void {
+    executions.delete(id);
+    ended.add(id);
+    if (ended.size > ENDED_MEMORY) ended.delete(ended.values().next().value!);
+  }
+
+  async function route(request: Request): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/ping") {
+      if (request.method !== "GET" && request.method !== "HEAD") throw methodNotAllowed("GET");
+      return new Response(null, { status: 200 });
+    }
+    const handlers: Record<string, (request: Request) => Promise<Response>> = {
+      "/execute-code": executeCode,
+      "/tool-results": toolResults,
+    };
+    const handler = handlers[pathname];
+    if (!handler) throw new HttpProblem(404, "not_found", `No route for ${pathname}`);
+    if (request.method !== "POST") throw methodNotAllowed("POST");
+    if (!await isAuthorized(request.headers, digest)) {
+      throw new HttpProblem(401, "unauthorized", "Missing or wrong API key", {
+        "www-authenticate": 'Bearer realm="progtc"',
+      });
+    }
+    return await handler(request);
+  }
+
+  async function startSandbox(language: Language): Promise<{ sandbox: Sandbox; release(): void }> {
+    if (closing) throw new HttpProblem(503, "shutting_down", "The server is shutting down");
+    if (!runner.supports(language)) {
+      throw new HttpProblem(400, "unsupported_language", `This server does not run ${language}`);
+    }
+    if (!await capacity.acquire(config.queueTimeoutMs)) {
+      throw new HttpProblem(503, "over_capacity", "Too many executions are running", {
+        "retry-after": "1",
+      });
+    }
+    try {
+      return { sandbox: await runner.acquire(language), release: () => capacity.release() };
+    } catch (error) {
+      capacity.release();
+      const why = error instanceof Error ? error.message : String(error);
+      config.log(`sandbox unavailable: ${why}`);
+      throw new HttpProblem(503, "over_capacity", "No sandbox could be started", {
+        "retry-after": "1",
+      });
+    }
+  }
+
+  async function executeCode(request: Request): Promise<Response> {
+    const body = await readJson(request, ExecuteCodeRequest, config.maxBodyBytes);
+    const language = body.language ?? config.language;
+    if (body.modules && Object.keys(body.modules).length > 0 && language !== "python") {
+      throw new HttpProblem(400, "unsupported_modules", "`modules` are Python modules");
+    }
+    const { sandbox, release } = await startSandbox(language);
+    const events = new EventStream({
+      onCancel: () => execution.cancel("the client disconnected"),
+      onOverflow: () => execution.cancel("the client does not read its event stream"),
+    });
+    const execution: Execution = new Execution(sandbox, body.tool_names, limits(config), {
+      toolCall: (call) => events.send(call),
+      ...(body.stream_output
+        ? { output: (stream, data) => events.send({ type: stream, data }) }
+        : {}),
+      end: (result, why) => {
+        events.send(result);
+        events.close();
+        release();
+        remember(execution.id);
+        const ms = (performance.now() - execution.startedAt).toFixed(1);
+        config.log(
+          `execution ${execution.id} ${result.type} (${why}) ${ms} ms, ${execution.toolCalls} tool calls`,
+        );
+      },
+    });
+    executions.set(execution.id, execution);
+    execution.start(
+      runMessage(language, body.code, body.tool_names, { ...limits(config), reportIdle: false }),
+    );
+    return new Response(events.stream, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+      },
+    });
+  }
+
+  async function toolResults(request: Request): Promise<Response> {
+    const body = await readJson(request, ToolResultRequest, config.maxBodyBytes);
+    const execution = executions.get(body.execution_id);
+    if (!execution) {
+      if (ended.has(body.execution_id)) {
+        throw new HttpProblem(409, "tool_call_not_pending", "The execution has already ended");
+      }
+      throw new HttpProblem(404, "unknown_execution", `No execution ${body.execution_id}`);
+    }
+    const status = execution.deliver(
+      body.tool_call_id,
+      body.error !== undefined ? { error: body.error } : { value: body.result ?? null },
+    );
+    if (status === "unknown") {
+      throw new HttpProblem(404, "unknown_tool_call", `No tool call ${body.tool_call_id}`);
+    }
+    if (status === "not_pending") {
+      throw new HttpProblem(
+        409,
+        "tool_call_not_pending",
+        "The tool call was already answered or timed out",
+      );
+    }
+    return Response.json(null);
+  }
+
+  return {
+    async fetch(request) {
+      try {
+        return await route(request);
+      } catch (error) {
+        if (error instanceof HttpProblem) return error.toResponse();
+        config.log(`internal error: ${error instanceof Error ? error.stack : String(error)}`);
+        return problemResponse(500, "internal", "Internal server error");
+      }
+    },
+    get running() {
+      return executions.size;
+    },
+    runner,
+    async close() {
+      closing = true;
+      const live = [...executions.values()];
+      for (const execution of live) execution.cancel("the server is shutting down");
+      if (ownsRunner) runner.close();
+      await Promise.all(live.map((e) => e.stopped));
+    },
+  };
+}
+
+function limits(config: ResolvedOptions) {
+  return {
+    toolCallTimeoutMs: config.toolCallTimeoutMs,
+    executionTimeoutMs: config.executionTimeoutMs,
+    maxOutputBytes: config.maxOutputBytes,
+    maxToolCalls: config.maxToolCalls,
+    maxToolArgsBytes: config.maxToolArgsBytes,
+  };
+}
+
+function methodNotAllowed(allowed: string): HttpProblem {
+  return new HttpProblem(405, "method_not_allowed", `Use ${allowed}`, { allow: allowed });
+}

@@ -1,0 +1,286 @@
+/**
+ * One execution of one program in one sandbox: maps the sandbox's tool calls to wire ids,
+ * enforces the per-call and per-execution timeouts and the output and call limits, and ends
+ * exactly once, whatever happens.
+ *
+ * Invariants:
+ * - `sink.end` is called exactly once; nothing reaches the sink after it.
+ * - When the execution ends, the sandbox is killed and every timer is cleared.
+ * - A wire id is answered at most once: a second answer, or one after the call timed out or
+ *   the execution ended, is refused (`not_pending`) and changes nothing.
+ * - Everything the sandbox sends is checked: a call to a tool the program was not given, or a
+ *   reused call id, is a violation that ends the execution.
+ *
+ * @module
+ */
+import { type JsonValue, newId, type ToolCall } from "../protocol.ts";
+import type { Sandbox, SandboxEvent, SandboxExit } from "../runner/sandbox.ts";
+import type { RunMessage } from "../runner/sandbox_protocol.ts";
+
+/** Limits of one execution. */
+export interface ExecutionLimits {
+  toolCallTimeoutMs: number;
+  executionTimeoutMs: number;
+  maxOutputBytes: number;
+  maxToolCalls: number;
+}
+
+/** How an execution ended. */
+export type EndType =
+  | "success"
+  | "syntax_error"
+  | "runtime_error"
+  | "timeout_error"
+  | "determinism_error";
+
+/** The terminal result of an execution. */
+export interface ExecutionEnd {
+  type: EndType;
+  stdout: string;
+  stderr: string;
+}
+
+/** Where an execution reports. */
+export interface ExecutionSink {
+  toolCall(call: ToolCall): void;
+  output?(stream: "stdout" | "stderr", data: string): void;
+  /** Every outstanding call is issued and the program waits (only with `reportIdle`). */
+  idle?(): void;
+  end(result: ExecutionEnd, why: string): void;
+}
+
+/** The answer to a tool call. */
+export type ToolOutcome = { value: unknown } | { error: string };
+
+/** What happened to a tool result. */
+export type DeliverStatus = "ok" | "unknown" | "not_pending";
+
+interface Call {
+  sandboxId: number;
+  name: string;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  pending: boolean;
+}
+
+/** One running program. */
+export class Execution {
+  readonly id: string = newId();
+  readonly startedAt: number = performance.now();
+  #sandbox: Sandbox;
+  #toolNames: Set<string>;
+  #limits: ExecutionLimits;
+  #sink: ExecutionSink;
+  #calls = new Map<string, Call>();
+  #sandboxIds = new Set<number>();
+  #stdout = "";
+  #stderr = "";
+  #outputBytes = 0;
+  #truncated = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #ended = false;
+  #callCount = 0;
+
+  constructor(sandbox: Sandbox, toolNames: string[], limits: ExecutionLimits, sink: ExecutionSink) {
+    this.#sandbox = sandbox;
+    this.#toolNames = new Set(toolNames);
+    this.#limits = limits;
+    this.#sink = sink;
+  }
+
+  /** Tool calls the program made. */
+  get toolCalls(): number {
+    return this.#callCount;
+  }
+
+  /** Resolves when the sandbox process is gone. */
+  get stopped(): Promise<void> {
+    return this.#sandbox.exited.then(() => {});
+  }
+
+  /** Whether the execution has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Sends the program to the sandbox and starts the execution timeout. */
+  start(run: RunMessage): void {
+    this.#timer = setTimeout(() => this.#timeout(), this.#limits.executionTimeoutMs);
+    this.#sandbox.listen((event) => this.#onEvent(event));
+    this.#sandbox.send(run);
+  }
+
+  /** Delivers the client's answer to a tool call. */
+  deliver(toolCallId: string, outcome: ToolOutcome): DeliverStatus {
+    const call = this.#calls.get(toolCallId);
+    if (!call) return "unknown";
+    if (!call.pending || this.#ended) return "not_pending";
+    this.#settle(call);
+    if ("error" in outcome) {
+      this.#sandbox.send({
+        type: "tool_error",
+        id: call.sandboxId,
+        name: "ToolError",
+        message: outcome.error,
+      });
+    } else {
+      this.#sandbox.send({ type: "tool_result", id: call.sandboxId, value: outcome.value });
+    }
+    return "ok";
+  }
+
+  /** Ends the execution because its client left: kills the sandbox, reports nothing more. */
+  cancel(why: string): void {
+    this.#end("runtime_error", `Error: ${why}\n`, why);
+  }
+
+  #onEvent(event: SandboxEvent): void {
+    if (this.#ended) return;
+    switch (event.type) {
+      case "tool_call":
+        return this.#onToolCall(event.id, event.name, event.args, event.kwargs);
+      case "output":
+        return this.#onOutput(event.stream, event.data);
+      case "idle":
+        return this.#sink.idle?.();
+      case "success":
+        return this.#end("success", "", "success");
+      case "syntax_error":
+      case "runtime_error":
+      case "determinism_error":
+        return this.#end(event.type, event.error, event.type);
+      case "exit":
+        return event.code === 0 ? this.#end("success", "", "exit(0)") : this.#end(
+          "runtime_error",
+          `Error: the program exited with code ${event.code}\n`,
+          "exit",
+        );
+      case "violation":
+        return this.#end(
+          "runtime_error",
+          `Error: the sandbox was stopped because it broke the protocol (${event.detail})\n`,
+          "violation",
+        );
+      case "exited":
+        return this.#onExited(event);
+    }
+  }
+
+  #onToolCall(sandboxId: number, name: string, args: unknown[], kwargs: Record<string, unknown>) {
+    if (!this.#toolNames.has(name) || this.#sandboxIds.has(sandboxId)) {
+      const detail = this.#toolNames.has(name)
+        ? `reused call id ${sandboxId}`
+        : `call to unknown tool ${JSON.stringify(name)}`;
+      this.#onEvent({ type: "violation", detail });
+      return;
+    }
+    this.#sandboxIds.add(sandboxId);
+    if (++this.#callCount > this.#limits.maxToolCalls) {
+      this.#sandbox.send({
+        type: "tool_error",
+        id: sandboxId,
+        name: "ToolError",
+        message:
+          `Tool call limit exceeded: at most ${this.#limits.maxToolCalls} calls per execution`,
+      });
+      return;
+    }
+    const id = newId();
+    const call: Call = { sandboxId, name, timer: undefined, pending: true };
+    call.timer = setTimeout(() => this.#callTimeout(call), this.#limits.toolCallTimeoutMs);
+    this.#calls.set(id, call);
+    this.#sink.toolCall({
+      type: "tool_call",
+      id,
+      execution_id: this.id,
+      tool_name: name,
+      args: args as JsonValue[],
+      kwargs: kwargs as Record<string, JsonValue>,
+    });
+  }
+
+  #callTimeout(call: Call): void {
+    if (!call.pending || this.#ended) return;
+    this.#settle(call);
+    const seconds = this.#limits.toolCallTimeoutMs / 1000;
+    this.#sandbox.send({
+      type: "tool_error",
+      id: call.sandboxId,
+      name: "TimeoutError",
+      message: `Tool call ${call.name}() timed out after ${seconds} s`,
+    });
+  }
+
+  #settle(call: Call): void {
+    call.pending = false;
+    clearTimeout(call.timer);
+  }
+
+  #onOutput(stream: "stdout" | "stderr", data: string): void {
+    if (this.#truncated) return;
+    const bytes = utf8Length(data);
+    if (this.#outputBytes + bytes > this.#limits.maxOutputBytes) {
+      this.#truncated = true;
+      const marker =
+        `\n[progtc: output truncated, the limit is ${this.#limits.maxOutputBytes} bytes]\n`;
+      this.#append(stream, marker);
+      return;
+    }
+    this.#outputBytes += bytes;
+    this.#append(stream, data);
+  }
+
+  #append(stream: "stdout" | "stderr", data: string): void {
+    if (stream === "stdout") this.#stdout += data;
+    else this.#stderr += data;
+    this.#sink.output?.(stream, data);
+  }
+
+  #onExited(exit: SandboxExit): void {
+    if (exit.outOfMemory) {
+      this.#end(
+        "runtime_error",
+        "RangeError: the program exceeded its memory limit and was stopped\n",
+        "out_of_memory",
+      );
+    } else {
+      const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+      const tail = exit.stderr.trim();
+      this.#end(
+        "runtime_error",
+        `Error: the sandbox stopped unexpectedly (${how})\n${tail ? tail + "\n" : ""}`,
+        "crashed",
+      );
+    }
+  }
+
+  #timeout(): void {
+    const seconds = this.#limits.executionTimeoutMs / 1000;
+    this.#end(
+      "timeout_error",
+      `TimeoutError: the program did not finish within ${seconds} s\n`,
+      "timeout",
+    );
+  }
+
+  #end(type: EndType, error: string, why: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    for (const call of this.#calls.values()) this.#settle(call);
+    this.#sandbox.kill();
+    this.#sink.end({ type, stdout: this.#stdout, stderr: this.#stderr + error }, why);
+  }
+}
+
+/** Bytes of `text` in UTF-8, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c < 0xdc00) i++, bytes += 2; // surrogate pair: 4 bytes for 2 units
+    else bytes += 2;
+  }
+  return bytes;
+}

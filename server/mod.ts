@@ -1,0 +1,16 @@
+/**
+ * The progtc server: {@linkcode createApp} (a plain request handler) and
+ * {@linkcode serve} (the same on `Deno.serve`).
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@progtc/progtc/server";
+ * await using server = await serve({ apiKey: "secret", port: 0 });
+ * console.log(`listening on ${server.url}`);
+ * ```
+ *
+ * @module
+ */
+export { type App, createApp } from "./app.ts";
+export type { AppOptions } from "./options.ts";
+export { type ProgtcServer, serve, type ServeOptions } from "./serve.ts";

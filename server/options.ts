@@ -1,0 +1,113 @@
+/**
+ * Server options and their defaults.
+ *
+ * @module
+ */
+import type { Language } from "../protocol.ts";
+import type { Runner, RunnerOptions } from "../runner/runner.ts";
+
+/** Options of {@linkcode createApp} and `serve()`. Limits are safe by default. */
+export interface AppOptions extends RunnerOptions {
+  /** The API key clients must present. Required: there is no built-in default. */
+  apiKey: string;
+  /**
+   * Seconds a tool call may take before the program sees a TimeoutError.
+   * @default {10}
+   */
+  toolCallTimeout?: number;
+  /**
+   * Seconds a program may run before it is stopped with `timeout_error`.
+   * @default {30}
+   */
+  codeExecutionTimeout?: number;
+  /**
+   * The language of requests that name none.
+   * @default {"typescript"}
+   */
+  language?: Language;
+  /**
+   * Largest request body, in bytes.
+   * @default {10 MiB}
+   */
+  maxBodyBytes?: number;
+  /**
+   * Bytes of stdout and stderr kept per execution; the rest is dropped with a marker.
+   * @default {1 MiB}
+   */
+  maxOutputBytes?: number;
+  /**
+   * Tool calls per execution; later calls fail inside the program.
+   * @default {1000}
+   */
+  maxToolCalls?: number;
+  /**
+   * Bytes of JSON arguments per tool call.
+   * @default {1 MiB}
+   */
+  maxToolArgsBytes?: number;
+  /**
+   * Executions running at once.
+   * @default {64}
+   */
+  maxConcurrent?: number;
+  /**
+   * Milliseconds a request waits for a free execution slot before a 503.
+   * @default {10000}
+   */
+  queueTimeoutMs?: number;
+  /** A runner to use instead of creating one (the app then does not close it). */
+  runner?: Runner;
+  /**
+   * Where the one-line-per-execution log goes.
+   * @default {console.error}
+   */
+  log?: (line: string) => void;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  apiKey: string;
+  toolCallTimeoutMs: number;
+  executionTimeoutMs: number;
+  language: Language;
+  maxBodyBytes: number;
+  maxOutputBytes: number;
+  maxToolCalls: number;
+  maxToolArgsBytes: number;
+  maxConcurrent: number;
+  queueTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+const MiB = 1024 * 1024;
+
+/** Fills in defaults and checks ranges. */
+export function resolveOptions(options: AppOptions): ResolvedOptions {
+  if (typeof options.apiKey !== "string" || options.apiKey.length === 0) {
+    throw new TypeError("Cannot create the server: an API key is required");
+  }
+  const resolved: ResolvedOptions = {
+    apiKey: options.apiKey,
+    toolCallTimeoutMs: (options.toolCallTimeout ?? 10) * 1000,
+    executionTimeoutMs: (options.codeExecutionTimeout ?? 30) * 1000,
+    language: options.language ?? "typescript",
+    maxBodyBytes: options.maxBodyBytes ?? 10 * MiB,
+    maxOutputBytes: options.maxOutputBytes ?? MiB,
+    maxToolCalls: options.maxToolCalls ?? 1000,
+    maxToolArgsBytes: options.maxToolArgsBytes ?? MiB,
+    maxConcurrent: options.maxConcurrent ?? 64,
+    queueTimeoutMs: options.queueTimeoutMs ?? 10_000,
+    log: options.log ?? ((line) => console.error(line)),
+  };
+  for (
+    const [name, value] of Object.entries(resolved) as [string, unknown][]
+  ) {
+    const ok = name === "queueTimeoutMs"
+      ? value === 0 || (value as number) > 0
+      : (value as number) > 0;
+    if (typeof value === "number" && !(ok && Number.isFinite(value))) {
+      throw new RangeError(`Cannot create the server: ${name} must be a positive number`);
+    }
+  }
+  return resolved;
+}
