@@ -25,9 +25,9 @@ export function workerMain(): void {
   const inspect: (v: unknown) => string = D.inspect;
   const selfUrl = import.meta.url;
   const decoder = new TextDecoder();
-  const ToolError = class ToolError extends Error {
-    override name = "ToolError";
-  };
+  // One object per call, made where the program calls the tool so that its stack points there;
+  // `name` and `message` are filled in if the call fails (V8 formats the stack lazily).
+  const ToolCallError = class ToolError extends Error {};
 
   let maxToolArgsBytes = Infinity;
   let reportIdle = false;
@@ -141,10 +141,12 @@ export function workerMain(): void {
     } else {
       text = `Uncaught ${inspect(error)}`;
     }
-    return text
-      .split("\n")
-      .filter((line) => !(frameLine.test(line) && line.includes(selfUrl)))
-      .join("\n")
+    const kept: string[] = [];
+    for (const line of text.split("\n")) {
+      if (!(frameLine.test(line) && line.includes(selfUrl))) kept.push(line);
+      else if (line.endsWith(" {") && kept.length > 0) kept.push(`${kept.pop()} {`);
+    }
+    return kept.join("\n")
       .replaceAll(userUrl, fileName)
       .replaceAll(toolsUrl, "tools") + "\n";
   };
@@ -171,10 +173,13 @@ export function workerMain(): void {
   });
 
   // ─── tools ─────────────────────────────────────────────────────────────────────────────
-  const pending = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: unknown) => void }
-  >();
+  interface Pending {
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+    /** The error the call rejects with if it fails, made at the call site. */
+    error: Error;
+  }
+  const pending = new Map<number, Pending>();
   let nextId = 1;
   let idleScheduled = false;
   const scheduleIdle = () => {
@@ -203,7 +208,7 @@ export function workerMain(): void {
     }
     const id = nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve, reject, error: new ToolCallError() });
     post(
       `{"type":"tool_call","id":${id},"name":${
         stringify(name)
@@ -269,10 +274,10 @@ export function workerMain(): void {
         const call = pending.get(message.id);
         if (!call) return;
         pending.delete(message.id);
-        if (message.type === "tool_result") call.resolve(message.value);
-        else if (message.name === "TimeoutError") {
-          call.reject(new DOMException(message.message, "TimeoutError"));
-        } else call.reject(new ToolError(message.message));
+        if (message.type === "tool_result") return call.resolve(message.value);
+        call.error.name = message.name === "TimeoutError" ? "TimeoutError" : "ToolError";
+        call.error.message = message.message;
+        call.reject(call.error);
         break;
       }
     }

@@ -1,0 +1,62 @@
+/**
+ * Test helpers: a real progtc server on port 0 with real sandboxes, and a client for it.
+ *
+ * @module
+ */
+import { ProgtcClient } from "../client/mod.ts";
+import { type ProgtcServer, serve, type ServeOptions } from "../server/serve.ts";
+
+/** The API key test servers use. */
+export const API_KEY = "test-key";
+
+/** A server and a client talking to it; disposing stops the server. */
+export interface TestServer extends AsyncDisposable {
+  server: ProgtcServer;
+  client: ProgtcClient;
+  url: string;
+  /** The per-execution log lines the server wrote. */
+  logs: string[];
+}
+
+/** Starts a real server on 127.0.0.1, port 0, and waits until its pool is warm. */
+export async function startServer(options: Partial<ServeOptions> = {}): Promise<TestServer> {
+  const logs: string[] = [];
+  const server = await serve({
+    apiKey: API_KEY,
+    port: 0,
+    poolSize: 1,
+    pythonPoolSize: 0,
+    log: (line) => logs.push(line),
+    ...options,
+  });
+  await server.app.runner.warm();
+  const client = new ProgtcClient({ baseUrl: server.url, apiKey: API_KEY });
+  return {
+    server,
+    client,
+    url: server.url,
+    logs,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+/** POSTs JSON with the test key (or the given headers) and returns the response. */
+export function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = { "x-progtc-api-key": API_KEY },
+): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+/** Reads every `data:` frame of an SSE response. */
+export async function readFrames(response: Response): Promise<Record<string, unknown>[]> {
+  const text = await response.text();
+  return text.split("\n\n").filter((block) => block.startsWith("data: ")).map((block) =>
+    JSON.parse(block.slice(6))
+  );
+}

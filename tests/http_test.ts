@@ -1,0 +1,242 @@
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { readEvents } from "../client/sse.ts";
+import { createApp } from "../server/app.ts";
+import { API_KEY, post, readFrames, startServer } from "./_helpers.ts";
+
+const KEY = { "x-progtc-api-key": API_KEY };
+
+async function withApp(
+  test: (fetch: (request: Request) => Promise<Response>) => Promise<void>,
+  options: { maxBodyBytes?: number } = {},
+) {
+  const app = await createApp({ apiKey: API_KEY, poolSize: 0, log: () => {}, ...options });
+  try {
+    await test(app.fetch);
+  } finally {
+    await app.close();
+  }
+}
+
+function request(path: string, body: unknown, headers: Record<string, string> = KEY): Request {
+  return new Request(`http://progtc.test${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+async function problem(response: Response, status: number, code: string): Promise<string> {
+  strictEqual(response.status, status);
+  strictEqual(response.headers.get("content-type"), "application/problem+json");
+  const body = await response.json();
+  strictEqual(body.code, code);
+  strictEqual(body.status, status);
+  return body.detail;
+}
+
+/** Opens an SSE execution and reads its frames one at a time. */
+async function open(url: string, body: unknown) {
+  const response = await post(`${url}/execute-code`, body);
+  strictEqual(response.status, 200);
+  const events = readEvents(response.body!);
+  return {
+    async next(): Promise<Record<string, unknown>> {
+      const { value, done } = await events.next();
+      ok(!done, "the stream ended early");
+      return JSON.parse(value);
+    },
+    close: () => events.return(undefined),
+  };
+}
+
+Deno.test("createApp() answers /ping without a key", async () => {
+  await withApp(async (fetch) => {
+    const response = await fetch(new Request("http://progtc.test/ping"));
+    strictEqual(response.status, 200);
+    strictEqual(await response.text(), "");
+  });
+});
+
+Deno.test("createApp() answers 401 when the key is missing or wrong", async () => {
+  await withApp(async (fetch) => {
+    const body = { code: "", tool_names: [] };
+    await problem(await fetch(request("/execute-code", body, {})), 401, "unauthorized");
+    await problem(
+      await fetch(request("/execute-code", body, { "x-progtc-api-key": "wrong" })),
+      401,
+      "unauthorized",
+    );
+    await problem(
+      await fetch(request("/tool-results", body, { authorization: "Bearer wrong" })),
+      401,
+      "unauthorized",
+    );
+    await problem(
+      await fetch(request("/tool-results", body, { authorization: `Basic ${API_KEY}` })),
+      401,
+      "unauthorized",
+    );
+  });
+});
+
+Deno.test("createApp() accepts the key in either header form", async () => {
+  await using t = await startServer();
+  for (const headers of [KEY, { authorization: `Bearer ${API_KEY}` }]) {
+    const response = await post(
+      `${t.url}/execute-code`,
+      { code: "console.log(1)", tool_names: [] },
+      headers,
+    );
+    deepStrictEqual(await readFrames(response), [{ type: "success", stdout: "1\n", stderr: "" }]);
+  }
+});
+
+Deno.test("createApp() answers 400 malformed_json to a body that is not JSON", async () => {
+  await withApp(async (fetch) => {
+    const detail = await problem(
+      await fetch(request("/execute-code", "{nope")),
+      400,
+      "malformed_json",
+    );
+    match(detail, /not valid JSON/);
+  });
+});
+
+Deno.test("createApp() answers 400 invalid_body to wrong field types, naming the field", async () => {
+  await withApp(async (fetch) => {
+    const cases: [string, unknown, RegExp][] = [
+      ["/execute-code", { code: 1, tool_names: [] }, /code/],
+      ["/execute-code", { code: "", tool_names: "add" }, /tool_names/],
+      ["/execute-code", { code: "", tool_names: ["a", "a"] }, /duplicates/],
+      ["/execute-code", { code: "", tool_names: [""] }, /tool_names\.0/],
+      ["/execute-code", { code: "", tool_names: [], language: "cobol" }, /language/],
+      ["/execute-code", [1, 2], /body/],
+      ["/tool-results", { execution_id: "x", tool_call_id: "y" }, /result/],
+      ["/tool-results", { execution_id: 1, tool_call_id: "y", result: 1 }, /execution_id/],
+      ["/tool-results", { execution_id: "x", tool_call_id: "y", result: 1, error: "e" }, /result/],
+    ];
+    for (const [path, body, field] of cases) {
+      match(await problem(await fetch(request(path, body)), 400, "invalid_body"), field);
+    }
+  });
+});
+
+Deno.test("createApp() answers 413 to a body over the limit", async () => {
+  await withApp(async (fetch) => {
+    const big = { code: "x".repeat(2000), tool_names: [] };
+    await problem(await fetch(request("/execute-code", big)), 413, "body_too_large");
+    // Without a Content-Length header, the limit holds while streaming the body.
+    const streamed = new Request("http://progtc.test/execute-code", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...KEY },
+      body: new Blob([JSON.stringify(big)]).stream(),
+    });
+    await problem(await fetch(streamed), 413, "body_too_large");
+  }, { maxBodyBytes: 1000 });
+});
+
+Deno.test("createApp() answers 404 to an unknown execution and 404/405 to unknown routes", async () => {
+  await withApp(async (fetch) => {
+    const body = { execution_id: "0".repeat(32), tool_call_id: "1".repeat(32), result: 1 };
+    await problem(await fetch(request("/tool-results", body)), 404, "unknown_execution");
+    await problem(await fetch(request("/nope", {})), 404, "not_found");
+    const get = new Request("http://progtc.test/execute-code", { headers: KEY });
+    const response = await fetch(get);
+    await problem(response, 405, "method_not_allowed");
+  });
+});
+
+Deno.test("/tool-results answers 409 to a duplicate result and the execution goes on", async () => {
+  await using t = await startServer();
+  const stream = await open(t.url, {
+    code: `import { a } from "tools"; console.log(await a(), await a());`,
+    tool_names: ["a"],
+  });
+  const call = await stream.next();
+  const answer = { execution_id: call.execution_id, tool_call_id: call.id, result: 1 };
+  const first = await post(`${t.url}/tool-results`, answer);
+  strictEqual(first.status, 200);
+  strictEqual(await first.text(), "null");
+  await problem(
+    await post(`${t.url}/tool-results`, { ...answer, result: 2 }),
+    409,
+    "tool_call_not_pending",
+  );
+  const second = await stream.next();
+  strictEqual(second.type, "tool_call");
+  const unknownCall = { ...answer, tool_call_id: "f".repeat(32) };
+  await problem(await post(`${t.url}/tool-results`, unknownCall), 404, "unknown_tool_call");
+  await (await post(`${t.url}/tool-results`, { ...answer, tool_call_id: second.id, result: 3 }))
+    .body
+    ?.cancel();
+  deepStrictEqual(await stream.next(), { type: "success", stdout: "1 3\n", stderr: "" });
+  await stream.close();
+  await problem(await post(`${t.url}/tool-results`, answer), 409, "tool_call_not_pending");
+});
+
+Deno.test("/tool-results answers 409 to a late result after the call timed out", async () => {
+  await using t = await startServer({ toolCallTimeout: 0.2 });
+  const stream = await open(t.url, {
+    code: `import { a } from "tools";
+try { await a(); } catch (e) { console.log(e.name); }
+console.log(await a());`,
+    tool_names: ["a"],
+  });
+  const late = await stream.next();
+  const next = await stream.next(); // issued after the first call timed out
+  strictEqual(next.type, "tool_call");
+  await problem(
+    await post(`${t.url}/tool-results`, {
+      execution_id: late.execution_id,
+      tool_call_id: late.id,
+      result: 1,
+    }),
+    409,
+    "tool_call_not_pending",
+  );
+  const ok200 = await post(`${t.url}/tool-results`, {
+    execution_id: next.execution_id,
+    tool_call_id: next.id,
+    result: "on time",
+  });
+  await ok200.body?.cancel();
+  deepStrictEqual(await stream.next(), {
+    type: "success",
+    stdout: "TimeoutError\non time\n",
+    stderr: "",
+  });
+  await stream.close();
+});
+
+Deno.test("/tool-results carries an error the program sees as an exception", async () => {
+  await using t = await startServer();
+  const stream = await open(t.url, {
+    code:
+      `import { a } from "tools"; try { await a(); } catch (e) { console.log(e.name + ": " + e.message); }`,
+    tool_names: ["a"],
+  });
+  const call = await stream.next();
+  const response = await post(`${t.url}/tool-results`, {
+    execution_id: call.execution_id,
+    tool_call_id: call.id,
+    error: "no such city",
+  });
+  await response.body?.cancel();
+  deepStrictEqual(await stream.next(), {
+    type: "success",
+    stdout: "ToolError: no such city\n",
+    stderr: "",
+  });
+  await stream.close();
+});
+
+Deno.test("/execute-code sends keepalive comments while the program waits", async () => {
+  await using t = await startServer();
+  const response = await post(`${t.url}/execute-code`, {
+    code: `await new Promise((r) => setTimeout(r, 2300)); console.log("done");`,
+    tool_names: [],
+  });
+  const text = await response.text();
+  ok((text.match(/^: keepalive$/gm) ?? []).length >= 2, text);
+  match(text, /data: \{"type":"success","stdout":"done\\n","stderr":""\}\n\n$/);
+});
