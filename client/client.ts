@@ -5,11 +5,14 @@
  * @module
  */
 import type {
+  DeterminismMode,
   ExecuteCodeFrame,
   ExecuteCodeResult,
+  ExecuteCodeStepResult,
   JsonValue,
   Language,
   OutputFrame,
+  StepToolError,
   ToolCall,
 } from "../protocol.ts";
 import { ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
@@ -55,6 +58,59 @@ export interface ExecuteCodeOptions {
   onOutput?: (output: OutputFrame) => void;
   /** Receives every tool call before its tool runs. */
   onToolCall?: (call: ToolCall) => void;
+}
+
+/** Options of {@linkcode ProgtcClient.executeCodeStep}. */
+export interface ExecuteCodeStepOptions {
+  /** The program; the same on every step. */
+  code: string;
+  /** Names of the tools the program may call; the same on every step. */
+  toolNames: string[];
+  /** The `state` of the previous step's answer; absent on the first step. */
+  state?: string;
+  /** Results of the previous step's tool calls, in their order. */
+  toolResults?: JsonValue[];
+  /** Which of `toolResults` are failures (the program sees an exception with the message). */
+  toolErrors?: StepToolError[];
+  /**
+   * The program's language.
+   * @default {the server's default language}
+   */
+  language?: Language;
+  /**
+   * How replayed tool calls are checked; fixed by the first step.
+   * @default {"strict"}
+   */
+  determinism?: DeterminismMode;
+  /** Aborts the request. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs a step's tool calls concurrently, as {@linkcode ProgtcClient.executeCodeStep} wants them
+ * back: `toolResults` in call order, and `toolErrors` for the tools that failed.
+ *
+ * @example
+ * ```ts
+ * import { runStepToolCalls } from "./client.ts";
+ * const calls = [{ type: "tool_call" as const, id: "1", execution_id: "e", tool_name: "add",
+ *   args: [1, 2], kwargs: {}, frame_id: [], call_index: 0 }];
+ * const { toolResults } = await runStepToolCalls(calls, { add: (a: number, b: number) => a + b });
+ * console.assert(toolResults[0] === 3);
+ * ```
+ */
+export async function runStepToolCalls(
+  calls: ToolCall[],
+  tools: Record<string, ToolHandler>,
+): Promise<{ toolResults: JsonValue[]; toolErrors: StepToolError[] }> {
+  const outcomes = await Promise.all(calls.map((call) => invoke(call, tools)));
+  const toolErrors: StepToolError[] = [];
+  const toolResults = outcomes.map((outcome, index) => {
+    if ("result" in outcome) return outcome.result;
+    toolErrors.push({ index, message: outcome.error });
+    return null;
+  });
+  return { toolResults, toolErrors };
 }
 
 /** Talks to one progtc server. */
@@ -162,6 +218,39 @@ export class ProgtcClient {
     throw failure ?? new ProgtcProtocolError("The event stream ended without a result");
   }
 
+  /**
+   * Runs one step of a program with the step API: the server runs the program until it needs
+   * tools and answers with the batch of calls and an opaque `state`, or with how the program
+   * ended. Call again with the same code, the `state` and the results, until it ends.
+   *
+   * @example
+   * ```ts ignore
+   * import { ProgtcClient, runStepToolCalls } from "./client.ts";
+   * const client = new ProgtcClient({ baseUrl: "http://127.0.0.1:8000", apiKey: "secret" });
+   * const tools = { add: (a: number, b: number) => a + b };
+   * const code = `import { add } from "tools"; console.log(await add(1, 2));`;
+   * let step = await client.executeCodeStep({ code, toolNames: Object.keys(tools) });
+   * while (step.type === "tool_call") {
+   *   const { toolResults, toolErrors } = await runStepToolCalls(step.tool_calls, tools);
+   *   step = await client.executeCodeStep({
+   *     code, toolNames: Object.keys(tools), state: step.state, toolResults, toolErrors,
+   *   });
+   * }
+   * console.log(step.stdout); // 3
+   * ```
+   */
+  async executeCodeStep(options: ExecuteCodeStepOptions): Promise<ExecuteCodeStepResult> {
+    const body: Record<string, unknown> = { code: options.code, tool_names: options.toolNames };
+    if (options.state !== undefined) body.state = options.state;
+    if (options.toolResults !== undefined) body.tool_results = options.toolResults;
+    if (options.toolErrors?.length) body.tool_errors = options.toolErrors;
+    if (options.language) body.language = options.language;
+    if (options.determinism) body.determinism = options.determinism;
+    const response = await this.#post("/execute-code-step", body, options.signal);
+    if (!response.ok) throw await ProgtcHttpError.from(response);
+    return parseStepResult(await response.json());
+  }
+
   async #runTool(
     call: ToolCall,
     tools: Record<string, ToolHandler>,
@@ -247,4 +336,28 @@ function parseFrame(data: string): ExecuteCodeFrame {
     }
   }
   throw new ProgtcProtocolError(`The server sent an unknown frame: ${data.slice(0, 80)}`);
+}
+
+function parseStepResult(value: unknown): ExecuteCodeStepResult {
+  if (isRecord(value)) {
+    if (value.type === "tool_call") {
+      if (
+        typeof value.state === "string" && Array.isArray(value.tool_calls) &&
+        value.tool_calls.every((call) => {
+          try {
+            return parseFrame(JSON.stringify(call)).type === "tool_call";
+          } catch {
+            return false;
+          }
+        })
+      ) return value as unknown as ExecuteCodeStepResult;
+    } else if (
+      ["success", "syntax_error", "runtime_error", "timeout_error", "determinism_error"].includes(
+        String(value.type),
+      ) && typeof value.stdout === "string" && typeof value.stderr === "string"
+    ) return value as unknown as ExecuteCodeStepResult;
+  }
+  throw new ProgtcProtocolError(
+    `The server sent an unknown step answer: ${JSON.stringify(value).slice(0, 80)}`,
+  );
 }

@@ -24,9 +24,23 @@
  */
 export {
   type ExecuteCodeOptions,
+  type ExecuteCodeStepOptions,
   ProgtcClient,
   type ProgtcClientOptions,
+  runStepToolCalls,
   type ToolHandler,
 } from "./client.ts";
 export { ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
-export type { ExecuteCodeResult, JsonValue, Language, OutputFrame, ToolCall } from "../protocol.ts";
+export type {
+  DeterminismError,
+  DeterminismMode,
+  ExecuteCodeResult,
+  ExecuteCodeStepResult,
+  JsonValue,
+  Language,
+  OutputFrame,
+  StepToolCall,
+  StepToolCalls,
+  StepToolError,
+  ToolCall,
+} from "../protocol.ts";

@@ -142,7 +142,7 @@ export function runMessage(
   language: Language,
   code: string,
   toolNames: string[],
-  limits: ProgramLimits & { reportIdle: boolean },
+  options: ProgramLimits & { reportIdle: boolean; modules?: Record<string, string> },
 ): RunMessage {
   return {
     type: "run",
@@ -150,9 +150,12 @@ export function runMessage(
     language,
     toolNames,
     toolsSpecifiers: language === "python" ? [] : findToolsSpecifiers(code),
-    maxOutputBytes: limits.maxOutputBytes,
-    maxToolArgsBytes: limits.maxToolArgsBytes,
-    reportIdle: limits.reportIdle,
+    maxOutputBytes: options.maxOutputBytes,
+    maxToolArgsBytes: options.maxToolArgsBytes,
+    reportIdle: options.reportIdle,
+    ...(options.modules && Object.keys(options.modules).length > 0
+      ? { modules: options.modules }
+      : {}),
   };
 }
 

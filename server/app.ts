@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { ExecuteCodeRequest, type Language, ToolResultRequest } from "../protocol.ts";
+import {
+  ExecuteCodeRequest,
+  ExecuteCodeStepRequest,
+  type Language,
+  ToolResultRequest,
+} from "../protocol.ts";
 import { runMessage, Runner } from "../runner/runner.ts";
 import { isAuthorized, keyDigest } from "./auth.ts";
 import { readJson } from "./body.ts";
@@ -13,7 +18,8 @@ import { Execution } from "./execution.ts";
 import { type AppOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
 import { EventStream } from "./sse.ts";
-import type { Sandbox } from "../runner/sandbox.ts";
+import { StateCodec } from "./state_token.ts";
+import { type Lease, StepService } from "./step.ts";
 
 /** A running progtc application. */
 export interface App {
@@ -54,6 +60,18 @@ export async function createApp(options: AppOptions): Promise<App> {
   const executions = new Map<string, Execution>();
   const ended = new Set<string>();
   let closing = false;
+  const steps = new StepService({
+    codec: await StateCodec.create(config.stateSecret),
+    acquire: startSandbox,
+    acquireSlot: takeSlot,
+    limits: limits(config),
+    language: config.language,
+    maxStateBytes: config.maxStateBytes,
+    stateMaxAgeMs: config.stateMaxAgeMs,
+    warmResumeTtlMs: config.warmResumeTtlMs,
+    maxPaused: config.maxPaused,
+    log: config.log,
+  });
 
   function remember(id: string): void {
     executions.delete(id);
@@ -70,6 +88,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const handlers: Record<string, (request: Request) => Promise<Response>> = {
       "/execute-code": executeCode,
       "/tool-results": toolResults,
+      "/execute-code-step": executeCodeStep,
     };
     const handler = handlers[pathname];
     if (!handler) throw new HttpProblem(404, "not_found", `No route for ${pathname}`);
@@ -82,20 +101,29 @@ export async function createApp(options: AppOptions): Promise<App> {
     return await handler(request);
   }
 
-  async function startSandbox(language: Language): Promise<{ sandbox: Sandbox; release(): void }> {
+  async function takeSlot(): Promise<() => void> {
     if (closing) throw new HttpProblem(503, "shutting_down", "The server is shutting down");
-    if (!runner.supports(language)) {
-      throw new HttpProblem(400, "unsupported_language", `This server does not run ${language}`);
-    }
     if (!await capacity.acquire(config.queueTimeoutMs)) {
       throw new HttpProblem(503, "over_capacity", "Too many executions are running", {
         "retry-after": "1",
       });
     }
+    let released = false;
+    return () => {
+      if (!released) capacity.release();
+      released = true;
+    };
+  }
+
+  async function startSandbox(language: Language): Promise<Lease> {
+    if (!runner.supports(language)) {
+      throw new HttpProblem(400, "unsupported_language", `This server does not run ${language}`);
+    }
+    const release = await takeSlot();
     try {
-      return { sandbox: await runner.acquire(language), release: () => capacity.release() };
+      return { sandbox: await runner.acquire(language), release };
     } catch (error) {
-      capacity.release();
+      release();
       const why = error instanceof Error ? error.message : String(error);
       config.log(`sandbox unavailable: ${why}`);
       throw new HttpProblem(503, "over_capacity", "No sandbox could be started", {
@@ -104,12 +132,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   }
 
+  async function executeCodeStep(request: Request): Promise<Response> {
+    const body = await readJson(request, ExecuteCodeStepRequest, config.maxBodyBytes);
+    checkModules(body.modules, body.language ?? config.language);
+    return Response.json(await steps.step(body));
+  }
+
   async function executeCode(request: Request): Promise<Response> {
     const body = await readJson(request, ExecuteCodeRequest, config.maxBodyBytes);
     const language = body.language ?? config.language;
-    if (body.modules && Object.keys(body.modules).length > 0 && language !== "python") {
-      throw new HttpProblem(400, "unsupported_modules", "`modules` are Python modules");
-    }
+    checkModules(body.modules, language);
     const { sandbox, release } = await startSandbox(language);
     const events = new EventStream({
       onCancel: () => execution.cancel("the client disconnected"),
@@ -188,6 +220,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       closing = true;
       const live = [...executions.values()];
       for (const execution of live) execution.cancel("the server is shutting down");
+      steps.close();
       if (ownsRunner) runner.close();
       await Promise.all(live.map((e) => e.stopped));
     },
@@ -202,6 +235,12 @@ function limits(config: ResolvedOptions) {
     maxToolCalls: config.maxToolCalls,
     maxToolArgsBytes: config.maxToolArgsBytes,
   };
+}
+
+function checkModules(modules: Record<string, string> | undefined, language: Language): void {
+  if (modules && Object.keys(modules).length > 0 && language !== "python") {
+    throw new HttpProblem(400, "unsupported_modules", "`modules` are Python modules");
+  }
 }
 
 function methodNotAllowed(allowed: string): HttpProblem {

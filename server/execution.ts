@@ -19,6 +19,7 @@ import type { RunMessage } from "../runner/sandbox_protocol.ts";
 
 /** Limits of one execution. */
 export interface ExecutionLimits {
+  /** `Infinity` in the step API: the client answers when it likes. */
   toolCallTimeoutMs: number;
   executionTimeoutMs: number;
   maxOutputBytes: number;
@@ -104,7 +105,7 @@ export class Execution {
 
   /** Sends the program to the sandbox and starts the execution timeout. */
   start(run: RunMessage): void {
-    this.#timer = setTimeout(() => this.#timeout(), this.#limits.executionTimeoutMs);
+    this.restartClock();
     this.#sandbox.listen((event) => this.#onEvent(event));
     this.#sandbox.send(run);
   }
@@ -128,9 +129,27 @@ export class Execution {
     return "ok";
   }
 
-  /** Ends the execution because its client left: kills the sandbox, reports nothing more. */
+  /** Ends the execution because its client left or the server stops: kills the sandbox. */
   cancel(why: string): void {
     this.#end("runtime_error", `Error: ${why}\n`, why);
+  }
+
+  /** Ends the execution with `type`, appending `error` to its stderr. */
+  stop(type: EndType, error: string, why: string): void {
+    this.#end(type, error, why);
+  }
+
+  /** Stops the execution clock while the program waits for its client (step API). */
+  pauseClock(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Restarts the execution clock with the full budget (a new step). */
+  restartClock(): void {
+    clearTimeout(this.#timer);
+    if (!this.#ended) {
+      this.#timer = setTimeout(() => this.#timeout(), this.#limits.executionTimeoutMs);
+    }
   }
 
   #onEvent(event: SandboxEvent): void {
@@ -186,7 +205,9 @@ export class Execution {
     }
     const id = newId();
     const call: Call = { sandboxId, name, timer: undefined, pending: true };
-    call.timer = setTimeout(() => this.#callTimeout(call), this.#limits.toolCallTimeoutMs);
+    if (Number.isFinite(this.#limits.toolCallTimeoutMs)) {
+      call.timer = setTimeout(() => this.#callTimeout(call), this.#limits.toolCallTimeoutMs);
+    }
     this.#calls.set(id, call);
     this.#sink.toolCall({
       type: "tool_call",

@@ -55,6 +55,31 @@ export interface AppOptions extends RunnerOptions {
    * @default {10000}
    */
   queueTimeoutMs?: number;
+  /**
+   * Secret that signs step-API state tokens. Servers sharing it accept each other's tokens.
+   * @default {derived from the API key}
+   */
+  stateSecret?: string;
+  /**
+   * Longest step-API state token accepted or issued, in bytes.
+   * @default {4 MiB}
+   */
+  maxStateBytes?: number;
+  /**
+   * Seconds a step-API state token stays valid.
+   * @default {604800 (7 days)}
+   */
+  stateMaxAge?: number;
+  /**
+   * Seconds a paused step execution is held for a warm resume; 0 always replays.
+   * @default {60}
+   */
+  warmResumeTtl?: number;
+  /**
+   * Paused step executions held at once for a warm resume.
+   * @default {32}
+   */
+  maxPaused?: number;
   /** A runner to use instead of creating one (the app then does not close it). */
   runner?: Runner;
   /**
@@ -76,6 +101,11 @@ export interface ResolvedOptions {
   maxToolArgsBytes: number;
   maxConcurrent: number;
   queueTimeoutMs: number;
+  stateSecret: string;
+  maxStateBytes: number;
+  stateMaxAgeMs: number;
+  warmResumeTtlMs: number;
+  maxPaused: number;
   log: (line: string) => void;
 }
 
@@ -97,15 +127,18 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     maxToolArgsBytes: options.maxToolArgsBytes ?? MiB,
     maxConcurrent: options.maxConcurrent ?? 64,
     queueTimeoutMs: options.queueTimeoutMs ?? 10_000,
+    stateSecret: options.stateSecret || options.apiKey,
+    maxStateBytes: options.maxStateBytes ?? 4 * MiB,
+    stateMaxAgeMs: (options.stateMaxAge ?? 7 * 24 * 3600) * 1000,
+    warmResumeTtlMs: (options.warmResumeTtl ?? 60) * 1000,
+    maxPaused: options.maxPaused ?? 32,
     log: options.log ?? ((line) => console.error(line)),
   };
-  for (
-    const [name, value] of Object.entries(resolved) as [string, unknown][]
-  ) {
-    const ok = name === "queueTimeoutMs"
-      ? value === 0 || (value as number) > 0
-      : (value as number) > 0;
-    if (typeof value === "number" && !(ok && Number.isFinite(value))) {
+  const zeroAllowed = new Set(["queueTimeoutMs", "warmResumeTtlMs", "maxPaused"]);
+  for (const [name, value] of Object.entries(resolved)) {
+    if (typeof value !== "number") continue;
+    const ok = value > 0 || (value === 0 && zeroAllowed.has(name));
+    if (!ok || !Number.isFinite(value)) {
       throw new RangeError(`Cannot create the server: ${name} must be a positive number`);
     }
   }

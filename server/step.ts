@@ -1,0 +1,411 @@
+/**
+ * The step API (`POST /execute-code-step`): run a program until it needs tools, answer with
+ * the batch of calls and a signed state, continue when the client sends the results.
+ *
+ * Invariants:
+ * - Replay: a step that cannot continue a paused execution re-runs the program from the start,
+ *   answers the first `records.length` calls from the state after checking each call's hash,
+ *   and stops at the first batch of new calls. A hash mismatch ends the step with
+ *   `determinism_error`.
+ * - Warm resume: a paused execution is held (bounded count, TTL) under the state's `session`;
+ *   a state whose `session` and `step` match the held one continues it without replay.
+ *   Either way the program sees the same results in the same order, so the output is the same.
+ * - A batch is every call issued before the program waits on tools only (the sandbox's `idle`).
+ * - Output is kept by the execution from the start of the program, so the final stdout has
+ *   everything printed once, whether the last step replayed or resumed.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type {
+  DeterminismMode,
+  ExecuteCodeStepRequest,
+  ExecuteCodeStepResult,
+  Language,
+  StepToolCall,
+  ToolCall,
+} from "../protocol.ts";
+import { newId } from "../protocol.ts";
+import { runMessage } from "../runner/runner.ts";
+import type { Sandbox } from "../runner/sandbox.ts";
+import {
+  Execution,
+  type ExecutionEnd,
+  type ExecutionLimits,
+  type ToolOutcome,
+} from "./execution.ts";
+import { HttpProblem } from "./problem.ts";
+import {
+  type StateCodec,
+  StateTokenError,
+  type StepRecord,
+  type StepState,
+} from "./state_token.ts";
+
+/** A sandbox lent to one execution, with its execution slot. */
+export interface Lease {
+  sandbox: Sandbox;
+  release(): void;
+}
+
+/** What the step service needs from its application. */
+export interface StepServiceOptions {
+  codec: StateCodec;
+  /** Takes an execution slot and a ready sandbox, or throws an {@linkcode HttpProblem}. */
+  acquire(language: Language): Promise<Lease>;
+  /** Takes an execution slot only (to resume a paused execution). */
+  acquireSlot(): Promise<() => void>;
+  limits: Omit<ExecutionLimits, "toolCallTimeoutMs"> & { maxToolArgsBytes: number };
+  language: Language;
+  /** Longest state token accepted or issued. */
+  maxStateBytes: number;
+  /** Oldest state token accepted, in ms. */
+  stateMaxAgeMs: number;
+  /** How long a paused execution is held for a warm resume, in ms; 0 disables warm resume. */
+  warmResumeTtlMs: number;
+  /** Paused executions held at once. */
+  maxPaused: number;
+  log(line: string): void;
+}
+
+type Stop = { kind: "batch" } | { kind: "end"; result: ExecutionEnd };
+
+interface BatchCall {
+  call: ToolCall;
+  hash: string;
+  index: number;
+}
+
+/** One program driven step by step. */
+class StepRun {
+  readonly session: string;
+  readonly execution: Execution;
+  readonly records: StepRecord[];
+  batch: BatchCall[] = [];
+  #issued = 0;
+  #determinism: DeterminismMode;
+  #waiter: ((stop: Stop) => void) | undefined;
+  #stopped: Stop | undefined;
+  #release: () => void;
+
+  constructor(
+    lease: Lease,
+    session: string,
+    records: StepRecord[],
+    determinism: DeterminismMode,
+    toolNames: string[],
+    limits: ExecutionLimits,
+  ) {
+    this.session = session;
+    this.records = records;
+    this.#determinism = determinism;
+    this.#release = lease.release;
+    this.execution = new Execution(lease.sandbox, toolNames, limits, {
+      toolCall: (call) => this.#onCall(call),
+      idle: () => {
+        if (this.batch.length > 0) this.#settle({ kind: "batch" });
+      },
+      end: (result) => {
+        this.#release();
+        this.#release = () => {};
+        this.#settle({ kind: "end", result });
+      },
+    });
+  }
+
+  /** Gives the execution slot back while the run is paused. */
+  releaseSlot(): void {
+    this.#release();
+    this.#release = () => {};
+  }
+
+  /** Resolves at the next batch or at the end. */
+  next(): Promise<Stop> {
+    if (this.#stopped) {
+      const stop = this.#stopped;
+      this.#stopped = undefined;
+      return Promise.resolve(stop);
+    }
+    return new Promise((resolve) => this.#waiter = resolve);
+  }
+
+  /** Continues a paused run with the answers to its batch. */
+  resume(outcomes: ToolOutcome[], release: () => void): void {
+    this.#release = release;
+    const batch = this.batch;
+    this.batch = [];
+    this.execution.restartClock();
+    batch.forEach(({ call, hash }, i) => {
+      const outcome = outcomes[i]!;
+      this.records.push(record(hash, outcome));
+      this.execution.deliver(call.id, outcome);
+    });
+  }
+
+  #onCall(call: ToolCall): void {
+    const index = this.#issued++;
+    const hash = callHash(call, this.#determinism);
+    const recorded = this.records[index];
+    if (recorded === undefined) {
+      this.batch.push({ call, hash, index });
+      return;
+    }
+    if (recorded.h !== hash) {
+      const what = this.#determinism === "strict"
+        ? "its tool or arguments differ"
+        : "its tool differs";
+      this.execution.stop(
+        "determinism_error",
+        `DeterminismError: tool call #${
+          index + 1
+        } (${call.tool_name}) does not match the recorded ` +
+          `call: ${what}. The step API replays the program, so its tool calls must not depend on ` +
+          `randomness, time or other changing input\n`,
+        "determinism",
+      );
+      return;
+    }
+    this.execution.deliver(
+      call.id,
+      "e" in recorded ? { error: recorded.e } : { value: recorded.r },
+    );
+  }
+
+  #settle(stop: Stop): void {
+    if (this.#waiter) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter(stop);
+    } else if (stop.kind === "end" || !this.#stopped) {
+      this.#stopped = stop;
+    }
+  }
+}
+
+interface Paused {
+  run: StepRun;
+  step: number;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Runs `/execute-code-step` requests. */
+export class StepService {
+  #options: StepServiceOptions;
+  #paused = new Map<string, Paused>();
+
+  constructor(options: StepServiceOptions) {
+    this.#options = options;
+  }
+
+  /** Paused executions held for a warm resume. */
+  get paused(): number {
+    return this.#paused.size;
+  }
+
+  /** Runs one step. Throws {@linkcode HttpProblem} for a request it refuses. */
+  async step(body: ExecuteCodeStepRequest): Promise<ExecuteCodeStepResult> {
+    const started = performance.now();
+    const language = body.language ?? this.#options.language;
+    const program = programHash(language, body);
+    const previous = body.state ? await this.#decode(body.state) : undefined;
+    const results = body.tool_results ?? [];
+    if (previous === undefined && results.length > 0) {
+      throw new HttpProblem(400, "invalid_body", "`tool_results` need the `state` they answer");
+    }
+    if (previous && previous.program !== program) {
+      throw new HttpProblem(
+        400,
+        "state_mismatch",
+        "The state belongs to a different program (code, tool names, language or modules)",
+      );
+    }
+    const pending = previous?.pending ?? [];
+    if (results.length !== pending.length) {
+      throw new HttpProblem(
+        400,
+        "invalid_body",
+        `Expected ${pending.length} tool results for the tool calls of the previous step, got ${results.length}`,
+      );
+    }
+    const outcomes = toOutcomes(results, body.tool_errors ?? []);
+    const determinism = previous?.determinism ?? body.determinism ?? "strict";
+    const step = (previous?.step ?? 0) + 1;
+
+    let run: StepRun;
+    let mode: "start" | "warm" | "replay";
+    const held = previous ? this.#take(previous) : undefined;
+    if (held) {
+      mode = "warm";
+      run = held;
+      run.resume(outcomes, await this.#options.acquireSlot());
+    } else {
+      mode = previous ? "replay" : "start";
+      const records = [
+        ...previous?.records ?? [],
+        ...pending.map((h, i) => record(h, outcomes[i]!)),
+      ];
+      const lease = await this.#options.acquire(language);
+      run = new StepRun(
+        lease,
+        previous?.session ?? newId(),
+        records,
+        determinism,
+        body.tool_names,
+        {
+          ...this.#options.limits,
+          toolCallTimeoutMs: Infinity,
+        },
+      );
+      run.execution.start(
+        runMessage(language, body.code, body.tool_names, {
+          ...this.#options.limits,
+          reportIdle: true,
+          ...(body.modules ? { modules: body.modules } : {}),
+        }),
+      );
+    }
+
+    const stop = await run.next();
+    const ms = (performance.now() - started).toFixed(1);
+    if (stop.kind === "end") {
+      this.#options.log(`step ${run.session} #${step} ${stop.result.type} (${mode}) ${ms} ms`);
+      return stop.result;
+    }
+    const state: StepState = {
+      program,
+      determinism,
+      records: run.records,
+      pending: run.batch.map((c) => c.hash),
+      session: run.session,
+      step,
+      iat: Date.now(),
+    };
+    const token = await this.#options.codec.encode(state);
+    if (token.length > this.#options.maxStateBytes) {
+      run.execution.stop("runtime_error", "", "state too large");
+      return {
+        type: "runtime_error",
+        stdout: "",
+        stderr:
+          `Error: the step state would exceed the limit of ${this.#options.maxStateBytes} bytes\n`,
+      };
+    }
+    this.#hold(run, step);
+    this.#options.log(
+      `step ${run.session} #${step} tool_call (${mode}) ${ms} ms, ${run.batch.length} calls`,
+    );
+    return {
+      type: "tool_call",
+      tool_calls: run.batch.map(({ call, index }): StepToolCall => ({
+        ...call,
+        frame_id: [],
+        call_index: index,
+      })),
+      state: token,
+    };
+  }
+
+  /** Kills every paused execution. */
+  close(): void {
+    for (const [session, paused] of this.#paused) {
+      clearTimeout(paused.timer);
+      paused.run.execution.cancel("the server is shutting down");
+      this.#paused.delete(session);
+    }
+  }
+
+  async #decode(token: string): Promise<StepState> {
+    try {
+      return await this.#options.codec.decode(token, {
+        maxBytes: this.#options.maxStateBytes,
+        maxAgeMs: this.#options.stateMaxAgeMs,
+      });
+    } catch (error) {
+      if (!(error instanceof StateTokenError)) throw error;
+      const status = error.reason === "too_large" ? 413 : 400;
+      throw new HttpProblem(status, `state_${error.reason}`, error.message);
+    }
+  }
+
+  #take(state: StepState): StepRun | undefined {
+    const paused = this.#paused.get(state.session);
+    if (!paused || paused.step !== state.step || paused.run.execution.ended) return undefined;
+    this.#paused.delete(state.session);
+    clearTimeout(paused.timer);
+    return paused.run;
+  }
+
+  #hold(run: StepRun, step: number): void {
+    run.releaseSlot();
+    run.execution.pauseClock();
+    const { warmResumeTtlMs, maxPaused } = this.#options;
+    if (warmResumeTtlMs <= 0 || maxPaused <= 0) {
+      run.execution.cancel("the step is paused and warm resume is off");
+      return;
+    }
+    while (this.#paused.size >= maxPaused) {
+      const [oldest] = this.#paused.keys();
+      this.#evict(oldest!, "the server holds too many paused executions");
+    }
+    const timer = setTimeout(
+      () => this.#evict(run.session, "it was not resumed in time"),
+      warmResumeTtlMs,
+    );
+    this.#paused.set(run.session, { run, step, timer });
+  }
+
+  #evict(session: string, why: string): void {
+    const paused = this.#paused.get(session);
+    if (!paused) return;
+    clearTimeout(paused.timer);
+    this.#paused.delete(session);
+    paused.run.execution.cancel(`paused execution dropped: ${why}`);
+  }
+}
+
+function record(hash: string, outcome: ToolOutcome): StepRecord {
+  return "error" in outcome ? { h: hash, e: outcome.error } : { h: hash, r: outcome.value };
+}
+
+function toOutcomes(
+  results: unknown[],
+  errors: { index: number; message: string }[],
+): ToolOutcome[] {
+  const failed = new Map<number, string>();
+  for (const { index, message } of errors) {
+    if (index >= results.length || failed.has(index)) {
+      throw new HttpProblem(
+        400,
+        "invalid_body",
+        `tool_errors: index ${index} is not a distinct position in tool_results`,
+      );
+    }
+    failed.set(index, message);
+  }
+  return results.map((value, i) =>
+    failed.has(i) ? { error: failed.get(i)! } : { value: value ?? null }
+  );
+}
+
+/** Hash of a call for replay checks: tool name, and in strict mode canonical arguments. */
+export function callHash(call: ToolCall, mode: DeterminismMode): string {
+  const subject = mode === "strict"
+    ? canonicalJson({ tool_name: call.tool_name, args: call.args, kwargs: call.kwargs })
+    : JSON.stringify(call.tool_name);
+  return createHash("sha256").update(subject).digest("hex").slice(0, 32);
+}
+
+function programHash(language: Language, body: ExecuteCodeStepRequest): string {
+  const subject = canonicalJson([language, body.code, body.tool_names, body.modules ?? {}]);
+  return createHash("sha256").update(subject).digest("hex").slice(0, 32);
+}
+
+/** JSON with object keys sorted, so that equal values hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
