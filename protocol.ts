@@ -46,33 +46,44 @@ const ToolNames = z.array(ToolName).refine(
 // ─── client → server ────────────────────────────────────────────────────────────────────────
 
 /** Body of `POST /execute-code`. */
-export const ExecuteCodeRequest = z.object({
+export interface ExecuteCodeRequest {
+  code: string;
+  tool_names: string[];
+  /** Extension: the program's language. Default: the server's `--language`. */
+  language?: Language | undefined;
+  /** Extension: send `stdout`/`stderr` frames while the program runs. */
+  stream_output?: boolean | undefined;
+  /** progtc 0.2.0: extra Python modules shipped with the code (name → source). */
+  modules?: Record<string, string> | undefined;
+}
+
+/** Schema of {@linkcode ExecuteCodeRequest}. */
+export const ExecuteCodeRequest: z.ZodType<ExecuteCodeRequest> = z.object({
   code: z.string(),
   tool_names: ToolNames,
-  /** Extension: the program's language. Default: the server's `--language`. */
   language: z.enum(LANGUAGES).optional(),
-  /** Extension: send `stdout`/`stderr` frames while the program runs. */
   stream_output: z.boolean().optional(),
-  /** progtc 0.2.0: extra Python modules shipped with the code. */
   modules: z.record(z.string(), z.string()).optional(),
 });
 
-/** Body of `POST /execute-code`. */
-export type ExecuteCodeRequest = z.infer<typeof ExecuteCodeRequest>;
-
 /** Body of `POST /tool-results`. */
-export const ToolResultRequest = z.object({
+export interface ToolResultRequest {
+  execution_id: string;
+  tool_call_id: string;
+  result?: unknown;
+  /** Extension: the tool failed on the client; the program sees an exception with this message. */
+  error?: string | undefined;
+}
+
+/** Schema of {@linkcode ToolResultRequest}. */
+export const ToolResultRequest: z.ZodType<ToolResultRequest> = z.object({
   execution_id: z.string(),
   tool_call_id: z.string(),
   result: z.unknown().optional(),
-  /** Extension: the tool failed on the client; the program sees an exception with this message. */
   error: z.string().optional(),
 }).refine((body) => "result" in body !== (body.error !== undefined), {
   message: "exactly one of `result` and `error` is required",
 });
-
-/** Body of `POST /tool-results`. */
-export type ToolResultRequest = z.infer<typeof ToolResultRequest>;
 
 /** How the step API checks replayed tool calls (progtc 0.2.0). */
 export const DETERMINISM_MODES = ["strict", "order_only"] as const;
@@ -81,16 +92,32 @@ export const DETERMINISM_MODES = ["strict", "order_only"] as const;
 export type DeterminismMode = typeof DETERMINISM_MODES[number];
 
 /** A failed tool in a step request (extension): its position in the previous batch. */
-export const StepToolError = z.object({
+export interface StepToolError {
+  index: number;
+  message: string;
+}
+
+const StepToolError: z.ZodType<StepToolError> = z.object({
   index: z.number().int().nonnegative(),
   message: z.string(),
 });
 
-/** A failed tool in a step request (extension). */
-export type StepToolError = z.infer<typeof StepToolError>;
-
 /** Body of `POST /execute-code-step`. */
-export const ExecuteCodeStepRequest = z.object({
+export interface ExecuteCodeStepRequest {
+  code: string;
+  tool_names: string[];
+  state?: string | null | undefined;
+  tool_results?: unknown[] | null | undefined;
+  determinism?: DeterminismMode | undefined;
+  modules?: Record<string, string> | undefined;
+  /** Extension: the program's language. */
+  language?: Language | undefined;
+  /** Extension: entries of `tool_results` that are failures, not values. */
+  tool_errors?: StepToolError[] | undefined;
+}
+
+/** Schema of {@linkcode ExecuteCodeStepRequest}. */
+export const ExecuteCodeStepRequest: z.ZodType<ExecuteCodeStepRequest> = z.object({
   code: z.string(),
   tool_names: ToolNames,
   state: z.string().nullable().optional(),
@@ -98,12 +125,8 @@ export const ExecuteCodeStepRequest = z.object({
   determinism: z.enum(DETERMINISM_MODES).optional(),
   modules: z.record(z.string(), z.string()).optional(),
   language: z.enum(LANGUAGES).optional(),
-  /** Extension: entries of `tool_results` that are failures, not values. */
   tool_errors: z.array(StepToolError).optional(),
 });
-
-/** Body of `POST /execute-code-step`. */
-export type ExecuteCodeStepRequest = z.infer<typeof ExecuteCodeStepRequest>;
 
 // ─── server → client ────────────────────────────────────────────────────────────────────────
 
