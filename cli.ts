@@ -41,6 +41,16 @@ Options of serve (defaults in brackets):
   --max-output-bytes <n>        Output kept per execution, then truncated [1048576]
   --max-tool-calls <n>          Tool calls per execution [1000]
   --max-tool-args-bytes <n>     JSON arguments per tool call [1048576]
+
+Step API (POST /execute-code-step):
+  --state-secret <secret>       Key that signs state tokens; servers sharing it accept each
+                                other's tokens [env PROGTC_STATE_SECRET; else derived from the
+                                API key]
+  --max-state-bytes <n>         Largest state token accepted or issued [4194304]
+  --state-max-age <s>           Seconds a state token stays valid [604800]
+  --warm-resume-ttl <s>         Seconds a paused execution is held to resume without replay;
+                                0 always replays [60]
+  --max-paused <n>              Paused executions held at once [32]
 `;
 
 const OPTIONS = {
@@ -60,6 +70,11 @@ const OPTIONS = {
   "max-output-bytes": { type: "string" },
   "max-tool-calls": { type: "string" },
   "max-tool-args-bytes": { type: "string" },
+  "state-secret": { type: "string" },
+  "max-state-bytes": { type: "string" },
+  "state-max-age": { type: "string" },
+  "warm-resume-ttl": { type: "string" },
+  "max-paused": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -132,6 +147,11 @@ export function parseServeArgs(
     ["maxOutputBytes", number(values, "max-output-bytes", true)],
     ["maxToolCalls", number(values, "max-tool-calls", true)],
     ["maxToolArgsBytes", number(values, "max-tool-args-bytes", true)],
+    ["stateSecret", values["state-secret"] || env.PROGTC_STATE_SECRET || undefined],
+    ["maxStateBytes", number(values, "max-state-bytes", true)],
+    ["stateMaxAge", number(values, "state-max-age", false)],
+    ["warmResumeTtl", number(values, "warm-resume-ttl", false)],
+    ["maxPaused", number(values, "max-paused", true)],
   ];
   const options = Object.fromEntries(
     entries.filter(([, v]) => v !== undefined),

@@ -79,18 +79,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (ended.size > ENDED_MEMORY) ended.delete(ended.values().next().value!);
   }
 
+  const endpoints = new Set(options.endpoints ?? ["stream", "step"]);
+  const handlers: Record<string, (request: Request) => Promise<Response>> = {
+    ...(endpoints.has("stream")
+      ? { "/execute-code": executeCode, "/tool-results": toolResults }
+      : {}),
+    ...(endpoints.has("step") ? { "/execute-code-step": executeCodeStep } : {}),
+  };
+
   async function route(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === "/ping") {
       if (request.method !== "GET" && request.method !== "HEAD") throw methodNotAllowed("GET");
       return new Response(null, { status: 200 });
     }
-    const handlers: Record<string, (request: Request) => Promise<Response>> = {
-      "/execute-code": executeCode,
-      "/tool-results": toolResults,
-      "/execute-code-step": executeCodeStep,
-    };
-    const handler = handlers[pathname];
+    const handler = Object.hasOwn(handlers, pathname) ? handlers[pathname] : undefined;
     if (!handler) throw new HttpProblem(404, "not_found", `No route for ${pathname}`);
     if (request.method !== "POST") throw methodNotAllowed("POST");
     if (!await isAuthorized(request.headers, digest)) {
@@ -134,14 +137,14 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   async function executeCodeStep(request: Request): Promise<Response> {
     const body = await readJson(request, ExecuteCodeStepRequest, config.maxBodyBytes);
-    checkModules(body.modules, body.language ?? config.language);
+    await checkModules(runner, body.modules, body.language ?? config.language);
     return Response.json(await steps.step(body));
   }
 
   async function executeCode(request: Request): Promise<Response> {
     const body = await readJson(request, ExecuteCodeRequest, config.maxBodyBytes);
     const language = body.language ?? config.language;
-    checkModules(body.modules, language);
+    await checkModules(runner, body.modules, language);
     const { sandbox, release } = await startSandbox(language);
     const events = new EventStream({
       onCancel: () => execution.cancel("the client disconnected"),
@@ -165,7 +168,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     });
     executions.set(execution.id, execution);
     execution.start(
-      runMessage(language, body.code, body.tool_names, { ...limits(config), reportIdle: false }),
+      runMessage(language, body.code, body.tool_names, {
+        ...limits(config),
+        reportIdle: false,
+        ...(body.modules ? { modules: body.modules } : {}),
+      }),
     );
     return new Response(events.stream, {
       headers: {
@@ -237,10 +244,17 @@ function limits(config: ResolvedOptions) {
   };
 }
 
-function checkModules(modules: Record<string, string> | undefined, language: Language): void {
-  if (modules && Object.keys(modules).length > 0 && language !== "python") {
+async function checkModules(
+  runner: Runner,
+  modules: Record<string, string> | undefined,
+  language: Language,
+): Promise<void> {
+  if (!modules || Object.keys(modules).length === 0) return;
+  if (language !== "python") {
     throw new HttpProblem(400, "unsupported_modules", "`modules` are Python modules");
   }
+  const problem = await runner.modulesProblem(modules);
+  if (problem) throw new HttpProblem(400, "unsupported_modules", problem);
 }
 
 function methodNotAllowed(allowed: string): HttpProblem {

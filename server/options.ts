@@ -80,6 +80,12 @@ export interface AppOptions extends RunnerOptions {
    * @default {32}
    */
   maxPaused?: number;
+  /**
+   * Which APIs to serve: `"stream"` (`/execute-code`, `/tool-results`) and `"step"`
+   * (`/execute-code-step`). A host that runs one request per invocation serves `["step"]`.
+   * @default {["stream", "step"]}
+   */
+  endpoints?: ("stream" | "step")[];
   /** A runner to use instead of creating one (the app then does not close it). */
   runner?: Runner;
   /**
