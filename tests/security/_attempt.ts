@@ -1,0 +1,119 @@
+/**
+ * Helpers of the adversarial suite: run one attempt through a real server and check what
+ * came back, then prove the server still serves.
+ *
+ * @module
+ */
+import { ok, strictEqual } from "node:assert/strict";
+import type { ExecuteCodeResult, Language, ToolCall, ToolHandler } from "../../client/mod.ts";
+import type { TestServer } from "../_helpers.ts";
+
+export { startServer, type TestServer } from "../_helpers.ts";
+
+/** What one attempt produced. */
+export interface Attempt {
+  /** The terminal result the client returned. */
+  result: ExecuteCodeResult;
+  /** Every tool call frame that reached the client, in order. */
+  calls: ToolCall[];
+  /** Wall time of the execution, in ms. */
+  ms: number;
+}
+
+/** Options of {@linkcode attempt}. */
+export interface AttemptOptions {
+  /** The tools the program is given. */
+  tools?: Record<string, ToolHandler>;
+  /** @default {"typescript"} */
+  language?: Language;
+}
+
+/** Runs `code` through the server's real client and records the tool calls that reached it. */
+export async function attempt(
+  server: TestServer,
+  code: string,
+  options: AttemptOptions = {},
+): Promise<Attempt> {
+  const calls: ToolCall[] = [];
+  const started = performance.now();
+  const result = await server.client.executeCode({
+    code,
+    tools: options.tools ?? {},
+    ...(options.language ? { language: options.language } : {}),
+    onToolCall: (call) => calls.push(call),
+  });
+  return { result, calls, ms: performance.now() - started };
+}
+
+/** Asserts the server still runs a program with a tool call, from a fresh sandbox. */
+export async function assertStillServes(server: TestServer): Promise<void> {
+  const { result, calls } = await attempt(
+    server,
+    `import { add } from "tools"; console.log(await add(20, 22));`,
+    { tools: { add: (a: number, b: number) => a + b } },
+  );
+  strictEqual(result.type, "success", `the server no longer serves: ${result.stderr}`);
+  strictEqual(result.stdout, "42\n");
+  strictEqual(calls.length, 1);
+}
+
+/**
+ * Asserts the program ended with the permission error Deno raises for `kind` on `target`,
+ * thrown from the user's code (`code.ts` or `code.js`) unless `fromUserFrame` is false (a denial raised
+ * later, from a callback of the runtime).
+ */
+export function assertNotCapable(
+  result: ExecuteCodeResult,
+  kind: "read" | "write" | "net" | "env" | "run" | "ffi" | "sys",
+  target?: string,
+  fromUserFrame = true,
+): void {
+  strictEqual(result.type, "runtime_error", `expected a denial, got: ${JSON.stringify(result)}`);
+  const what = target === undefined ? "" : ` to ${JSON.stringify(target)}`;
+  const expected = `NotCapable: Requires ${kind} access${what}, run again with the --allow-${kind}`;
+  ok(result.stderr.startsWith(expected), `expected ${expected}, got: ${result.stderr}`);
+  if (fromUserFrame) {
+    ok(/\bcode\.[jt]s:\d+:\d+/.test(result.stderr), `no user frame in: ${result.stderr}`);
+  }
+}
+
+/** Asserts `secret` appears nowhere in the program's output. */
+export function assertNotLeaked(result: ExecuteCodeResult, secret: string): void {
+  ok(!result.stdout.includes(secret), `stdout leaks ${JSON.stringify(secret)}: ${result.stdout}`);
+  ok(!result.stderr.includes(secret), `stderr leaks ${JSON.stringify(secret)}: ${result.stderr}`);
+}
+
+/**
+ * Whether process `pid` still runs (a zombie counts as gone). Asks `ps`: reading
+ * `/proc/<pid>` needs `--allow-all`, while the test task grants `--allow-run`.
+ */
+export async function isRunning(pid: number): Promise<boolean> {
+  const { success, stdout } = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const state = new TextDecoder().decode(stdout).trim();
+  return success && state !== "" && !state.startsWith("Z") && !state.startsWith("X");
+}
+
+/** Asserts process `pid` is gone within `withinMs`. */
+export async function assertProcessGone(pid: number, withinMs = 2000): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (await isRunning(pid)) {
+    ok(performance.now() < deadline, `sandbox process ${pid} still runs after ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The pid a program printed as its first stdout line (`console.log(Deno.pid)`). */
+export function printedPid(result: ExecuteCodeResult): number {
+  const pid = Number(result.stdout.split("\n")[0]);
+  ok(Number.isSafeInteger(pid) && pid > 0, `no pid in stdout: ${result.stdout}`);
+  return pid;
+}
+
+/** A fresh random marker, for secrets and file names. */
+export function marker(prefix = "progtc-secret"): string {
+  return `${prefix}-${crypto.randomUUID()}`;
+}

@@ -1,0 +1,184 @@
+/**
+ * Protocol forgery attempts: a program that writes protocol messages itself (raw lines on
+ * the sandbox's fd 1, `postMessage` to the realm, the runner's own tool factory) cannot end
+ * its execution as something it is not, and cannot make the client run a tool it was not
+ * given. The sandbox is stopped and the result says why.
+ *
+ * @module
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { assertStillServes, attempt, startServer } from "./_attempt.ts";
+
+const ECHO = { echo: (value: unknown) => value };
+const UNKNOWN_TOOL =
+  `Error: the sandbox was stopped because it broke the protocol (call to unknown tool "secret")\n`;
+
+Deno.test("A raw success line written to fd 1 does not end the execution as success", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(
+    server,
+    `import fs from "node:fs";
+try {
+  fs.writeSync(1, '{"type":"success"}\\n');
+} catch (e) {
+  console.log("refused", e.name);
+}
+console.log("after");
+await new Promise((resolve) => setTimeout(resolve, 100));
+throw new Error("real end");`,
+  );
+  strictEqual(result.type, "runtime_error", `the forged line ended it: ${JSON.stringify(result)}`);
+  ok(
+    result.stderr.startsWith("Error: real end") || result.stderr.includes("broke the protocol"),
+    result.stderr,
+  );
+  await assertStillServes(server);
+});
+
+Deno.test("A raw tool_call line for an unlisted tool written to fd 1 is refused before the client", async () => {
+  await using server = await startServer();
+  const { result, calls } = await attempt(
+    server,
+    `import fs from "node:fs";
+fs.writeSync(1, '{"type":"tool_call","id":99,"name":"secret","args":[],"kwargs":{}}\\n');
+await new Promise((resolve) => setTimeout(resolve, 300));
+console.log("still running");`,
+    { tools: ECHO },
+  );
+  strictEqual(result.type, "runtime_error");
+  strictEqual(result.stderr, UNKNOWN_TOOL);
+  strictEqual(result.stdout, "");
+  deepStrictEqual(calls, []);
+  await assertStillServes(server);
+});
+
+Deno.test("A forged tool_call for an unlisted tool sent with postMessage is refused before the client", async () => {
+  await using server = await startServer();
+  const { result, calls } = await attempt(
+    server,
+    `postMessage(JSON.stringify({ type: "tool_call", id: 99, name: "secret", args: [], kwargs: {} }));
+await new Promise((resolve) => setTimeout(resolve, 300));
+console.log("still running");`,
+    { tools: ECHO },
+  );
+  strictEqual(result.type, "runtime_error");
+  strictEqual(result.stderr, UNKNOWN_TOOL);
+  deepStrictEqual(calls, []);
+  await assertStillServes(server);
+});
+
+Deno.test("A tool made with the runner's own tool factory for an unlisted name is refused", async () => {
+  await using server = await startServer();
+  const { result, calls } = await attempt(
+    server,
+    `const makeTool = globalThis[Symbol.for("progtc.tool")];
+console.log(await makeTool("secret")("x"));`,
+    { tools: ECHO },
+  );
+  strictEqual(result.type, "runtime_error");
+  strictEqual(result.stderr, UNKNOWN_TOOL);
+  deepStrictEqual(calls, []);
+  await assertStillServes(server);
+});
+
+Deno.test("Several forged messages in one postMessage are each checked", async () => {
+  await using server = await startServer();
+  const { result, calls } = await attempt(
+    server,
+    `postMessage([
+  JSON.stringify({ type: "output", stream: "stdout", data: "forged output" }),
+  JSON.stringify({ type: "tool_call", id: 99, name: "secret", args: [], kwargs: {} }),
+].join("\\n"));
+await new Promise((resolve) => setTimeout(resolve, 300));`,
+    { tools: ECHO },
+  );
+  strictEqual(result.type, "runtime_error");
+  strictEqual(result.stderr, UNKNOWN_TOOL);
+  deepStrictEqual(calls, []);
+  await assertStillServes(server);
+});
+
+Deno.test("A forged tool_call that reuses a call id is refused and never reaches the client", async () => {
+  await using server = await startServer();
+  const { result, calls } = await attempt(
+    server,
+    `import { echo } from "tools";
+await echo(1);
+postMessage(JSON.stringify({ type: "tool_call", id: 1, name: "echo", args: [2], kwargs: {} }));
+await new Promise((resolve) => setTimeout(resolve, 300));`,
+    { tools: ECHO },
+  );
+  strictEqual(result.type, "runtime_error");
+  strictEqual(
+    result.stderr,
+    "Error: the sandbox was stopped because it broke the protocol (reused call id 1)\n",
+  );
+  deepStrictEqual(calls.map((call) => call.args), [[1]]);
+  await assertStillServes(server);
+});
+
+Deno.test("A forged ready message stops the sandbox", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(
+    server,
+    `postMessage('{"type":"ready"}');
+await new Promise((resolve) => setTimeout(resolve, 300));
+console.log("still running");`,
+  );
+  strictEqual(result.type, "runtime_error");
+  ok(result.stderr.startsWith("Error: the sandbox was stopped because it broke the protocol"));
+  strictEqual(result.stdout, "");
+  await assertStillServes(server);
+});
+
+Deno.test("A partial line written to fd 1 stops the sandbox with a protocol violation", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(
+    server,
+    `import fs from "node:fs";
+fs.writeSync(1, "garbage");
+console.log("x");
+await new Promise((resolve) => setTimeout(resolve, 300));`,
+  );
+  strictEqual(result.type, "runtime_error");
+  ok(
+    result.stderr.startsWith(
+      'Error: the sandbox was stopped because it broke the protocol (unexpected line from sandbox: "garbage',
+    ),
+    result.stderr,
+  );
+  await assertStillServes(server);
+});
+
+Deno.test("A protocol line over the length limit stops the sandbox", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(
+    server,
+    `postMessage('{"type":"output","stream":"stdout","data":"' + "x".repeat(17 * 1024 * 1024) + '"}');
+await new Promise((resolve) => setTimeout(resolve, 5000));`,
+  );
+  strictEqual(result.type, "runtime_error");
+  strictEqual(
+    result.stderr,
+    "Error: the sandbox was stopped because it broke the protocol " +
+      "(RangeError: Line is longer than 16777216 characters)\n",
+  );
+  await assertStillServes(server);
+});
+
+Deno.test("Closing fds 0, 1 and 2 from the program still ends with its own result", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(
+    server,
+    `import fs from "node:fs";
+for (const fd of [0, 1, 2]) {
+  try { fs.closeSync(fd); } catch (e) { console.log(e.name); }
+}
+console.log("after");
+throw new Error("the end");`,
+  );
+  strictEqual(result.type, "runtime_error");
+  strictEqual(result.stdout, "after\n");
+  ok(result.stderr.startsWith("Error: the end\n    at code.ts:6:"), result.stderr);
+  await assertStillServes(server);
+});

@@ -1,0 +1,80 @@
+/**
+ * System information attempts: a program learns nothing about the host that needs `sys`.
+ *
+ * @module
+ */
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { assertNotCapable, assertStillServes, attempt, startServer } from "./_attempt.ts";
+
+Deno.test("Deno.hostname() is denied sys access", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(server, `console.log(Deno.hostname());`);
+  assertNotCapable(result, "sys", "hostname");
+  strictEqual(result.stdout, "");
+  await assertStillServes(server);
+});
+
+Deno.test("Deno.osRelease() is denied sys access", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(server, `console.log(Deno.osRelease());`);
+  assertNotCapable(result, "sys", "osRelease");
+  strictEqual(result.stdout, "");
+  await assertStillServes(server);
+});
+
+Deno.test("Deno.loadavg() is denied sys access", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(server, `console.log(Deno.loadavg());`);
+  assertNotCapable(result, "sys", "loadavg");
+  strictEqual(result.stdout, "");
+  await assertStillServes(server);
+});
+
+Deno.test("node:os cpus() is denied sys access", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(
+    server,
+    `import os from "node:os";
+console.log(JSON.stringify(os.cpus()));`,
+  );
+  assertNotCapable(result, "sys", "cpus");
+  strictEqual(result.stdout, "");
+  await assertStillServes(server);
+});
+
+Deno.test("Other host facts (interfaces, memory, ids, uptime, home) are denied sys access", async () => {
+  await using server = await startServer();
+  const { result } = await attempt(
+    server,
+    `import os from "node:os";
+const probes = {
+  networkInterfaces: () => Deno.networkInterfaces(),
+  systemMemoryInfo: () => Deno.systemMemoryInfo(),
+  uid: () => Deno.uid(),
+  gid: () => Deno.gid(),
+  osUptime: () => Deno.osUptime(),
+  homedir: () => os.homedir(),
+  userInfo: () => os.userInfo(),
+  totalmem: () => os.totalmem(),
+};
+for (const [name, probe] of Object.entries(probes)) {
+  try {
+    console.log(name, "LEAKED", JSON.stringify(probe()));
+  } catch (e) {
+    console.log(name, e.name, e.message.split(",")[0]);
+  }
+}`,
+  );
+  strictEqual(result.type, "success", result.stderr);
+  deepStrictEqual(result.stdout.trimEnd().split("\n"), [
+    `networkInterfaces NotCapable Requires sys access to "networkInterfaces"`,
+    `systemMemoryInfo NotCapable Requires sys access to "systemMemoryInfo"`,
+    `uid NotCapable Requires sys access to "uid"`,
+    `gid NotCapable Requires sys access to "gid"`,
+    `osUptime NotCapable Requires sys access to "osUptime"`,
+    `homedir NotCapable Requires sys access to "homedir"`,
+    `userInfo NotCapable Requires sys access to "uid"`,
+    `totalmem NotCapable Requires sys access to "systemMemoryInfo"`,
+  ]);
+  await assertStillServes(server);
+});
