@@ -66,7 +66,8 @@ export interface SandboxSpawnOptions {
 }
 
 const STDERR_TAIL = 8 * 1024;
-const OOM_PATTERN = /out of memory|heap limit|allocation failed/i;
+const OOM_PATTERN =
+  /out of memory|heap limit|allocation failed|memory allocation of \d+ bytes failed/i;
 
 /** A running sandbox process. */
 export class Sandbox {

@@ -54,7 +54,10 @@ const ENDED_MEMORY = 4096;
 export async function createApp(options: AppOptions): Promise<App> {
   const config = resolveOptions(options);
   const digest = await keyDigest(config.apiKey);
-  const runner = options.runner ?? await Runner.create(options);
+  // A protocol line holds at most one output chunk or one call's arguments, JSON-escaped.
+  const maxLineLength = options.maxLineLength ??
+    6 * Math.max(config.maxOutputBytes, config.maxToolArgsBytes) + 64 * 1024;
+  const runner = options.runner ?? await Runner.create({ ...options, maxLineLength });
   const ownsRunner = options.runner === undefined;
   const capacity = new Capacity(config.maxConcurrent);
   const executions = new Map<string, Execution>();

@@ -265,11 +265,12 @@ export class Execution {
       );
     } else {
       const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-      const tail = exit.stderr.trim();
+      // The runtime's own stderr names host paths: it goes to the server log, not the client.
+      const last = exit.stderr.trim().split("\n").at(-1)?.slice(0, 200) ?? "";
       this.#end(
         "runtime_error",
-        `Error: the sandbox stopped unexpectedly (${how})\n${tail ? tail + "\n" : ""}`,
-        "crashed",
+        `Error: the sandbox stopped unexpectedly (${how})\n`,
+        `crashed: ${how}${last ? `: ${last}` : ""}`,
       );
     }
   }

@@ -41,8 +41,6 @@ worker.onerror = (event: ErrorEvent) => {
 };
 worker.onmessageerror = () => endWith({ type: "runtime_error", error: "Unreadable message\n" });
 
-for await (const line of readLines(Deno.stdin.readable)) {
-  worker.postMessage(JSON.parse(line));
-}
+for await (const line of readLines(Deno.stdin.readable)) worker.postMessage(line);
 // The server closed our stdin: it no longer wants this sandbox.
 Deno.exit(0);

@@ -37,8 +37,14 @@ export function workerMain(): void {
   let toolsUrl = "\0";
 
   const send = (message: object) => post(stringify(message));
+  // Output is forwarded up to the limit plus the chunk that crosses it (so that the server
+  // marks the truncation), then only dropped: a flood costs no messages.
+  let outputBudget = Infinity;
   const output = (stream: "stdout" | "stderr", data: string) => {
-    if (data !== "" && !ended) send({ type: "output", stream, data });
+    if (data === "" || ended || outputBudget < 0) return;
+    outputBudget -= data.length;
+    if (outputBudget < 0) data = data.slice(0, data.length + outputBudget + 1);
+    send({ type: "output", stream, data });
   };
   const end = (message: object) => {
     if (ended) return;
@@ -127,6 +133,28 @@ export function workerMain(): void {
   delete (globalThis as any).caches;
   delete (globalThis as any).localStorage;
   delete (globalThis as any).sessionStorage;
+  // A nested worker could only have fewer permissions, but starting one needs more address
+  // space than the data rlimit leaves: say so instead of dying of it.
+  const notAllowed = (what: string) =>
+    new D.errors.NotCapable(`${what} is not allowed in the progtc sandbox`);
+  Object.defineProperty(globalThis, "Worker", {
+    value: class Worker {
+      constructor() {
+        throw notAllowed("Starting a worker");
+      }
+    },
+    configurable: true,
+    writable: true,
+  });
+  Object.defineProperties(D, {
+    execPath: {
+      value: () => {
+        throw notAllowed("Deno.execPath()");
+      },
+      configurable: true,
+    },
+    ppid: { value: 0, configurable: true },
+  });
 
   // ─── errors ────────────────────────────────────────────────────────────────────────────
   const frameLine = /^\s+at /;
@@ -218,12 +246,27 @@ export function workerMain(): void {
     return promise;
   };
   const makeTool = (name: string) => {
-    const tool = (...args: unknown[]) => callTool(name, args, {});
+    const tool = (...args: unknown[]) => {
+      if (args.some((arg) => typeof arg === "function")) {
+        // `await import("tools")` calls a `then` export as a thenable: settle with the other
+        // tools. No real tool call can take functions, which are not JSON.
+        if (name === "then" && typeof args[0] === "function") {
+          const others = Object.fromEntries(
+            Object.entries(tools).filter(([key]) => key !== "then"),
+          );
+          return (args[0] as (value: unknown) => void)(others);
+        }
+        return Promise.reject(new TypeError(`Arguments of ${name}() must be JSON values`));
+      }
+      return callTool(name, args, {});
+    };
     Object.defineProperty(tool, "name", { value: name });
     tool.invoke = (args: unknown[] = [], kwargs: Record<string, unknown> = {}) =>
       callTool(name, Array.isArray(args) ? args : [args], kwargs);
+    tools[name] = tool;
     return tool;
   };
+  const tools: Record<string, unknown> = Object.create(null);
   Object.defineProperty(globalThis, Symbol.for("progtc.tool"), { value: makeTool });
 
   const blobUrl = (source: string, type: string) =>
@@ -242,6 +285,7 @@ export function workerMain(): void {
   // ─── run ───────────────────────────────────────────────────────────────────────────────
   const run = async (message: any) => {
     maxToolArgsBytes = message.maxToolArgsBytes;
+    outputBudget = message.maxOutputBytes;
     reportIdle = message.reportIdle === true;
     const javascript = message.language === "javascript";
     fileName = javascript ? "code.js" : "code.ts";
@@ -264,7 +308,14 @@ export function workerMain(): void {
   };
 
   scope.onmessage = (event: MessageEvent) => {
-    const message = event.data;
+    // The realm relays raw lines: parsing here keeps deep values off its stack (structured
+    // clone recurses; JSON.parse does not).
+    let message: any;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
     switch (message?.type) {
       case "run":
         run(message);

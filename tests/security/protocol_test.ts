@@ -151,17 +151,20 @@ await new Promise((resolve) => setTimeout(resolve, 300));`,
 });
 
 Deno.test("A protocol line over the length limit stops the sandbox", async () => {
+  // With the default limits (1 MiB of output, 1 MiB of arguments) a line holds at most
+  // 6 × 1 MiB of JSON-escaped text plus 64 KiB.
+  const limit = 6 * 1024 * 1024 + 64 * 1024;
   await using server = await startServer();
   const { result } = await attempt(
     server,
-    `postMessage('{"type":"output","stream":"stdout","data":"' + "x".repeat(17 * 1024 * 1024) + '"}');
+    `postMessage('{"type":"output","stream":"stdout","data":"' + "x".repeat(${limit} + 1) + '"}');
 await new Promise((resolve) => setTimeout(resolve, 5000));`,
   );
   strictEqual(result.type, "runtime_error");
   strictEqual(
     result.stderr,
     "Error: the sandbox was stopped because it broke the protocol " +
-      "(RangeError: Line is longer than 16777216 characters)\n",
+      `(RangeError: Line is longer than ${limit} characters)\n`,
   );
   await assertStillServes(server);
 });

@@ -2,10 +2,10 @@
  * Nested worker attempts: a worker started by a program never has more permissions than the
  * program itself (none).
  *
- * Two outcomes are correct for a nested worker that tries to read: the worker starts and its
- * read is denied (`NotCapable`), or the sandbox cannot start a third isolate under its data
- * rlimit and dies (reported as the memory limit). Deno 2.9.6 under the default 1536 MiB
- * limit does the second ("Failed to reserve virtual memory for CodeRange").
+ * The global `Worker` of the program's realm refuses at once with NotCapable (a nested isolate
+ * cannot start under the data rlimit anyway). `node:worker_threads` reaches Deno's worker
+ * machinery directly: its worker inherits no permissions, and starting it either fails with
+ * NotCapable, or kills the sandbox under its data rlimit (reported as the memory limit).
  *
  * @module
  */
@@ -14,6 +14,7 @@ import type { ExecuteCodeResult } from "../../client/mod.ts";
 import { assertNotLeaked, assertStillServes, attempt, marker, startServer } from "./_attempt.ts";
 
 const MEMORY_LIMIT = "RangeError: the program exceeded its memory limit and was stopped\n";
+const REFUSED = "NotCapable: Starting a worker is not allowed in the progtc sandbox\n";
 
 /** A host file holding a fresh secret; removed on dispose. */
 async function secretFile(): Promise<AsyncDisposable & { path: string; secret: string }> {
@@ -43,88 +44,78 @@ function readerSource(path: string): string {
   return `postMessage(Deno.readTextFileSync(${JSON.stringify(path)}));`;
 }
 
-/** Asserts the nested worker's read was denied, or the sandbox died starting it. */
-function assertReadContained(result: ExecuteCodeResult, path: string, secret: string): void {
-  assertNotLeaked(result, secret);
-  ok(!result.stdout.includes("MESSAGE"), `the nested worker posted: ${result.stdout}`);
-  if (result.type === "success") {
-    ok(
-      result.stdout.startsWith("ERROR ") &&
-        result.stdout.includes(`Requires read access to "${path}"`),
-      result.stdout,
-    );
-  } else {
-    strictEqual(result.type, "runtime_error");
-    strictEqual(result.stderr, MEMORY_LIMIT);
-  }
+/** Asserts the global Worker refused to start, before anything ran. */
+function assertRefused(result: ExecuteCodeResult, secret?: string): void {
+  if (secret) assertNotLeaked(result, secret);
+  strictEqual(result.type, "runtime_error");
+  strictEqual(result.stdout, "");
+  ok(result.stderr.startsWith(REFUSED), result.stderr);
 }
 
-Deno.test("new Worker() with permissions { read: true } is denied escalation", async () => {
-  await using file = await secretFile();
-  await using server = await startServer();
-  const blob = `URL.createObjectURL(new Blob([${
-    JSON.stringify(readerSource(file.path))
-  }], { type: "text/javascript" }))`;
-  const { result } = await attempt(
-    server,
-    nestedWorker(blob, `{ type: "module", deno: { permissions: { read: true } } }`),
-  );
-  strictEqual(result.type, "runtime_error");
-  ok(
-    result.stderr.startsWith("NotCapable: Can't escalate parent thread permissions"),
-    result.stderr,
-  );
-  assertNotLeaked(result, file.secret);
-  await assertStillServes(server);
-});
+const blobOf = (source: string) =>
+  `URL.createObjectURL(new Blob([${JSON.stringify(source)}], { type: "text/javascript" }))`;
 
-Deno.test("new Worker() with permissions { run: true, net: true, env: true } is denied escalation", async () => {
-  await using server = await startServer();
-  const { result } = await attempt(
-    server,
-    nestedWorker(
-      `"data:text/javascript,postMessage(1)"`,
-      `{ type: "module", deno: { permissions: { run: true, net: true, env: true } } }`,
-    ),
-  );
-  strictEqual(result.type, "runtime_error");
-  ok(
-    result.stderr.startsWith("NotCapable: Can't escalate parent thread permissions"),
-    result.stderr,
-  );
-  await assertStillServes(server);
-});
+for (
+  const [what, permissions] of [
+    ["{ read: true }", `{ read: true }`],
+    ["{ run: true, net: true, env: true }", `{ run: true, net: true, env: true }`],
+    ["'inherit'", `"inherit"`],
+  ]
+) {
+  Deno.test(`new Worker() with permissions ${what} is refused`, async () => {
+    await using file = await secretFile();
+    await using server = await startServer();
+    const { result } = await attempt(
+      server,
+      nestedWorker(
+        blobOf(readerSource(file.path)),
+        `{ type: "module", deno: { permissions: ${permissions} } }`,
+      ),
+    );
+    assertRefused(result, file.secret);
+    await assertStillServes(server);
+  });
+}
 
-Deno.test("new Worker() with permissions 'inherit' cannot read a host file", async () => {
-  await using file = await secretFile();
-  await using server = await startServer();
-  const blob = `URL.createObjectURL(new Blob([${
-    JSON.stringify(readerSource(file.path))
-  }], { type: "text/javascript" }))`;
-  const { result } = await attempt(
-    server,
-    nestedWorker(blob, `{ type: "module", deno: { permissions: "inherit" } }`),
-  );
-  assertReadContained(result, file.path, file.secret);
-  await assertStillServes(server);
-});
-
-Deno.test("A data: URL worker with default permissions cannot read a host file", async () => {
+Deno.test("A data: URL worker or a host file URL worker is refused", async () => {
   await using file = await secretFile();
   await using server = await startServer();
   const url = `"data:text/javascript,${encodeURIComponent(readerSource(file.path))}"`;
-  const { result } = await attempt(server, nestedWorker(url, `{ type: "module" }`));
-  assertReadContained(result, file.path, file.secret);
+  assertRefused(
+    (await attempt(server, nestedWorker(url, `{ type: "module" }`))).result,
+    file.secret,
+  );
+  const fileUrl = JSON.stringify(`file://${file.path}`);
+  assertRefused(
+    (await attempt(server, nestedWorker(fileUrl, `{ type: "module" }`))).result,
+    file.secret,
+  );
   await assertStillServes(server);
 });
 
-Deno.test("A worker loaded from a host file URL cannot read it", async () => {
+Deno.test("A node:worker_threads worker cannot read a host file", async () => {
   await using file = await secretFile();
   await using server = await startServer();
+  const source = `const { parentPort } = require("node:worker_threads");
+parentPort.postMessage(require("node:fs").readFileSync(${JSON.stringify(file.path)}, "utf8"));`;
   const { result } = await attempt(
     server,
-    nestedWorker(JSON.stringify(`file://${file.path}`), `{ type: "module" }`),
+    `import { Worker } from "node:worker_threads";
+const worker = new Worker(${JSON.stringify(source)}, { eval: true });
+const message = await new Promise((resolve) => {
+  worker.on("message", (m) => resolve("MESSAGE " + m));
+  worker.on("error", (e) => resolve("ERROR " + e.name + ": " + e.message));
+});
+console.log(message);
+await worker.terminate();`,
   );
-  assertReadContained(result, file.path, file.secret);
+  assertNotLeaked(result, file.secret);
+  ok(!result.stdout.includes("MESSAGE"), `the nested worker posted: ${result.stdout}`);
+  if (result.type === "runtime_error") {
+    ok(result.stderr === MEMORY_LIMIT || result.stderr.includes("NotCapable"), result.stderr);
+  } else {
+    strictEqual(result.type, "success");
+    ok(result.stdout.startsWith("ERROR ") && result.stdout.includes("NotCapable"), result.stdout);
+  }
   await assertStillServes(server);
 });
