@@ -212,6 +212,7 @@ export type ProblemCode =
   | "tool_call_not_pending"
   | "result_too_large"
   | "over_capacity"
+  | "sandbox_unavailable"
   | "shutting_down"
   | "state_malformed"
   | "state_signature"

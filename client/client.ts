@@ -262,7 +262,8 @@ export class ProgtcClient {
       try {
         const response = await this.#post("/tool-results", body, signal);
         // 404/409: the execution or the call is over (ended, timed out); nothing waits for us.
-        if (response.ok || response.status === 404 || response.status === 409) {
+        // 413: the result was too large; the server told the program, which goes on.
+        if (response.ok || [404, 409, 413].includes(response.status)) {
           await response.body?.cancel();
           return;
         }

@@ -133,7 +133,13 @@ export class Sandbox {
    * exits, breaks the protocol or takes longer than `readyTimeoutMs`.
    */
   static spawn(options: SandboxSpawnOptions): Promise<Sandbox> {
-    return new Sandbox(options).#ready.promise;
+    try {
+      return new Sandbox(options).#ready.promise;
+    } catch (error) {
+      // The binary is missing or not executable.
+      const why = error instanceof Error ? error.message : String(error);
+      return Promise.reject(new Error(`Sandbox did not start: ${why}`));
+    }
   }
 
   async #readStdout(maxLineLength: number): Promise<void> {

@@ -14,7 +14,7 @@ import { runMessage, Runner } from "../runner/runner.ts";
 import { isAuthorized, keyDigest } from "./auth.ts";
 import { readJson } from "./body.ts";
 import { Capacity } from "./capacity.ts";
-import { Execution } from "./execution.ts";
+import { Execution, utf8Length } from "./execution.ts";
 import { type AppOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
 import { EventStream } from "./sse.ts";
@@ -132,7 +132,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       release();
       const why = error instanceof Error ? error.message : String(error);
       config.log(`sandbox unavailable: ${why}`);
-      throw new HttpProblem(503, "over_capacity", "No sandbox could be started", {
+      throw new HttpProblem(503, "sandbox_unavailable", "No sandbox could be started", {
         "retry-after": "1",
       });
     }
@@ -150,6 +150,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     await checkModules(runner, body.modules, language);
     const { sandbox, release } = await startSandbox(language);
     const events = new EventStream({
+      maxBufferedBytes: config.maxBufferedBytes,
       onCancel: () => execution.cancel("the client disconnected"),
       onOverflow: () => execution.cancel("the client does not read its event stream"),
     });
@@ -195,9 +196,18 @@ export async function createApp(options: AppOptions): Promise<App> {
       }
       throw new HttpProblem(404, "unknown_execution", `No execution ${body.execution_id}`);
     }
+    const size = body.error === undefined ? utf8Length(JSON.stringify(body.result ?? null)) : 0;
+    const tooLarge = size > config.maxToolResultBytes;
     const status = execution.deliver(
       body.tool_call_id,
-      body.error !== undefined ? { error: body.error } : { value: body.result ?? null },
+      tooLarge
+        ? {
+          error:
+            `The tool's result of ${size} bytes exceeds the limit of ${config.maxToolResultBytes}`,
+        }
+        : body.error !== undefined
+        ? { error: body.error }
+        : { value: body.result ?? null },
     );
     if (status === "unknown") {
       throw new HttpProblem(404, "unknown_tool_call", `No tool call ${body.tool_call_id}`);
@@ -207,6 +217,13 @@ export async function createApp(options: AppOptions): Promise<App> {
         409,
         "tool_call_not_pending",
         "The tool call was already answered or timed out",
+      );
+    }
+    if (tooLarge) {
+      throw new HttpProblem(
+        413,
+        "result_too_large",
+        `Tool result of ${size} bytes exceeds the limit of ${config.maxToolResultBytes}; the program sees a ToolError`,
       );
     }
     return Response.json(null);
@@ -244,6 +261,7 @@ function limits(config: ResolvedOptions) {
     maxOutputBytes: config.maxOutputBytes,
     maxToolCalls: config.maxToolCalls,
     maxToolArgsBytes: config.maxToolArgsBytes,
+    maxToolResultBytes: config.maxToolResultBytes,
   };
 }
 

@@ -46,6 +46,17 @@ export interface AppOptions extends RunnerOptions {
    */
   maxToolArgsBytes?: number;
   /**
+   * Bytes of JSON per tool result; a larger result fails the call inside the program.
+   * @default {4 MiB}
+   */
+  maxToolResultBytes?: number;
+  /**
+   * Bytes an event stream may hold for a client that does not read; past that the execution
+   * is stopped.
+   * @default {16 MiB}
+   */
+  maxBufferedBytes?: number;
+  /**
    * Executions running at once.
    * @default {64}
    */
@@ -105,6 +116,8 @@ export interface ResolvedOptions {
   maxOutputBytes: number;
   maxToolCalls: number;
   maxToolArgsBytes: number;
+  maxToolResultBytes: number;
+  maxBufferedBytes: number;
   maxConcurrent: number;
   queueTimeoutMs: number;
   stateSecret: string;
@@ -131,6 +144,8 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     maxOutputBytes: options.maxOutputBytes ?? MiB,
     maxToolCalls: options.maxToolCalls ?? 1000,
     maxToolArgsBytes: options.maxToolArgsBytes ?? MiB,
+    maxToolResultBytes: options.maxToolResultBytes ?? 4 * MiB,
+    maxBufferedBytes: options.maxBufferedBytes ?? 16 * MiB,
     maxConcurrent: options.maxConcurrent ?? 64,
     queueTimeoutMs: options.queueTimeoutMs ?? 10_000,
     stateSecret: options.stateSecret || options.apiKey,

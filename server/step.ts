@@ -33,6 +33,7 @@ import {
   type ExecutionEnd,
   type ExecutionLimits,
   type ToolOutcome,
+  utf8Length,
 } from "./execution.ts";
 import { HttpProblem } from "./problem.ts";
 import {
@@ -55,7 +56,10 @@ export interface StepServiceOptions {
   acquire(language: Language): Promise<Lease>;
   /** Takes an execution slot only (to resume a paused execution). */
   acquireSlot(): Promise<() => void>;
-  limits: Omit<ExecutionLimits, "toolCallTimeoutMs"> & { maxToolArgsBytes: number };
+  limits: Omit<ExecutionLimits, "toolCallTimeoutMs"> & {
+    maxToolArgsBytes: number;
+    maxToolResultBytes: number;
+  };
   language: Language;
   /** Longest state token accepted or issued. */
   maxStateBytes: number;
@@ -227,6 +231,16 @@ export class StepService {
         `Expected ${pending.length} tool results for the tool calls of the previous step, got ${results.length}`,
       );
     }
+    results.forEach((result, index) => {
+      const size = utf8Length(JSON.stringify(result ?? null));
+      if (size > this.#options.limits.maxToolResultBytes) {
+        throw new HttpProblem(
+          413,
+          "result_too_large",
+          `tool_results[${index}] of ${size} bytes exceeds the limit of ${this.#options.limits.maxToolResultBytes}`,
+        );
+      }
+    });
     const outcomes = toOutcomes(results, body.tool_errors ?? []);
     const determinism = previous?.determinism ?? body.determinism ?? "strict";
     const step = (previous?.step ?? 0) + 1;
