@@ -63,8 +63,13 @@ export class SandboxPool {
     if (this.#closed) throw new Error("Sandbox pool is closed");
     let sandbox: Sandbox | undefined;
     while ((sandbox = this.#idle.shift()) !== undefined && !sandbox.alive);
+    if (sandbox) {
+      // Spawning blocks this thread for about a millisecond: let the caller start its
+      // execution first.
+      setTimeout(() => this.fill(), 0);
+      return sandbox;
+    }
     this.fill();
-    if (sandbox) return sandbox;
     return await this.#options.spawn();
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Language } from "../protocol.ts";
 import { SandboxPool } from "./pool.ts";
+import { preparePython, type PythonEntry, pythonModulesProblem } from "./python.ts";
 import { Sandbox, type SandboxSpawnOptions } from "./sandbox.ts";
 import type { RunMessage, SandboxKind } from "./sandbox_protocol.ts";
 import { findToolsSpecifiers } from "./tools_specifiers.ts";
@@ -32,6 +33,18 @@ export interface RunnerOptions {
    * @default {1536}
    */
   dataMb?: number;
+  /**
+   * Data rlimit per Python sandbox, in MiB. Pyodide takes about 100 MiB on top of Deno's
+   * reservation before the program runs; the program's own memory (the wasm heap) comes out
+   * of the rest.
+   * @default {2048}
+   */
+  pythonDataMb?: number;
+  /**
+   * Where the Python memory snapshot is cached.
+   * @default {".cache/progtc" of this project}
+   */
+  pythonCacheDir?: string;
   /**
    * The Deno binary sandboxes run on.
    * @default {Deno.execPath()}
@@ -75,9 +88,11 @@ export function sandboxKind(language: Language): SandboxKind {
 /** Pools of locked sandboxes, per language. */
 export class Runner {
   #pools = new Map<SandboxKind, SandboxPool>();
+  #python: () => Promise<PythonEntry>;
 
-  private constructor(pools: Map<SandboxKind, SandboxPool>) {
+  private constructor(pools: Map<SandboxKind, SandboxPool>, python: () => Promise<PythonEntry>) {
     this.#pools = pools;
+    this.#python = python;
   }
 
   /** Creates the pools and starts filling them off the caller's path. */
@@ -105,8 +120,46 @@ export class Runner {
         ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
       }),
     );
+    // Python is prepared on first use: a server that never runs Python never builds a snapshot.
+    let prepared: Promise<PythonEntry> | undefined;
+    const python = () =>
+      prepared ??= preparePython({
+        denoPath: spawnOptions.denoPath,
+        ...(options.pythonCacheDir !== undefined ? { cacheDir: options.pythonCacheDir } : {}),
+      }).catch((error) => {
+        prepared = undefined; // Try again on the next use.
+        throw error;
+      });
+    const pythonOptions: SandboxSpawnOptions = {
+      ...spawnOptions,
+      kind: "python",
+      dataMb: options.pythonDataMb ?? 2048,
+    };
+    pools.set(
+      "python",
+      new SandboxPool({
+        size: options.pythonPoolSize ?? 1,
+        spawn: async () => Sandbox.spawn({ ...pythonOptions, entry: await python() }),
+        ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
+      }),
+    );
     for (const pool of pools.values()) pool.fill();
-    return new Runner(pools);
+    return new Runner(pools, python);
+  }
+
+  /**
+   * Why these client modules cannot run (a name that is not an identifier, is `tools`, or
+   * shadows a module the sandbox can import), or `undefined` when they can.
+   */
+  async modulesProblem(modules: Record<string, string>): Promise<string | undefined> {
+    let importable: ReadonlySet<string>;
+    try {
+      importable = (await this.#python()).importable;
+    } catch {
+      // Python is unavailable: acquiring a sandbox reports that.
+      return undefined;
+    }
+    return pythonModulesProblem(modules, importable);
   }
 
   /** Whether this runner can run `language`. */

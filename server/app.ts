@@ -11,7 +11,7 @@ import {
   ToolResultRequest,
 } from "../protocol.ts";
 import { runMessage, Runner } from "../runner/runner.ts";
-import { isAuthorized, keyDigest } from "./auth.ts";
+import { KeyCheck } from "./auth.ts";
 import { readJson } from "./body.ts";
 import { Capacity } from "./capacity.ts";
 import { Execution, utf8Length } from "./execution.ts";
@@ -53,7 +53,7 @@ const ENDED_MEMORY = 4096;
  */
 export async function createApp(options: AppOptions): Promise<App> {
   const config = resolveOptions(options);
-  const digest = await keyDigest(config.apiKey);
+  const keys = new KeyCheck(config.apiKey);
   // A protocol line holds at most one output chunk or one call's arguments, JSON-escaped.
   const maxLineLength = options.maxLineLength ??
     6 * Math.max(config.maxOutputBytes, config.maxToolArgsBytes) + 64 * 1024;
@@ -99,7 +99,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const handler = Object.hasOwn(handlers, pathname) ? handlers[pathname] : undefined;
     if (!handler) throw new HttpProblem(404, "not_found", `No route for ${pathname}`);
     if (request.method !== "POST") throw methodNotAllowed("POST");
-    if (!await isAuthorized(request.headers, digest)) {
+    if (!keys.allows(request.headers)) {
       throw new HttpProblem(401, "unauthorized", "Missing or wrong API key", {
         "www-authenticate": 'Bearer realm="progtc"',
       });

@@ -4,12 +4,11 @@
  *
  * @module
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 
-const encoder = new TextEncoder();
-
-/** Digest of a key; comparing digests hides the key's length and content timing. */
-export async function keyDigest(key: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key)));
+/** Digest of a key; comparing digests hides the key's length and content from timing. */
+export function keyDigest(key: string): Uint8Array {
+  return createHash("sha256").update(key).digest();
 }
 
 /** The key a request presents, if any. */
@@ -21,17 +20,28 @@ export function presentedKey(headers: Headers): string | undefined {
   return match?.[1]?.trim();
 }
 
-/** Constant-time comparison of two equal-length byte arrays. */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
+/**
+ * Checks the API key of requests against one expected key. Synchronous (a tool result's POST
+ * is on the hot path of every tool call).
+ *
+ * @example
+ * ```ts
+ * import { KeyCheck } from "./auth.ts";
+ * const check = new KeyCheck("secret");
+ * console.assert(check.allows(new Headers({ authorization: "Bearer secret" })));
+ * console.assert(!check.allows(new Headers({ "x-progtc-api-key": "guess" })));
+ * ```
+ */
+export class KeyCheck {
+  #expected: Uint8Array;
 
-/** Whether `headers` carry the key whose digest is `expected`. */
-export async function isAuthorized(headers: Headers, expected: Uint8Array): Promise<boolean> {
-  const key = presentedKey(headers);
-  if (key === undefined) return false;
-  return timingSafeEqual(await keyDigest(key), expected);
+  constructor(key: string) {
+    this.#expected = keyDigest(key);
+  }
+
+  /** Whether `headers` carry the expected key. */
+  allows(headers: Headers): boolean {
+    const key = presentedKey(headers);
+    return key !== undefined && timingSafeEqual(keyDigest(key), this.#expected);
+  }
 }

@@ -9,7 +9,13 @@ async function withApp(
   test: (fetch: (request: Request) => Promise<Response>) => Promise<void>,
   options: { maxBodyBytes?: number } = {},
 ) {
-  const app = await createApp({ apiKey: API_KEY, poolSize: 0, log: () => {}, ...options });
+  const app = await createApp({
+    apiKey: API_KEY,
+    poolSize: 0,
+    pythonPoolSize: 0,
+    log: () => {},
+    ...options,
+  });
   try {
     await test(app.fetch);
   } finally {

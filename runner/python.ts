@@ -1,0 +1,301 @@
+/**
+ * Python for the runner: finds the Pyodide package, builds its memory snapshot once, and tells
+ * the runner how to start Python sandboxes from it.
+ *
+ * Invariants:
+ * - The snapshot is built in a throwaway `deno run` process, never in the server's process:
+ *   its worker has the sandbox's own permissions (read the Pyodide files, nothing else), its
+ *   main realm may also write the cache directory (the server needs no write permission).
+ * - It is cached on disk under a name keyed by the Pyodide version, the Deno version and a
+ *   hash of every source file that shapes it (`runner/python_sandbox/*`): any change to those
+ *   builds a new one. Files are written to a temporary name and renamed, so concurrent servers
+ *   never see half a snapshot. A build removes older snapshots but the two newest others.
+ * - A sandbox may read the Pyodide directory and its snapshot file; the worker that runs the
+ *   user's code may read the Pyodide directory only and gets the snapshot bytes by transfer.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { PythonSandboxPaths } from "./python_sandbox/bootstrap.ts";
+import type { BuildInput } from "./python_sandbox/build_snapshot.ts";
+
+/** Options of {@linkcode preparePython}. */
+export interface PreparePythonOptions {
+  /**
+   * The Deno binary that builds the snapshot.
+   * @default {Deno.execPath()}
+   */
+  denoPath?: string;
+  /**
+   * The Pyodide npm package directory.
+   * @default {"node_modules/pyodide" of this project}
+   */
+  pyodideDir?: string;
+  /**
+   * Where the snapshot and the sandbox entry module are cached.
+   * @default {".cache/progtc" of this project}
+   */
+  cacheDir?: string;
+  /**
+   * How long the snapshot build may take, in ms.
+   * @default {120000}
+   */
+  buildTimeoutMs?: number;
+}
+
+/** How to start Python sandboxes. */
+export interface PythonEntry {
+  /** `deno run` flags of a Python sandbox. */
+  flags: string[];
+  /** The sandbox's entry module. */
+  module: string;
+  /** The memory snapshot file. */
+  snapshot: string;
+  /** The Pyodide package directory (real path, ending with `/`). */
+  pyodideDir: string;
+  /** Top-level module names the sandbox's Python can import: client modules must not use them. */
+  importable: ReadonlySet<string>;
+  /** Milliseconds spent building the snapshot, or 0 when it came from the cache. */
+  buildMs: number;
+}
+
+const SANDBOX_DIR = new URL("./python_sandbox/", import.meta.url);
+const SOURCES = ["runner.py", "worker_main.ts", "bootstrap.ts", "build_snapshot.ts"];
+
+/**
+ * Modules imported before the snapshot is taken, so programs do not pay for their import.
+ * The runner seeds `random` again in every sandbox.
+ */
+const PRELOAD = [
+  "asyncio",
+  "base64",
+  "bisect",
+  "collections",
+  "copy",
+  "csv",
+  "dataclasses",
+  "datetime",
+  "decimal",
+  "enum",
+  "fractions",
+  "functools",
+  "hashlib",
+  "heapq",
+  "itertools",
+  "json",
+  "math",
+  "operator",
+  "pprint",
+  "random",
+  "re",
+  "statistics",
+  "string",
+  "textwrap",
+  "time",
+  "typing",
+  "urllib.parse",
+  "uuid",
+];
+
+const prepared = new Map<string, Promise<PythonEntry>>();
+
+/**
+ * Makes Python sandboxes available: loads the cached snapshot, or builds it (4–10 s, once).
+ * Concurrent calls with the same options share one preparation.
+ *
+ * @example
+ * ```ts ignore
+ * import { preparePython } from "./python.ts";
+ * const entry = await preparePython();
+ * console.log(entry.flags, entry.module);
+ * ```
+ */
+export function preparePython(options: PreparePythonOptions = {}): Promise<PythonEntry> {
+  const key = JSON.stringify([options.denoPath, options.pyodideDir, options.cacheDir]);
+  let entry = prepared.get(key);
+  if (!entry) {
+    entry = prepare(options);
+    prepared.set(key, entry);
+    entry.catch(() => prepared.delete(key));
+  }
+  return entry;
+}
+
+async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
+  const denoPath = options.denoPath ?? Deno.execPath();
+  const pyodideDir = await findPyodide(options.pyodideDir);
+  const version = JSON.parse(await Deno.readTextFile(`${pyodideDir}package.json`)).version;
+  const runnerSource = await Deno.readTextFile(new URL("runner.py", SANDBOX_DIR));
+  const prelude = preludeSource(runnerSource);
+  const hash = await sourceHash([version, Deno.version.deno, prelude]);
+  const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
+  const base = `${cacheDir}/python-${version}-${hash}`;
+  const paths: PythonSandboxPaths = {
+    pyodideDir,
+    pyodideModule: pathToFileURL(`${pyodideDir}pyodide.mjs`).href,
+    snapshot: `${base}.snapshot`,
+  };
+  for (const path of [pyodideDir, cacheDir]) {
+    if (path.includes(",")) throw new TypeError(`Path not usable in --allow-read: ${path}`);
+  }
+  const entry = `${base}.entry.js`;
+  const entrySource = `import { startPythonSandbox } from ${
+    JSON.stringify(new URL("bootstrap.ts", SANDBOX_DIR).href)
+  };\nawait startPythonSandbox(${JSON.stringify(paths)});\n`;
+
+  let buildMs = 0;
+  if (!await isCached(base, entrySource)) {
+    const started = performance.now();
+    await build(denoPath, { ...paths, prelude, cacheDir, base, entrySource }, options);
+    buildMs = performance.now() - started;
+  }
+  const { modules } = JSON.parse(await Deno.readTextFile(`${base}.json`));
+  return {
+    flags: [
+      "--no-npm",
+      "--unstable-worker-options",
+      `--allow-read=${pyodideDir},${paths.snapshot}`,
+    ],
+    module: entry,
+    snapshot: paths.snapshot,
+    pyodideDir,
+    importable: new Set(modules),
+    buildMs,
+  };
+}
+
+async function isCached(base: string, entrySource: string): Promise<boolean> {
+  try {
+    JSON.parse(await Deno.readTextFile(`${base}.json`));
+    await Deno.stat(`${base}.snapshot`);
+    return await Deno.readTextFile(`${base}.entry.js`) === entrySource;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why client `modules` cannot be used, or `undefined` when they can: every name must be a
+ * Python identifier, not `tools`, and must not shadow a module the sandbox can import.
+ *
+ * @example
+ * ```ts
+ * import { pythonModulesProblem } from "./python.ts";
+ * const importable = new Set(["json"]);
+ * console.assert(pythonModulesProblem({ helpers: "" }, importable) === undefined);
+ * console.assert(pythonModulesProblem({ json: "" }, importable) !== undefined);
+ * ```
+ */
+export function pythonModulesProblem(
+  modules: Record<string, string>,
+  importable: ReadonlySet<string>,
+): string | undefined {
+  for (const name of Object.keys(modules)) {
+    if (!IDENTIFIER.test(name)) return `Module name ${JSON.stringify(name)} is not an identifier`;
+    if (name === "tools") return `Module name "tools" is reserved`;
+    if (importable.has(name)) {
+      return `Module name ${JSON.stringify(name)} shadows a module the sandbox can import`;
+    }
+  }
+  return undefined;
+}
+
+// Python identifiers (PEP 3131), without NFKC normalisation: a name that only matches after
+// normalisation is refused, which is the safe side.
+const IDENTIFIER = /^[\p{XID_Start}_][\p{XID_Continue}]*$/u;
+
+function preludeSource(runnerSource: string): string {
+  return [
+    "def _progtc_install():",
+    "    import sys, types",
+    "    module = types.ModuleType('_progtc')",
+    `    source = ${JSON.stringify(runnerSource)}`,
+    "    exec(compile(source, '<progtc>', 'exec', dont_inherit=True), module.__dict__)",
+    "    sys.modules['_progtc'] = module",
+    `    for name in ${JSON.stringify(PRELOAD)}:`,
+    "        __import__(name)",
+    "_progtc_install()",
+    "del _progtc_install",
+    "",
+  ].join("\n");
+}
+
+async function sourceHash(parts: string[]): Promise<string> {
+  for (const name of SOURCES) parts.push(await Deno.readTextFile(new URL(name, SANDBOX_DIR)));
+  const bytes = new TextEncoder().encode(parts.join("\0"));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function findPyodide(explicit: string | undefined): Promise<string> {
+  const candidates = explicit !== undefined
+    ? [explicit]
+    : [new URL("../node_modules/pyodide/", import.meta.url).pathname, "node_modules/pyodide"];
+  for (const candidate of candidates) {
+    try {
+      const dir = await Deno.realPath(candidate);
+      await Deno.stat(`${dir}/pyodide.asm.wasm`);
+      return `${dir}/`;
+    } catch {
+      // Try the next one.
+    }
+  }
+  throw new Error(
+    `Pyodide is not installed (looked in ${candidates.join(", ")}): run deno install`,
+  );
+}
+
+function defaultCacheDir(): string {
+  return new URL("../.cache/progtc/", import.meta.url).pathname;
+}
+
+/**
+ * Runs `build_snapshot.ts` in a throwaway process. It may read the Pyodide files and write
+ * the cache directory: the server itself needs no write permission.
+ */
+async function build(
+  denoPath: string,
+  input: BuildInput,
+  options: PreparePythonOptions,
+): Promise<void> {
+  const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+  for (const name of ["DENO_DIR", "HOME", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  const child = new Deno.Command(denoPath, {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--no-config",
+      "--no-lock",
+      "--no-remote",
+      "--cached-only",
+      "--no-npm",
+      "--unstable-worker-options",
+      `--allow-read=${input.pyodideDir},${input.cacheDir}`,
+      `--allow-write=${input.cacheDir}`,
+      new URL("build_snapshot.ts", SANDBOX_DIR).pathname,
+    ],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+    clearEnv: true,
+    env,
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.buildTimeoutMs ?? 120_000);
+  try {
+    const stdin = child.stdin.getWriter();
+    await stdin.write(new TextEncoder().encode(JSON.stringify(input)));
+    await stdin.close();
+    const { code, stderr } = await child.output();
+    if (code !== 0) {
+      const why = new TextDecoder().decode(stderr).trim().split("\n").slice(-5).join("\n");
+      throw new Error(`Python snapshot build failed (exit code ${code}): ${why}`);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}

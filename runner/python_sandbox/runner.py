@@ -1,0 +1,377 @@
+"""progtc's Python runner, frozen into the Pyodide memory snapshot as the module `_progtc`.
+
+It runs one program per interpreter: the sandbox worker calls `attach()` once with its two
+JavaScript callbacks, then `receive()` with every protocol line from the server. The module
+removes itself from `sys.modules` when attached, so user code does not import it by accident;
+anything the user's code does to it only affects its own execution (one process per run).
+
+Its code objects carry the file name "<progtc>": traceback frames with that name are the
+runner's own and are never shown to the user.
+"""
+
+import ast
+import asyncio
+import builtins
+import importlib.abc
+import importlib.util
+import json
+import linecache
+import random
+import sys
+import traceback
+import types
+
+from pyodide.webloop import WebLoop
+
+CODE_FILE = "<code>"
+RUNNER_FILE = "<progtc>"
+
+
+class ToolError(Exception):
+    """A tool failed on the client side."""
+
+
+# Shown as `ToolError: ...` in tracebacks, like a builtin exception.
+ToolError.__module__ = "builtins"
+
+
+class _State:
+    def __init__(self, post=None, finish=None):
+        self.post = post  # JS: post(line) sends one protocol line
+        self.finish = finish  # JS: finish(line) sends the terminal line, then nothing more
+        self.started = False
+        self.ended = False
+        self.report_idle = False
+        self.max_args = 1 << 20
+        self.next_id = 1
+        self.pending = {}
+        self.called_since_idle = False
+        self.live = set()
+
+
+_st = _State()
+
+
+# ─── idle detection ─────────────────────────────────────────────────────────────────────────
+# WebLoop schedules every callback through call_later. Track the handles that are scheduled
+# and not yet run: when none is left (cancelled ones do not count) and a tool call is
+# pending, every path of the program waits on a tool.
+
+_orig_call_later = WebLoop.call_later
+
+
+def _call_later(self, delay, callback, *args, context=None):
+    handle = None
+
+    def step(*a):
+        _st.live.discard(handle)
+        try:
+            callback(*a)
+        finally:
+            _after_step()
+
+    handle = _orig_call_later(self, delay, step, *args, context=context)
+    _st.live.add(handle)
+    return handle
+
+
+WebLoop.call_later = _call_later
+
+
+def _after_step():
+    if not (_st.report_idle and _st.called_since_idle and _st.pending) or _st.ended:
+        return
+    for handle in list(_st.live):
+        if not handle.cancelled():
+            return
+        _st.live.discard(handle)
+    _st.called_since_idle = False
+    _st.post('{"type":"idle"}')
+
+
+# ─── tools ──────────────────────────────────────────────────────────────────────────────────
+
+
+def _dumps(value):
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+async def _call(name, args, kwargs):
+    args_json = _dumps(list(args))
+    kwargs_json = _dumps(kwargs)
+    if len(args_json) + len(kwargs_json) > _st.max_args:
+        raise ValueError(f"Arguments of {name}() exceed the limit of {_st.max_args} bytes")
+    future = asyncio.get_running_loop().create_future()
+    call_id = _st.next_id
+    _st.next_id += 1
+    _st.pending[call_id] = future
+    _st.called_since_idle = True
+    _st.post(
+        f'{{"type":"tool_call","id":{call_id},"name":{_dumps(name)},'
+        f'"args":{args_json},"kwargs":{kwargs_json}}}'
+    )
+    try:
+        return await future
+    finally:
+        _st.pending.pop(call_id, None)
+
+
+def _tool(name):
+    async def tool(*args, **kwargs):
+        return await _call(name, args, kwargs)
+
+    tool.__name__ = tool.__qualname__ = name
+    return tool
+
+
+def _tools_module(names):
+    module = types.ModuleType("tools", "The tools of this execution: every one is async.")
+    module.ToolError = ToolError
+    for name in names:
+        setattr(module, name, _tool(name))
+    return module
+
+
+def _settle(message):
+    future = _st.pending.get(message.get("id"))
+    if future is None or future.done():
+        return
+    if message["type"] == "tool_result":
+        future.set_result(message.get("value"))
+    elif message.get("name") == "TimeoutError":
+        future.set_exception(TimeoutError(str(message.get("message", ""))))
+    else:
+        future.set_exception(ToolError(str(message.get("message", ""))))
+
+
+# ─── client modules (progtc 0.2.0) ──────────────────────────────────────────────────────────
+
+
+def _cache_source(filename, source):
+    lines = source.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    linecache.cache[filename] = (len(source), None, lines, filename)
+
+
+class _ModuleLoader(importlib.abc.Loader):
+    def __init__(self, source):
+        self._source = source
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        filename = f"<{module.__name__}>"
+        _cache_source(filename, self._source)
+        exec(compile(self._source, filename, "exec", dont_inherit=True), module.__dict__)
+
+
+class _ModuleFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, modules):
+        self._modules = modules
+
+    def find_spec(self, fullname, path, target=None):
+        source = self._modules.get(fullname)
+        if source is None:
+            return None
+        return importlib.util.spec_from_loader(
+            fullname, _ModuleLoader(source), origin=f"<{fullname}>"
+        )
+
+
+def module_conflicts(names):
+    """Names that are not identifiers, are "tools", or shadow an importable module."""
+    return [
+        name
+        for name in names
+        if not name.isidentifier()
+        or name == "tools"
+        or name in sys.modules
+        or importlib.util.find_spec(name) is not None
+    ]
+
+
+def importable_modules():
+    """Top-level module names this interpreter can import (for the server's check)."""
+    import pkgutil
+
+    names = set(sys.stdlib_module_names) | set(sys.builtin_module_names)
+    names |= {name.partition(".")[0] for name in sys.modules}
+    names |= {info.name for info in pkgutil.iter_modules()}
+    names |= {"js", "pyodide_js", "tools"}
+    return sorted(names)
+
+
+# ─── errors ─────────────────────────────────────────────────────────────────────────────────
+
+
+def _strip_runner_frames(te, seen):
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list(
+            [frame for frame in te.stack if frame.filename != RUNNER_FILE]
+        )
+        for group in te.exceptions or ():
+            _strip_runner_frames(group, seen)
+        _strip_runner_frames(te.__cause__, seen)
+        te = te.__context__
+
+
+def format_error(error):
+    """The traceback of `error` without the runner's frames."""
+    te = traceback.TracebackException.from_exception(error)
+    _strip_runner_frames(te, set())
+    return "".join(te.format())
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def _finish(message):
+    if _st.ended:
+        return
+    _flush()
+    _st.ended = True
+    _st.finish(json.dumps(message, separators=(",", ":")))
+
+
+def _exit(code):
+    if code is None:
+        _finish({"type": "exit", "code": 0})
+    elif isinstance(code, int):
+        code = int(code)  # sys.exit(True) is exit code 1
+        _finish({"type": "exit", "code": code if -(2**53) < code < 2**53 else 1})
+    else:
+        try:
+            print(code, file=sys.stderr)
+        except BaseException:
+            pass
+        _finish({"type": "exit", "code": 1})
+
+
+# ─── run ────────────────────────────────────────────────────────────────────────────────────
+
+
+async def _run(message):
+    code = message["code"]
+    _st.max_args = message["maxToolArgsBytes"]
+    _st.report_idle = message["reportIdle"] is True
+    modules = message.get("modules") or {}
+    conflicts = module_conflicts(modules)
+    if conflicts:
+        _finish(
+            {
+                "type": "runtime_error",
+                "error": "ModuleNameConflictError: client module names are not allowed: "
+                + ", ".join(conflicts)
+                + "\n",
+            }
+        )
+        return
+    sys.modules["tools"] = _tools_module(message["toolNames"])
+    if modules:
+        sys.meta_path.insert(0, _ModuleFinder(dict(modules)))
+    _cache_source(CODE_FILE, code)
+    try:
+        compiled = compile(
+            code, CODE_FILE, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+        )
+    except (SyntaxError, ValueError) as error:
+        _finish({"type": "syntax_error", "error": "".join(traceback.format_exception_only(error))})
+        return
+    scope = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        result = eval(compiled, scope)
+        if asyncio.iscoroutine(result):
+            await result
+    except SystemExit as error:
+        _exit(error.code)
+    except BaseException as error:
+        _finish({"type": "runtime_error", "error": format_error(error)})
+    else:
+        _finish({"type": "success"})
+
+
+def _start(message):
+    if _st.started:
+        return
+    _st.started = True
+    task = asyncio.ensure_future(_run(message))
+
+    def done(task):
+        if not task.cancelled() and task.exception() is not None:
+            _finish({"type": "runtime_error", "error": format_error(task.exception())})
+
+    task.add_done_callback(done)
+
+
+def receive(line):
+    """Handles one line from the server."""
+    try:
+        message = json.loads(line)
+        kind = message.get("type")
+    except (ValueError, AttributeError):
+        return
+    if kind == "run":
+        _start(message)
+    elif kind in ("tool_result", "tool_error"):
+        _settle(message)
+
+
+def attach(post, finish):
+    """Connects the runner to its worker; called once, before the program runs."""
+    _st.post = post
+    _st.finish = finish
+    loop = asyncio.get_event_loop()
+    loop._system_exit_handler = _exit
+    loop._keyboard_interrupt_handler = lambda: _finish(
+        {"type": "runtime_error", "error": "KeyboardInterrupt\n"}
+    )
+    # The snapshot froze the generator's state: every sandbox would draw the same numbers.
+    random.seed()
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    sys.modules.pop("_progtc", None)
+
+
+_WARM_CODE = """
+import asyncio, json, sys
+from tools import echo
+values = await asyncio.gather(echo(1, key="a"), echo([2.5, None]))
+print(json.dumps(values), file=sys.stdout)
+print("warm", file=sys.stderr)
+raise ValueError(f"warm {values}")
+"""
+
+
+async def warm():
+    """Runs a program through every code path once (Pyodide compiles wasm functions lazily),
+    then forgets it. Called before the sandbox reports ready; nothing it prints is forwarded."""
+    global _st
+    _st = _State(post=lambda line: None, finish=lambda line: None)
+    message = {
+        "type": "run",
+        "code": _WARM_CODE,
+        "toolNames": ["echo"],
+        "maxToolArgsBytes": 1 << 20,
+        "reportIdle": True,
+    }
+    task = asyncio.ensure_future(_run(message))
+    while len(_st.pending) < 2 and not task.done():
+        await asyncio.sleep(0)
+    for call_id in list(_st.pending):
+        receive(json.dumps({"type": "tool_result", "id": call_id, "value": {"warm": [call_id]}}))
+    await task
+    try:
+        compile("x = (", CODE_FILE, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except SyntaxError as error:
+        traceback.format_exception_only(error)
+    sys.modules.pop("tools", None)
+    linecache.cache.pop(CODE_FILE, None)
+    _st = _State()

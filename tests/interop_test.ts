@@ -1,0 +1,326 @@
+/**
+ * Interop: the REAL Python client of progtc 0.1.17 and 0.2.0 (from PyPI, in `.venv/`, created on
+ * demand) against our server on port 0. Each test runs both versions at once; the programs are
+ * TypeScript, the tools are the reference README's async Python functions.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { API_KEY, startServer, type TestServer } from "./_helpers.ts";
+import { type ClientReport, runClient, type RunClientOptions } from "./interop/_python.ts";
+import { REFERENCE_VERSIONS, type ReferenceVersion } from "./interop/venv.ts";
+
+const HEX_ID = /^[0-9a-f]{32}$/;
+
+/** Runs `check` for every reference version at once; reports every version that failed. */
+async function forEachVersion(
+  check: (version: ReferenceVersion) => Promise<void>,
+  versions: readonly ReferenceVersion[] = REFERENCE_VERSIONS,
+): Promise<void> {
+  const settled = await Promise.allSettled(versions.map(check));
+  const failures = settled.flatMap((outcome, i) =>
+    outcome.status === "rejected" ? [`progtc ${versions[i]}: ${describe(outcome.reason)}`] : []
+  );
+  if (failures.length > 0) throw new Error(failures.join("\n\n"));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+function stream(
+  t: TestServer,
+  version: ReferenceVersion,
+  scenario: string,
+  options: RunClientOptions & { apiKey?: string } = {},
+): Promise<ClientReport> {
+  return runClient(version, "stream_client.py", scenario, {
+    baseUrl: t.url,
+    apiKey: options.apiKey ?? API_KEY,
+  }, options);
+}
+
+function step(
+  t: TestServer,
+  version: ReferenceVersion,
+  scenario: string,
+  options: RunClientOptions = {},
+): Promise<ClientReport> {
+  return runClient(
+    version,
+    "step_client.py",
+    scenario,
+    { baseUrl: t.url, apiKey: API_KEY },
+    options,
+  );
+}
+
+/** The terminal result of a report; fails with what the client raised instead. */
+function resultOf(report: ClientReport, expectedVersion: ReferenceVersion) {
+  assert.equal(report.progtc, expectedVersion);
+  assert.equal(
+    report.error,
+    undefined,
+    `the Python client raised: ${JSON.stringify(report.error)}`,
+  );
+  assert.ok(report.result, "the Python client returned no result");
+  return report.result;
+}
+
+/** The tool calls the Python client received, as its pydantic models dumped them. */
+function receivedCalls(report: ClientReport): Record<string, unknown>[] {
+  return (report.events ?? []).filter((e) => e.kind === "tool_call_received").map((e) =>
+    e.tool_call!
+  );
+}
+
+function kinds(report: ClientReport): string[] {
+  return (report.events ?? []).map((e) => e.tool ? `${e.kind}:${e.tool}` : e.kind);
+}
+
+function assertWireIds(call: Record<string, unknown>): void {
+  assert.equal(call.type, "tool_call");
+  assert.match(String(call.id), HEX_ID);
+  assert.match(String(call.execution_id), HEX_ID);
+}
+
+// ─── POST /execute-code with AsyncProgtcClient.execute_code ─────────────────────────────────
+
+Deno.test("the Python client runs the README quick start (one tool call)", async () => {
+  await using t = await startServer();
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "single");
+    assert.deepEqual(resultOf(report, version), {
+      type: "success",
+      stdout: "The weather is: Weather in London, UK: Sunny, 22°C\n",
+      stderr: "",
+    });
+    assert.equal(report.result_class, "ExecuteCodeSuccess");
+    const [call, ...more] = receivedCalls(report);
+    assert.equal(more.length, 0);
+    assertWireIds(call!);
+    assert.equal(call!.tool_name, "get_weather");
+    assert.deepEqual(call!.args, ["London", "UK"]);
+    assert.deepEqual(call!.kwargs, {});
+    assert.deepEqual(kinds(report), [
+      "tool_call_received",
+      "tool_start:get_weather",
+      "tool_end:get_weather",
+      "tool_call_completed",
+      "tool_call_sent",
+    ]);
+  });
+});
+
+Deno.test("the Python client runs a Promise.all of two tools concurrently", async () => {
+  await using t = await startServer();
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "gather");
+    assert.deepEqual(resultOf(report, version), {
+      type: "success",
+      stdout:
+        'Weather: Weather in Tokyo, Japan: Sunny, 22°C\nResults: [{"id":1,"name":"Result"}]\n',
+      stderr: "",
+    });
+    const calls = receivedCalls(report);
+    assert.deepEqual(calls.map((c) => c.tool_name).sort(), ["get_weather", "search_database"]);
+    for (const call of calls) assertWireIds(call);
+    assert.notEqual(calls[0]!.id, calls[1]!.id);
+    assert.equal(calls[0]!.execution_id, calls[1]!.execution_id);
+    // Both calls reached the client before either tool finished: they were outstanding at once.
+    const seen = kinds(report);
+    const secondReceived = seen.lastIndexOf("tool_call_received");
+    const firstEnded = seen.findIndex((k) => k.startsWith("tool_end"));
+    assert.ok(secondReceived < firstEnded, `calls were not concurrent: ${seen.join(", ")}`);
+  });
+});
+
+Deno.test("JSON values round-trip through the Python client's tools, None included", async () => {
+  await using t = await startServer();
+  const values = [null, true, 0, -1.5, 9007199254740991, 'ü 😀 \u0000 "q"', [1, { a: null }], {}];
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "json_values");
+    assert.deepEqual(resultOf(report, version), {
+      type: "success",
+      stdout: JSON.stringify(values) + "\n",
+      stderr: "",
+    });
+    assert.deepEqual(receivedCalls(report).map((call) => call.args), values.map((v) => [v]));
+  });
+});
+
+Deno.test("the Python client gets syntax_error for a program that does not parse", async () => {
+  await using t = await startServer();
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "syntax_error");
+    const result = resultOf(report, version);
+    assert.equal(result.type, "syntax_error");
+    assert.equal(report.result_class, "CodeSyntaxError");
+    assert.equal(result.stdout, "");
+    assert.match(String(result.stderr), /^SyntaxError: /);
+    assert.match(String(result.stderr), /:3:\d+/, "the error names the line in the program");
+    assert.deepEqual(receivedCalls(report), []);
+  });
+});
+
+Deno.test("the Python client gets runtime_error with the output printed before the throw", async () => {
+  await using t = await startServer();
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "runtime_error");
+    const result = resultOf(report, version);
+    assert.equal(result.type, "runtime_error");
+    assert.equal(report.result_class, "CodeRuntimeError");
+    assert.equal(result.stdout, "Weather in London, UK: Sunny, 22°C\n");
+    assert.match(String(result.stderr), /^Error: boom after the tool call\n/);
+    assert.match(String(result.stderr), /:5:\d+/, "the stack names the line in the program");
+  });
+});
+
+Deno.test("keepalives hold the Python client's stream open through a 7 s tool (5 s read timeout)", async () => {
+  await using t = await startServer({ toolCallTimeout: 20 });
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "long_tool");
+    assert.deepEqual(resultOf(report, version), {
+      type: "success",
+      stdout: "slept 7 s\n",
+      stderr: "",
+    });
+    const started = report.events!.find((e) => e.kind === "tool_start")!;
+    const ended = report.events!.find((e) => e.kind === "tool_end")!;
+    assert.ok(ended.t - started.t >= 7, "the tool ran for 7 s");
+  });
+});
+
+Deno.test("the Python client receives 200 KiB of output around a tool call without a deadlock", async () => {
+  await using t = await startServer();
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "big_output");
+    const line = "x".repeat(99) + "\n";
+    assert.deepEqual(resultOf(report, version), {
+      type: "success",
+      stdout: line.repeat(2048) + "Weather in Oslo, Norway: Sunny, 22°C\n",
+      stderr: "",
+    });
+  });
+});
+
+Deno.test("the Python client still gets the result when its tools answer after the tool-call timeout", async () => {
+  // The Python client raise_for_status()es every /tool-results answer (3 tries) and waits for
+  // its tool tasks before it returns, so a late result refused with 409 fails the whole
+  // execute_code. The reference answers 200 to both late results here: one reaches a running
+  // execution whose call timed out, the other an execution that has ended.
+  await using t = await startServer({ toolCallTimeout: 1 });
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "late_result");
+    assert.deepEqual(resultOf(report, version), {
+      type: "success",
+      stdout: "TimeoutError TimeoutError\nafter\n",
+      stderr: "",
+    });
+  });
+});
+
+Deno.test("the Python client raises on a wrong API key, as with the reference server", async () => {
+  await using t = await startServer();
+  await forEachVersion(async (version) => {
+    const report = await stream(t, version, "single", { apiKey: "not-the-key" });
+    assert.equal(report.result, undefined);
+    // httpx-sse refuses the non-SSE 401 before the client looks at the status, as it refuses
+    // the reference's JSON 401.
+    assert.equal(report.error?.type, "SSEError", JSON.stringify(report.error));
+    assert.deepEqual(receivedCalls(report), []);
+  });
+});
+
+// ─── POST /execute-code-step with AsyncProgtcClient.execute_code_step ───────────────────────
+
+function batches(report: ClientReport): [string, unknown[]][][] {
+  return (report.steps ?? []).map((s) =>
+    s.tool_calls.map((c) => [String(c.tool_name), c.args as unknown[]])
+  );
+}
+
+// Each step test runs twice: with warm resume (the server still holds the paused program) and
+// with `warmResumeTtl: 0`, where every step replays the program from the start.
+const STEP_MODES = [
+  ["warm resume", {}],
+  ["replay", { warmResumeTtl: 0 }],
+] as const;
+
+for (const [mode, serverOptions] of STEP_MODES) {
+  Deno.test(`the Python client runs the README step loop (${mode})`, async () => {
+    await using t = await startServer(serverOptions);
+    await forEachVersion(async (version) => {
+      const report = await step(t, version, "readme");
+      assert.deepEqual(resultOf(report, version), {
+        type: "success",
+        stdout: "Weather in London, UK: Sunny, 22°C\n",
+        stderr: "",
+      });
+      assert.deepEqual(batches(report), [[["get_weather", ["London", "UK"]]]]);
+    });
+  });
+
+  Deno.test(`the step loop takes 3 steps for two sequential calls then a Promise.all of two (${mode})`, async () => {
+    await using t = await startServer(serverOptions);
+    await forEachVersion(async (version) => {
+      const report = await step(t, version, "sequential_then_all");
+      assert.deepEqual(resultOf(report, version), {
+        type: "success",
+        stdout: "start\n" +
+          "Weather in London, UK: Sunny, 22°C\n" +
+          "Weather in Paris, France: Sunny, 22°C\n" +
+          '[{"id":1,"name":"Result for hotels"}] [{"id":1,"name":"Result for museums"}]\n',
+        stderr: "",
+      });
+      assert.equal(report.result_class, "ExecuteCodeSuccess");
+      assert.deepEqual(batches(report), [
+        [["get_weather", ["London", "UK"]]],
+        [["get_weather", ["Paris", "France"]]],
+        [["search_database", ["hotels"]], ["search_database", ["museums"]]],
+      ]);
+      const calls = report.steps!.flatMap((s) => s.tool_calls);
+      for (const call of calls) {
+        assertWireIds(call);
+        assert.deepEqual(call.kwargs, {});
+      }
+      for (const s of report.steps!) assert.ok(s.state_chars > 0, "every batch carries a state");
+      if (version === "0.2.0") {
+        // 0.2.0 keys calls by (frame_id, call_index): no two calls of one run share a key.
+        const keys = calls.map((c) => `${(c.frame_id as number[]).join(".")}#${c.call_index}`);
+        assert.equal(new Set(keys).size, keys.length, `call keys repeat: ${keys.join(", ")}`);
+      }
+    });
+  });
+
+  Deno.test(`the step endpoint accepts progtc 0.2.0's determinism="order_only" (${mode})`, async () => {
+    await using t = await startServer(serverOptions);
+    await forEachVersion(async (version) => {
+      const report = await step(t, version, "random_args", {
+        args: ["--determinism", "order_only"],
+      });
+      assert.deepEqual(resultOf(report, version), {
+        type: "success",
+        stdout: "true true\n",
+        stderr: "",
+      });
+      assert.deepEqual(
+        batches(report).map((batch) => batch.map(([name, args]) => [name, args[1]])),
+        [[["get_weather", "UK"]], [["get_weather", "France"]]],
+      );
+    }, ["0.2.0"]);
+  });
+}
+
+Deno.test("the Python client gets determinism_error when a replayed call changes", async () => {
+  await using t = await startServer({ warmResumeTtl: 0 });
+  await forEachVersion(async (version) => {
+    const report = await step(t, version, "random_args");
+    const result = resultOf(report, version);
+    assert.equal(result.type, "determinism_error");
+    assert.equal(report.result_class, "CodeDeterminismError");
+    assert.equal(result.stdout, "");
+    assert.match(String(result.stderr), /DeterminismError/);
+    assert.equal(report.steps!.length, 1, "the first step ran; the replay of the second failed");
+  });
+});
