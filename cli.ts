@@ -166,13 +166,13 @@ function mapDefined<T, U>(value: T | undefined, f: (value: T) => U): U | undefin
 /** Runs the command line; resolves with the exit code once the server stops. */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
-  if (command === "--version" || command === "-V") {
+  const asks = (...flags: string[]) =>
+    flags.includes(command ?? "") || rest.some((a) => flags.includes(a));
+  if (asks("--version", "-V")) {
     console.log(VERSION);
     return 0;
   }
-  if (
-    command === undefined || command === "--help" || command === "-h" || rest.includes("--help")
-  ) {
+  if (command === undefined || asks("--help", "-h")) {
     console.log(HELP);
     return command === undefined ? 2 : 0;
   }

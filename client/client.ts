@@ -260,7 +260,10 @@ export class ProgtcClient {
     const body = { execution_id: call.execution_id, tool_call_id: call.id, ...outcome };
     for (let attempt = 0;; attempt++) {
       try {
-        const response = await this.#post("/tool-results", body, signal);
+        // Ask for 409 on a result nobody waits for (the reference silently answers 200).
+        const response = await this.#post("/tool-results", body, signal, {
+          prefer: "handling=strict",
+        });
         // 404/409: the execution or the call is over (ended, timed out); nothing waits for us.
         // 413: the result was too large; the server told the program, which goes on.
         if (response.ok || [404, 409, 413].includes(response.status)) {
@@ -276,10 +279,15 @@ export class ProgtcClient {
     }
   }
 
-  #post(path: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
+  #post(
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     return this.#fetch(`${this.#baseUrl}${path}`, {
       method: "POST",
-      headers: { ...this.#headers, "content-type": "application/json" },
+      headers: { ...this.#headers, ...headers, "content-type": "application/json" },
       body: JSON.stringify(body),
       ...(signal ? { signal } : {}),
     });

@@ -189,11 +189,16 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   async function toolResults(request: Request): Promise<Response> {
     const body = await readJson(request, ToolResultRequest, config.maxBodyBytes);
+    // The reference answers 200 to a result nobody waits for, and its client fails the whole
+    // execution on any error status; our client asks to be told (RFC 7240 `Prefer`).
+    const strict = /\bhandling=strict\b/i.test(request.headers.get("prefer") ?? "");
+    const notPending = (detail: string) => {
+      if (!strict) return Response.json(null);
+      throw new HttpProblem(409, "tool_call_not_pending", detail);
+    };
     const execution = executions.get(body.execution_id);
     if (!execution) {
-      if (ended.has(body.execution_id)) {
-        throw new HttpProblem(409, "tool_call_not_pending", "The execution has already ended");
-      }
+      if (ended.has(body.execution_id)) return notPending("The execution has already ended");
       throw new HttpProblem(404, "unknown_execution", `No execution ${body.execution_id}`);
     }
     const size = body.error === undefined ? utf8Length(JSON.stringify(body.result ?? null)) : 0;
@@ -213,11 +218,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       throw new HttpProblem(404, "unknown_tool_call", `No tool call ${body.tool_call_id}`);
     }
     if (status === "not_pending") {
-      throw new HttpProblem(
-        409,
-        "tool_call_not_pending",
-        "The tool call was already answered or timed out",
-      );
+      return notPending("The tool call was already answered or timed out");
     }
     if (tooLarge) {
       throw new HttpProblem(

@@ -4,6 +4,8 @@ import { createApp } from "../server/app.ts";
 import { API_KEY, post, readFrames, startServer } from "./_helpers.ts";
 
 const KEY = { "x-progtc-api-key": API_KEY };
+/** What our client sends with tool results: 409 instead of the reference's silent 200. */
+const STRICT = { ...KEY, prefer: "handling=strict" };
 
 async function withApp(
   test: (fetch: (request: Request) => Promise<Response>) => Promise<void>,
@@ -152,7 +154,7 @@ Deno.test("createApp() answers 404 to an unknown execution and 404/405 to unknow
   });
 });
 
-Deno.test("/tool-results answers 409 to a duplicate result and the execution goes on", async () => {
+Deno.test("/tool-results answers 409 to a duplicate result when asked to be strict, and the execution goes on", async () => {
   await using t = await startServer();
   const stream = await open(t.url, {
     code: `import { a } from "tools"; console.log(await a(), await a());`,
@@ -164,7 +166,7 @@ Deno.test("/tool-results answers 409 to a duplicate result and the execution goe
   strictEqual(first.status, 200);
   strictEqual(await first.text(), "null");
   await problem(
-    await post(`${t.url}/tool-results`, { ...answer, result: 2 }),
+    await post(`${t.url}/tool-results`, { ...answer, result: 2 }, STRICT),
     409,
     "tool_call_not_pending",
   );
@@ -177,10 +179,10 @@ Deno.test("/tool-results answers 409 to a duplicate result and the execution goe
     ?.cancel();
   deepStrictEqual(await stream.next(), { type: "success", stdout: "1 3\n", stderr: "" });
   await stream.close();
-  await problem(await post(`${t.url}/tool-results`, answer), 409, "tool_call_not_pending");
+  await problem(await post(`${t.url}/tool-results`, answer, STRICT), 409, "tool_call_not_pending");
 });
 
-Deno.test("/tool-results answers 409 to a late result after the call timed out", async () => {
+Deno.test("/tool-results answers 409 to a late result after the call timed out, when asked to be strict", async () => {
   await using t = await startServer({ toolCallTimeout: 0.2 });
   const stream = await open(t.url, {
     code: `import { a } from "tools";
@@ -191,15 +193,16 @@ console.log(await a());`,
   const late = await stream.next();
   const next = await stream.next(); // issued after the first call timed out
   strictEqual(next.type, "tool_call");
+  const lateAnswer = { execution_id: late.execution_id, tool_call_id: late.id, result: 1 };
   await problem(
-    await post(`${t.url}/tool-results`, {
-      execution_id: late.execution_id,
-      tool_call_id: late.id,
-      result: 1,
-    }),
+    await post(`${t.url}/tool-results`, lateAnswer, STRICT),
     409,
     "tool_call_not_pending",
   );
+  // A client that does not ask (the Python reference client) gets the reference's 200 null.
+  const lenient = await post(`${t.url}/tool-results`, lateAnswer);
+  strictEqual(lenient.status, 200);
+  strictEqual(await lenient.text(), "null");
   const ok200 = await post(`${t.url}/tool-results`, {
     execution_id: next.execution_id,
     tool_call_id: next.id,
