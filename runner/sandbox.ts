@@ -5,10 +5,12 @@
  *
  * Invariants:
  * - The process has no `--allow-*` flag (Python: read access to the Pyodide files only), a
- *   cleared environment, a unique `--location`, no remote or npm fetching, a V8 heap cap and,
+ *   cleared environment, `/` as its working directory, a unique `--location`, no remote or npm fetching, a V8 heap cap and,
  *   where `prlimit` exists, an RLIMIT_DATA cap that also bounds ArrayBuffers.
- * - Every stdout line is parsed with {@linkcode parseSandboxMessage}; the first line that is
- *   not a message is a violation: the process is killed and the listener told why.
+ * - The first stdin line is a random key; every stdout line must start with it and then parse
+ *   with {@linkcode parseSandboxMessage}. The first line that does not is a violation: the
+ *   process is killed and the listener told why. (The key lives in the sandbox's own realm,
+ *   so the program cannot forge a message by writing to fd 1.)
  * - `exited` is delivered once, after the last message, whatever ended the process.
  *
  * @module
@@ -80,6 +82,8 @@ export class Sandbox {
   #alive = true;
   #encoder = new TextEncoder();
   #ready = Promise.withResolvers<Sandbox>();
+  /** Starts every line from the sandbox's realm; the program never sees it. */
+  #key = crypto.randomUUID().replaceAll("-", "");
   #isReady = false;
   #violation: SandboxViolation | undefined;
   /** Resolves once the process is gone and its last message was delivered. */
@@ -93,6 +97,8 @@ export class Sandbox {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
+      // Nothing of the server's own directory: `Deno.cwd()` needs no permission.
+      cwd: "/",
       clearEnv: true,
       env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
     }).spawn();
@@ -100,6 +106,7 @@ export class Sandbox {
     this.pid = child.pid;
     this.#stdin = this.#child.stdin.getWriter();
     this.#stdin.closed.catch(() => {});
+    this.#stdin.write(this.#encoder.encode(`${this.#key}\n`)).catch(() => {});
     const stderr = collectTail(this.#child.stderr, STDERR_TAIL);
     const stdoutDone = this.#readStdout(options.maxLineLength);
     this.exited = (async (): Promise<SandboxExit> => {
@@ -145,9 +152,11 @@ export class Sandbox {
   async #readStdout(maxLineLength: number): Promise<void> {
     try {
       for await (const line of readLines(this.#child.stdout, maxLineLength)) {
-        const message = parseSandboxMessage(line);
+        const message = line.startsWith(this.#key)
+          ? parseSandboxMessage(line.slice(this.#key.length))
+          : undefined;
         if (message === undefined || (message.type === "ready") === this.#isReady) {
-          this.#violation = { type: "violation", detail: describeLine(line) };
+          this.#violation = { type: "violation", detail: describeLine(line, this.#key) };
           break;
         }
         if (message.type === "ready") {
@@ -219,8 +228,9 @@ function commandLine(options: SandboxSpawnOptions): { cmd: string; args: string[
   };
 }
 
-function describeLine(line: string): string {
-  const shown = line.length > 80 ? `${line.slice(0, 80)}…` : line;
+function describeLine(line: string, key: string): string {
+  const text = line.startsWith(key) ? line.slice(key.length) : line;
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
   return `unexpected line from sandbox: ${JSON.stringify(shown)}`;
 }
 

@@ -5,16 +5,12 @@
  *
  * @module
  */
-import { readLines } from "../lines.ts";
+import { openChannel } from "../channel.ts";
 import { workerMain } from "./worker_main.ts";
 
-const encoder = new TextEncoder();
-const stdout = Deno.stdout.writable.getWriter();
+const channel = openChannel();
+const write = channel.write;
 let ended = false;
-
-function write(line: string): void {
-  stdout.write(encoder.encode(line + "\n")).catch(() => Deno.exit(0));
-}
 
 function endWith(message: { type: "runtime_error"; error: string }): void {
   if (ended) return;
@@ -41,6 +37,6 @@ worker.onerror = (event: ErrorEvent) => {
 };
 worker.onmessageerror = () => endWith({ type: "runtime_error", error: "Unreadable message\n" });
 
-for await (const line of readLines(Deno.stdin.readable)) worker.postMessage(line);
+for await (const line of channel.lines) worker.postMessage(line);
 // The server closed our stdin: it no longer wants this sandbox.
 Deno.exit(0);

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { readLines } from "../lines.ts";
+import { openChannel } from "../channel.ts";
 import { type PythonWorkerCommand, pythonWorkerMain } from "./worker_main.ts";
 
 /** Where a Python sandbox finds its files. */
@@ -22,8 +22,6 @@ export interface PythonSandboxPaths {
   /** The memory snapshot file, absolute. */
   snapshot: string;
 }
-
-const encoder = new TextEncoder();
 
 /** Permissions of the worker that runs Pyodide and the user's program. */
 export function pythonWorkerPermissions(pyodideDir: string): Deno.PermissionOptionsObject {
@@ -51,12 +49,10 @@ export function createPythonWorker(pyodideDir: string): Worker {
 
 /** Runs the sandbox: restores the snapshot in the worker and relays protocol lines. */
 export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<void> {
-  const stdout = Deno.stdout.writable.getWriter();
+  const channel = openChannel();
+  const write = channel.write;
   let ready = false;
   let ended = false;
-  const write = (line: string) => {
-    stdout.write(encoder.encode(line + "\n")).catch(() => Deno.exit(0));
-  };
   const fail = (error: string) => {
     if (!ready) {
       // Not a protocol line: the server reports stderr when a sandbox does not start.
@@ -95,7 +91,7 @@ export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<voi
   };
   worker.postMessage(start, [snapshot.buffer]);
 
-  for await (const line of readLines(Deno.stdin.readable)) worker.postMessage(line);
+  for await (const line of channel.lines) worker.postMessage(line);
   // The server closed our stdin: it no longer wants this sandbox.
   Deno.exit(0);
 }

@@ -13,6 +13,12 @@ const ECHO = { echo: (value: unknown) => value };
 const UNKNOWN_TOOL =
   `Error: the sandbox was stopped because it broke the protocol (call to unknown tool "secret")\n`;
 
+const FORGED_CALL = '{"type":"tool_call","id":99,"name":"secret","args":[],"kwargs":{}}';
+const UNKEYED = (line: string) =>
+  `Error: the sandbox was stopped because it broke the protocol (unexpected line from sandbox: ${
+    JSON.stringify(line)
+  })\n`;
+
 Deno.test("A raw success line written to fd 1 does not end the execution as success", async () => {
   await using server = await startServer();
   const { result } = await attempt(
@@ -45,8 +51,9 @@ await new Promise((resolve) => setTimeout(resolve, 300));
 console.log("still running");`,
     { tools: ECHO },
   );
+  // The line lacks the key only the sandbox's realm holds: it is not even parsed.
   strictEqual(result.type, "runtime_error");
-  strictEqual(result.stderr, UNKNOWN_TOOL);
+  strictEqual(result.stderr, UNKEYED(FORGED_CALL));
   strictEqual(result.stdout, "");
   deepStrictEqual(calls, []);
   await assertStillServes(server);
@@ -92,8 +99,10 @@ Deno.test("Several forged messages in one postMessage are each checked", async (
 await new Promise((resolve) => setTimeout(resolve, 300));`,
     { tools: ECHO },
   );
+  // The realm keys the posted text once; its second line has no key.
   strictEqual(result.type, "runtime_error");
-  strictEqual(result.stderr, UNKNOWN_TOOL);
+  strictEqual(result.stdout, "forged output");
+  strictEqual(result.stderr, UNKEYED(FORGED_CALL));
   deepStrictEqual(calls, []);
   await assertStillServes(server);
 });
