@@ -81,6 +81,7 @@ const OPTIONS = {
 
 /** A command-line mistake: printed with the usage hint, exit code 2. */
 export class UsageError extends Error {
+  /** A usage error saying `message`. */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";

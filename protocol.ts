@@ -18,11 +18,15 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-/** The languages a program can be written in. */
-export const LANGUAGES = ["typescript", "javascript", "python"] as const;
-
 /** A language a program can be written in. */
-export type Language = typeof LANGUAGES[number];
+export type Language = "typescript" | "javascript" | "python";
+
+/** The languages a program can be written in. */
+export const LANGUAGES: readonly ["typescript", "javascript", "python"] = [
+  "typescript",
+  "javascript",
+  "python",
+];
 
 /** The longest tool name the server accepts. */
 export const MAX_TOOL_NAME_LENGTH = 128;
@@ -85,19 +89,24 @@ export const ToolResultRequest: z.ZodType<ToolResultRequest> = z.object({
   message: "exactly one of `result` and `error` is required",
 });
 
-/** How the step API checks replayed tool calls (progtc 0.2.0). */
-export const DETERMINISM_MODES = ["strict", "order_only"] as const;
+/**
+ * How the step API checks replayed tool calls (progtc 0.2.0): `strict` compares each call's
+ * tool name and arguments, `order_only` only the tool names.
+ */
+export type DeterminismMode = "strict" | "order_only";
 
-/** How the step API checks replayed tool calls. */
-export type DeterminismMode = typeof DETERMINISM_MODES[number];
+/** The determinism modes of the step API. */
+export const DETERMINISM_MODES: readonly ["strict", "order_only"] = ["strict", "order_only"];
 
 /** A failed tool in a step request (extension): its position in the previous batch. */
 export interface StepToolError {
+  /** Position of the failed call in the previous step's `tool_calls`. */
   index: number;
+  /** The error message the program sees. */
   message: string;
 }
 
-const StepToolError: z.ZodType<StepToolError> = z.object({
+const StepToolErrorSchema: z.ZodType<StepToolError> = z.object({
   index: z.number().int().nonnegative(),
   message: z.string(),
 });
@@ -125,40 +134,45 @@ export const ExecuteCodeStepRequest: z.ZodType<ExecuteCodeStepRequest> = z.objec
   determinism: z.enum(DETERMINISM_MODES).optional(),
   modules: z.record(z.string(), z.string()).optional(),
   language: z.enum(LANGUAGES).optional(),
-  tool_errors: z.array(StepToolError).optional(),
+  tool_errors: z.array(StepToolErrorSchema).optional(),
 });
 
 // ─── server → client ────────────────────────────────────────────────────────────────────────
 
 /** A tool call frame: the program waits for its result. */
 export interface ToolCall {
+  /** Always `"tool_call"`. */
   type: "tool_call";
   /** 32 lowercase hex characters, unique per call. */
   id: string;
+  /** The execution the call belongs to (send it back with the result). */
   execution_id: string;
+  /** Which tool the program called. */
   tool_name: string;
+  /** Positional arguments. */
   args: JsonValue[];
+  /** Keyword arguments (Python `f(x=1)`; TypeScript `f.invoke(args, kwargs)`). */
   kwargs: Record<string, JsonValue>;
 }
 
-/** Terminal frame types a streaming execution can end with. */
-export const TERMINAL_TYPES = [
-  "success",
-  "syntax_error",
-  "runtime_error",
-  "timeout_error",
-] as const;
-
 /** How a program ended. */
 export interface ExecuteCodeResult {
-  type: typeof TERMINAL_TYPES[number];
+  /**
+   * `success`; `syntax_error` (the program does not compile); `runtime_error` (it threw, exited
+   * non-zero, ran out of memory or was stopped); `timeout_error` (it ran out of time).
+   */
+  type: "success" | "syntax_error" | "runtime_error" | "timeout_error";
+  /** Everything the program printed to stdout (kept also on errors and timeouts). */
   stdout: string;
+  /** Everything it printed to stderr, then the error or traceback, if any. */
   stderr: string;
 }
 
 /** Extension frame (`stream_output: true`): text the program printed. */
 export interface OutputFrame {
+  /** Which stream the text went to. */
   type: "stdout" | "stderr";
+  /** The text. */
   data: string;
 }
 
@@ -167,7 +181,9 @@ export type ExecuteCodeFrame = ToolCall | OutputFrame | ExecuteCodeResult;
 
 /** A step ended because the program needs these tool calls answered. */
 export interface StepToolCalls {
+  /** Always `"tool_call"`. */
   type: "tool_call";
+  /** The calls to run, in the order their results must come back. */
   tool_calls: StepToolCall[];
   /** Opaque; send it back with the results. */
   state: string;
@@ -175,14 +191,19 @@ export interface StepToolCalls {
 
 /** A tool call in a step answer; `frame_id` and `call_index` are progtc 0.2.0's. */
 export interface StepToolCall extends ToolCall {
+  /** Always `[]` here; progtc 0.2.0 names the asyncio task with it. */
   frame_id: number[];
+  /** Position of the call among all the program's calls. */
   call_index: number;
 }
 
 /** The program replayed differently from the recorded calls. */
 export interface DeterminismError {
+  /** Always `"determinism_error"`. */
   type: "determinism_error";
+  /** What the replayed program printed. */
   stdout: string;
+  /** Its stderr, then which call differed. */
   stderr: string;
 }
 
@@ -191,10 +212,15 @@ export type ExecuteCodeStepResult = StepToolCalls | ExecuteCodeResult | Determin
 
 /** An `application/problem+json` error body; `code` is stable and machine-readable. */
 export interface Problem {
+  /** A URI naming the problem type. */
   type: string;
+  /** The HTTP reason phrase. */
   title: string;
+  /** The HTTP status. */
   status: number;
+  /** Stable, machine-readable code. */
   code: ProblemCode;
+  /** What went wrong, for people. */
   detail?: string;
 }
 

@@ -120,6 +120,8 @@ export class ProgtcClient {
   #fetch: typeof fetch;
 
   /**
+   * A client for the server at `options.baseUrl`.
+   *
    * @example
    * ```ts
    * import { ProgtcClient } from "./client.ts";

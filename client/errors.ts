@@ -12,6 +12,7 @@ export class ProgtcHttpError extends Error {
   /** The problem's stable code, or `"http_error"` when the body was not a problem. */
   readonly code: ProblemCode | "http_error";
 
+  /** An error for a response with `status`, problem `code` and `detail`. */
   constructor(status: number, code: ProblemCode | "http_error", detail: string) {
     super(`Request failed with ${status} ${code}: ${detail}`);
     this.name = "ProgtcHttpError";
@@ -40,6 +41,7 @@ export class ProgtcHttpError extends Error {
 
 /** The server broke the protocol: a frame it cannot send, or a stream with no result. */
 export class ProgtcProtocolError extends Error {
+  /** An error with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "ProgtcProtocolError";

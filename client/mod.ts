@@ -39,6 +39,8 @@ export type {
   JsonValue,
   Language,
   OutputFrame,
+  Problem,
+  ProblemCode,
   StepToolCall,
   StepToolCalls,
   StepToolError,

@@ -27,7 +27,10 @@ export interface App {
   fetch(request: Request): Promise<Response>;
   /** Executions running now. */
   readonly running: number;
-  /** The runner whose sandboxes execute programs. */
+  /**
+   * The runner whose sandboxes execute programs (for tests and benchmarks).
+   * @ignore
+   */
   readonly runner: Runner;
   /**
    * Stops accepting executions, ends the running ones with a terminal frame, and closes the

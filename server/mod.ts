@@ -14,3 +14,4 @@
 export { type App, createApp } from "./app.ts";
 export type { AppOptions } from "./options.ts";
 export { type ProgtcServer, serve, type ServeOptions } from "./serve.ts";
+export type { RunnerOptions } from "../runner/runner.ts";

@@ -97,7 +97,10 @@ export interface AppOptions extends RunnerOptions {
    * @default {["stream", "step"]}
    */
   endpoints?: ("stream" | "step")[];
-  /** A runner to use instead of creating one (the app then does not close it). */
+  /**
+   * A runner to use instead of creating one (the app then does not close it).
+   * @ignore
+   */
   runner?: Runner;
   /**
    * Where the one-line-per-execution log goes.
