@@ -144,7 +144,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   async function executeCodeStep(request: Request): Promise<Response> {
     const body = await readJson(request, ExecuteCodeStepRequest, config.maxBodyBytes);
     await checkModules(runner, body.modules, body.language ?? config.language);
-    return Response.json(await steps.step(body));
+    return Response.json(await steps.step(body, request.signal));
   }
 
   async function executeCode(request: Request): Promise<Response> {

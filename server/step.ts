@@ -72,7 +72,7 @@ export interface StepServiceOptions {
   log(line: string): void;
 }
 
-type Stop = { kind: "batch" } | { kind: "end"; result: ExecutionEnd };
+type Stop = { kind: "batch" } | { kind: "end"; result: ExecutionEnd; why: string };
 
 interface BatchCall {
   call: ToolCall;
@@ -109,10 +109,10 @@ class StepRun {
       idle: () => {
         if (this.batch.length > 0) this.#settle({ kind: "batch" });
       },
-      end: (result) => {
+      end: (result, why) => {
         this.#release();
         this.#release = () => {};
-        this.#settle({ kind: "end", result });
+        this.#settle({ kind: "end", result, why });
       },
     });
   }
@@ -206,8 +206,11 @@ export class StepService {
     return this.#paused.size;
   }
 
-  /** Runs one step. Throws {@linkcode HttpProblem} for a request it refuses. */
-  async step(body: ExecuteCodeStepRequest): Promise<ExecuteCodeStepResult> {
+  /**
+   * Runs one step. Throws {@linkcode HttpProblem} for a request it refuses. When `signal`
+   * aborts before the step stops (the client left), the execution is killed.
+   */
+  async step(body: ExecuteCodeStepRequest, signal?: AbortSignal): Promise<ExecuteCodeStepResult> {
     const started = performance.now();
     const language = body.language ?? this.#options.language;
     const program = programHash(language, body);
@@ -279,10 +282,12 @@ export class StepService {
       );
     }
 
-    const stop = await run.next();
+    const stop = await untilStop(run, signal);
     const ms = (performance.now() - started).toFixed(1);
     if (stop.kind === "end") {
-      this.#options.log(`step ${run.session} #${step} ${stop.result.type} (${mode}) ${ms} ms`);
+      this.#options.log(
+        `step ${run.session} #${step} ${stop.result.type} (${mode}, ${stop.why}) ${ms} ms`,
+      );
       return stop.result;
     }
     const state: StepState = {
@@ -374,6 +379,19 @@ export class StepService {
     clearTimeout(paused.timer);
     this.#paused.delete(session);
     paused.run.execution.cancel(`paused execution dropped: ${why}`);
+  }
+}
+
+/** The run's next stop; kills the run if `signal` aborts first. */
+async function untilStop(run: StepRun, signal: AbortSignal | undefined): Promise<Stop> {
+  if (!signal) return await run.next();
+  const left = () => run.execution.cancel("the client disconnected");
+  if (signal.aborted) left();
+  signal.addEventListener("abort", left);
+  try {
+    return await run.next();
+  } finally {
+    signal.removeEventListener("abort", left);
   }
 }
 

@@ -49,7 +49,7 @@ for (const decision of ["approve", "reject"] as const) {
         ? "sent: message to ada@example.com (Your invoice is ready) queued as #42"
         : "not sent: rejected by a human";
       strictEqual(resumed.stdout, `success\nfound Ada Lovelace\n${expected}\n`);
-      ok(second.logs.some((line) => line.includes("(replay)")), second.logs.join("\n"));
+      ok(second.logs.some((line) => line.includes("(replay")), second.logs.join("\n"));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
