@@ -41,6 +41,8 @@ Options of serve (defaults in brackets):
   --max-output-bytes <n>        Output kept per execution, then truncated [1048576]
   --max-tool-calls <n>          Tool calls per execution [1000]
   --max-tool-args-bytes <n>     JSON arguments per tool call [1048576]
+  --max-tool-result-bytes <n>   JSON result per tool call [4194304]
+  --python-data-mb <MiB>        Data rlimit per Python sandbox [2048]
 
 Step API (POST /execute-code-step):
   --state-secret <secret>       Key that signs state tokens; servers sharing it accept each
@@ -70,6 +72,8 @@ const OPTIONS = {
   "max-output-bytes": { type: "string" },
   "max-tool-calls": { type: "string" },
   "max-tool-args-bytes": { type: "string" },
+  "max-tool-result-bytes": { type: "string" },
+  "python-data-mb": { type: "string" },
   "state-secret": { type: "string" },
   "max-state-bytes": { type: "string" },
   "state-max-age": { type: "string" },
@@ -148,6 +152,8 @@ export function parseServeArgs(
     ["maxOutputBytes", number(values, "max-output-bytes", true)],
     ["maxToolCalls", number(values, "max-tool-calls", true)],
     ["maxToolArgsBytes", number(values, "max-tool-args-bytes", true)],
+    ["maxToolResultBytes", number(values, "max-tool-result-bytes", true)],
+    ["pythonDataMb", number(values, "python-data-mb", true)],
     ["stateSecret", values["state-secret"] || env.PROGTC_STATE_SECRET || undefined],
     ["maxStateBytes", number(values, "max-state-bytes", true)],
     ["stateMaxAge", number(values, "state-max-age", false)],
