@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Language, LANGUAGES } from "./protocol.ts";
 import { serve, type ServeOptions } from "./server/serve.ts";
+import { preparePython } from "./runner/python.ts";
 
 /** The version of this package. */
 export const VERSION: string = denoJson.version;
@@ -20,6 +21,7 @@ const HELP = `progtc ${VERSION}: programmatic tool calling in a locked sandbox
 
 Usage:
   progtc serve [options]
+  progtc prepare          Build the Python snapshot now (install time, Docker images)
   progtc --help | --version
 
 Options of serve (defaults in brackets):
@@ -183,6 +185,11 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return command === undefined ? 2 : 0;
   }
+  if (command === "prepare") {
+    const entry = await preparePython();
+    console.error(`Python snapshot ready (${Math.round(entry.buildMs)} ms): ${entry.snapshot}`);
+    return 0;
+  }
   if (command !== "serve") {
     console.error(`Unknown command: ${command}\nRun progtc --help for usage.`);
     return 2;
@@ -202,11 +209,18 @@ export async function main(args: string[]): Promise<number> {
       console.error(`sandbox failed to start: ${error instanceof Error ? error.message : error}`),
     onListen: (addr) => {
       console.error(`progtc ${VERSION} listening on http://${addr.hostname}:${addr.port}`);
+
       if (generatedKey) {
         console.error(`No API key was given; generated one for this run: ${options.apiKey}`);
       }
     },
   });
+  if (!server.app.runner.dataLimited) {
+    console.error(
+      "warning: prlimit not found: sandboxes run without a data rlimit, so ArrayBuffer and " +
+        "wasm memory are not capped (install util-linux)",
+    );
+  }
   const stopped = Promise.withResolvers<void>();
   const stop = (signal: Deno.Signal) => {
     console.error(`${signal}: ending running executions and stopping`);

@@ -89,10 +89,17 @@ export function sandboxKind(language: Language): SandboxKind {
 export class Runner {
   #pools = new Map<SandboxKind, SandboxPool>();
   #python: () => Promise<PythonEntry>;
+  /** Whether sandboxes run under an RLIMIT_DATA cap (`prlimit` was found). */
+  readonly dataLimited: boolean;
 
-  private constructor(pools: Map<SandboxKind, SandboxPool>, python: () => Promise<PythonEntry>) {
+  private constructor(
+    pools: Map<SandboxKind, SandboxPool>,
+    python: () => Promise<PythonEntry>,
+    dataLimited: boolean,
+  ) {
     this.#pools = pools;
     this.#python = python;
+    this.dataLimited = dataLimited;
   }
 
   /** Creates the pools and starts filling them off the caller's path. */
@@ -144,7 +151,7 @@ export class Runner {
       }),
     );
     for (const pool of pools.values()) pool.fill();
-    return new Runner(pools, python);
+    return new Runner(pools, python, prlimitPath !== null);
   }
 
   /**
