@@ -49,11 +49,16 @@ export class SandboxPool {
     while (this.#idle.length + this.#spawning < this.#options.size) this.#spawnIdle();
   }
 
-  /** Waits until the pool holds `size` ready sandboxes (or `timeoutMs` passes). */
+  /**
+   * Waits until the pool holds `size` ready sandboxes, a spawn fails, or `timeoutMs` passes.
+   */
   async warm(timeoutMs = 30_000): Promise<void> {
     this.fill();
     const deadline = Date.now() + timeoutMs;
-    while (this.#idle.length < this.#options.size && Date.now() < deadline && !this.#closed) {
+    while (
+      this.#idle.length < this.#options.size && Date.now() < deadline && !this.#closed &&
+      this.#failures === 0
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { openChannel } from "../channel.ts";
+import { workerSource } from "../realm.ts";
 import { workerMain } from "./worker_main.ts";
 
 const channel = openChannel();
@@ -18,7 +19,7 @@ function endWith(message: { type: "runtime_error"; error: string }): void {
   write(JSON.stringify(message));
 }
 
-const source = `(${workerMain.toString()})();`;
+const source = workerSource(workerMain);
 const worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })), {
   type: "module",
   name: "program",

@@ -11,20 +11,20 @@
  * @module
  */
 
+import type { Realm } from "../realm.ts";
+
 /**
  * Entry point of the user worker: captures what it needs from the realm, replaces console and
  * stdio with capturing versions, removes escape hatches, warms the TypeScript transpiler, and
  * then waits for one `run` message.
  */
-export function workerMain(): void {
+export function workerMain(realm: Realm): void {
   const D = Deno as any;
   const scope = globalThis as any;
   const post: (line: string) => void = scope.postMessage.bind(scope);
   const stringify = JSON.stringify;
-  const ConsoleCtor = D[D.internal].Console;
   const inspect: (v: unknown) => string = D.inspect;
   const selfUrl = import.meta.url;
-  const decoder = new TextDecoder();
   // One object per call, made where the program calls the tool so that its stack points there;
   // `name` and `message` are filled in if the call fails (V8 formats the stack lazily).
   const ToolCallError = class ToolError extends Error {};
@@ -52,109 +52,15 @@ export function workerMain(): void {
     send(message);
   };
 
-  // ─── output capture ────────────────────────────────────────────────────────────────────
-  const console = new ConsoleCtor((msg: string, level: number) => {
-    output(level > 1 ? "stderr" : "stdout", msg);
-  });
-  Object.defineProperty(globalThis, "console", {
-    value: console,
-    writable: true,
-    configurable: true,
-  });
-  const textOf = (chunk: unknown) =>
-    typeof chunk === "string" ? chunk : decoder.decode(chunk as Uint8Array);
-  const stdioWriter = (stream: "stdout" | "stderr") => ({
-    write(p: Uint8Array) {
-      output(stream, textOf(p));
-      return Promise.resolve(p.byteLength);
-    },
-    writeSync(p: Uint8Array) {
-      output(stream, textOf(p));
-      return p.byteLength;
-    },
-    writable: new WritableStream<Uint8Array>({ write: (p) => output(stream, textOf(p)) }),
-    isTerminal: () => false,
-    close() {},
-  });
-  const stdin = {
-    read: () => Promise.resolve(null),
-    readSync: () => null,
-    readable: new ReadableStream({ start: (c) => c.close() }),
-    isTerminal: () => false,
-    setRaw() {},
-    close() {},
-  };
-  const nodeStream = (stream: "stdout" | "stderr") => ({
-    write(chunk: unknown, ...rest: unknown[]) {
-      output(stream, textOf(chunk));
-      const callback = rest.find((r) => typeof r === "function") as (() => void) | undefined;
-      callback?.();
-      return true;
-    },
-    isTTY: false,
-    on() {
-      return this;
-    },
-    once() {
-      return this;
-    },
-    end() {},
-  });
-
-  // ─── exits ─────────────────────────────────────────────────────────────────────────────
-  const block = () => {
-    // The realm relays the exit; the server then kills the process. Never return to the caller.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-  };
+  // ─── the realm: output captured, exits reported, escapes closed ──────────────────────────
   const exit = (code?: unknown) => {
     const n = Number(code ?? 0);
     end({ type: "exit", code: Number.isSafeInteger(n) ? n : 1 });
-    block();
+    // The realm relays the exit; the server then kills the process. Never return to the caller.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
   };
-
-  Object.defineProperties(D, {
-    stdin: { value: stdin, configurable: true },
-    stdout: { value: stdioWriter("stdout"), configurable: true },
-    stderr: { value: stdioWriter("stderr"), configurable: true },
-    exit: { value: exit, configurable: true, writable: true },
-  });
-  const proc = (globalThis as any).process;
-  if (proc) {
-    Object.defineProperties(proc, {
-      stdout: { value: nodeStream("stdout"), configurable: true },
-      stderr: { value: nodeStream("stderr"), configurable: true },
-      exit: { value: exit, configurable: true, writable: true },
-      reallyExit: { value: exit, configurable: true, writable: true },
-      abort: { value: () => exit(134), configurable: true, writable: true },
-    });
-  }
-  Object.defineProperty(globalThis, "close", { value: () => exit(0), configurable: true });
-  delete D[D.internal];
-  delete (globalThis as any).caches;
-  delete (globalThis as any).localStorage;
-  delete (globalThis as any).sessionStorage;
-  // A nested worker could only have fewer permissions, but starting one needs more address
-  // space than the data rlimit leaves: say so instead of dying of it.
-  const notAllowed = (what: string) =>
-    new D.errors.NotCapable(`${what} is not allowed in the progtc sandbox`);
-  Object.defineProperty(globalThis, "Worker", {
-    value: class Worker {
-      constructor() {
-        throw notAllowed("Starting a worker");
-      }
-    },
-    configurable: true,
-    writable: true,
-  });
-  Object.defineProperties(D, {
-    execPath: {
-      value: () => {
-        throw notAllowed("Deno.execPath()");
-      },
-      configurable: true,
-    },
-    ppid: { value: 0, configurable: true },
-  });
+  realm.captureStdio({ output, exit });
+  realm.closeEscapes({ output, exit });
 
   // ─── errors ────────────────────────────────────────────────────────────────────────────
   const frameLine = /^\s+at /;

@@ -11,6 +11,7 @@
  * @module
  */
 import { openChannel } from "../channel.ts";
+import { workerSource } from "../realm.ts";
 import { type PythonWorkerCommand, pythonWorkerMain } from "./worker_main.ts";
 
 /** Where a Python sandbox finds its files. */
@@ -39,7 +40,7 @@ export function pythonWorkerPermissions(pyodideDir: string): Deno.PermissionOpti
 
 /** Creates the worker that runs Pyodide (also used to build the snapshot). */
 export function createPythonWorker(pyodideDir: string): Worker {
-  const source = `(${pythonWorkerMain.toString()})();`;
+  const source = workerSource(pythonWorkerMain);
   return new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })), {
     type: "module",
     name: "program",

@@ -18,6 +18,8 @@
  * @module
  */
 
+import type { Realm } from "../realm.ts";
+
 /** What the main realm sends first. */
 export type PythonWorkerCommand =
   | { type: "build"; indexURL: string; moduleURL: string; prelude: string }
@@ -34,14 +36,12 @@ export interface PythonWorkerSnapshot {
  * Entry point of the Python worker: locks the realm's stdio and console, then waits for one
  * command.
  */
-export function pythonWorkerMain(): void {
-  const D = Deno as any;
+export function pythonWorkerMain(realm: Realm): void {
   const scope = globalThis as any;
   const post: (message: unknown, transfer?: Transferable[]) => void = scope.postMessage.bind(
     scope,
   );
   const stringify = JSON.stringify;
-  const ConsoleCtor = D[D.internal].Console;
 
   let live = false;
   let ended = false;
@@ -69,48 +69,13 @@ export function pythonWorkerMain(): void {
     output(stream, data, encoder.encode(data).byteLength);
 
   // ─── the realm's own stdio: never the process's stdout ────────────────────────────────────
-  const console = new ConsoleCtor((msg: string, level: number) => {
-    text(level > 1 ? "stderr" : "stdout", msg);
-  });
-  Object.defineProperty(globalThis, "console", { value: console, writable: true });
   const exit = (code?: unknown) => {
     const n = Number(code ?? 0);
     finish(stringify({ type: "exit", code: Number.isSafeInteger(n) ? n : 1 }));
     // The realm relays the exit and the server kills the process: never return.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
   };
-  const writer = (stream: "stdout" | "stderr") => {
-    const decoder = new TextDecoder();
-    const write = (p: Uint8Array) => {
-      text(stream, decoder.decode(p, { stream: true }));
-      return p.byteLength;
-    };
-    return {
-      write: (p: Uint8Array) => Promise.resolve(write(p)),
-      writeSync: write,
-      writable: new WritableStream<Uint8Array>({ write: (p) => void write(p) }),
-      isTerminal: () => false,
-      close() {},
-    };
-  };
-  const stdin = {
-    read: () => Promise.resolve(null),
-    readSync: () => null,
-    readable: new ReadableStream({ start: (c) => c.close() }),
-    isTerminal: () => false,
-    setRaw() {},
-    close() {},
-  };
-  Object.defineProperties(D, {
-    stdin: { value: stdin, configurable: true },
-    stdout: { value: writer("stdout"), configurable: true },
-    stderr: { value: writer("stderr"), configurable: true },
-    exit: { value: exit, configurable: true, writable: true },
-  });
-  Object.defineProperty(globalThis, "close", { value: () => exit(0), configurable: true });
-  for (const name of ["prompt", "alert", "confirm", "caches", "localStorage", "sessionStorage"]) {
-    delete scope[name];
-  }
+  realm.captureStdio({ output: text, exit });
 
   // `indexURL` is the package directory as a path: Pyodide resolves it with node:path.
   const load = async (command: any, extra: Record<string, unknown>) => {
@@ -173,58 +138,7 @@ export function pythonWorkerMain(): void {
 
   // Pyodide has loaded: close what it needed and the program does not (the same as in the
   // TypeScript sandbox).
-  const lockAfterLoad = () => {
-    delete D[D.internal];
-    const notAllowed = (what: string) =>
-      new D.errors.NotCapable(`${what} is not allowed in the progtc sandbox`);
-    Object.defineProperty(globalThis, "Worker", {
-      value: class Worker {
-        constructor() {
-          throw notAllowed("Starting a worker");
-        }
-      },
-      configurable: true,
-      writable: true,
-    });
-    Object.defineProperties(D, {
-      execPath: {
-        value: () => {
-          throw notAllowed("Deno.execPath()");
-        },
-        configurable: true,
-      },
-      ppid: { value: 0, configurable: true },
-    });
-    const proc = scope.process;
-    if (proc) {
-      const stream = (name: "stdout" | "stderr") => ({
-        write(chunk: unknown, ...rest: unknown[]) {
-          const data = typeof chunk === "string"
-            ? chunk
-            : new TextDecoder().decode(chunk as Uint8Array);
-          text(name, data);
-          (rest.find((r) => typeof r === "function") as (() => void) | undefined)?.();
-          return true;
-        },
-        isTTY: false,
-        on() {
-          return this;
-        },
-        once() {
-          return this;
-        },
-        end() {},
-      });
-      Object.defineProperties(proc, {
-        stdout: { value: stream("stdout"), configurable: true },
-        stderr: { value: stream("stderr"), configurable: true },
-        exit: { value: exit, configurable: true, writable: true },
-        reallyExit: { value: exit, configurable: true, writable: true },
-        abort: { value: () => exit(134), configurable: true, writable: true },
-        cwd: { value: () => "/", configurable: true, writable: true },
-      });
-    }
-  };
+  const lockAfterLoad = () => realm.closeEscapes({ output: text, exit });
 
   const fail = (error: unknown) => {
     // Before `ready` the main realm reports this on stderr and exits; after it, it ends the run.
