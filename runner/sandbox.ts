@@ -117,7 +117,9 @@ export class Sandbox {
         code: status.code,
         signal: status.signal,
         stderr: tail,
-        outOfMemory: status.signal === "SIGTRAP" || status.code === 133 || OOM_PATTERN.test(tail),
+        // V8's fatal OOM traps (SIGTRAP, exit 133) after saying so on stderr; a program can
+        // also send itself SIGTRAP, which says nothing.
+        outOfMemory: OOM_PATTERN.test(tail),
       };
     })();
     this.exited.then((exit) => {

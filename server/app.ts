@@ -25,7 +25,7 @@ import { type Lease, StepService } from "./step.ts";
 export interface App {
   /** Answers one request. Never throws. */
   fetch(request: Request): Promise<Response>;
-  /** Executions running now. */
+  /** Executions running now (streaming, and steps in progress). */
   readonly running: number;
   /**
    * The runner whose sandboxes execute programs (for tests and benchmarks).
@@ -244,16 +244,16 @@ export async function createApp(options: AppOptions): Promise<App> {
       }
     },
     get running() {
-      return executions.size;
+      return executions.size + steps.running;
     },
     runner,
     async close() {
       closing = true;
       const live = [...executions.values()];
       for (const execution of live) execution.cancel("the server is shutting down");
-      steps.close();
+      const stepsClosed = steps.close();
       if (ownsRunner) runner.close();
-      await Promise.all(live.map((e) => e.stopped));
+      await Promise.all([...live.map((e) => e.stopped), stepsClosed]);
     },
   };
 }

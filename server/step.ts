@@ -65,6 +65,8 @@ interface Paused {
 export class StepService {
   #options: StepServiceOptions;
   #paused = new Map<string, Paused>();
+  /** Runs in the middle of a step (a request is waiting for them). */
+  #active = new Set<StepRun>();
 
   constructor(options: StepServiceOptions) {
     this.#options = options;
@@ -73,6 +75,11 @@ export class StepService {
   /** Paused executions held for a warm resume. */
   get paused(): number {
     return this.#paused.size;
+  }
+
+  /** Steps running now. */
+  get running(): number {
+    return this.#active.size;
   }
 
   /**
@@ -151,7 +158,13 @@ export class StepService {
       );
     }
 
-    const stop = await untilStop(run, signal);
+    this.#active.add(run);
+    let stop;
+    try {
+      stop = await untilStop(run, signal);
+    } finally {
+      this.#active.delete(run);
+    }
     const ms = (performance.now() - started).toFixed(1);
     if (stop.kind === "end") {
       this.#options.log(
@@ -193,13 +206,13 @@ export class StepService {
     };
   }
 
-  /** Kills every paused execution. */
-  close(): void {
-    for (const [session, paused] of this.#paused) {
-      clearTimeout(paused.timer);
-      paused.run.execution.cancel("the server is shutting down");
-      this.#paused.delete(session);
-    }
+  /** Ends every running and paused execution; resolves when their sandboxes are gone. */
+  close(): Promise<void> {
+    const runs = [...this.#active, ...[...this.#paused.values()].map((paused) => paused.run)];
+    for (const paused of this.#paused.values()) clearTimeout(paused.timer);
+    this.#paused.clear();
+    for (const run of runs) run.execution.cancel("the server is shutting down");
+    return Promise.all(runs.map((run) => run.execution.stopped)).then(() => {});
   }
 
   async #decode(token: string): Promise<StepState> {

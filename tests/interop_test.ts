@@ -1,32 +1,16 @@
 /**
  * Interop: the REAL Python client of progtc 0.1.17 and 0.2.0 (from PyPI, in `.venv/`, created on
  * demand) against our server on port 0. Each test runs both versions at once; the programs are
- * TypeScript, the tools are the reference README's async Python functions.
+ * TypeScript, the tools are the reference README's async Python functions. The README's own
+ * Python examples against `--language python` are in `interop/python_readme_test.ts`.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { API_KEY, startServer, type TestServer } from "./_helpers.ts";
 import { type ClientReport, runClient, type RunClientOptions } from "./interop/_python.ts";
-import { REFERENCE_VERSIONS, type ReferenceVersion } from "./interop/venv.ts";
-
-const HEX_ID = /^[0-9a-f]{32}$/;
-
-/** Runs `check` for every reference version at once; reports every version that failed. */
-async function forEachVersion(
-  check: (version: ReferenceVersion) => Promise<void>,
-  versions: readonly ReferenceVersion[] = REFERENCE_VERSIONS,
-): Promise<void> {
-  const settled = await Promise.allSettled(versions.map(check));
-  const failures = settled.flatMap((outcome, i) =>
-    outcome.status === "rejected" ? [`progtc ${versions[i]}: ${describe(outcome.reason)}`] : []
-  );
-  if (failures.length > 0) throw new Error(failures.join("\n\n"));
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
+import { assertWireIds, batches, forEachVersion, resultOf, STEP_MODES } from "./interop/_report.ts";
+import type { ReferenceVersion } from "./interop/venv.ts";
 
 function stream(
   t: TestServer,
@@ -55,18 +39,6 @@ function step(
   );
 }
 
-/** The terminal result of a report; fails with what the client raised instead. */
-function resultOf(report: ClientReport, expectedVersion: ReferenceVersion) {
-  assert.equal(report.progtc, expectedVersion);
-  assert.equal(
-    report.error,
-    undefined,
-    `the Python client raised: ${JSON.stringify(report.error)}`,
-  );
-  assert.ok(report.result, "the Python client returned no result");
-  return report.result;
-}
-
 /** The tool calls the Python client received, as its pydantic models dumped them. */
 function receivedCalls(report: ClientReport): Record<string, unknown>[] {
   return (report.events ?? []).filter((e) => e.kind === "tool_call_received").map((e) =>
@@ -76,12 +48,6 @@ function receivedCalls(report: ClientReport): Record<string, unknown>[] {
 
 function kinds(report: ClientReport): string[] {
   return (report.events ?? []).map((e) => e.tool ? `${e.kind}:${e.tool}` : e.kind);
-}
-
-function assertWireIds(call: Record<string, unknown>): void {
-  assert.equal(call.type, "tool_call");
-  assert.match(String(call.id), HEX_ID);
-  assert.match(String(call.execution_id), HEX_ID);
 }
 
 // ─── POST /execute-code with AsyncProgtcClient.execute_code ─────────────────────────────────
@@ -233,19 +199,6 @@ Deno.test("the Python client raises on a wrong API key, as with the reference se
 });
 
 // ─── POST /execute-code-step with AsyncProgtcClient.execute_code_step ───────────────────────
-
-function batches(report: ClientReport): [string, unknown[]][][] {
-  return (report.steps ?? []).map((s) =>
-    s.tool_calls.map((c) => [String(c.tool_name), c.args as unknown[]])
-  );
-}
-
-// Each step test runs twice: with warm resume (the server still holds the paused program) and
-// with `warmResumeTtl: 0`, where every step replays the program from the start.
-const STEP_MODES = [
-  ["warm resume", {}],
-  ["replay", { warmResumeTtl: 0 }],
-] as const;
 
 for (const [mode, serverOptions] of STEP_MODES) {
   Deno.test(`the Python client runs the README step loop (${mode})`, async () => {

@@ -6,7 +6,10 @@
  */
 import { ensureVenv, type ReferenceVersion } from "./venv.ts";
 
-/** What a client script printed (see `stream_client.py` and `step_client.py`). */
+/**
+ * What a client script printed (see `stream_client.py`, `step_client.py` and
+ * `readme_client.py`).
+ */
 export interface ClientReport {
   progtc: string;
   scenario: string;
@@ -15,6 +18,8 @@ export interface ClientReport {
   error?: { type: string; message: string; status: number | null; body: string | null };
   events?: { kind: string; t: number; tool?: string; tool_call?: Record<string, unknown> }[];
   steps?: { tool_calls: Record<string, unknown>[]; state_chars: number }[];
+  /** What the README's own code printed (`readme_client.py`). */
+  printed?: string;
   elapsed_s: number;
 }
 
@@ -35,7 +40,7 @@ export interface RunClientOptions {
  */
 export async function runClient(
   version: ReferenceVersion,
-  script: "stream_client.py" | "step_client.py",
+  script: "stream_client.py" | "step_client.py" | "readme_client.py",
   scenario: string,
   target: { baseUrl: string; apiKey: string },
   options: RunClientOptions = {},

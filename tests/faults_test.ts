@@ -1,0 +1,791 @@
+/**
+ * Faults (issue 5): a sandbox that crashes, exits silently, or writes garbage or forged lines to
+ * its protocol pipe; sandboxes that cannot start; clients that disconnect at any point; a tool
+ * result for an execution that already ended; SIGTERM to the server. Each one ends with what
+ * happened said once, leaves no sandbox process behind, and the server keeps serving. (A slow
+ * SSE reader is in `limits_test.ts`.)
+ *
+ * Broken sandboxes come from a fake runtime: a bash script given to the server as its Deno
+ * binary, which speaks the sandbox protocol and then breaks it as the program's text asks.
+ *
+ * @module
+ */
+import { deepStrictEqual, equal, match, ok, strictEqual } from "node:assert/strict";
+import { readEvents } from "../client/sse.ts";
+import { serve } from "../server/serve.ts";
+import { API_KEY, post, readFrames, startServer, type TestServer } from "./_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const STRICT = { "x-progtc-api-key": API_KEY, prefer: "handling=strict" };
+
+// ─── helpers ────────────────────────────────────────────────────────────────────────────────
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}`);
+    await delay(20);
+  }
+}
+
+/** Resolves as `promise`, or rejects once `ms` have passed. */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error(`Not within ${ms} ms: ${what}`)), ms)
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Live (not zombie) child processes of `parent`, without the `ps` that lists them. */
+async function liveChildren(parent: number = Deno.pid): Promise<number[]> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "pid=,stat=,comm=", "--ppid", String(parent)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").map((line) => line.trim().split(/\s+/))
+    .filter(([pid, stat, comm]) => pid && !stat?.startsWith("Z") && comm !== "ps")
+    .map(([pid]) => Number(pid));
+}
+
+/** Those of `pids` that are still live processes (whoever their parent is now). */
+async function anyAlive(pids: number[]): Promise<number[]> {
+  if (pids.length === 0) return [];
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "pid=,stat=", "-p", pids.join(",")],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").map((line) => line.trim().split(/\s+/))
+    .filter(([pid, stat]) => pid && !stat?.startsWith("Z")).map(([pid]) => Number(pid));
+}
+
+/** The one warm sandbox of a server with `poolSize: 1`: the next execution runs in it. */
+async function nextSandbox(): Promise<number> {
+  let children: number[] = [];
+  // An earlier server's idle sandboxes were killed, not waited for: let them go first.
+  await waitFor(
+    "one warm sandbox",
+    async () => (children = await liveChildren()).length === 1,
+    2000,
+  ).catch((error) => {
+    throw new Error(`${error.message} (pids ${children.join(", ")})`);
+  });
+  return children[0]!;
+}
+
+/** Waits until `pid` is gone and only the warm pool (one sandbox) is left. */
+async function assertKilled(pid: number, what: string, timeoutMs = 3000): Promise<void> {
+  await waitFor(
+    `${what}: sandbox ${pid} is killed`,
+    async () => (await anyAlive([pid])).length === 0,
+    timeoutMs,
+  );
+  await waitFor(
+    `${what}: only the warm pool is left`,
+    async () => (await liveChildren()).length <= 1,
+  );
+}
+
+/** An `/execute-code` event stream read one frame at a time, abortable like a real client. */
+async function openStream(url: string, body: unknown) {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/execute-code`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-progtc-api-key": API_KEY },
+    body: JSON.stringify(body),
+    signal: controller.signal,
+  });
+  strictEqual(response.status, 200);
+  const events = readEvents(response.body!);
+  return {
+    async next(): Promise<Record<string, unknown>> {
+      const { value, done } = await events.next();
+      ok(!done, "the stream ended early");
+      return JSON.parse(value);
+    },
+    async rest(): Promise<Record<string, unknown>[]> {
+      const frames = [];
+      for await (const data of events) frames.push(JSON.parse(data));
+      return frames;
+    },
+    /** The client goes away: the connection is dropped. */
+    async abort(): Promise<void> {
+      controller.abort();
+      await events.return(undefined).catch(() => {});
+    },
+  };
+}
+
+async function assertStillServes(t: TestServer): Promise<void> {
+  strictEqual((await fetch(`${t.url}/ping`)).status, 200);
+  await t.server.app.runner.warm();
+  const result = await t.client.executeCode({
+    code: `import { add } from "tools"; console.log(await add(20, 22));`,
+    tools: { add: (a: number, b: number) => a + b },
+  });
+  deepStrictEqual(result, { type: "success", stdout: "42\n", stderr: "" });
+}
+
+// ─── a fake runtime that breaks the sandbox protocol ────────────────────────────────────────
+
+/**
+ * A stand-in for the Deno binary. It ignores its arguments (`run ...flags... bootstrap.ts`),
+ * reads the key, says ready, reads the `run` message and then does what the program's text
+ * names (`FAULT:<name>`). `hang` waits on stdin without a child process, so that SIGKILL of
+ * this one process is the end of it.
+ */
+const FAKE_RUNTIME = String.raw`#!/bin/bash
+IFS= read -r key
+printf '%s{"type":"ready"}\n' "$key"
+IFS= read -r run
+say() { printf '%s%s\n' "$key" "$1"; }
+hang() { while IFS= read -r _; do :; done; }
+case "$run" in
+  *FAULT:exit0*) exit 0 ;;
+  *FAULT:exit3*) echo "fake runtime: giving up in $0" >&2; exit 3 ;;
+  *FAULT:segv*) echo "fake runtime: fatal error in $0" >&2; kill -SEGV $$ ;;
+  *FAULT:garbage*) echo 'not a protocol line'; hang ;;
+  *FAULT:broken_json*) say '{"type":"output","stream":"stdout"'; hang ;;
+  *FAULT:unkeyed*) echo '{"type":"success"}'; hang ;;
+  *FAULT:forged_call*) say '{"type":"tool_call","id":1,"name":"not_given","args":[],"kwargs":{}}'; hang ;;
+  *FAULT:ready_again*) say '{"type":"ready"}'; hang ;;
+  *FAULT:long_line*) printf '%*s' 5000 ''; hang ;;
+  *FAULT:success_then_more*)
+    say '{"type":"output","stream":"stdout","data":"done\n"}'
+    say '{"type":"success"}'
+    say '{"type":"tool_call","id":1,"name":"given","args":[],"kwargs":{}}'
+    say '{"type":"output","stream":"stdout","data":"after the end\n"}'
+    hang ;;
+  *) say '{"type":"output","stream":"stdout","data":"fake ok\n"}'; say '{"type":"success"}'; hang ;;
+esac
+`;
+
+/** A server whose sandboxes run the fake runtime; disposing removes its directory. */
+async function startFakeServer() {
+  const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
+  const denoPath = `${dir}/deno`;
+  await Deno.writeTextFile(denoPath, FAKE_RUNTIME, { mode: 0o755 });
+  const t = await startServer({ denoPath, maxLineLength: 4096 });
+  return {
+    t,
+    dir,
+    async [Symbol.asyncDispose]() {
+      await t[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const broke = (detail: string) =>
+  `Error: the sandbox was stopped because it broke the protocol (${detail})\n`;
+const unexpected = (line: string) => broke(`unexpected line from sandbox: ${JSON.stringify(line)}`);
+
+const FAULTS: {
+  fault: string;
+  title: string;
+  stderr: string;
+  log: RegExp;
+}[] = [
+  {
+    fault: "exit0",
+    title: "exits 0 silently mid-run",
+    stderr: "Error: the sandbox stopped unexpectedly (exit code 0)\n",
+    log: /runtime_error \(crashed: exit code 0\)/,
+  },
+  {
+    fault: "exit3",
+    title: "exits 3 with a message naming a host path",
+    stderr: "Error: the sandbox stopped unexpectedly (exit code 3)\n",
+    log: /runtime_error \(crashed: exit code 3: fake runtime: giving up in \/.+\/deno\)/,
+  },
+  {
+    fault: "segv",
+    title: "dies of SIGSEGV",
+    stderr: "Error: the sandbox stopped unexpectedly (signal SIGSEGV)\n",
+    log: /runtime_error \(crashed: signal SIGSEGV: fake runtime: fatal error in \/.+\/deno\)/,
+  },
+  {
+    fault: "garbage",
+    title: "writes a line without the key",
+    stderr: unexpected("not a protocol line"),
+    log: /runtime_error \(violation\)/,
+  },
+  {
+    fault: "broken_json",
+    title: "writes a keyed line that is not JSON",
+    stderr: unexpected('{"type":"output","stream":"stdout"'),
+    log: /runtime_error \(violation\)/,
+  },
+  {
+    fault: "unkeyed",
+    title: "forges a success line without the key",
+    stderr: unexpected('{"type":"success"}'),
+    log: /runtime_error \(violation\)/,
+  },
+  {
+    fault: "forged_call",
+    title: "forges a keyed tool_call for a tool it was not given",
+    stderr: broke('call to unknown tool "not_given"'),
+    log: /runtime_error \(violation\)/,
+  },
+  {
+    fault: "ready_again",
+    title: "says ready a second time",
+    stderr: unexpected('{"type":"ready"}'),
+    log: /runtime_error \(violation\)/,
+  },
+  {
+    fault: "long_line",
+    title: "writes a line longer than the limit",
+    stderr: broke("RangeError: Line is longer than 4096 characters"),
+    log: /runtime_error \(violation\)/,
+  },
+];
+
+for (const { fault, title, stderr, log } of FAULTS) {
+  Deno.test(`a sandbox that ${title} ends the execution with one runtime_error saying so`, async () => {
+    await using fake = await startFakeServer();
+    const { t } = fake;
+    const pid = await nextSandbox();
+    const response = await post(`${t.url}/execute-code`, {
+      code: `FAULT:${fault}`,
+      tool_names: ["given"],
+    });
+    strictEqual(response.status, 200);
+    const text = await response.text();
+    for (const path of [fake.dir, ROOT]) {
+      ok(!text.includes(path), `a host path reached the client: ${text}`);
+    }
+    const frames = await readFrames(new Response(text));
+    deepStrictEqual(frames, [{ type: "runtime_error", stdout: "", stderr }]);
+    await assertKilled(pid, fault);
+    equal(t.logs.length, 1, t.logs.join("\n"));
+    match(t.logs[0]!, log);
+    strictEqual(t.server.app.running, 0);
+    // The same server serves the next program from a fresh (fake) sandbox.
+    deepStrictEqual(
+      await readFrames(await post(`${t.url}/execute-code`, { code: "", tool_names: [] })),
+      [
+        { type: "success", stdout: "fake ok\n", stderr: "" },
+      ],
+    );
+  });
+}
+
+Deno.test("a sandbox that reports success and keeps writing is killed, and only the success reaches the client", async () => {
+  await using fake = await startFakeServer();
+  const { t } = fake;
+  const pid = await nextSandbox();
+  const frames = await readFrames(
+    await post(`${t.url}/execute-code`, { code: "FAULT:success_then_more", tool_names: ["given"] }),
+  );
+  deepStrictEqual(frames, [{ type: "success", stdout: "done\n", stderr: "" }]);
+  await assertKilled(pid, "success then more");
+  equal(t.logs.length, 1, t.logs.join("\n"));
+  match(t.logs[0]!, /success \(success\)/);
+});
+
+Deno.test("a sandbox that crashes or breaks the protocol during a step answers the step with runtime_error", async () => {
+  await using fake = await startFakeServer();
+  const { t } = fake;
+  const expected = [
+    ["segv", "Error: the sandbox stopped unexpectedly (signal SIGSEGV)\n"],
+    ["exit0", "Error: the sandbox stopped unexpectedly (exit code 0)\n"],
+    ["forged_call", broke('call to unknown tool "not_given"')],
+  ] as const;
+  for (const [fault, stderr] of expected) {
+    const pid = await nextSandbox();
+    const response = await post(`${t.url}/execute-code-step`, {
+      code: `FAULT:${fault}`,
+      tool_names: ["given"],
+    });
+    strictEqual(response.status, 200, fault);
+    const text = await response.text();
+    ok(!text.includes(fake.dir), `a host path reached the client: ${text}`);
+    deepStrictEqual(JSON.parse(text), { type: "runtime_error", stdout: "", stderr }, fault);
+    await assertKilled(pid, fault);
+    await t.server.app.runner.warm();
+  }
+  strictEqual(t.logs.length, 3, t.logs.join("\n"));
+  for (const line of t.logs) match(line, /^step [0-9a-f]{32} #1 runtime_error \(start, /);
+});
+
+// ─── real sandboxes that crash ──────────────────────────────────────────────────────────────
+
+Deno.test("a real sandbox that a program aborts (SIGABRT to itself) ends as runtime_error naming the signal", async () => {
+  // `Deno.kill` of the process's own pid needs no permission. SIGABRT is what a runtime panic
+  // or a C-level abort ends in. (V8 fatals other than out-of-memory, tested in
+  // security/resources_test.ts, cannot be reached from a program without --allow-natives-syntax.)
+  await using t = await startServer();
+  const pid = await nextSandbox();
+  const result = await t.client.executeCode({
+    // Output still in the worker → realm → pipe relay when the process dies is lost: let
+    // "before" reach the server first.
+    code: `console.log("before");
+await new Promise((resolve) => setTimeout(resolve, 100));
+Deno.kill(Deno.pid, "SIGABRT");
+await new Promise((resolve) => setTimeout(resolve, 5000));
+console.log("after");`,
+    tools: {},
+  });
+  deepStrictEqual(result, {
+    type: "runtime_error",
+    stdout: "before\n",
+    stderr: "Error: the sandbox stopped unexpectedly (signal SIGABRT)\n",
+  });
+  await assertKilled(pid, "SIGABRT");
+  match(t.logs[0]!, /runtime_error \(crashed: signal SIGABRT/);
+  await assertStillServes(t);
+});
+
+Deno.test("a real sandbox killed from outside while a tool call is pending ends the stream with runtime_error", async () => {
+  await using t = await startServer();
+  const pid = await nextSandbox();
+  const stream = await openStream(t.url, {
+    code: `import { wait } from "tools"; console.log("calling"); console.log(await wait());`,
+    tool_names: ["wait"],
+  });
+  const call = await stream.next();
+  strictEqual(call.type, "tool_call");
+  Deno.kill(pid, "SIGKILL");
+  deepStrictEqual(await stream.rest(), [{
+    type: "runtime_error",
+    stdout: "calling\n",
+    stderr: "Error: the sandbox stopped unexpectedly (signal SIGKILL)\n",
+  }]);
+  match(t.logs[0]!, /runtime_error \(crashed: signal SIGKILL\) .*, 1 tool calls/);
+  // The answer comes too late: our client is told, the reference client gets its 200.
+  const answer = { execution_id: call.execution_id, tool_call_id: call.id, result: 1 };
+  const strict = await post(`${t.url}/tool-results`, answer, STRICT);
+  strictEqual(strict.status, 409);
+  strictEqual((await strict.json()).code, "tool_call_not_pending");
+  await assertKilled(pid, "killed from outside");
+  await assertStillServes(t);
+});
+
+// ─── sandboxes that cannot start ────────────────────────────────────────────────────────────
+
+for (const prlimitPath of [undefined, null]) {
+  const how = prlimitPath === null ? "spawned directly" : "behind prlimit";
+  Deno.test(`a missing runtime binary (${how}) gets 503 sandbox_unavailable, and the pool backs off`, async () => {
+    const spawnErrors: number[] = [];
+    const logs: string[] = [];
+    const started = Date.now();
+    await using server = await serve({
+      apiKey: API_KEY,
+      port: 0,
+      poolSize: 1,
+      pythonPoolSize: 0,
+      denoPath: "/nonexistent/deno",
+      ...(prlimitPath === null ? { prlimitPath } : {}),
+      onSpawnError: () => spawnErrors.push(Date.now() - started),
+      log: (line) => logs.push(line),
+    });
+    await delay(1000);
+    const inOneSecond = spawnErrors.length;
+    ok(inOneSecond >= 2, `the pool stopped retrying: ${inOneSecond} attempts`);
+    ok(inOneSecond <= 6, `the pool retries in a busy loop: ${inOneSecond} attempts in 1 s`);
+
+    for (const path of ["/execute-code", "/execute-code-step"]) {
+      const response = await post(`${server.url}${path}`, { code: "1", tool_names: [] });
+      strictEqual(response.status, 503, path);
+      strictEqual(response.headers.get("content-type"), "application/problem+json");
+      strictEqual(response.headers.get("retry-after"), "1");
+      const text = await response.text();
+      ok(!text.includes("/nonexistent"), `the binary's path reached the client: ${text}`);
+      const body = JSON.parse(text);
+      strictEqual(body.code, "sandbox_unavailable");
+      strictEqual(body.status, 503);
+    }
+    strictEqual(logs.length, 2, logs.join("\n"));
+    for (const line of logs) match(line, /^sandbox unavailable: Sandbox did not start: /);
+    strictEqual((await fetch(`${server.url}/ping`)).status, 200);
+    strictEqual(server.app.running, 0);
+    // Each failed start leaves nothing behind.
+    await waitFor("no sandbox process is left", async () => (await liveChildren()).length === 0);
+  });
+}
+
+Deno.test("when the runtime binary appears, the pool refills by itself and executions run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
+  try {
+    const denoPath = `${dir}/deno`;
+    let spawnErrors = 0;
+    await using server = await serve({
+      apiKey: API_KEY,
+      port: 0,
+      poolSize: 1,
+      pythonPoolSize: 0,
+      denoPath,
+      onSpawnError: () => spawnErrors++,
+      log: () => {},
+    });
+    await waitFor("a spawn fails", () => spawnErrors > 0);
+    await Deno.symlink(Deno.execPath(), denoPath);
+    // Failed spawns back off up to 5 s.
+    await waitFor("the pool refills", () => server.app.runner.idle("deno") === 1, 8000);
+    const frames = await readFrames(
+      await post(`${server.url}/execute-code`, { code: `console.log("back")`, tool_names: [] }),
+    );
+    deepStrictEqual(frames, [{ type: "success", stdout: "back\n", stderr: "" }]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ─── clients that disconnect ────────────────────────────────────────────────────────────────
+
+Deno.test("a client that disconnects before the first frame gets its busy program killed", async () => {
+  await using t = await startServer();
+  const pid = await nextSandbox();
+  const stream = await openStream(t.url, { code: "while (true) {}", tool_names: [] });
+  await waitFor("the execution runs", () => t.server.app.running === 1);
+  await stream.abort();
+  await assertKilled(pid, "disconnect before the first frame");
+  await waitFor("the execution is logged", () => t.logs.length === 1);
+  match(t.logs[0]!, /^execution [0-9a-f]{32} runtime_error \(the client disconnected\) /);
+  strictEqual(t.server.app.running, 0);
+  await assertStillServes(t);
+});
+
+Deno.test("a client that disconnects while a tool call is pending gets its program killed", async () => {
+  await using t = await startServer();
+  const pid = await nextSandbox();
+  const stream = await openStream(t.url, {
+    code: `import { ask } from "tools"; console.log(await ask("?"));`,
+    tool_names: ["ask"],
+  });
+  const call = await stream.next();
+  strictEqual(call.type, "tool_call");
+  await stream.abort();
+  await assertKilled(pid, "disconnect while a tool call is pending");
+  await waitFor("the execution is logged", () => t.logs.length === 1);
+  match(t.logs[0]!, /runtime_error \(the client disconnected\) .*, 1 tool calls$/);
+  strictEqual(t.server.app.running, 0);
+  await assertStillServes(t);
+});
+
+Deno.test("a client that disconnects after posting a result, before the terminal frame, gets its program killed", async () => {
+  await using t = await startServer();
+  const pid = await nextSandbox();
+  const stream = await openStream(t.url, {
+    code: `import { ask } from "tools";
+console.log(await ask("?"));
+while (true) {}`,
+    tool_names: ["ask"],
+  });
+  const call = await stream.next();
+  const answer = await post(`${t.url}/tool-results`, {
+    execution_id: call.execution_id,
+    tool_call_id: call.id,
+    result: "yes",
+  }, STRICT);
+  strictEqual(answer.status, 200);
+  strictEqual(await answer.text(), "null");
+  await delay(100); // the program prints and spins
+  await stream.abort();
+  await assertKilled(pid, "disconnect after posting a result");
+  await waitFor("the execution is logged", () => t.logs.length === 1);
+  match(t.logs[0]!, /runtime_error \(the client disconnected\) .*, 1 tool calls$/);
+  await assertStillServes(t);
+});
+
+Deno.test("a client that disconnects while waiting for an execution slot takes no slot", async () => {
+  await using t = await startServer({ maxConcurrent: 1, queueTimeoutMs: 5000 });
+  const holder = await openStream(t.url, {
+    code: `import { hold } from "tools"; await hold();`,
+    tool_names: ["hold"],
+  });
+  const call = await holder.next();
+  const queued = new AbortController();
+  const waiting = fetch(`${t.url}/execute-code`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-progtc-api-key": API_KEY },
+    body: JSON.stringify({ code: "while (true) {}", tool_names: [] }),
+    signal: queued.signal,
+  }).catch((error) => error);
+  await delay(200);
+  queued.abort();
+  strictEqual((await waiting as Error).name, "AbortError");
+  await (await post(`${t.url}/tool-results`, {
+    execution_id: call.execution_id,
+    tool_call_id: call.id,
+    result: null,
+  })).body?.cancel();
+  deepStrictEqual(await holder.rest(), [{ type: "success", stdout: "", stderr: "" }]);
+  // The queued request got the slot when it freed: its client is gone, so its program must not
+  // keep the only slot (and a sandbox) until the execution timeout.
+  await waitFor("no execution runs", () => t.server.app.running === 0, 3000);
+  await waitFor("only the warm pool is left", async () => (await liveChildren()).length <= 1);
+  deepStrictEqual(
+    t.logs.map((line) => line.replace(/^execution [0-9a-f]{32} /, "").replace(/ [\d.]+ ms,/, "")),
+    [
+      "success (success) 1 tool calls",
+      "runtime_error (the client disconnected) 0 tool calls",
+    ],
+  );
+  await assertStillServes(t);
+});
+
+Deno.test("a step client that disconnects while its step runs gets its program killed and its slot freed", async () => {
+  // One slot: a step run that outlives its client would hold it until the execution timeout.
+  await using t = await startServer({
+    maxConcurrent: 1,
+    queueTimeoutMs: 500,
+    codeExecutionTimeout: 4,
+  });
+  const pid = await nextSandbox();
+  const controller = new AbortController();
+  const step = fetch(`${t.url}/execute-code-step`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-progtc-api-key": API_KEY },
+    body: JSON.stringify({ code: `console.log("spinning"); while (true) {}`, tool_names: [] }),
+    signal: controller.signal,
+  }).catch((error) => error);
+  await delay(300);
+  controller.abort();
+  strictEqual((await step as Error).name, "AbortError");
+  try {
+    await assertKilled(pid, "step client disconnected", 1500);
+    await waitFor("the step is logged", () => t.logs.length === 1, 1000);
+    match(t.logs[0]!, /^step [0-9a-f]{32} #1 runtime_error \(start, the client disconnected\) /);
+    await assertStillServes(t);
+  } finally {
+    // Whatever happened, let the run end (at the execution timeout) before the server stops.
+    await waitFor("the sandbox ends", async () => (await anyAlive([pid])).length === 0, 6000);
+  }
+});
+
+// ─── tool results for executions that ended ─────────────────────────────────────────────────
+
+Deno.test("a tool result for an execution that ended: 409 when strict, the reference's 200 null otherwise", async () => {
+  await using t = await startServer();
+  // The program issues a call and ends without waiting for it.
+  const stream = await openStream(t.url, {
+    code: `import { later } from "tools"; later(); console.log("done");`,
+    tool_names: ["later"],
+  });
+  const call = await stream.next();
+  strictEqual(call.type, "tool_call");
+  deepStrictEqual(await stream.rest(), [{ type: "success", stdout: "done\n", stderr: "" }]);
+  const answer = { execution_id: call.execution_id, tool_call_id: call.id, result: 1 };
+
+  const strict = await post(`${t.url}/tool-results`, answer, STRICT);
+  strictEqual(strict.status, 409);
+  strictEqual(strict.headers.get("content-type"), "application/problem+json");
+  const problem = await strict.json();
+  strictEqual(problem.code, "tool_call_not_pending");
+  strictEqual(problem.detail, "The execution has already ended");
+
+  const lenient = await post(`${t.url}/tool-results`, answer);
+  strictEqual(lenient.status, 200);
+  strictEqual(await lenient.text(), "null");
+
+  // An execution this server never ran is still a 404, either way.
+  const unknown = await post(`${t.url}/tool-results`, {
+    ...answer,
+    execution_id: "0".repeat(32),
+  });
+  strictEqual(unknown.status, 404);
+  strictEqual((await unknown.json()).code, "unknown_execution");
+  await assertStillServes(t);
+});
+
+// ─── SIGTERM to the server ──────────────────────────────────────────────────────────────────
+
+/** A free port a moment ago. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/** `cli.ts serve` as a user starts it, its output collected. */
+class CliServer implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly url: string;
+  output = "";
+  #reading: Promise<unknown>;
+  #watching: Promise<void> | undefined;
+  /** Every sandbox pid seen, to kill leftovers if the server fails to. */
+  seen = new Set<number>();
+
+  constructor(port: number, args: string[] = []) {
+    this.url = `http://127.0.0.1:${port}`;
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        "--allow-run",
+        "cli.ts",
+        "serve",
+        "--port",
+        String(port),
+        "--api-key",
+        API_KEY,
+        "--pool-size",
+        "1",
+        ...args,
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const read = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) this.output += text;
+    };
+    this.#reading = Promise.all([read(this.child.stdout), read(this.child.stderr)]);
+  }
+
+  async sandboxes(): Promise<number[]> {
+    const pids = await liveChildren(this.child.pid);
+    for (const pid of pids) this.seen.add(pid);
+    return pids;
+  }
+
+  /** Lists the server's children until it exits, so that `seen` has every sandbox. */
+  watchUntilExit(): Promise<void> {
+    let exited = false;
+    this.child.status.then(() => exited = true);
+    return this.#watching ??= (async () => {
+      while (!exited) {
+        await this.sandboxes();
+        await delay(10);
+      }
+    })();
+  }
+
+  async ready(): Promise<void> {
+    await waitFor("the CLI listens", () => this.output.includes("listening on"), 30_000);
+    await waitFor("the pool is warm", async () => (await this.sandboxes()).length >= 1, 10_000);
+  }
+
+  /** Resolves with the exit status, or `undefined` if the process still runs after `ms`. */
+  async exitWithin(ms: number): Promise<Deno.CommandStatus | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      this.child.status,
+      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
+    ]);
+    clearTimeout(timer);
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await this.child.status;
+    await this.#reading;
+    await this.#watching;
+    for (const pid of await anyAlive([...this.seen])) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+}
+
+Deno.test("SIGTERM ends every running execution with a terminal frame, then the server exits 0", async () => {
+  await using cli = new CliServer(freePort());
+  await cli.ready();
+  const waiting = await openStream(cli.url, {
+    code: `import { never } from "tools"; console.log("waiting"); await never();`,
+    tool_names: ["never"],
+  });
+  strictEqual((await waiting.next()).type, "tool_call");
+  const spinning = await openStream(cli.url, {
+    code: `console.log("spinning"); while (true) {}`,
+    tool_names: [],
+    stream_output: true,
+  });
+  deepStrictEqual(await spinning.next(), { type: "stdout", data: "spinning\n" });
+  const sandboxes = await cli.sandboxes();
+  ok(sandboxes.length >= 2, `sandboxes: ${sandboxes.join(", ")}`);
+
+  const watching = cli.watchUntilExit();
+  const signalled = performance.now();
+  cli.child.kill("SIGTERM");
+  const [waited, spun] = await within(
+    5000,
+    "the terminal frames",
+    Promise.all([waiting.rest(), spinning.rest()]),
+  );
+  deepStrictEqual(waited, [{
+    type: "runtime_error",
+    stdout: "waiting\n",
+    stderr: "Error: the server is shutting down\n",
+  }]);
+  deepStrictEqual(spun, [{
+    type: "runtime_error",
+    stdout: "spinning\n",
+    stderr: "Error: the server is shutting down\n",
+  }]);
+  const status = await cli.exitWithin(5000);
+  ok(status, `the server still runs 5 s after SIGTERM:\n${cli.output}`);
+  strictEqual(status.code, 0, cli.output);
+  const seconds = (performance.now() - signalled) / 1000;
+  ok(seconds < 5, `took ${seconds} s`);
+  match(cli.output, /SIGTERM: ending running executions and stopping/);
+  strictEqual(cli.output.match(/runtime_error \(the server is shutting down\)/g)?.length, 2);
+  await watching;
+  await waitFor(
+    "no sandbox survives the server",
+    async () => (await anyAlive([...cli.seen])).length === 0,
+    2000,
+  );
+});
+
+Deno.test("SIGTERM during a running step answers it with a terminal result, then the server exits 0", async () => {
+  await using cli = new CliServer(freePort(), ["--code-execution-timeout", "20"]);
+  await cli.ready();
+  const step = post(`${cli.url}/execute-code-step`, {
+    code: `console.log("spinning"); while (true) {}`,
+    tool_names: [],
+  }).catch((error: unknown) => error);
+  await waitFor("the step runs", async () => (await cli.sandboxes()).length >= 2);
+  await delay(200);
+  const watching = cli.watchUntilExit();
+  cli.child.kill("SIGTERM");
+  const status = await cli.exitWithin(5000);
+  ok(status, `the server still runs 5 s after SIGTERM (a running step holds it):\n${cli.output}`);
+  strictEqual(status.code, 0, cli.output);
+  const response = await step;
+  ok(response instanceof Response, `the step request failed: ${response}`);
+  strictEqual(response.status, 200);
+  deepStrictEqual(await response.json(), {
+    type: "runtime_error",
+    stdout: "spinning\n",
+    stderr: "Error: the server is shutting down\n",
+  });
+  await watching;
+  await waitFor(
+    "no sandbox survives the server",
+    async () => (await anyAlive([...cli.seen])).length === 0,
+    2000,
+  );
+});
