@@ -19,6 +19,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PythonSandboxPaths } from "./python_sandbox/bootstrap.ts";
 import type { BuildInput } from "./python_sandbox/build_snapshot.ts";
+import { LOCKED_RUN_FLAGS, sandboxEnv } from "./sandbox.ts";
 
 /** Options of {@linkcode preparePython}. */
 export interface PreparePythonOptions {
@@ -259,20 +260,9 @@ async function build(
   input: BuildInput,
   options: PreparePythonOptions,
 ): Promise<void> {
-  const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
-  for (const name of ["DENO_DIR", "HOME", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
   const child = new Deno.Command(denoPath, {
     args: [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      "--no-config",
-      "--no-lock",
-      "--no-remote",
-      "--cached-only",
+      ...LOCKED_RUN_FLAGS,
       "--no-npm",
       "--unstable-worker-options",
       `--allow-read=${input.pyodideDir},${input.cacheDir}`,
@@ -283,7 +273,7 @@ async function build(
     stdout: "null",
     stderr: "piped",
     clearEnv: true,
-    env,
+    env: sandboxEnv(),
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), options.buildTimeoutMs ?? 120_000);
   try {

@@ -116,7 +116,6 @@ export class Runner {
       maxLineLength: options.maxLineLength ?? 16 * 1024 * 1024,
       readyTimeoutMs: options.readyTimeoutMs ?? 20_000,
       entry: DENO_ENTRY,
-      env: runtimeEnv(),
     };
     const pools = new Map<SandboxKind, SandboxPool>();
     pools.set(
@@ -228,14 +227,4 @@ async function findPrlimit(): Promise<string | null> {
     }
   }
   return null;
-}
-
-/** Variables a sandbox needs to find Deno's cache; nothing else of the server's environment. */
-function runtimeEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of ["DENO_DIR", "HOME", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
 }

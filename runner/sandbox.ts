@@ -63,8 +63,6 @@ export interface SandboxSpawnOptions {
   readyTimeoutMs: number;
   /** Extra `deno run` flags and the entry module, per kind. */
   entry: { flags: string[]; module: string };
-  /** Environment variables the sandbox keeps (the runtime's cache location). */
-  env: Record<string, string>;
 }
 
 const STDERR_TAIL = 8 * 1024;
@@ -100,7 +98,7 @@ export class Sandbox {
       // Nothing of the server's own directory: `Deno.cwd()` needs no permission.
       cwd: "/",
       clearEnv: true,
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+      env: sandboxEnv(),
     }).spawn();
     this.#child = child;
     this.pid = child.pid;
@@ -208,15 +206,33 @@ export class Sandbox {
   }
 }
 
+/** `deno run` flags every sandbox process starts with: no prompt, config, lock or fetching. */
+export const LOCKED_RUN_FLAGS: readonly string[] = [
+  "run",
+  "--quiet",
+  "--no-prompt",
+  "--no-config",
+  "--no-lock",
+  "--no-remote",
+  "--cached-only",
+];
+
+/**
+ * The whole environment of a sandbox process: what Deno needs to find its cache, nothing else of
+ * the server's environment (its API key above all).
+ */
+export function sandboxEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+  for (const name of ["DENO_DIR", "HOME", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 function commandLine(options: SandboxSpawnOptions): { cmd: string; args: string[] } {
   const deno = [
-    "run",
-    "--quiet",
-    "--no-prompt",
-    "--no-config",
-    "--no-lock",
-    "--no-remote",
-    "--cached-only",
+    ...LOCKED_RUN_FLAGS,
     `--location=http://sandbox-${crypto.randomUUID()}.progtc.invalid/`,
     `--v8-flags=--max-old-space-size=${options.heapMb}`,
     ...options.entry.flags,
