@@ -20,7 +20,7 @@ export async function* readLines(
   const decoder = new TextDecoder();
   let pieces: string[] = [];
   let pending = 0;
-  for await (const chunk of stream) {
+  for await (const chunk of chunks(stream)) {
     const text = decoder.decode(chunk, { stream: true });
     let start = 0;
     let end: number;
@@ -45,4 +45,32 @@ export async function* readLines(
 
 function tooLong(maxLineLength: number): RangeError {
   return new RangeError(`Line is longer than ${maxLineLength} characters`);
+}
+
+/**
+ * The chunks of a byte stream, read into one reused buffer (no allocation per read) when the
+ * stream supports BYOB readers, as Deno's pipes and files do.
+ */
+export async function* chunks(
+  stream: ReadableStream<Uint8Array>,
+  size = 64 * 1024,
+): AsyncGenerator<Uint8Array> {
+  let reader: ReadableStreamBYOBReader;
+  try {
+    reader = stream.getReader({ mode: "byob" });
+  } catch {
+    yield* stream;
+    return;
+  }
+  let buffer = new ArrayBuffer(size);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read(new Uint8Array(buffer));
+      if (done || !value) return;
+      yield value;
+      buffer = value.buffer as ArrayBuffer;
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }

@@ -7,8 +7,9 @@
  * - The pool refills off the request path: `acquire` takes a ready sandbox if there is one
  *   and starts replacements in the background; only an empty pool makes a caller wait for
  *   a spawn.
- * - At most `size` spawns run in the background at once; failed spawns back off
- *   exponentially (up to 5 s) so that a broken runtime does not turn into a busy loop.
+ * - At most `size` spawns run in the background at once, and at most max(2, cores) on demand;
+ *   failed spawns back off exponentially (up to 5 s) so that a broken runtime does not turn
+ *   into a busy loop.
  * - An idle sandbox that dies is dropped and replaced.
  *
  * @module
@@ -33,6 +34,9 @@ export class SandboxPool {
   #failures = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** On-demand spawns booting now, and the callers waiting for their turn. */
+  #booting = 0;
+  #turns: (() => void)[] = [];
 
   constructor(options: SandboxPoolOptions) {
     this.#options = options;
@@ -63,19 +67,42 @@ export class SandboxPool {
     }
   }
 
-  /** Takes a ready sandbox, or spawns one if none is ready. The caller owns it. */
+  /**
+   * Takes a ready sandbox, or spawns one if none is ready. The caller owns it. Spawns on demand
+   * are bounded (as many at once as there are cores, at least two); callers beyond that wait in
+   * order, and take a sandbox the background refill made ready meanwhile if there is one.
+   */
   async acquire(): Promise<Sandbox> {
     if (this.#closed) throw new Error("Sandbox pool is closed");
-    let sandbox: Sandbox | undefined;
-    while ((sandbox = this.#idle.shift()) !== undefined && !sandbox.alive);
-    if (sandbox) {
+    const ready = this.#takeIdle();
+    if (ready) {
       // Spawning blocks this thread for about a millisecond: let the caller start its
       // execution first.
       setTimeout(() => this.fill(), 0);
-      return sandbox;
+      return ready;
     }
     this.fill();
-    return await this.#options.spawn();
+    if (this.#booting >= Math.max(2, navigator.hardwareConcurrency)) {
+      await new Promise<void>((resolve) => this.#turns.push(resolve));
+      const refilled = this.#takeIdle();
+      if (refilled) {
+        this.#turns.shift()?.();
+        return refilled;
+      }
+    }
+    this.#booting++;
+    try {
+      return await this.#options.spawn();
+    } finally {
+      this.#booting--;
+      this.#turns.shift()?.();
+    }
+  }
+
+  #takeIdle(): Sandbox | undefined {
+    let sandbox: Sandbox | undefined;
+    while ((sandbox = this.#idle.shift()) !== undefined && !sandbox.alive);
+    return sandbox;
   }
 
   /** Kills the idle sandboxes and stops refilling. */

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { readLines } from "./lines.ts";
+import { chunks, readLines } from "./lines.ts";
 import {
   parseSandboxMessage,
   type SandboxKind,
@@ -256,7 +256,7 @@ async function collectTail(stream: ReadableStream<Uint8Array>, max: number): Pro
   const decoder = new TextDecoder();
   let tail = "";
   try {
-    for await (const chunk of stream) {
+    for await (const chunk of chunks(stream, 4096)) {
       tail += decoder.decode(chunk, { stream: true });
       if (tail.length > max * 2) tail = tail.slice(-max);
     }

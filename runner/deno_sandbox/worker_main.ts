@@ -116,17 +116,26 @@ export function workerMain(realm: Realm): void {
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let idleScheduled = false;
+  const tickChannel = new MessageChannel();
+  const ticks: (() => void)[] = [];
+  tickChannel.port1.onmessage = () => ticks.shift()?.();
+  const macrotask = (fn: () => void) => {
+    ticks.push(fn);
+    tickChannel.port2.postMessage(null);
+  };
   const scheduleIdle = () => {
     if (!reportIdle || idleScheduled) return;
     idleScheduled = true;
     const issued = nextId;
     // Two macrotask turns with no new call: whatever the program runs next waits on a tool.
-    setTimeout(() =>
-      setTimeout(() => {
+    // (A message to ourselves is a macrotask without the ~2 ms of a timer turn.)
+    macrotask(() =>
+      macrotask(() => {
         idleScheduled = false;
         if (nextId !== issued) return scheduleIdle();
         if (pending.size > 0 && !ended) send({ type: "idle" });
-      }, 0), 0);
+      })
+    );
   };
   const callTool = (name: string, args: unknown[], kwargs: unknown): Promise<unknown> => {
     if (ended) return new Promise(() => {});
