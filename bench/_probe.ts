@@ -2,8 +2,8 @@
  * Time stamps at the hops of a request through progtc, taken in the bench process with no
  * change to the core code: the server is `createApp()` behind our own `Deno.serve` (so its
  * handler can be wrapped), the client gets a wrapping `fetch`, and a few methods the core calls
- * (`Sandbox.prototype.send`/`listen`, `EventStream.prototype.send`, `crypto.subtle.digest`, the
- * request schemas' `safeParse`) are wrapped while the probe is installed and restored after.
+ * (`Sandbox.prototype.send`/`listen`, `EventStream.prototype.send`, `KeyCheck.prototype.allows`,
+ * the request schemas' `safeParse`) are wrapped while the probe is installed and restored after.
  * Client and server share the process, so one clock serves both.
  *
  * @module
@@ -14,6 +14,7 @@ import { Sandbox, type SandboxEvent } from "../runner/sandbox.ts";
 import type { ServerMessage } from "../runner/sandbox_protocol.ts";
 import { ProgtcClient } from "../client/mod.ts";
 import { ExecuteCodeRequest, ToolResultRequest } from "../protocol.ts";
+import { KeyCheck } from "../server/auth.ts";
 import { BENCH_API_KEY } from "./_server.ts";
 import type { Runner } from "../runner/runner.ts";
 
@@ -53,8 +54,8 @@ export async function startProbe(): Promise<Probe> {
   }, (request) => {
     route = new URL(request.url).pathname.slice(1);
     mark(`${route}.in`);
-    // The handler runs synchronously up to its first await (the auth digest starts there),
-    // so `route` names the request the digest belongs to.
+    // The handler runs synchronously up to its first await (the key check comes before it),
+    // so `route` names the request the key check belongs to.
     const response = app.fetch(request);
     route = "other";
     return response;
@@ -92,7 +93,7 @@ function wrapCore(mark: (name: string) => void, route: () => string): () => void
   const send = Sandbox.prototype.send;
   const listen = Sandbox.prototype.listen;
   const sseSend = EventStream.prototype.send;
-  const digest = crypto.subtle.digest;
+  const allows = KeyCheck.prototype.allows;
   const parseExecute = ExecuteCodeRequest.safeParse;
   const parseResult = ToolResultRequest.safeParse;
   // The synchronous part of a spawn (process creation) blocks whoever triggered it.
@@ -116,13 +117,13 @@ function wrapCore(mark: (name: string) => void, route: () => string): () => void
     sseSend.call(this, frame);
     mark(`sse.${(frame as { type?: string }).type}`);
   };
-  crypto.subtle.digest = async function (this: SubtleCrypto, ...args) {
+  KeyCheck.prototype.allows = function (this: KeyCheck, headers: Headers) {
     const name = route();
     mark(`${name}.authStart`);
-    const result = await digest.apply(this, args);
+    const result = allows.call(this, headers);
     mark(`${name}.authEnd`);
     return result;
-  } as typeof digest;
+  };
   ExecuteCodeRequest.safeParse = function (this: unknown, ...args) {
     mark("execute-code.parsed");
     return parseExecute.apply(this, args);
@@ -136,7 +137,7 @@ function wrapCore(mark: (name: string) => void, route: () => string): () => void
     Sandbox.prototype.send = send;
     Sandbox.prototype.listen = listen;
     EventStream.prototype.send = sseSend;
-    crypto.subtle.digest = digest;
+    KeyCheck.prototype.allows = allows;
     ExecuteCodeRequest.safeParse = parseExecute;
     ToolResultRequest.safeParse = parseResult;
   };

@@ -17,10 +17,14 @@ export interface ProcessMemory {
 
 const decoder = new TextDecoder();
 
-async function cat(paths: string[]): Promise<string | undefined> {
+function cat(paths: string[]): Promise<string | undefined> {
+  return shell(`cat ${paths.join(" ")} 2>/dev/null`);
+}
+
+async function shell(command: string): Promise<string | undefined> {
   try {
     const out = await new Deno.Command("sh", {
-      args: ["-c", `cat ${paths.join(" ")} 2>/dev/null`],
+      args: ["-c", command],
       stdout: "piped",
       stderr: "null",
     }).output();
@@ -74,4 +78,23 @@ export async function childrenOf(ppid: number): Promise<number[]> {
 /** The command line of `pid`, arguments joined by spaces. */
 export async function commandLine(pid: number): Promise<string> {
   return (await read(`/proc/${pid}/cmdline`))?.split("\0").join(" ").trim() ?? "";
+}
+
+/** Open file descriptors of a process, by kind. */
+export interface FdCounts {
+  total: number;
+  sockets: number;
+  pipes: number;
+}
+
+/** The open file descriptors of `pid` (all NaN when it is gone). */
+export async function fdCounts(pid: number): Promise<FdCounts> {
+  const out = await shell(`ls -l /proc/${Math.trunc(pid)}/fd 2>/dev/null`) ?? "";
+  const targets = out.split("\n").filter((line) => line.includes(" -> "));
+  if (targets.length === 0) return { total: NaN, sockets: NaN, pipes: NaN };
+  return {
+    total: targets.length,
+    sockets: targets.filter((line) => line.includes("socket:")).length,
+    pipes: targets.filter((line) => line.includes("pipe:")).length,
+  };
 }

@@ -51,4 +51,6 @@ export interface BenchModule {
   /** Name used to select it on the command line, e.g. `tool_call`. */
   name: string;
   run(ctx: BenchContext): Promise<Section>;
+  /** Left out of the default selection (a slow diagnosis): runs only when named. */
+  optIn?: boolean;
 }

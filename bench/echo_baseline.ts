@@ -88,6 +88,14 @@ export async function startEchoServer(): Promise<EchoServer> {
   };
 }
 
+/** Options of {@linkcode echoRun}. */
+export interface EchoRunOptions {
+  /** Wait this long (ms) before answering each event, like a tool that takes time. */
+  delayMs?: () => number;
+  /** The HTTP client to use. */
+  client?: Deno.HttpClient;
+}
+
 /**
  * Runs `n` round trips over one event stream. Returns the time of each event's arrival at the
  * client (performance.now()), from the first event to the terminal one (`n + 1` stamps), and
@@ -96,13 +104,16 @@ export async function startEchoServer(): Promise<EchoServer> {
 export async function echoRun(
   url: string,
   n: number,
+  options: EchoRunOptions = {},
 ): Promise<{ stamps: number[]; total: number }> {
+  const client = options.client ? { client: options.client } : {};
   const started = performance.now();
   const stamps: number[] = [];
   const response = await fetch(`${url}/stream`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ n }),
+    ...client,
   });
   if (!response.body) throw new Error("Echo server sent no body");
   const posts: Promise<void>[] = [];
@@ -115,7 +126,7 @@ export async function echoRun(
       args: number[];
     };
     if (event.type !== "tool_call") break;
-    posts.push(ack(url, event));
+    posts.push(ack(url, event, options));
   }
   await Promise.all(posts);
   return { stamps, total: performance.now() - started };
@@ -124,16 +135,24 @@ export async function echoRun(
 async function ack(
   url: string,
   event: { id: string; execution_id: string; args: number[] },
+  options: EchoRunOptions,
 ): Promise<void> {
+  const delay = options.delayMs?.() ?? 0;
+  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   // The same request shape as ProgtcClient's POST /tool-results.
   const response = await fetch(`${url}/ack`, {
     method: "POST",
-    headers: { "x-progtc-api-key": "bench-key", "content-type": "application/json" },
+    headers: {
+      "x-progtc-api-key": "bench-key",
+      prefer: "handling=strict",
+      "content-type": "application/json",
+    },
     body: JSON.stringify({
       execution_id: event.execution_id,
       tool_call_id: event.id,
       result: event.args[0],
     }),
+    ...(options.client ? { client: options.client } : {}),
   });
   await response.body?.cancel();
   if (!response.ok) throw new Error(`Echo ack failed: ${response.status}`);

@@ -1,58 +1,18 @@
 /**
  * Memory of an idle server: RSS of each warm sandbox process in the pool and of the server
  * process, measured in a server process of its own (`_server_process.ts`, default options), once
- * right after start and once after a few executions (pool refilled). Same-run references: a bare
- * idle Deno process, and one holding an idle worker (what a sandbox is made of).
+ * right after start and twice after a few executions (pool refilled, collector run). Same-run
+ * references: a bare idle Deno process, and one holding an idle worker (what a sandbox is made
+ * of).
  *
  * @module
  */
 import type { BenchContext, BenchModule, Section } from "./_types.ts";
 import { childrenOf, commandLine, type ProcessMemory, processMemory } from "./_proc.ts";
 import { mib, ratio, sleep } from "./_stats.ts";
-import { readLines } from "../runner/lines.ts";
-import { ProgtcClient } from "../client/mod.ts";
-import { BENCH_API_KEY } from "./_server.ts";
-
-const here = (file: string) => new URL(file, import.meta.url).pathname;
-
-/** A child process that prints one line when ready, and the lines after that on request. */
-interface Helper extends AsyncDisposable {
-  pid: number;
-  next(): Promise<string>;
-  ask(): Promise<string>;
-}
-
-function startHelper(args: string[]): Helper {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: here(".."),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = readLines(child.stdout);
-  const writer = child.stdin.getWriter();
-  const next = async () => {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`Helper ${args.join(" ")} ended early`);
-    return value;
-  };
-  return {
-    pid: child.pid,
-    next,
-    ask: async () => {
-      await writer.write(new TextEncoder().encode("\n"));
-      return await next();
-    },
-    async [Symbol.asyncDispose]() {
-      await writer.close().catch(() => {});
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await child.status;
-      clearTimeout(timer);
-      await lines.return(undefined);
-    },
-  };
-}
+import { BENCH_DIR, startHelper } from "./_helper_process.ts";
+import { startRemoteServer } from "./_remote_server.ts";
+import type { ProgtcClient } from "../client/mod.ts";
 
 async function sandboxes(serverPid: number): Promise<ProcessMemory[]> {
   const out: ProcessMemory[] = [];
@@ -65,7 +25,7 @@ async function sandboxes(serverPid: number): Promise<ProcessMemory[]> {
 }
 
 async function reference(args: string[]): Promise<ProcessMemory> {
-  await using helper = startHelper(["run", "--quiet", "--no-config", ...args]);
+  await using helper = startHelper(["run", "--quiet", "--no-config", ...args], { graceMs: 1000 });
   await helper.next();
   await sleep(200);
   const memory = await processMemory(helper.pid);
@@ -73,8 +33,7 @@ async function reference(args: string[]): Promise<ProcessMemory> {
   return memory;
 }
 
-async function exercise(url: string, executions: number): Promise<void> {
-  const client = new ProgtcClient({ baseUrl: url, apiKey: BENCH_API_KEY });
+async function exercise(client: ProgtcClient, executions: number): Promise<void> {
   for (let i = 0; i < executions; i++) {
     const result = await client.executeCode({
       code: `import { echo } from "tools";\nfor (let i = 0; i < 10; i++) await echo(i);\n` +
@@ -114,28 +73,22 @@ const row = (label: string, m: ProcessMemory, base?: ProcessMemory) => [
 
 async function run(ctx: BenchContext): Promise<Section> {
   const executions = ctx.n(40, 10);
-  const bare = await reference([here("_idle_process.ts")]);
-  const withWorker = await reference([here("_idle_process.ts"), "worker"]);
+  const bare = await reference([`${BENCH_DIR}_idle_process.ts`]);
+  const withWorker = await reference([`${BENCH_DIR}_idle_process.ts`, "worker"]);
 
   ctx.log("idle_memory: server process with the default pool");
-  await using server = startHelper([
-    "run",
-    "--quiet",
-    "--allow-net",
-    "--allow-read",
-    "--allow-env",
-    "--allow-run",
-    here("_server_process.ts"),
-    BENCH_API_KEY,
-  ]);
-  type Report = { url: string; rss: number; heapUsed: number };
-  const first = JSON.parse(await server.next()) as Report;
-  const points: Point[] = [await measure(server.pid, first, "at start")];
+  await using server = await startRemoteServer({}, { exposeGc: true });
+  const settled = async () => {
+    await server.warm();
+    return await server.gc();
+  };
+  const points: Point[] = [await measure(server.pid, await settled(), "at start")];
   for (let round = 1; round <= 2; round++) {
     ctx.log(`idle_memory: ${executions} executions, then measure again`);
-    await exercise(first.url, executions);
-    const report = JSON.parse(await server.ask()) as Report;
-    points.push(await measure(server.pid, report, `after ${round * executions} executions`));
+    await exercise(server.client, executions);
+    points.push(
+      await measure(server.pid, await settled(), `after ${round * executions} executions`),
+    );
   }
 
   const rows = [
@@ -152,9 +105,9 @@ async function run(ctx: BenchContext): Promise<Section> {
     title: "Idle memory",
     description: "A server started with the default options (pool of 2) in its own process, " +
       "measured from /proc once warm, then twice more, each time after " +
-      `${executions} more executions (10 tool calls and 1 KB of output each) and once the pool ` +
-      "had refilled. Sandboxes are the server's child processes (prlimit execs deno, so the pid " +
-      "is the Deno process).",
+      `${executions} more executions (10 tool calls and 1 KB of output each), once the pool ` +
+      "had refilled and the collector had run. Sandboxes are the server's child processes " +
+      "(prlimit execs deno, so the pid is the Deno process).",
     tables: [{
       head: ["process", "RSS MiB", "anon MiB", "PSS MiB", "RSS / bare Deno"],
       rows,

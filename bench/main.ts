@@ -17,13 +17,31 @@ import { toolCall } from "./tool_call.ts";
 import { toolCallHops } from "./tool_call_hops.ts";
 import { trivialExecution } from "./trivial_execution.ts";
 import { idleMemory } from "./idle_memory.ts";
+import { loadTest } from "./load_test.ts";
+import { stepApi } from "./step_api.ts";
+import { pythonBench } from "./python_bench.ts";
+import { memoryGrowth } from "./memory_growth.ts";
 
-/** Every benchmark, in the order a full run measures them. */
-export const MODULES: BenchModule[] = [toolCall, toolCallHops, trivialExecution, idleMemory];
+/** Every benchmark, in the order a full run measures them (opt-in ones only when named). */
+export const MODULES: BenchModule[] = [
+  toolCall,
+  toolCallHops,
+  trivialExecution,
+  stepApi,
+  pythonBench,
+  idleMemory,
+  loadTest,
+  memoryGrowth,
+];
 
 const USAGE = `Usage: deno task bench [section...] [options]
 
-Sections (default: all): ${MODULES.map((m) => m.name).join(", ")}
+Sections (default: all but the opt-in ones): ${
+  MODULES.filter((m) => !m.optIn).map((m) => m.name).join(", ")
+}
+Opt-in sections (run only when named): ${
+  MODULES.filter((m) => m.optIn).map((m) => m.name).join(", ")
+}
 
 Options:
   --scale <x>   Multiply iteration counts by x [1]
@@ -59,14 +77,18 @@ export async function main(args: string[]): Promise<number> {
     console.error(`Invalid value for --scale: ${values.scale}\n\n${USAGE}`);
     return 2;
   }
-  const unknown = positionals.filter((name) => !MODULES.some((m) => m.name === name));
+  const unknown = positionals.filter((name) =>
+    name !== "all" && !MODULES.some((m) => m.name === name)
+  );
   if (unknown.length > 0) {
     console.error(`Unknown section: ${unknown.join(", ")}\n\n${USAGE}`);
     return 2;
   }
-  const selected = positionals.length > 0
+  const selected = positionals.includes("all")
+    ? MODULES
+    : positionals.length > 0
     ? MODULES.filter((m) => positionals.includes(m.name))
-    : MODULES;
+    : MODULES.filter((m) => !m.optIn);
 
   const started = performance.now();
   const ctx: BenchContext = {

@@ -2,19 +2,25 @@
  * Per-tool-call round trip: progtc against the bare Deno SSE echo, measured in the same run,
  * interleaved run by run so that both see the same machine noise.
  *
+ * Primary comparison, as deployed: each server runs in a process of its own (the echo in
+ * `_echo_process.ts`, progtc in `_server_process.ts` with the permissions and defaults of
+ * `deno task serve`), and the client runs in the bench process. Secondary: both servers inside
+ * the bench process, sharing its thread with the client (what earlier runs measured).
+ *
  * A progtc run is one execution of `for (let i = 0; i < N; i++) await echo(i)` through the real
- * `ProgtcClient` against a real server on port 0. A round trip is the time between two
- * consecutive tool calls reaching the client's tool function: POST of the result, the server,
- * the sandbox's pipes and worker, the next call back out over SSE. The echo measures the same
- * interval between two consecutive events. A second estimate for progtc subtracts an execution
- * with 0 calls: (T(N) − T(0)) / N.
+ * `ProgtcClient`. A round trip is the time between two consecutive tool calls reaching the
+ * client's tool function: POST of the result, the server, the sandbox's pipes and worker, the
+ * next call back out over SSE. The echo measures the same interval between two consecutive
+ * events. A second estimate for progtc subtracts an execution with 0 calls: (T(N) − T(0)) / N.
  *
  * @module
  */
 import type { BenchContext, BenchModule, Section } from "./_types.ts";
 import { echoRun, gaps, startEchoServer } from "./echo_baseline.ts";
 import { startBenchServer } from "./_server.ts";
-import { median, ms, ratio, summarize } from "./_stats.ts";
+import { startRemoteServer } from "./_remote_server.ts";
+import { BENCH_DIR, startHelper } from "./_helper_process.ts";
+import { median, ms, ratio, summarize, type Summary } from "./_stats.ts";
 import type { ProgtcClient } from "../client/mod.ts";
 
 const TARGET_RATIO = 2;
@@ -49,79 +55,113 @@ export async function progtcRun(
   return { stamps, total };
 }
 
+/** Round-trip gaps of one setup, pooled over runs, and each run's median. */
+class Series {
+  all: number[] = [];
+  runMedians: number[] = [];
+  add(g: number[]): void {
+    this.all.push(...g);
+    this.runMedians.push(median(g));
+  }
+  get summary(): Summary {
+    return summarize(this.all);
+  }
+}
+
+function signed(value: number): string {
+  return value >= 0 ? `+${ms(value)}` : ms(value);
+}
+
+function gapRow(label: string, s: Summary): string[] {
+  return [label, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.mean), `${s.n}`];
+}
+
 async function run(ctx: BenchContext): Promise<Section> {
   const calls = ctx.n(100, 20);
   const runs = ctx.n(20, 4);
   const warmup = 3;
-  await using echo = await startEchoServer();
-  await using progtc = await startBenchServer();
+  ctx.log("tool_call: starting the echo and progtc server processes");
+  await using echoProcess = startHelper([
+    "run",
+    "--quiet",
+    "--allow-net",
+    `${BENCH_DIR}_echo_process.ts`,
+  ]);
+  const echoUrl = (JSON.parse(await echoProcess.next()) as { url: string }).url;
+  await using remote = await startRemoteServer();
+  await using echoLocal = await startEchoServer();
+  await using local = await startBenchServer();
 
-  const echoGaps: number[] = [];
-  const progtcGaps: number[] = [];
-  const echoRunP50: number[] = [];
-  const progtcRunP50: number[] = [];
-  const pairRatios: number[] = [];
+  const echoOut = new Series();
+  const progtcOut = new Series();
+  const echoIn = new Series();
+  const progtcIn = new Series();
   const totals: number[] = [];
   const emptyTotals: number[] = [];
   const batchTotals: number[] = [];
-  ctx.log(`tool_call: ${warmup} warm-up + ${runs} runs of ${calls} round trips each`);
+  ctx.log(`tool_call: ${warmup} warm-up + ${runs} rounds of ${calls} round trips per setup`);
   for (let r = -warmup; r < runs; r++) {
+    const keep = r >= 0;
     // Alternate which goes first, so that neither always runs right after a pool refill.
-    const order = r % 2 === 0 ? ["echo", "progtc"] : ["progtc", "echo"];
-    let e: number[] = [];
-    let p: number[] = [];
-    for (const which of order) {
-      if (which === "echo") {
-        e = gaps((await echoRun(echo.url, calls)).stamps.slice(0, calls));
-      } else {
-        await progtc.warm();
-        const result = await progtcRun(progtc.client, calls);
-        p = gaps(result.stamps);
-        if (r >= 0) totals.push(result.total);
-      }
+    const pairs: [() => Promise<void>, () => Promise<void>][] = [[
+      async () => {
+        const e = gaps((await echoRun(echoUrl, calls)).stamps.slice(0, calls));
+        if (keep) echoOut.add(e);
+      },
+      async () => {
+        await remote.warm(20);
+        const p = await progtcRun(remote.client, calls);
+        if (keep) progtcOut.add(gaps(p.stamps)), totals.push(p.total);
+      },
+    ], [
+      async () => {
+        const e = gaps((await echoRun(echoLocal.url, calls)).stamps.slice(0, calls));
+        if (keep) echoIn.add(e);
+      },
+      async () => {
+        await local.warm();
+        const p = await progtcRun(local.client, calls);
+        if (keep) progtcIn.add(gaps(p.stamps));
+      },
+    ]];
+    for (const [a, b] of pairs) {
+      if (r % 2 === 0) await a(), await b();
+      else await b(), await a();
     }
-    await progtc.warm();
-    const empty = await progtcRun(progtc.client, 0);
-    await progtc.warm();
-    const batch = await progtcRun(progtc.client, calls, true);
-    if (r < 0) continue;
-    emptyTotals.push(empty.total);
-    batchTotals.push(batch.total);
-    echoGaps.push(...e);
-    progtcGaps.push(...p);
-    echoRunP50.push(median(e));
-    progtcRunP50.push(median(p));
-    pairRatios.push(median(p) / median(e));
+    await remote.warm(20);
+    const empty = await progtcRun(remote.client, 0);
+    await remote.warm(20);
+    const batch = await progtcRun(remote.client, calls, true);
+    if (keep) emptyTotals.push(empty.total), batchTotals.push(batch.total);
   }
 
-  const es = summarize(echoGaps);
-  const ps = summarize(progtcGaps);
+  const eo = echoOut.summary;
+  const po = progtcOut.summary;
+  const ei = echoIn.summary;
+  const pi = progtcIn.summary;
   const t0 = median(emptyTotals);
-  const perCallBySubtraction = totals.map((t) => (t - t0) / calls);
-  const sub = summarize(perCallBySubtraction);
+  const sub = summarize(totals.map((t) => (t - t0) / calls));
   const batch = summarize(batchTotals.map((t) => (t - t0) / calls));
-  const r50 = ps.p50 / es.p50;
-  const r90 = ps.p90 / es.p90;
-  const pairs = summarize(pairRatios);
+  const r50 = po.p50 / eo.p50;
+  const r90 = po.p90 / eo.p90;
+  const pairs = summarize(progtcOut.runMedians.map((p, i) => p / echoOut.runMedians[i]!));
+  const ri50 = pi.p50 / ei.p50;
+  const met = r50 <= TARGET_RATIO;
   return {
     title: "Tool-call round trip",
-    description:
-      `Time per tool call: ${runs} executions of ${calls} sequential \`await echo(i)\` ` +
-      `calls through \`ProgtcClient\` and a real server, interleaved with ${runs} runs of the ` +
-      `bare Deno SSE echo (same frame and body sizes, same SSE parser). ${warmup} warm-up ` +
-      `rounds of each are discarded. Percentiles are over all ${ps.n} round trips.`,
+    description: `Time per tool call: ${runs} executions of ${calls} sequential ` +
+      "`await echo(i)` calls through `ProgtcClient`, interleaved with runs of the bare Deno SSE " +
+      "echo (same frame and body sizes, same SSE parser, the same POST). **Primary: each server " +
+      "in a process of its own** (the progtc server with the permissions and defaults of " +
+      "`deno task serve`, its one log line per execution discarded; the echo a bare " +
+      "`Deno.serve`), the client in the bench process, as " +
+      "deployed. Secondary: both servers inside the bench process. " +
+      `${warmup} warm-up rounds are discarded; percentiles are over all round trips.`,
     tables: [{
       head: ["", "p50 ms", "p90 ms", "p99 ms", "mean ms", "samples"],
       rows: [
-        [
-          "bare Deno SSE echo (baseline)",
-          ms(es.p50),
-          ms(es.p90),
-          ms(es.p99),
-          ms(es.mean),
-          `${es.n}`,
-        ],
-        ["progtc, between calls", ms(ps.p50), ms(ps.p90), ms(ps.p99), ms(ps.mean), `${ps.n}`],
+        gapRow("**servers in their own processes:** bare Deno SSE echo (baseline)", eo),
+        gapRow("progtc, between calls", po),
         [
           "progtc, (T(N) − T(0)) / N",
           ms(sub.p50),
@@ -147,23 +187,37 @@ async function run(ctx: BenchContext): Promise<Section> {
           "",
           `${pairs.n} pairs`,
         ],
+        gapRow("servers in the bench process: bare Deno SSE echo", ei),
+        gapRow("servers in the bench process: progtc, between calls", pi),
+        [
+          "ratio progtc / echo, in the bench process",
+          ratio(ri50),
+          ratio(pi.p90 / ei.p90),
+          "",
+          "",
+          "",
+        ],
       ],
     }],
     notes: [
-      `T(0), an execution that makes no call, took ${ms(t0)} ms (median) in this section.`,
-      `Per-run medians: echo ${ms(median(echoRunP50))} ms, progtc ${ms(median(progtcRunP50))} ms.`,
+      `**Target (≤ ${TARGET_RATIO}× the echo, servers in their own processes): ` +
+      `${met ? "met" : "not met"}** in this run: ${ms(po.p50)} ms against ${ms(eo.p50)} ms ` +
+      `(p50), ${ratio(r50)}; p90 ${ms(po.p90)} ms against ${ms(eo.p90)} ms, ${ratio(r90)}.`,
+      `With both servers inside the bench process (client and server on one thread, no ` +
+      `process switch for the echo) the echo takes ${ms(ei.p50)} ms and progtc ${ms(pi.p50)} ms ` +
+      `(${ratio(ri50)}): moving the servers out of the bench process changes the echo's p50 ` +
+      `by ${signed(eo.p50 - ei.p50)} ms and progtc's by ${signed(po.p50 - pi.p50)} ms. ` +
+      "progtc's round trip also crosses the sandbox's pipes and worker, wherever its server runs.",
+      `T(0), an execution that makes no call, took ${ms(t0)} ms (median, server process).`,
       "The ratio compares sequential calls (each waits for the previous result), the worst case. " +
       "Calls issued together (`Promise.all`) overlap their round trips; their per-call cost is " +
       "shown for information, with no target.",
-      "Client and server share the bench process, for progtc as for the echo. Running the " +
-      "progtc server in a process of its own was tried while writing this harness and gave the " +
-      "same per-call time within noise.",
     ],
     checks: [{
-      what: "tool-call round trip, progtc p50 / echo p50",
+      what: "tool-call round trip, progtc p50 / echo p50 (servers in their own processes)",
       target: `≤ ${TARGET_RATIO}×`,
-      measured: `${ratio(r50)} (${ms(ps.p50)} ms vs ${ms(es.p50)} ms)`,
-      met: r50 <= TARGET_RATIO,
+      measured: `${ratio(r50)} (${ms(po.p50)} ms vs ${ms(eo.p50)} ms)`,
+      met,
     }],
   };
 }
