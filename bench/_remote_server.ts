@@ -43,7 +43,16 @@ export interface RemoteServer extends AsyncDisposable {
 /** The permissions `deno task serve` grants. */
 export const SERVE_PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-run"];
 
-/** Starts a server process and waits until its pool is warm. */
+/** The memory tuning `deno task serve` runs with (see deno.json). */
+export const SERVE_TUNING: Required<Pick<RemoteServerOptions, "env" | "v8Flags">> = {
+  env: { MALLOC_MMAP_THRESHOLD_: "65536" },
+  v8Flags: ["--max-semi-space-size=2"],
+};
+
+/**
+ * Starts a server process as `deno task serve` does (its permissions and memory tuning, unless
+ * `remote` gives its own `env` or `v8Flags`) and waits until its pool is warm.
+ */
 export function startRemoteServer(
   options: Partial<ServeOptions> = {},
   remote: RemoteServerOptions = {},
@@ -53,7 +62,7 @@ export function startRemoteServer(
     `${BENCH_DIR}_server_process.ts`,
     BENCH_API_KEY,
     JSON.stringify(options),
-  ], remote);
+  ], { ...SERVE_TUNING, ...remote });
 }
 
 /**

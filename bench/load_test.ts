@@ -283,8 +283,9 @@ async function run(ctx: BenchContext): Promise<Section> {
     }],
     notes: [
       "Latency is per execution, from its POST to the end of its event stream. Only the first " +
-      `${LOAD_SERVER.poolSize} executions find a warm sandbox; for every other one the pool ` +
-      "spawns a sandbox process at once, with no bound on how many boot together. " +
+      `${LOAD_SERVER.poolSize} executions find a warm sandbox; the others wait for one: the ` +
+      "pool boots at most max(2, cores) on demand at a time, plus its own refill, and a waiting " +
+      "execution takes whichever is ready first. " +
       (starved
         ? `In round 1 even the fastest execution took ${ms(firstMin)} ms of the ` +
           `${ms(firstWall)} ms wall time: the boots share the cores with the server and with ` +

@@ -32,11 +32,31 @@ interface Variant {
 const MMAP = { MALLOC_MMAP_THRESHOLD_: "65536" };
 const SEMI = ["--max-semi-space-size=2"];
 const VARIANTS: Variant[] = [
-  { label: "progtc server, as deployed", kind: "server" },
-  { label: "progtc server, `MALLOC_ARENA_MAX=2`", kind: "server", env: { MALLOC_ARENA_MAX: "2" } },
-  { label: "progtc server, `MALLOC_MMAP_THRESHOLD_=65536`", kind: "server", env: MMAP },
-  { label: "progtc server, `--v8-flags=--max-semi-space-size=2`", kind: "server", v8Flags: SEMI },
-  { label: "progtc server, both of the above", kind: "server", env: MMAP, v8Flags: SEMI },
+  { label: "progtc server, untuned", kind: "server", env: {}, v8Flags: [] },
+  {
+    label: "progtc server, `MALLOC_ARENA_MAX=2`",
+    kind: "server",
+    env: { MALLOC_ARENA_MAX: "2" },
+    v8Flags: [],
+  },
+  {
+    label: "progtc server, `MALLOC_MMAP_THRESHOLD_=65536`",
+    kind: "server",
+    env: MMAP,
+    v8Flags: [],
+  },
+  {
+    label: "progtc server, `--v8-flags=--max-semi-space-size=2`",
+    kind: "server",
+    env: {},
+    v8Flags: SEMI,
+  },
+  {
+    label: "progtc server, both of the above (as `deno task serve` runs)",
+    kind: "server",
+    env: MMAP,
+    v8Flags: SEMI,
+  },
   { label: "runner alone (sandboxes, no HTTP)", kind: "runner" },
   { label: "HTTP/SSE alone (bare echo, no sandboxes)", kind: "echo" },
 ];
