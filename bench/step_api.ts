@@ -279,7 +279,7 @@ async function run(ctx: BenchContext): Promise<Section> {
       "the first request, which found the pool full.",
       `In the instrumented warm run, ${(breakdown.idleShare * 100).toFixed(0)}% of a resume ` +
       "is the sandbox deciding that the program waits on its tools (it sends `idle` after two " +
-      "timer turns with no new call) after the call itself has already arrived.",
+      "turns of its own event loop with no new call) after the call itself has already arrived.",
       `Modes the servers logged: warm server ${JSON.stringify(warmModes)} (expected ` +
       `${expectedWarm} warm), replay server ${JSON.stringify(replayModes)}.`,
     ],
