@@ -3,7 +3,9 @@
  *
  * @module
  */
+import { ok, strictEqual } from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
+import { readEvents } from "../client/sse.ts";
 import { type ProgtcServer, serve, type ServeOptions } from "../server/serve.ts";
 
 /** The API key test servers use. */
@@ -59,4 +61,34 @@ export async function readFrames(response: Response): Promise<Record<string, unk
   return text.split("\n\n").filter((block) => block.startsWith("data: ")).map((block) =>
     JSON.parse(block.slice(6))
   );
+}
+
+/** An `/execute-code` event stream read one frame at a time, abortable like a real client. */
+export async function openStream(url: string, body: unknown) {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/execute-code`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-progtc-api-key": API_KEY },
+    body: JSON.stringify(body),
+    signal: controller.signal,
+  });
+  strictEqual(response.status, 200);
+  const events = readEvents(response.body!);
+  return {
+    async next(): Promise<Record<string, unknown>> {
+      const { value, done } = await events.next();
+      ok(!done, "the stream ended early");
+      return JSON.parse(value);
+    },
+    async rest(): Promise<Record<string, unknown>[]> {
+      const frames = [];
+      for await (const data of events) frames.push(JSON.parse(data));
+      return frames;
+    },
+    /** The client goes away: the connection is dropped. */
+    async abort(): Promise<void> {
+      controller.abort();
+      await events.return(undefined).catch(() => {});
+    },
+  };
 }

@@ -11,9 +11,8 @@
  * @module
  */
 import { deepStrictEqual, equal, match, ok, strictEqual } from "node:assert/strict";
-import { readEvents } from "../client/sse.ts";
 import { serve } from "../server/serve.ts";
-import { API_KEY, post, readFrames, startServer, type TestServer } from "./_helpers.ts";
+import { API_KEY, openStream, post, readFrames, startServer, type TestServer } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const STRICT = { "x-progtc-api-key": API_KEY, prefer: "handling=strict" };
@@ -100,36 +99,6 @@ async function assertKilled(pid: number, what: string, timeoutMs = 3000): Promis
     `${what}: only the warm pool is left`,
     async () => (await liveChildren()).length <= 1,
   );
-}
-
-/** An `/execute-code` event stream read one frame at a time, abortable like a real client. */
-async function openStream(url: string, body: unknown) {
-  const controller = new AbortController();
-  const response = await fetch(`${url}/execute-code`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-progtc-api-key": API_KEY },
-    body: JSON.stringify(body),
-    signal: controller.signal,
-  });
-  strictEqual(response.status, 200);
-  const events = readEvents(response.body!);
-  return {
-    async next(): Promise<Record<string, unknown>> {
-      const { value, done } = await events.next();
-      ok(!done, "the stream ended early");
-      return JSON.parse(value);
-    },
-    async rest(): Promise<Record<string, unknown>[]> {
-      const frames = [];
-      for await (const data of events) frames.push(JSON.parse(data));
-      return frames;
-    },
-    /** The client goes away: the connection is dropped. */
-    async abort(): Promise<void> {
-      controller.abort();
-      await events.return(undefined).catch(() => {});
-    },
-  };
 }
 
 async function assertStillServes(t: TestServer): Promise<void> {

@@ -1,7 +1,6 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { readEvents } from "../client/sse.ts";
 import { createApp } from "../server/app.ts";
-import { API_KEY, post, readFrames, startServer } from "./_helpers.ts";
+import { API_KEY, openStream, post, readFrames, startServer } from "./_helpers.ts";
 
 const KEY = { "x-progtc-api-key": API_KEY };
 /** What our client sends with tool results: 409 instead of the reference's silent 200. */
@@ -40,21 +39,6 @@ async function problem(response: Response, status: number, code: string): Promis
   strictEqual(body.code, code);
   strictEqual(body.status, status);
   return body.detail;
-}
-
-/** Opens an SSE execution and reads its frames one at a time. */
-async function open(url: string, body: unknown) {
-  const response = await post(`${url}/execute-code`, body);
-  strictEqual(response.status, 200);
-  const events = readEvents(response.body!);
-  return {
-    async next(): Promise<Record<string, unknown>> {
-      const { value, done } = await events.next();
-      ok(!done, "the stream ended early");
-      return JSON.parse(value);
-    },
-    close: () => events.return(undefined),
-  };
 }
 
 Deno.test("createApp() answers /ping without a key", async () => {
@@ -156,7 +140,7 @@ Deno.test("createApp() answers 404 to an unknown execution and 404/405 to unknow
 
 Deno.test("/tool-results answers 409 to a duplicate result when asked to be strict, and the execution goes on", async () => {
   await using t = await startServer();
-  const stream = await open(t.url, {
+  const stream = await openStream(t.url, {
     code: `import { a } from "tools"; console.log(await a(), await a());`,
     tool_names: ["a"],
   });
@@ -178,13 +162,13 @@ Deno.test("/tool-results answers 409 to a duplicate result when asked to be stri
     .body
     ?.cancel();
   deepStrictEqual(await stream.next(), { type: "success", stdout: "1 3\n", stderr: "" });
-  await stream.close();
+  await stream.abort();
   await problem(await post(`${t.url}/tool-results`, answer, STRICT), 409, "tool_call_not_pending");
 });
 
 Deno.test("/tool-results answers 409 to a late result after the call timed out, when asked to be strict", async () => {
   await using t = await startServer({ toolCallTimeout: 0.2 });
-  const stream = await open(t.url, {
+  const stream = await openStream(t.url, {
     code: `import { a } from "tools";
 try { await a(); } catch (e) { console.log(e.name); }
 console.log(await a());`,
@@ -214,12 +198,12 @@ console.log(await a());`,
     stdout: "TimeoutError\non time\n",
     stderr: "",
   });
-  await stream.close();
+  await stream.abort();
 });
 
 Deno.test("/tool-results carries an error the program sees as an exception", async () => {
   await using t = await startServer();
-  const stream = await open(t.url, {
+  const stream = await openStream(t.url, {
     code:
       `import { a } from "tools"; try { await a(); } catch (e) { console.log(e.name + ": " + e.message); }`,
     tool_names: ["a"],
@@ -236,7 +220,7 @@ Deno.test("/tool-results carries an error the program sees as an exception", asy
     stdout: "ToolError: no such city\n",
     stderr: "",
   });
-  await stream.close();
+  await stream.abort();
 });
 
 Deno.test("/execute-code sends keepalive comments while the program waits", async () => {

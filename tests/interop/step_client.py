@@ -15,14 +15,13 @@ BASE_URL and API_KEY default to $PROGTC_BASE_URL and $PROGTC_API_KEY. --determin
 progtc 0.2.0.
 """
 
-import argparse
 import asyncio
 import importlib.metadata
 import json
-import os
 import sys
 import time
 
+from _common import error_json, parse_args
 from progtc import AsyncProgtcClient
 from progtc.types import ExecuteCodeStepToolCalls
 
@@ -73,30 +72,8 @@ console.log(first.startsWith("Weather in city-"), second.endsWith("France: Sunny
 }
 
 
-def error_json(error: BaseException) -> dict:
-    response = getattr(error, "response", None)
-    return {
-        "type": type(error).__name__,
-        "message": str(error)[:1000],
-        "status": None if response is None else response.status_code,
-        "body": None if response is None else response.text[:500],
-    }
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenario", choices=SCENARIOS)
-    parser.add_argument("base_url", nargs="?", default=os.environ.get("PROGTC_BASE_URL"))
-    parser.add_argument("api_key", nargs="?", default=os.environ.get("PROGTC_API_KEY"))
-    parser.add_argument("--determinism", choices=["strict", "order_only"])
-    args = parser.parse_args()
-    if not args.base_url or not args.api_key:
-        parser.error("give BASE_URL and API_KEY, or set PROGTC_BASE_URL and PROGTC_API_KEY")
-    return args
-
-
 async def main() -> int:
-    args = parse_args()
+    args = parse_args(__doc__.split("\n\n")[0], SCENARIOS, determinism=True)
     client = AsyncProgtcClient(base_url=args.base_url, api_key=args.api_key)
     code = SCENARIOS[args.scenario]
     options: dict = {}

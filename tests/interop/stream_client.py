@@ -14,14 +14,13 @@ async Python functions. Usage:
 BASE_URL and API_KEY default to $PROGTC_BASE_URL and $PROGTC_API_KEY.
 """
 
-import argparse
 import asyncio
 import importlib.metadata
 import json
-import os
 import sys
 import time
 
+from _common import error_json, parse_args
 from progtc import AsyncProgtcClient
 
 STARTED = time.monotonic()
@@ -156,37 +155,8 @@ console.log(weather);
 }
 
 
-def error_json(error: BaseException) -> dict:
-    response = getattr(error, "response", None)
-    status = None
-    body = None
-    try:
-        if response is not None:
-            status = response.status_code
-            body = response.text[:500]
-    except Exception:  # a streamed response whose body was not read
-        pass
-    return {
-        "type": type(error).__name__,
-        "message": str(error)[:1000],
-        "status": status,
-        "body": body,
-    }
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenario", choices=SCENARIOS)
-    parser.add_argument("base_url", nargs="?", default=os.environ.get("PROGTC_BASE_URL"))
-    parser.add_argument("api_key", nargs="?", default=os.environ.get("PROGTC_API_KEY"))
-    args = parser.parse_args()
-    if not args.base_url or not args.api_key:
-        parser.error("give BASE_URL and API_KEY, or set PROGTC_BASE_URL and PROGTC_API_KEY")
-    return args
-
-
 async def main() -> int:
-    args = parse_args()
+    args = parse_args(__doc__.split("\n\n")[0], SCENARIOS)
     scenario, base_url, api_key = args.scenario, args.base_url, args.api_key
     code, tools, options = SCENARIOS[scenario]
 
