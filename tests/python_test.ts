@@ -6,7 +6,7 @@
  * @module
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { runStepToolCalls } from "../client/mod.ts";
+import { runStepToolCalls, type ToolHandler } from "../client/mod.ts";
 import { API_KEY, post, startServer, type TestServer } from "./_helpers.ts";
 
 const python = { language: "python" } as const;
@@ -203,6 +203,77 @@ Deno.test("python: an exception is a runtime_error with a traceback of the user'
       "",
     ].join("\n"),
   });
+});
+
+/** The README's snippets, for the step API: each must end exactly as it does streaming. */
+const README_SNIPPETS: { name: string; code: string; tools: Record<string, ToolHandler> }[] = [
+  {
+    name: "single call",
+    code: `from tools import get_weather\n\nweather = await get_weather("London", "UK")\n` +
+      `print(f"The weather is: {weather}")\n`,
+    tools: { get_weather: (city: string, country: string) => `Sunny in ${city}, ${country}` },
+  },
+  {
+    name: "sequential calls",
+    code: `from tools import tool_a, tool_b\n\na = await tool_a()\nb = await tool_b(a)\nprint(b)\n`,
+    tools: { tool_a: () => ({ n: 20 }), tool_b: (a: { n: number }) => [a.n + 22, null, true] },
+  },
+  {
+    name: "asyncio.gather of two tools",
+    code: `import asyncio\nfrom tools import get_weather, search_database\n\n` +
+      `weather, results = await asyncio.gather(\n    get_weather("Tokyo", "Japan"),\n` +
+      `    search_database("hotels"),\n)\n\nprint(f"Weather: {weather}")\n` +
+      `print(f"Results: {results}")\n`,
+    tools: {
+      get_weather: (city: string, country: string) => `Sunny in ${city}, ${country}`,
+      search_database: (query: string) => [{ id: 1, name: query }],
+    },
+  },
+  {
+    name: "syntax error",
+    code: `print("fine")\nx = (\n`,
+    tools: {},
+  },
+  {
+    name: "runtime error",
+    code: `from tools import tool_a\nprint(await tool_a())\n\ndef parse(text):\n` +
+      `    return int(text)\n\nparse("x")\n`,
+    tools: { tool_a: () => "before" },
+  },
+];
+
+Deno.test("python: the README's snippets end the same through the step API as streaming", async () => {
+  await using t = await startServer({ pythonPoolSize: 1 });
+  for (const snippet of README_SNIPPETS) {
+    const streamed = await t.client.executeCode({
+      ...python,
+      code: snippet.code,
+      tools: snippet.tools,
+    });
+    const toolNames = Object.keys(snippet.tools);
+    let step = await t.client.executeCodeStep({ ...python, code: snippet.code, toolNames });
+    let steps = 0;
+    while (step.type === "tool_call") {
+      steps++;
+      const answers = await runStepToolCalls(step.tool_calls, snippet.tools);
+      step = await t.client.executeCodeStep({
+        ...python,
+        code: snippet.code,
+        toolNames,
+        state: step.state,
+        ...answers,
+      });
+    }
+    deepStrictEqual(step, streamed, snippet.name);
+    const expectedType = { "syntax error": "syntax_error", "runtime error": "runtime_error" }[
+      snippet.name
+    ] ?? "success";
+    strictEqual(step.type, expectedType, `${snippet.name}: ${step.stderr}`);
+    ok(step.stdout.length > 0 || step.type === "syntax_error", `${snippet.name} printed nothing`);
+    const expectedSteps = { "sequential calls": 2, "syntax error": 0 }[snippet.name] ??
+      (toolNames.length > 0 ? 1 : 0);
+    strictEqual(steps, expectedSteps, `${snippet.name}: steps`);
+  }
 });
 
 // ─── tools that fail ────────────────────────────────────────────────────────────────────────
