@@ -12,9 +12,9 @@ import {
 } from "../protocol.ts";
 import { runMessage, Runner } from "../runner/runner.ts";
 import { KeyCheck } from "./auth.ts";
-import { readJson } from "./body.ts";
+import { jsonOverLimit, readJson, resultTooLarge } from "./body.ts";
 import { Capacity } from "./capacity.ts";
-import { Execution, utf8Length } from "./execution.ts";
+import { Execution } from "./execution.ts";
 import { type AppOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
 import { EventStream } from "./sse.ts";
@@ -142,13 +142,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
 
   async function executeCodeStep(request: Request): Promise<Response> {
-    const body = await readJson(request, ExecuteCodeStepRequest, config.maxBodyBytes);
+    const { body, bytes } = await readJson(request, ExecuteCodeStepRequest, config.maxBodyBytes);
     await checkModules(runner, body.modules, body.language ?? config.language);
-    return Response.json(await steps.step(body, request.signal));
+    return Response.json(await steps.step(body, bytes, request.signal));
   }
 
   async function executeCode(request: Request): Promise<Response> {
-    const body = await readJson(request, ExecuteCodeRequest, config.maxBodyBytes);
+    const { body } = await readJson(request, ExecuteCodeRequest, config.maxBodyBytes);
     const language = body.language ?? config.language;
     await checkModules(runner, body.modules, language);
     const { sandbox, release } = await startSandbox(language);
@@ -191,7 +191,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
 
   async function toolResults(request: Request): Promise<Response> {
-    const body = await readJson(request, ToolResultRequest, config.maxBodyBytes);
+    const { body, bytes } = await readJson(request, ToolResultRequest, config.maxBodyBytes);
     // The reference answers 200 to a result nobody waits for, and its client fails the whole
     // execution on any error status; our client asks to be told (RFC 7240 `Prefer`).
     const strict = /\bhandling=strict\b/i.test(request.headers.get("prefer") ?? "");
@@ -204,15 +204,13 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (ended.has(body.execution_id)) return notPending("The execution has already ended");
       throw new HttpProblem(404, "unknown_execution", `No execution ${body.execution_id}`);
     }
-    const size = body.error === undefined ? utf8Length(JSON.stringify(body.result ?? null)) : 0;
-    const tooLarge = size > config.maxToolResultBytes;
+    const size = body.error === undefined
+      ? jsonOverLimit(body.result, config.maxToolResultBytes, bytes)
+      : undefined;
     const status = execution.deliver(
       body.tool_call_id,
-      tooLarge
-        ? {
-          error:
-            `The tool's result of ${size} bytes exceeds the limit of ${config.maxToolResultBytes}`,
-        }
+      size !== undefined
+        ? { error: resultTooLarge(size, config.maxToolResultBytes) }
         : body.error !== undefined
         ? { error: body.error }
         : { value: body.result ?? null },
@@ -223,11 +221,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (status === "not_pending") {
       return notPending("The tool call was already answered or timed out");
     }
-    if (tooLarge) {
+    if (size !== undefined) {
       throw new HttpProblem(
         413,
         "result_too_large",
-        `Tool result of ${size} bytes exceeds the limit of ${config.maxToolResultBytes}; the program sees a ToolError`,
+        `${resultTooLarge(size, config.maxToolResultBytes)}; the program sees a ToolError`,
       );
     }
     return Response.json(null);

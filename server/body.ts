@@ -34,12 +34,19 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   return body;
 }
 
+/** A request body and its size in bytes. */
+export interface Sized<T> {
+  body: T;
+  /** Bytes of the request body: an upper bound on the JSON size of anything inside it. */
+  bytes: number;
+}
+
 /** Reads, parses and validates a JSON body. */
 export async function readJson<S extends z.ZodType>(
   request: Request,
   schema: S,
   maxBytes: number,
-): Promise<z.infer<S>> {
+): Promise<Sized<z.infer<S>>> {
   const type = request.headers.get("content-type") ?? "application/json";
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
     throw new HttpProblem(415, "unsupported_media_type", `Expected application/json, got ${type}`);
@@ -60,7 +67,7 @@ export async function readJson<S extends z.ZodType>(
       `Invalid request body: ${describeIssues(parsed.error)}`,
     );
   }
-  return parsed.data;
+  return { body: parsed.data, bytes: bytes.byteLength };
 }
 
 function describeIssues(error: z.ZodError): string {
@@ -76,4 +83,23 @@ function tooLarge(maxBytes: number): HttpProblem {
     "body_too_large",
     `Request body exceeds the limit of ${maxBytes} bytes`,
   );
+}
+
+/**
+ * The JSON size of `value` when it exceeds `limit` bytes, else `undefined`. `upperBound` is the
+ * size of the request that carried the value: within the limit, nothing is serialised.
+ */
+export function jsonOverLimit(
+  value: unknown,
+  limit: number,
+  upperBound: number,
+): number | undefined {
+  if (upperBound <= limit) return undefined;
+  const size = new TextEncoder().encode(JSON.stringify(value ?? null)).byteLength;
+  return size > limit ? size : undefined;
+}
+
+/** Why a tool result was refused. */
+export function resultTooLarge(size: number, limit: number): string {
+  return `The tool's result of ${size} bytes exceeds the limit of ${limit}`;
 }

@@ -25,7 +25,8 @@ import type {
 } from "../protocol.ts";
 import { newId } from "../protocol.ts";
 import { runMessage } from "../runner/runner.ts";
-import { type ExecutionLimits, type ToolOutcome, utf8Length } from "./execution.ts";
+import { jsonOverLimit, resultTooLarge } from "./body.ts";
+import type { ExecutionLimits, ToolOutcome } from "./execution.ts";
 import { HttpProblem } from "./problem.ts";
 import { type StateCodec, StateTokenError, type StepState } from "./state_token.ts";
 import { canonicalJson, type Lease, record, StepRun, untilStop } from "./step_run.ts";
@@ -86,7 +87,11 @@ export class StepService {
    * Runs one step. Throws {@linkcode HttpProblem} for a request it refuses. When `signal`
    * aborts before the step stops (the client left), the execution is killed.
    */
-  async step(body: ExecuteCodeStepRequest, signal?: AbortSignal): Promise<ExecuteCodeStepResult> {
+  async step(
+    body: ExecuteCodeStepRequest,
+    bodyBytes: number,
+    signal?: AbortSignal,
+  ): Promise<ExecuteCodeStepResult> {
     const started = performance.now();
     const language = body.language ?? this.#options.language;
     const program = programHash(language, body);
@@ -110,13 +115,14 @@ export class StepService {
         `Expected ${pending.length} tool results for the tool calls of the previous step, got ${results.length}`,
       );
     }
+    const limit = this.#options.limits.maxToolResultBytes;
     results.forEach((result, index) => {
-      const size = utf8Length(JSON.stringify(result ?? null));
-      if (size > this.#options.limits.maxToolResultBytes) {
+      const size = jsonOverLimit(result, limit, bodyBytes);
+      if (size !== undefined) {
         throw new HttpProblem(
           413,
           "result_too_large",
-          `tool_results[${index}] of ${size} bytes exceeds the limit of ${this.#options.limits.maxToolResultBytes}`,
+          `tool_results[${index}]: ${resultTooLarge(size, limit)}`,
         );
       }
     });
@@ -183,13 +189,15 @@ export class StepService {
     };
     const token = await this.#options.codec.encode(state);
     if (token.length > this.#options.maxStateBytes) {
-      run.execution.stop("runtime_error", "", "state too large");
-      return {
-        type: "runtime_error",
-        stdout: "",
-        stderr:
-          `Error: the step state would exceed the limit of ${this.#options.maxStateBytes} bytes\n`,
-      };
+      // End the program as any other end: its output so far, and why it stopped.
+      run.execution.stop(
+        "runtime_error",
+        `Error: the step state would exceed the limit of ${this.#options.maxStateBytes} bytes\n`,
+        "state too large",
+      );
+      const end = await run.next();
+      if (end.kind !== "end") throw new Error("A stopped step run did not end");
+      return end.result;
     }
     this.#hold(run, step);
     this.#options.log(

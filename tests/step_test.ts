@@ -267,3 +267,27 @@ Deno.test("executeCodeStep() stops the program when the client aborts the reques
   const after = await t.client.executeCodeStep({ code: `console.log("next")`, toolNames: [] });
   deepStrictEqual(after, { type: "success", stdout: "next\n", stderr: "" });
 });
+
+Deno.test("executeCodeStep() ends the program, keeping its output, when its state would exceed the limit", async () => {
+  await using t = await startServer({ maxStateBytes: 2000 });
+  // Random hex does not compress: the second step's state holds 8 KB of it.
+  const big = Array.from(crypto.getRandomValues(new Uint8Array(4096)), (b) => b.toString(16))
+    .join("");
+  const { result, batches } = await stepLoop(
+    t.client,
+    `
+import { fetch_blob, next } from "tools";
+console.log("started");
+const blob = await fetch_blob();
+console.log("got", blob.length);
+await next();
+`,
+    { fetch_blob: () => big, next: () => null },
+  );
+  strictEqual(batches.length, 1);
+  deepStrictEqual(result, {
+    type: "runtime_error",
+    stdout: `started\ngot ${big.length}\n`,
+    stderr: "Error: the step state would exceed the limit of 2000 bytes\n",
+  });
+});
