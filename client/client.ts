@@ -105,8 +105,8 @@ export async function runStepToolCalls(
 ): Promise<{ toolResults: JsonValue[]; toolErrors: StepToolError[] }> {
   const outcomes = await Promise.all(calls.map((call) => invoke(call, tools)));
   const toolErrors: StepToolError[] = [];
-  const toolResults = outcomes.map((outcome, index) => {
-    if ("result" in outcome) return outcome.result;
+  const toolResults = outcomes.map((outcome, index): JsonValue => {
+    if ("json" in outcome) return JSON.parse(outcome.json);
     toolErrors.push({ index, message: outcome.error });
     return null;
   });
@@ -259,7 +259,12 @@ export class ProgtcClient {
     signal: AbortSignal,
   ): Promise<void> {
     const outcome = await invoke(call, tools);
-    const body = { execution_id: call.execution_id, tool_call_id: call.id, ...outcome };
+    const ids = `"execution_id":${JSON.stringify(call.execution_id)},"tool_call_id":${
+      JSON.stringify(call.id)
+    }`;
+    const body = "json" in outcome
+      ? `{${ids},"result":${outcome.json}}`
+      : `{${ids},"error":${JSON.stringify(outcome.error)}}`;
     for (let attempt = 0;; attempt++) {
       try {
         // Ask for 409 on a result nobody waits for (the reference silently answers 200).
@@ -281,6 +286,7 @@ export class ProgtcClient {
     }
   }
 
+  /** POSTs `body` as JSON; a string is taken as JSON text already. */
   #post(
     path: string,
     body: unknown,
@@ -290,24 +296,23 @@ export class ProgtcClient {
     return this.#fetch(`${this.#baseUrl}${path}`, {
       method: "POST",
       headers: { ...this.#headers, ...headers, "content-type": "application/json" },
-      body: JSON.stringify(body),
+      body: typeof body === "string" ? body : JSON.stringify(body),
       ...(signal ? { signal } : {}),
     });
   }
 }
 
-/** Runs one tool; every failure becomes an `error` outcome for the program. */
+/** Runs one tool; its result as JSON text, or an `error` outcome for the program. */
 async function invoke(
   call: ToolCall,
   tools: Record<string, ToolHandler>,
-): Promise<{ result: JsonValue } | { error: string }> {
+): Promise<{ json: string } | { error: string }> {
   const handler = Object.hasOwn(tools, call.tool_name) ? tools[call.tool_name] : undefined;
   if (!handler) return { error: `Unknown tool: ${call.tool_name}` };
   try {
     const args = Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
-    const value = await handler(...args);
-    const json = JSON.stringify(value ?? null);
-    return { result: JSON.parse(json) };
+    // Serialised once, here: a value that is not JSON (a cycle, a BigInt) fails the call.
+    return { json: JSON.stringify(await handler(...args) ?? null) };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }
