@@ -127,14 +127,11 @@ export class Runner {
       }),
     );
     // Python is prepared on first use: a server that never runs Python never builds a snapshot.
-    let prepared: Promise<PythonEntry> | undefined;
+    // (preparePython() shares one preparation per configuration and retries after a failure.)
     const python = () =>
-      prepared ??= preparePython({
+      preparePython({
         denoPath: spawnOptions.denoPath,
         ...(options.pythonCacheDir !== undefined ? { cacheDir: options.pythonCacheDir } : {}),
-      }).catch((error) => {
-        prepared = undefined; // Try again on the next use.
-        throw error;
       });
     const pythonOptions: SandboxSpawnOptions = {
       ...spawnOptions,

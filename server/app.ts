@@ -63,6 +63,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const runner = options.runner ?? await Runner.create({ ...options, maxLineLength });
   const ownsRunner = options.runner === undefined;
   const capacity = new Capacity(config.maxConcurrent);
+  const programLimits = limits(config);
   const executions = new Map<string, Execution>();
   const ended = new Set<string>();
   let closing = false;
@@ -70,7 +71,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     codec: await StateCodec.create(config.stateSecret),
     acquire: startSandbox,
     acquireSlot: takeSlot,
-    limits: limits(config),
+    limits: programLimits,
     language: config.language,
     maxStateBytes: config.maxStateBytes,
     stateMaxAgeMs: config.stateMaxAgeMs,
@@ -157,7 +158,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       onCancel: () => execution.cancel("the client disconnected"),
       onOverflow: () => execution.cancel("the client does not read its event stream"),
     });
-    const execution: Execution = new Execution(sandbox, body.tool_names, limits(config), {
+    const execution: Execution = new Execution(sandbox, body.tool_names, programLimits, {
       toolCall: (call) => events.send(call),
       ...(body.stream_output
         ? { output: (stream, data) => events.send({ type: stream, data }) }
@@ -176,7 +177,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     executions.set(execution.id, execution);
     execution.start(
       runMessage(language, body.code, body.tool_names, {
-        ...limits(config),
+        ...programLimits,
         reportIdle: false,
         ...(body.modules ? { modules: body.modules } : {}),
       }),
