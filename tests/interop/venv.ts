@@ -1,16 +1,19 @@
 /**
  * Virtualenvs holding the reference Python client (`pip install progtc==<version>`), created on
  * demand in the repository's `.venv/` (git-ignored), so that the interop tests run on a fresh
- * machine with only Python 3, pip and network access to PyPI.
+ * machine with only Python 3, pip and network access to PyPI. The reference's own test suites
+ * (`tests/reference/setup.ts`) build their venvs with the same helper ({@linkcode ensurePythonEnv}).
  *
  * Invariants:
- * - A venv is usable only once its `.progtc-ready` marker exists; the marker is written last,
- *   atomically (rename), after `progtc` was imported from the venv at the expected version.
- * - Creation holds an exclusive lock on `.venv/progtc-<version>.lock` (`flock`, released by the
- *   kernel if the process dies), so concurrent test processes never build the same venv twice
- *   nor use a half-built one. A half-built venv left by a killed process is rebuilt.
+ * - A venv is usable only once its `.progtc-ready` marker exists and holds the expected text
+ *   (the requirements it was built for); the marker is written last, atomically (rename), after
+ *   the venv's check (e.g. `progtc` imported at the expected version) passed.
+ * - Creation holds an exclusive lock on `.venv/<name>.lock` (`flock`, released by the kernel if
+ *   the process dies), so concurrent test processes never build the same venv twice nor use a
+ *   half-built one. A half-built venv left by a killed process is rebuilt.
  *
- * Run it directly to prepare every venv ahead of the tests (CI does):
+ * Run it directly to prepare every venv (and the reference's test sources) ahead of the tests
+ * (CI does):
  *
  * ```sh
  * deno run --allow-read --allow-write --allow-run --allow-env tests/interop/venv.ts
@@ -30,7 +33,24 @@ const VENV_ROOT = new URL(".venv/", ROOT);
 const MARKER = ".progtc-ready";
 const MIN_PYTHON = [3, 11]; // progtc 0.2.0 imports enum.StrEnum (3.11+)
 
-const memo = new Map<ReferenceVersion, Promise<string>>();
+/**
+ * A virtualenv to create in `.venv/`: what pip installs into it and how to check the result.
+ * The marker file holds `marker`, so a venv built for other requirements is rebuilt.
+ */
+export interface VenvSpec {
+  /** The venv's directory name inside `.venv/`. */
+  name: string;
+  /** The arguments of `pip install` (requirement specifiers). */
+  requirements: string[];
+  /** Python source run in the venv once installed; must print `expect` (then a newline). */
+  check: string;
+  /** What `check` prints. */
+  expect: string;
+  /** The marker's content: it changes whenever the venv must be rebuilt. */
+  marker: string;
+}
+
+const memo = new Map<string, Promise<string>>();
 
 /**
  * Returns the path of the Python interpreter of the venv for `version`, creating the venv first
@@ -44,42 +64,62 @@ const memo = new Map<ReferenceVersion, Promise<string>>();
  * ```
  */
 export function ensureVenv(version: ReferenceVersion): Promise<string> {
-  let promise = memo.get(version);
+  return ensurePythonEnv({
+    name: `progtc-${version}`,
+    requirements: [`progtc==${version}`],
+    check:
+      "import importlib.metadata as m, progtc.client, progtc.types; print(m.version('progtc'))",
+    expect: version,
+    marker: `progtc ${version}\n`,
+  });
+}
+
+/**
+ * Returns the path of the Python interpreter of the venv `spec` describes, creating it first if
+ * needed (see the module's invariants).
+ */
+export function ensurePythonEnv(spec: VenvSpec): Promise<string> {
+  let promise = memo.get(spec.name);
   if (!promise) {
-    promise = prepare(version);
-    memo.set(version, promise);
-    promise.catch(() => memo.delete(version));
+    promise = prepare(spec);
+    memo.set(spec.name, promise);
+    promise.catch(() => memo.delete(spec.name));
   }
   return promise;
 }
 
 /** Where the venv of `version` lives. */
 export function venvDir(version: ReferenceVersion): string {
-  return new URL(`progtc-${version}`, VENV_ROOT).pathname;
+  return venvPath(`progtc-${version}`);
 }
 
-async function prepare(version: ReferenceVersion): Promise<string> {
-  const dir = venvDir(version);
+/** Where the venv named `name` lives. */
+export function venvPath(name: string): string {
+  return new URL(name, VENV_ROOT).pathname;
+}
+
+async function prepare(spec: VenvSpec): Promise<string> {
+  const dir = venvPath(spec.name);
   const python = `${dir}/bin/python`;
-  if (await isReady(dir, python)) return python;
+  if (await isReady(dir, python, spec.marker)) return python;
   await Deno.mkdir(VENV_ROOT, { recursive: true });
-  using lock = await Deno.open(new URL(`progtc-${version}.lock`, VENV_ROOT), {
+  using lock = await Deno.open(new URL(`${spec.name}.lock`, VENV_ROOT), {
     create: true,
     write: true,
   });
   await lock.lock(true);
   try {
-    if (await isReady(dir, python)) return python;
-    await build(version, dir, python);
+    if (await isReady(dir, python, spec.marker)) return python;
+    await build(spec, dir, python);
     return python;
   } finally {
     await lock.unlock();
   }
 }
 
-async function isReady(dir: string, python: string): Promise<boolean> {
+async function isReady(dir: string, python: string, marker: string): Promise<boolean> {
   try {
-    await Deno.stat(`${dir}/${MARKER}`);
+    if ((await Deno.readTextFile(`${dir}/${MARKER}`)) !== marker) return false;
     await Deno.stat(python); // follows the symlink: fails if the base Python is gone
     return true;
   } catch (error) {
@@ -88,13 +128,14 @@ async function isReady(dir: string, python: string): Promise<boolean> {
   }
 }
 
-async function build(version: ReferenceVersion, dir: string, python: string): Promise<void> {
+async function build(spec: VenvSpec, dir: string, python: string): Promise<void> {
   const base = Deno.env.get("PYTHON") || "python3";
   await checkBasePython(base);
   await Deno.remove(dir, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
-  console.error(`Creating ${dir} (pip install progtc==${version})`);
+  const requirements = spec.requirements.join(" ");
+  console.error(`Creating ${dir} (pip install ${requirements})`);
   await run(base, ["-m", "venv", dir], "Cannot create the virtualenv");
   await run(python, [
     "-m",
@@ -103,17 +144,14 @@ async function build(version: ReferenceVersion, dir: string, python: string): Pr
     "--disable-pip-version-check",
     "--no-input",
     "--quiet",
-    `progtc==${version}`,
-  ], `Cannot install progtc==${version} from PyPI`);
-  const installed = await run(python, [
-    "-c",
-    "import importlib.metadata as m, progtc.client, progtc.types; print(m.version('progtc'))",
-  ], `progtc==${version} does not import`);
-  if (installed.trim() !== version) {
-    throw new Error(`Cannot use ${dir}: it holds progtc ${installed.trim()}, not ${version}`);
+    ...spec.requirements,
+  ], `Cannot install ${requirements} from PyPI`);
+  const installed = await run(python, ["-c", spec.check], `${requirements} does not import`);
+  if (installed.trim() !== spec.expect) {
+    throw new Error(`Cannot use ${dir}: it holds ${installed.trim()}, not ${spec.expect}`);
   }
   const temporary = `${dir}/${MARKER}.${crypto.randomUUID()}`;
-  await Deno.writeTextFile(temporary, `progtc ${version}\n`);
+  await Deno.writeTextFile(temporary, spec.marker);
   await Deno.rename(temporary, `${dir}/${MARKER}`);
 }
 
@@ -143,7 +181,11 @@ async function checkBasePython(base: string): Promise<void> {
   }
 }
 
-async function run(command: string, args: string[], failure: string): Promise<string> {
+/**
+ * Runs `command` with `args` (no input, Python's and pip's prompts off) and returns its stdout;
+ * throws with `failure` and the end of its stderr when it fails.
+ */
+export async function run(command: string, args: string[], failure: string): Promise<string> {
   const output = await new Deno.Command(command, {
     args,
     stdin: "null",
@@ -161,10 +203,26 @@ async function run(command: string, args: string[], failure: string): Promise<st
   return decoder.decode(output.stdout);
 }
 
-if (import.meta.main) {
+async function main(): Promise<void> {
   const started = performance.now();
-  const pythons = await Promise.all(REFERENCE_VERSIONS.map(ensureVenv));
+  // The reference's own test suites (tests/reference/) need their sources and a venv each.
+  const { ensureReferenceSuite } = await import("../reference/setup.ts");
+  const [pythons, suites] = await Promise.all([
+    Promise.all(REFERENCE_VERSIONS.map(ensureVenv)),
+    Promise.all(REFERENCE_VERSIONS.map(ensureReferenceSuite)),
+  ]);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  REFERENCE_VERSIONS.forEach((version, i) => console.log(`progtc ${version}: ${pythons[i]}`));
+  REFERENCE_VERSIONS.forEach((version, i) => {
+    console.log(`progtc ${version}: ${pythons[i]}`);
+    console.log(`progtc ${version} test suite: ${suites[i]!.tests} (${suites[i]!.python})`);
+  });
   console.log(`Reference virtualenvs ready in ${seconds} s`);
+}
+
+// Not a top-level await: setup.ts imports this module, which must have finished evaluating.
+if (import.meta.main) {
+  main().catch((error) => {
+    console.error(error);
+    Deno.exit(1);
+  });
 }
