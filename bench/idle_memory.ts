@@ -1,130 +1,70 @@
 /**
- * Memory of an idle server: RSS of each warm sandbox process in the pool and of the server
- * process, measured in a server process of its own (`_server_process.ts`, default options), once
- * right after start and twice after a few executions (pool refilled, collector run). Same-run
- * references: a bare idle Deno process, and one holding an idle worker (what a sandbox is made
- * of).
+ * Idle memory: RSS and PSS of an idle server of ours with the default options, in its own
+ * process, and of each of its child processes (the warm sandboxes), read from /proc once warm
+ * and again after a few executions; the idle reference server and echo for scale.
  *
  * @module
  */
-import type { BenchContext, BenchModule, Section } from "./_types.ts";
-import { childrenOf, commandLine, type ProcessMemory, processMemory } from "./_proc.ts";
-import { mib, ratio, sleep } from "./_stats.ts";
-import { BENCH_DIR, startHelper } from "./_helper_process.ts";
-import { startRemoteServer } from "./_remote_server.ts";
-import type { ProgtcClient } from "../client/mod.ts";
+import { execute, expectSuccess } from "./_client.ts";
+import { mib, type ProcessMemory, treeMemory } from "./_lib.ts";
+import { type Server, settle, startOurs } from "./_servers.ts";
+import type { Ctx, Section } from "./main.ts";
 
-async function sandboxes(serverPid: number): Promise<ProcessMemory[]> {
-  const out: ProcessMemory[] = [];
-  for (const pid of await childrenOf(serverPid)) {
-    if (!(await commandLine(pid)).includes(".progtc.invalid")) continue;
-    const memory = await processMemory(pid);
-    if (memory) out.push(memory);
-  }
-  return out.sort((a, b) => a.pid - b.pid);
+/** A short name for a process from its command line (a guess: the bench sees only /proc). */
+function label(m: ProcessMemory, root: boolean): string {
+  if (root) return "server process";
+  if (/pyodide|python/i.test(m.command)) return "child: Python sandbox";
+  if (/sandbox|bootstrap/i.test(m.command)) return "child: TypeScript sandbox";
+  return `child: ${m.command.split(" ")[0]?.split("/").at(-1) ?? "?"}`;
 }
 
-async function reference(args: string[]): Promise<ProcessMemory> {
-  await using helper = startHelper(["run", "--quiet", "--no-config", ...args], { graceMs: 1000 });
-  await helper.next();
-  await sleep(200);
-  const memory = await processMemory(helper.pid);
-  if (!memory) throw new Error("Reference process vanished");
-  return memory;
+async function rowsOf(server: Server, when: string): Promise<string[][]> {
+  const tree = await treeMemory(server.pid);
+  return [
+    ...tree.processes.map((
+      m,
+      i,
+    ) => [`${label(m, i === 0)} (pid ${m.pid}), ${when}`, mib(m.rss), mib(m.pss)]),
+    [`**whole tree, ${when}** (${tree.processes.length} processes)`, mib(tree.rss), mib(tree.pss)],
+  ];
 }
 
-async function exercise(client: ProgtcClient, executions: number): Promise<void> {
+/** The idle-memory section. */
+export async function idleMemory(ctx: Ctx): Promise<Section> {
+  const executions = ctx.n(20, 5);
+  ctx.log("idle_memory: a fresh server of ours with the default options");
+  await using ours = await startOurs([], "ours (idle memory)");
+  const run = async (body: Record<string, unknown>, stdout: string) =>
+    expectSuccess(await execute(ours, body), stdout, "idle_memory");
+  await run({ code: "console.log(1)", tool_names: [] }, "1\n");
+  await run({ code: "print(1)", tool_names: [], language: "python" }, "1\n");
+  await settle(ours);
+  const rows = await rowsOf(ours, "warm");
   for (let i = 0; i < executions; i++) {
-    const result = await client.executeCode({
+    await run({
       code: `import { echo } from "tools";\nfor (let i = 0; i < 10; i++) await echo(i);\n` +
         `console.log("x".repeat(1000));`,
-      tools: { echo: (i: number) => ({ i, pad: "y".repeat(100) }) },
-    });
-    if (result.type !== "success") throw new Error(`Execution failed: ${result.type}`);
+      tool_names: ["echo"],
+    }, "x".repeat(1000) + "\n");
   }
-}
-
-interface Point {
-  when: string;
-  server: ProcessMemory;
-  sandboxes: ProcessMemory[];
-  /** `Deno.memoryUsage()` as the server process reported it. */
-  rss: number;
-  heapUsed: number;
-}
-
-async function measure(
-  pid: number,
-  report: { rss: number; heapUsed: number },
-  when: string,
-): Promise<Point> {
-  const server = await processMemory(pid);
-  if (!server) throw new Error("Server process vanished");
-  return { when, server, sandboxes: await sandboxes(pid), ...report };
-}
-
-const row = (label: string, m: ProcessMemory, base?: ProcessMemory) => [
-  label,
-  mib(m.rss),
-  mib(m.anon),
-  mib(m.pss),
-  base ? ratio(m.rss / base.rss) : "",
-];
-
-async function run(ctx: BenchContext): Promise<Section> {
-  const executions = ctx.n(40, 10);
-  const bare = await reference([`${BENCH_DIR}_idle_process.ts`]);
-  const withWorker = await reference([`${BENCH_DIR}_idle_process.ts`, "worker"]);
-
-  ctx.log("idle_memory: server process with the default pool");
-  await using server = await startRemoteServer({}, { exposeGc: true });
-  const settled = async () => {
-    await server.warm();
-    return await server.gc();
-  };
-  const points: Point[] = [await measure(server.pid, await settled(), "at start")];
-  for (let round = 1; round <= 2; round++) {
-    ctx.log(`idle_memory: ${executions} executions, then measure again`);
-    await exercise(server.client, executions);
-    points.push(
-      await measure(server.pid, await settled(), `after ${round * executions} executions`),
-    );
+  await settle(ours);
+  rows.push(...await rowsOf(ours, `after ${executions} executions`));
+  for (const name of ["reference", "echo"] as const) {
+    const server = await ctx.server(name);
+    await settle(server);
+    const tree = await treeMemory(server.pid);
+    const n = tree.processes.length;
+    rows.push([`${name}, idle (${n} process${n === 1 ? "" : "es"})`, mib(tree.rss), mib(tree.pss)]);
   }
-
-  const rows = [
-    ...points.flatMap((p) =>
-      p.sandboxes.map((m, i) => row(`idle sandbox ${i + 1} (pid ${m.pid}), ${p.when}`, m, bare))
-    ),
-    ...points.map((p) => row(`server process, ${p.when}`, p.server, bare)),
-    row("reference: bare idle Deno process", bare),
-    row("reference: idle Deno process with one worker", withWorker, bare),
-  ];
-  const start = points[0]!;
-  const total = start.server.pss + start.sandboxes.reduce((sum, m) => sum + m.pss, 0);
   return {
     title: "Idle memory",
-    description: "A server started with the default options (pool of 2) in its own process, " +
-      "measured from /proc once warm, then twice more, each time after " +
-      `${executions} more executions (10 tool calls and 1 KB of output each), once the pool ` +
-      "had refilled and the collector had run. Sandboxes are the server's child processes " +
-      "(prlimit execs deno, so the pid is the Deno process).",
-    tables: [{
-      head: ["process", "RSS MiB", "anon MiB", "PSS MiB", "RSS / bare Deno"],
-      rows,
-    }],
-    notes: [
-      "RSS counts shared pages (the Deno binary's code) in full in every process; anon is the " +
-      "process's own memory; PSS splits shared pages among the processes that share them, so " +
-      "the PSS of the server and its sandboxes adds up to what they really cost together: " +
-      `${mib(total)} MiB for the idle server and ${start.sandboxes.length} sandboxes.`,
-      "`Deno.memoryUsage()` inside the server process: " +
-      points.map((p) => `${p.when} rss ${mib(p.rss)} MiB, V8 heap used ${mib(p.heapUsed)} MiB`)
-        .join("; ") +
-      ".",
-    ],
-    checks: [],
+    description: "A fresh server of ours with the default options (its own process), after one " +
+      "TypeScript and one Python execution and once quiet; then again after " +
+      `${executions} executions (10 tool calls and 1 KB of output each). Child processes are ` +
+      "named from their command lines. RSS counts shared pages in full in every process; PSS " +
+      "splits them among the processes that share them, so the PSS of a tree adds up to what it " +
+      "costs. The reference server and the echo (the run's shared ones, idle) for scale.",
+    tables: [{ head: ["process", "RSS MiB", "PSS MiB"], rows }],
+    notes: [],
   };
 }
-
-/** The idle-memory benchmark. */
-export const idleMemory: BenchModule = { name: "idle_memory", run };

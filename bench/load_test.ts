@@ -1,313 +1,200 @@
 /**
- * Load test (issue 5): 200 concurrent executions × 10 sequential tool calls each, against a
- * progtc server in a process of its own. Each tool answers after a random 0–50 ms delay (seeded,
- * so runs compare) with a value derived from its arguments; each program prints every result.
- * Every stream is read to its end with a raw SSE parser and checked: exactly one terminal frame,
- * nothing after it, every call routed to the client whose program made it, in order, once, and
- * the exact stdout. Memory of the server process is read from /proc before, during and after.
+ * Load test: many concurrent executions × several sequential tool calls, each answered after a
+ * random (seeded) delay, against a server of ours in its own process. Every stream is read to
+ * its end and checked frame by frame: HTTP 200 and an event stream, exactly one terminal frame
+ * and nothing after it, every call at the client whose program made it (its arguments name the
+ * execution), in order, once, every `/tool-results` answered 200, and the exact stdout. Memory
+ * of the server's process tree is read from /proc before, during and after.
  *
  * @module
  */
-import type { BenchContext, BenchModule, Check, Section } from "./_types.ts";
-import { loadExecution, type LoadOutcome, seededRandom } from "./_load_client.ts";
-import { type RemoteServer, startRemoteServer } from "./_remote_server.ts";
-import type { ServerReport } from "./_server_process.ts";
-import { BENCH_API_KEY } from "./_server.ts";
-import { childrenOf, commandLine, fdCounts, processMemory, readSystemFile } from "./_proc.ts";
-import { mib, ms, sleep, summarize } from "./_stats.ts";
+import { execute, type Run, type ToolCall } from "./_client.ts";
+import {
+  median,
+  mib,
+  ms,
+  percentile,
+  processMemory,
+  seededRandom,
+  sleep,
+  treeMemory,
+} from "./_lib.ts";
+import { type Server, settle, startOurs } from "./_servers.ts";
+import type { Check, Ctx, Section } from "./main.ts";
 
 const CALLS = 10;
 const MAX_DELAY_MS = 50;
 const SEED = 20261126;
+const FLAGS = ["--max-concurrent", "256", "--pool-size", "4"];
 
-/** Server options of the load test: room for every execution at once, a modest pool. */
-export const LOAD_SERVER = { maxConcurrent: 256, poolSize: 4 };
+const answerOf = (who: number, k: number) => `e${who}c${k}:${(who * 7919 + k * 104729) % 1000003}`;
 
-/** Sandbox processes (children of the server whose command line is a sandbox's). */
-export async function sandboxCount(serverPid: number): Promise<number> {
-  let n = 0;
-  for (const pid of await childrenOf(serverPid)) {
-    if ((await commandLine(pid)).includes(".progtc.invalid")) n++;
+function program(index: number): string {
+  return `import { step } from "tools";\nconst results = [];\n` +
+    `for (let k = 0; k < ${CALLS}; k++) results.push(await step(${index}, k));\n` +
+    `console.log(JSON.stringify(results));\n`;
+}
+
+/** Everything wrong with execution `index`'s stream (empty when nothing). */
+function faults(run: Run, index: number): string[] {
+  const out = new Set<string>(run.problems.map((p) => p.split(":")[0]!));
+  if (run.status !== 200) out.add(`HTTP ${run.status}`);
+  if (run.terminals !== 1) {
+    out.add(run.terminals === 0 ? "no terminal frame" : "several terminal frames");
   }
-  return n;
-}
-
-async function rssOf(pid: number): Promise<number> {
-  const status = await readSystemFile(`/proc/${pid}/status`);
-  return Number(status?.match(/^VmRSS:\s*(\d+) kB/m)?.[1] ?? NaN) * 1024;
-}
-
-/** Samples the server's RSS (every 100 ms) and its sandbox count (every 500 ms) until stopped. */
-function sampler(pid: number) {
-  let peakRss = 0;
-  let peakSandboxes = 0;
-  let running = true;
-  const rssLoop = (async () => {
-    while (running) {
-      peakRss = Math.max(peakRss, await rssOf(pid) || 0);
-      await sleep(100);
+  if (run.afterTerminal > 0) out.add("frames after the terminal one");
+  const ids = new Set(run.calls.map((c) => c.execution_id));
+  if (ids.size > 1) out.add("calls of several executions");
+  run.calls.forEach((call, i) => {
+    const [who, k] = call.args as number[];
+    if (call.tool_name !== "step" || who !== index) out.add("misrouted call");
+    else if (k !== i) {
+      out.add(
+        run.calls.slice(0, i).some((c) => c.args[1] === k) ? "duplicate call" : "call out of order",
+      );
     }
-  })();
-  const childLoop = (async () => {
-    while (running) {
-      peakSandboxes = Math.max(peakSandboxes, (await childrenOf(pid)).length);
-      await sleep(500);
-    }
-  })();
-  return async () => {
-    running = false;
-    await Promise.all([rssLoop, childLoop]);
-    return { peakRss, peakSandboxes };
-  };
+  });
+  if (run.calls.length < CALLS) out.add("missing call");
+  const expected = JSON.stringify(Array.from({ length: CALLS }, (_, k) => answerOf(index, k))) +
+    "\n";
+  if (run.terminal && run.terminal.type !== "success") out.add(`terminal ${run.terminal.type}`);
+  else if (run.terminal && run.terminal.stdout !== expected) out.add("stdout mismatch");
+  return [...out];
 }
 
-/** Memory and resources of the server process at one moment. */
-export interface ServerPoint {
-  rss: number;
-  anon: number;
-  heapUsed: number;
-  heapTotal: number;
-  /** glibc malloc: held from the system / in use, as text ("–" when unknown). */
-  malloc: string;
-  /** Open fds: total, and of which sockets and pipes. */
-  fds: string;
-  sandboxes: number;
-}
-
-async function fdText(pid: number): Promise<string> {
-  const fds = await fdCounts(pid);
-  return `${fds.total} (${fds.sockets} sockets, ${fds.pipes} pipes)`;
-}
-
-/** Waits until the server runs no execution. */
-export async function drained(server: RemoteServer): Promise<void> {
-  while ((await server.now()).running > 0) await sleep(100);
-}
-
-/** The server settled: pool full, `settleMs` quiet, collector run. */
-export async function settledPoint(server: RemoteServer, settleMs: number): Promise<ServerPoint> {
-  await drained(server);
-  await server.warm();
-  await sleep(settleMs);
-  return await pointNow(server, await server.gc());
-}
-
-async function pointNow(server: RemoteServer, report: ServerReport): Promise<ServerPoint> {
-  const memory = await processMemory(server.pid);
-  const m = report.malloc;
-  return {
-    rss: memory?.rss ?? NaN,
-    anon: memory?.anon ?? NaN,
-    heapUsed: report.heapUsed,
-    heapTotal: report.heapTotal,
-    malloc: m ? `${mib(m.arena + m.mmapped)} / ${mib(m.inUse)}` : "–",
-    fds: await fdText(server.pid),
-    sandboxes: await sandboxCount(server.pid),
-  };
-}
-
-/** What one round measured. */
-export interface LoadRound {
-  outcomes: LoadOutcome[];
-  wallMs: number;
-  peakRss: number;
-  peakSandboxes: number;
-  /** Open fds once every execution ended, before the client closed its connections. */
-  fdsBeforeClose: string;
-}
-
-/**
- * One round: `executions` at once through a fresh HTTP client, which closes its (keep-alive)
- * connections once every execution has ended.
- */
-export async function loadRound(
-  server: RemoteServer,
-  executions: number,
-  seed: number,
-): Promise<LoadRound> {
-  using client = Deno.createHttpClient({});
-  const stop = sampler(server.pid);
+async function round(server: Server, executions: number, seed: number) {
   const random = seededRandom(seed);
-  const started = performance.now();
-  const outcomes = await Promise.all(
-    Array.from({ length: executions }, (_, index) =>
-      loadExecution({
-        url: server.url,
-        apiKey: BENCH_API_KEY,
-        index,
-        calls: CALLS,
-        maxDelayMs: MAX_DELAY_MS,
-        random,
-        client,
-      })),
-  );
-  const wallMs = performance.now() - started;
-  const peaks = await stop();
-  await drained(server);
-  return { outcomes, wallMs, ...peaks, fdsBeforeClose: await fdText(server.pid) };
-}
-
-/** Counts of each fault over `outcomes`, and executions without any. */
-export function faultSummary(outcomes: LoadOutcome[]): { clean: number; faults: string } {
-  const counts = new Map<string, number>();
-  for (const o of outcomes) for (const f of o.faults) counts.set(f, (counts.get(f) ?? 0) + 1);
-  const ids = outcomes.flatMap((o) => o.executionId ?? []);
-  const reused = ids.length - new Set(ids).size;
-  if (reused > 0) counts.set("execution_id_reused", reused);
-  return {
-    clean: outcomes.filter((o) => o.faults.length === 0).length,
-    faults: [...counts].map(([f, n]) => `${f} ×${n}`).join(", ") || "none",
+  let sampling = true;
+  let peakRss = 0;
+  let peakProcesses = 0;
+  const sampler = (async () => {
+    while (sampling) {
+      peakRss = Math.max(peakRss, (await processMemory(server.pid))?.rss ?? 0);
+      peakProcesses = Math.max(peakProcesses, (await treeMemory(server.pid)).processes.length);
+      await sleep(250);
+    }
+  })();
+  const answer = async (call: ToolCall) => {
+    await sleep(random() * MAX_DELAY_MS);
+    const [who, k] = call.args as number[];
+    return answerOf(who!, k!);
   };
+  const started = performance.now();
+  const runs = await Promise.all(Array.from({ length: executions }, async (_, index) => {
+    try {
+      return await execute(server, { code: program(index), tool_names: ["step"] }, answer);
+    } catch (error) {
+      return { error: String(error) };
+    }
+  }));
+  const wall = performance.now() - started;
+  sampling = false;
+  await sampler;
+  const counts = new Map<string, number>();
+  const latencies: number[] = [];
+  let clean = 0;
+  const ids: string[] = [];
+  runs.forEach((run, index) => {
+    const list = "error" in run ? [`client error: ${run.error.slice(0, 80)}`] : faults(run, index);
+    if (!("error" in run)) {
+      latencies.push(run.ended - run.started);
+      if (run.calls[0]) ids.push(run.calls[0].execution_id);
+    }
+    if (list.length === 0) clean++;
+    for (const f of list) counts.set(f, (counts.get(f) ?? 0) + 1);
+  });
+  const reused = ids.length - new Set(ids).size;
+  if (reused > 0) counts.set("execution id reused", reused);
+  const faultText = [...counts].map(([f, n]) => `${f} ×${n}`).join(", ") || "none";
+  return { clean, faultText, wall, latencies, peakRss, peakProcesses };
 }
 
-/** "Back near idle": the issue gives no number; this harness reads it as at most this × idle. */
-const NEAR_IDLE = 1.25;
-
-async function run(ctx: BenchContext): Promise<Section> {
+/** The load-test section. */
+export async function loadTest(ctx: Ctx): Promise<Section> {
   const executions = ctx.n(200, 40);
-  const rounds = ctx.scale >= 1 ? 2 : 1;
-  ctx.log(
-    `load_test: server process, maxConcurrent ${LOAD_SERVER.maxConcurrent}, ` +
-      `pool ${LOAD_SERVER.poolSize}`,
-  );
-  // --allow-ffi lets the server report glibc's malloc statistics; nothing else uses it.
-  await using server = await startRemoteServer(LOAD_SERVER, { exposeGc: true, allowFfi: true });
-  const idle = await settledPoint(server, 2000);
-  const points: [string, ServerPoint][] = [["idle, before", idle]];
+  const rounds = ctx.quick ? 1 : 2;
+  ctx.log(`load_test: starting ours with ${FLAGS.join(" ")}`);
+  await using server = await startOurs(FLAGS, "ours (load test)");
+  await settle(server);
+  const processes: number[] = [];
+  const snapshot = async (when: string) => {
+    const tree = await treeMemory(server.pid);
+    processes.push(tree.processes.length);
+    return [when, mib(tree.processes[0]?.rss ?? NaN), mib(tree.pss), `${tree.processes.length}`];
+  };
+  const memoryRows = [await snapshot("idle, before")];
   const rows: string[][] = [];
   const checks: Check[] = [];
   const peaks: string[] = [];
-  let firstMin = NaN;
-  let firstWall = NaN;
-  for (let round = 1; round <= rounds; round++) {
-    ctx.log(`load_test: round ${round}: ${executions} executions × ${CALLS} tool calls at once`);
-    const r = await loadRound(server, executions, SEED + round);
-    const { clean, faults } = faultSummary(r.outcomes);
-    const details = new Map<string, number>();
-    for (const o of r.outcomes) {
-      if (o.detail) details.set(o.detail, (details.get(o.detail) ?? 0) + 1);
-    }
-    for (const [detail, n] of details) ctx.log(`load_test: ${n} × ${detail}`);
-    const latency = summarize(r.outcomes.map((o) => o.latency));
-    if (round === 1) [firstMin, firstWall] = [latency.min, r.wallMs];
-    const calls = r.outcomes.reduce((sum, o) => sum + o.toolCalls, 0);
-    const terminals = r.outcomes.map((o) => o.terminalFrames);
-    const after = await settledPoint(server, 3000);
-    points.push([`after round ${round} (client gone, pool refilled, 3 s quiet, GC)`, after]);
+  for (let r = 1; r <= rounds; r++) {
+    ctx.log(
+      `load_test: round ${r}/${rounds}: ${executions} executions × ${CALLS} tool calls at once`,
+    );
+    const result = await round(server, executions, SEED + r);
+    await settle(server);
+    await sleep(3000);
+    memoryRows.push(await snapshot(`after round ${r} (quiet, then 3 s)`));
     peaks.push(
-      `Round ${round}: peak server RSS ${mib(r.peakRss)} MiB; peak child processes of the ` +
-        `server ${r.peakSandboxes}; open fds once all had ended, before the client closed its ` +
-        `keep-alive connections: ${r.fdsBeforeClose}.`,
+      `round ${r}: server RSS ${
+        mib(result.peakRss)
+      } MiB, ${result.peakProcesses} processes in its tree`,
     );
     rows.push([
-      `${round}`,
+      `${r}`,
       `${executions}`,
-      `${clean}`,
-      faults,
-      `${Math.min(...terminals)}–${Math.max(...terminals)}`,
-      ms(r.wallMs),
-      (executions / (r.wallMs / 1000)).toFixed(1),
-      (calls / (r.wallMs / 1000)).toFixed(0),
-      ms(latency.min),
-      ms(latency.p50),
-      ms(latency.p99),
+      `${result.clean}`,
+      result.faultText,
+      ms(result.wall),
+      (executions / (result.wall / 1000)).toFixed(1),
+      ((executions * CALLS) / (result.wall / 1000)).toFixed(0),
+      ms(median(result.latencies)),
+      ms(percentile(result.latencies, 99)),
     ]);
     checks.push({
-      what: `load round ${round}: ${executions} × ${CALLS} calls; none lost, duplicated or ` +
+      group: "load test",
+      what: `load test round ${r}: ${executions} × ${CALLS} calls, none lost, duplicated or ` +
         "misrouted, one terminal frame each, exact stdout",
-      target: `${executions} of ${executions}`,
-      measured: `${clean} of ${executions} (faults: ${faults})`,
-      met: clean === executions,
+      wanted: `${executions} of ${executions}`,
+      measured: `${result.clean} of ${executions} (faults: ${result.faultText})`,
+      met: result.clean === executions,
     });
   }
-  const last = points[points.length - 1]![1];
-  const starved = firstMin > firstWall / 2;
-  points.push([
-    "then after `malloc_trim(0)` in the server",
-    await pointNow(server, await server.trim()),
-  ]);
-  const trimmed = points[points.length - 1]![1];
-  checks.push({
-    what: "load test: server RSS after the load / idle before",
-    target: `≤ ${NEAR_IDLE}× ("back near idle")`,
-    measured: `${(last.rss / idle.rss).toFixed(2)}× (${mib(last.rss)} vs ${mib(idle.rss)} MiB)`,
-    met: last.rss / idle.rss <= NEAR_IDLE,
-  });
-  const pointRows = points.map(([when, p]) => [
-    when,
-    mib(p.rss),
-    mib(p.anon),
-    p.malloc,
-    mib(p.heapUsed),
-    mib(p.heapTotal),
-    p.fds,
-    `${p.sandboxes}`,
-  ]);
   return {
     title: "Load test",
-    description: `${executions} executions started at once against a server in its own ` +
-      "process " +
-      `(\`maxConcurrent: ${LOAD_SERVER.maxConcurrent}\`, pool of ${LOAD_SERVER.poolSize}), each ` +
-      `making ${CALLS} sequential tool calls answered after a random 0–${MAX_DELAY_MS} ms delay ` +
-      "(seeded), the next round through a fresh HTTP client. Every stream is read to its end " +
-      "with a raw SSE parser and checked frame by frame (one terminal frame, nothing after it, " +
-      "each call at the client whose program made it, in order, once); every stdout is " +
-      "compared with the exact expected text. The server's memory is read from /proc.",
+    description: `${executions} executions started at once against ours in its own process ` +
+      `(\`${FLAGS.join(" ")}\`), each making ${CALLS} sequential tool calls answered after a ` +
+      `random 0–${MAX_DELAY_MS} ms delay (seeded); ${rounds} round${rounds > 1 ? "s" : ""}. ` +
+      "Every stream is read to its end and checked frame by frame; every stdout is compared with " +
+      "the exact expected text.",
     tables: [{
       head: [
         "round",
         "executions",
         "fully correct",
         "faults",
-        "terminal frames each",
         "wall ms",
         "executions/s",
         "tool calls/s",
-        "min latency ms",
-        "p50 latency ms",
-        "p99 latency ms",
+        "latency p50 ms",
+        "latency p99 ms",
       ],
       rows,
+      left: [3],
     }, {
-      head: [
-        "server process",
-        "RSS MiB",
-        "anon MiB",
-        "malloc held / in use MiB",
-        "V8 heap used MiB",
-        "V8 heap total MiB",
-        "open fds",
-        "sandboxes",
-      ],
-      rows: pointRows,
+      head: ["server", "server process RSS MiB", "tree PSS MiB", "processes in tree"],
+      rows: memoryRows,
     }],
     notes: [
-      "Latency is per execution, from its POST to the end of its event stream. Only the first " +
-      `${LOAD_SERVER.poolSize} executions find a warm sandbox; the others wait for one: the ` +
-      "pool boots at most max(2, cores) on demand at a time, plus its own refill, and a waiting " +
-      "execution takes whichever is ready first. " +
-      (starved
-        ? `In round 1 even the fastest execution took ${ms(firstMin)} ms of the ` +
-          `${ms(firstWall)} ms wall time: the boots share the cores with the server and with ` +
-          "the executions that already have a sandbox, so every execution waits about as long " +
-          "as the whole burst."
-        : `In round 1 the fastest execution took ${ms(firstMin)} ms of the ${ms(firstWall)} ` +
-          "ms wall time."),
-      ...peaks,
-      `After the load the server's RSS is ${mib(last.rss)} MiB against ${mib(idle.rss)} MiB ` +
-      `idle before (${(last.rss / idle.rss).toFixed(2)}×), while what is in use stays small: ` +
-      `V8's heap ${mib(last.heapUsed)} MiB (${mib(idle.heapUsed)} idle), malloc ` +
-      `"in use" as in the table. The growth is memory glibc malloc keeps after it was freed ` +
-      `(held ≫ in use; \`malloc_trim(0)\` brings anon from ${mib(last.anon)} down to ` +
-      `${mib(trimmed.anon)} MiB; it hands pages back with \`madvise\`, so "held" stays) and ` +
-      `V8's committed heap (${mib(idle.heapTotal)} → ` +
-      `${mib(last.heapTotal)} MiB). \`deno task bench memory_growth\` splits it further.`,
-      "The server runs with `--allow-ffi` here only to report `mallinfo2()` and run " +
-      "`malloc_trim(0)` at the end; `--expose-gc` only to collect before reading memory.",
+      "Latency is per execution, from its POST to its terminal frame.",
+      `Peaks during the load (sampled every 250 ms): ${peaks.join("; ")}.`,
+      ...processes.at(-1)! < processes[0]!
+        ? [
+          `The server's tree had ${processes[0]} processes idle before the load and ` +
+          `${processes.at(-1)} once quiet after it: not all of its warm sandboxes were ` +
+          "replaced after the burst.",
+        ]
+        : [],
     ],
     checks,
   };
 }
-
-/** The load test. */
-export const loadTest: BenchModule = { name: "load_test", run };

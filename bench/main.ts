@@ -1,138 +1,303 @@
 /**
- * The benchmark harness: `deno task bench [section...] [--scale X | --quick] [--out FILE]`.
- * Runs the selected benchmark modules one after another, writes BENCHMARKS.md (overwritten each
- * run) and prints the same report.
- *
- * To add a benchmark: write a module that exports a {@linkcode BenchModule} (see `_types.ts`) and
- * append it to {@linkcode MODULES}.
+ * The benchmark harness: `deno task bench [section...] [--quick | --scale X] [--out FILE]
+ * [--ours DIR]`. Starts every server in a process of its own (ours, the reference progtc
+ * server, the echo), drives them over HTTP with one raw client, writes BENCHMARKS.md (overwritten
+ * each run) and prints it. See bench/README.md.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { describeMachine, loadavg } from "./_machine.ts";
-import { renderReport } from "./_markdown.ts";
-import { howToRead } from "./_how_to_read.ts";
-import type { BenchContext, BenchModule, Section } from "./_types.ts";
-import { toolCall } from "./tool_call.ts";
-import { toolCallHops } from "./tool_call_hops.ts";
-import { trivialExecution } from "./trivial_execution.ts";
-import { idleMemory } from "./idle_memory.ts";
-import { loadTest } from "./load_test.ts";
+import { execute, expectSuccess } from "./_client.ts";
+import { describeMachine, loadavg, renderTable, type Table } from "./_lib.ts";
+import {
+  oursCommand,
+  oursRoot,
+  REFERENCE_VERSION,
+  type Server,
+  setOursRoot,
+  settle,
+  setUp,
+  startEcho,
+  startOurs,
+  startReference,
+} from "./_servers.ts";
+import { SECTIONS as COMPARE, summary } from "./compare.ts";
 import { stepApi } from "./step_api.ts";
-import { pythonBench } from "./python_bench.ts";
-import { memoryGrowth } from "./memory_growth.ts";
+import { loadTest } from "./load_test.ts";
+import { idleMemory } from "./idle_memory.ts";
 
-/** Every benchmark, in the order a full run measures them (opt-in ones only when named). */
-export const MODULES: BenchModule[] = [
-  toolCall,
-  toolCallHops,
-  trivialExecution,
-  stepApi,
-  pythonBench,
-  idleMemory,
-  loadTest,
-  memoryGrowth,
+/** What a section reports. */
+export interface Section {
+  title: string;
+  /** What is measured, how, against what. */
+  description: string;
+  tables: Table[];
+  /** Remarks, one bullet each. */
+  notes: string[];
+  /** Targets the section checked (besides issue 8's, which the summary checks). */
+  checks?: Check[];
+}
+
+/** A target and whether this run met it (undefined: could not tell). */
+export interface Check {
+  group: string;
+  what: string;
+  wanted: string;
+  measured: string;
+  met: boolean | undefined;
+  /** Why it was missed, from this run's numbers. */
+  why?: string;
+}
+
+/** What a section is given. */
+export interface Ctx {
+  /** Iteration scale: 1 by default, 0.2 with --quick. */
+  scale: number;
+  quick: boolean;
+  /** `base` iterations scaled, at least `min`. */
+  n(base: number, min?: number): number;
+  /** A progress line on stderr. */
+  log(message: string): void;
+  /** A shared server, started (and warmed up) on first use, stopped at the end of the run. */
+  server(name: SharedServer): Promise<Server>;
+}
+
+type SharedServer = "ours" | "reference" | "echo";
+
+const SECTIONS: { name: string; run: (ctx: Ctx) => Promise<Section> }[] = [
+  ...COMPARE,
+  { name: "step_api", run: stepApi },
+  { name: "load_test", run: loadTest },
+  { name: "idle_memory", run: idleMemory },
 ];
 
 const USAGE = `Usage: deno task bench [section...] [options]
 
-Sections (default: all but the opt-in ones): ${
-  MODULES.filter((m) => !m.optIn).map((m) => m.name).join(", ")
-}
-Opt-in sections (run only when named): ${
-  MODULES.filter((m) => m.optIn).map((m) => m.name).join(", ")
-}
+Sections (default: all): ${SECTIONS.map((s) => s.name).join(", ")}
 
 Options:
+  --quick       Fewer iterations and shorter windows, for development (scale 0.2)
   --scale <x>   Multiply iteration counts by x [1]
-  --quick       Same as --scale 0.2
   --out <file>  Where to write the report; "-" writes none [BENCHMARKS.md]
+  --ours <dir>  The progtc for Deno checkout to measure as "ours" [this one]
   -h, --help    This text`;
+
+const HOW_TO_READ = [
+  "**Black box.** Every server runs in a process of its own, started by the harness on port 0 " +
+  "and stopped at the end; the bench talks to it over HTTP only, with one raw client for all " +
+  "(POST /execute-code, the event stream read to its end, each tool call answered with POST " +
+  "/tool-results), and checks every result (type `success`, the exact stdout), so a broken " +
+  "server cannot produce good numbers. CPU and memory come from /proc for the server process " +
+  "and all its descendants (the sandboxes), never from inside a server.",
+  "**Ours** is one server started like `deno task serve` (same environment, V8 flags and " +
+  "permissions, default options): TypeScript programs by default, Python ones with " +
+  '`"language": "python"` in the request. **The reference** is progtc ' +
+  `${REFERENCE_VERSION}'s own server from PyPI (FastAPI on uvicorn): it runs each program in a ` +
+  "fresh Python process, unsandboxed, and polls its queues (about 100 ms per tool call). **The " +
+  "echo** is a bare Deno SSE server with the same wire protocol and no program behind it: an " +
+  "event goes out, the client POSTs back, the next event goes out; it is the floor of an HTTP + " +
+  "SSE round trip on this machine.",
+  "**Ratios.** `ours Python / reference` divides ours by the reference (for throughput higher is " +
+  "better, for times and CPU lower is better); `× echo` divides a round trip by the echo's, " +
+  "measured in the same run, interleaved. Compare ratios between runs rather than absolute " +
+  "numbers.",
+  "**Noise.** The machine is small and may be shared: the load average at the start of the run " +
+  "and of each section is shown. Servers are interleaved within each section (rounds), each " +
+  "measurement starts once the server's process tree is quiet, p95s mostly measure the " +
+  "neighbours.",
+];
 
 /** Runs the harness; resolves with the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
+  let values, positionals;
   try {
-    parsed = parseArgs({
+    ({ values, positionals } = parseArgs({
       args,
       allowPositionals: true,
       options: {
-        scale: { type: "string" },
         quick: { type: "boolean" },
+        scale: { type: "string" },
         out: { type: "string" },
+        ours: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
-    });
+    }));
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
     return 2;
   }
-  const { values, positionals } = parsed;
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   const scale = values.scale !== undefined ? Number(values.scale) : values.quick ? 0.2 : 1;
-  if (!(scale > 0 && Number.isFinite(scale))) {
-    console.error(`Invalid value for --scale: ${values.scale}\n\n${USAGE}`);
+  const unknown = positionals.filter((p) => p !== "all" && !SECTIONS.some((s) => s.name === p));
+  if (!(scale > 0 && Number.isFinite(scale)) || unknown.length > 0) {
+    console.error(
+      `Unknown section or bad --scale: ${unknown.join(", ") || values.scale}\n\n${USAGE}`,
+    );
     return 2;
   }
-  const unknown = positionals.filter((name) =>
-    name !== "all" && !MODULES.some((m) => m.name === name)
-  );
-  if (unknown.length > 0) {
-    console.error(`Unknown section: ${unknown.join(", ")}\n\n${USAGE}`);
-    return 2;
-  }
-  const selected = positionals.includes("all")
-    ? MODULES
-    : positionals.length > 0
-    ? MODULES.filter((m) => positionals.includes(m.name))
-    : MODULES.filter((m) => !m.optIn);
+  if (values.ours) setOursRoot(values.ours);
+  const selected = positionals.length === 0 || positionals.includes("all")
+    ? SECTIONS
+    : SECTIONS.filter((s) => positionals.includes(s.name));
 
   const started = performance.now();
-  const ctx: BenchContext = {
+  const log = (message: string) =>
+    console.error(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${message}`);
+  const date = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const loadStart = await loadavg();
+  const machine = await describeMachine(oursRoot);
+
+  const shared = new Map<SharedServer, Promise<Server>>();
+  const ctx: Ctx = {
     scale,
+    quick: scale < 1,
     n: (base, min = 1) => Math.max(min, Math.round(base * scale)),
-    log: (message) =>
-      console.error(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${message}`),
-  };
-  const machine = await describeMachine();
-  const sections: Section[] = [];
-  for (const module of selected) {
-    ctx.log(`running ${module.name}`);
-    try {
-      sections.push(await module.run(ctx));
-    } catch (error) {
-      ctx.log(`${module.name} failed: ${error instanceof Error ? error.stack : error}`);
-      sections.push({
-        title: `${module.name} (failed)`,
-        description: "This benchmark failed in this run:",
-        tables: [],
-        notes: ["```\n" + String(error instanceof Error ? error.stack : error) + "\n```"],
-        checks: [{ what: module.name, target: "runs", measured: "failed", met: false }],
-      });
-    }
-  }
-  const report = renderReport(
-    {
-      machine,
-      loadEnd: await loadavg(),
-      scale,
-      selected: selected.map((m) => m.name),
-      seconds: (performance.now() - started) / 1000,
-      command: ["deno task bench", ...args].join(" "),
+    log,
+    server(name) {
+      let server = shared.get(name);
+      if (!server) {
+        server = startShared(name, log);
+        shared.set(name, server);
+      }
+      return server;
     },
-    sections,
-    howToRead(sections, scale),
-  );
+  };
+  const stopAll = async () => {
+    for (const server of shared.values()) await server.then((s) => s.stop(), () => {});
+  };
+  const onSignal = () => void stopAll().finally(() => Deno.exit(130));
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+
+  const reports: { name: string; load: string; section: Section }[] = [];
+  try {
+    await setUp(log);
+    for (const { name, run } of selected) {
+      const load = await loadavg();
+      log(`${name} (load average ${load})`);
+      try {
+        reports.push({ name, load, section: await run(ctx) });
+      } catch (error) {
+        const text = error instanceof Error ? error.stack ?? error.message : String(error);
+        log(`${name} failed: ${text}`);
+        reports.push({
+          name,
+          load,
+          section: {
+            title: `${name} (failed)`,
+            description: "This section failed in this run:",
+            tables: [],
+            notes: ["```\n" + text + "\n```"],
+            checks: [{ group: name, what: name, wanted: "runs", measured: "failed", met: false }],
+          },
+        });
+      }
+    }
+  } finally {
+    await stopAll();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+
+  const header: [string, string][] = [
+    ...machine,
+    ["date", date],
+    ["load average (1/5/15 min)", `${loadStart} at start, ${await loadavg()} at end`],
+    ["sections", `${selected.map((s) => s.name).join(", ")} (iteration scale ${scale})`],
+    ["duration", `${((performance.now() - started) / 1000).toFixed(0)} s`],
+    ["ours", `\`${await oursCommand()}\``],
+    ["reference", `\`progtc serve --port 0 --api-key K\` (progtc[server]==${REFERENCE_VERSION})`],
+  ];
+  const report = render(["deno task bench", ...args].join(" "), header, reports);
   console.log(report);
   const out = values.out ?? new URL("../BENCHMARKS.md", import.meta.url).pathname;
   if (out !== "-") {
     await Deno.writeTextFile(out, report);
-    ctx.log(`wrote ${out}`);
+    log(`wrote ${out}`);
   }
-  return sections.some((s) => s.title.endsWith("(failed)")) ? 1 : 0;
+  return reports.some((r) => r.section.title.endsWith("(failed)")) ? 1 : 0;
+}
+
+async function startShared(name: SharedServer, log: (message: string) => void): Promise<Server> {
+  log(`starting ${name}`);
+  const server = name === "ours"
+    ? await startOurs()
+    : name === "reference"
+    ? await startReference()
+    : await startEcho();
+  // Warm up (not measured): the first executions of each kind, then a quiet tree.
+  const warm = name === "ours"
+    ? [
+      { code: "console.log(1)", tool_names: [] },
+      { code: "print(1)", tool_names: [], language: "python" },
+    ]
+    : name === "reference"
+    ? [{ code: "print(1)", tool_names: [] }]
+    : [{ code: "", tool_names: [], echo: { stdout: "1\n" } }];
+  for (let i = 0; i < 3; i++) {
+    for (const body of warm) expectSuccess(await execute(server, body), "1\n", `${name} warm-up`);
+  }
+  await settle(server);
+  return server;
+}
+
+const yesNo = (met: boolean | undefined) => (met === undefined ? "n/a" : met ? "yes" : "**no**");
+
+function checksTable(checks: Check[]): Table {
+  return {
+    head: ["target", "wanted", "measured", "met?", "why not (from this run's numbers)"],
+    rows: checks.map((c) => [c.what, c.wanted, c.measured, yesNo(c.met), c.why ?? ""]),
+    left: [1, 2, 3, 4],
+  };
+}
+
+function render(
+  command: string,
+  header: [string, string][],
+  reports: { name: string; load: string; section: Section }[],
+): string {
+  const out = [
+    "# Benchmarks",
+    "",
+    `Written by \`${command}\` (bench/main.ts); every run overwrites this file.`,
+    "",
+    renderTable({ head: ["", ""], rows: header, left: [1] }),
+    "",
+  ];
+  const top = summary();
+  if (top) {
+    out.push("## Summary", "", renderTable(top.table), "");
+    const missed = top.checks.filter((c) => c.met === false);
+    out.push(
+      "## Targets (issue 8)",
+      "",
+      missed.length === 0
+        ? `All ${top.checks.length} targets measured in this run were met.`
+        : `${top.checks.length - missed.length} of ${top.checks.length} targets measured in this ` +
+          `run were met; missed: ${missed.map((c) => c.what).join("; ")}.`,
+      "",
+      renderTable(checksTable(top.checks)),
+      "",
+    );
+  }
+  const other = reports.flatMap((r) => r.section.checks ?? []);
+  if (other.length > 0) out.push("## Other checks", "", renderTable(checksTable(other)), "");
+  out.push("## How to read this", "", ...HOW_TO_READ.map((line) => `- ${line}`), "");
+  for (const { load, section } of reports) {
+    out.push(
+      `## ${section.title}`,
+      "",
+      `${section.description} (Load average at the start: ${load}.)`,
+      "",
+    );
+    for (const table of section.tables) out.push(renderTable(table), "");
+    for (const note of section.notes) out.push(`- ${note}`);
+    if (section.notes.length > 0) out.push("");
+  }
+  return out.join("\n");
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
