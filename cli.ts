@@ -215,6 +215,12 @@ export async function main(args: string[]): Promise<number> {
       }
     },
   });
+  if (!server.app.runner.reusesHosts) {
+    console.error(
+      "warning: sandbox processes cannot be checked through /proc (not Linux, or the server " +
+        "runs without --allow-all): every program gets a new sandbox process, which is slower",
+    );
+  }
   if (!server.app.runner.dataLimited) {
     console.error(
       "warning: prlimit not found: sandboxes run without a data rlimit, so ArrayBuffer and " +

@@ -19,7 +19,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PythonSandboxPaths } from "./python_sandbox/bootstrap.ts";
 import type { BuildInput } from "./python_sandbox/build_snapshot.ts";
-import { LOCKED_RUN_FLAGS, sandboxEnv } from "./sandbox.ts";
+import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host.ts";
 
 /** Options of {@linkcode preparePython}. */
 export interface PreparePythonOptions {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { openPipe } from "./worker_pipe.ts";
 
 /** What the lock-down calls back into the worker's runner code. */
 export interface RealmHooks {
@@ -34,18 +35,25 @@ export function captureStdio(hooks: RealmHooks): void {
       hooks.output(stream, decoder.decode(p, { stream: true }));
       return p.byteLength;
     };
+    // Streams cost a millisecond to set up in a fresh realm: made when first used.
+    let writable: WritableStream<Uint8Array> | undefined;
     return {
       write: (p: Uint8Array) => Promise.resolve(write(p)),
       writeSync: write,
-      writable: new WritableStream<Uint8Array>({ write: (p) => void write(p) }),
+      get writable() {
+        return writable ??= new WritableStream<Uint8Array>({ write: (p) => void write(p) });
+      },
       isTerminal: () => false,
       close() {},
     };
   };
+  let readable: ReadableStream<Uint8Array> | undefined;
   const stdin = {
     read: () => Promise.resolve(null),
     readSync: () => null,
-    readable: new ReadableStream({ start: (c) => c.close() }),
+    get readable() {
+      return readable ??= new ReadableStream({ start: (c) => c.close() });
+    },
     isTerminal: () => false,
     setRaw() {},
     close() {},
@@ -57,9 +65,47 @@ export function captureStdio(hooks: RealmHooks): void {
     exit: { value: hooks.exit, configurable: true, writable: true },
   });
   Object.defineProperty(scope, "close", { value: () => hooks.exit(0), configurable: true });
-  for (const name of ["prompt", "alert", "confirm", "caches", "localStorage", "sessionStorage"]) {
+  // Storage would outlive the program: the host runs the next program with the same location.
+  for (
+    const name of [
+      "prompt",
+      "alert",
+      "confirm",
+      "caches",
+      "CacheStorage",
+      "Cache",
+      "localStorage",
+      "sessionStorage",
+      "Storage",
+      "indexedDB",
+    ]
+  ) {
     delete scope[name];
   }
+}
+
+/**
+ * Makes `URL.createObjectURL` remember what it registers, and returns a function that revokes
+ * every URL registered so far. Blob URLs live in the process, not the realm: a program's blobs
+ * would otherwise stay resolvable by the next program of the same host.
+ */
+export function trackObjectUrls(): () => void {
+  const create = URL.createObjectURL;
+  const revoke = URL.revokeObjectURL;
+  const made: string[] = [];
+  Object.defineProperty(URL, "createObjectURL", {
+    value: function createObjectURL(object: Blob) {
+      const url = create(object);
+      made[made.length] = url;
+      return url;
+    },
+    configurable: true,
+    writable: true,
+  });
+  return () => {
+    for (let i = 0; i < made.length; i++) revoke(made[i]!);
+    made.length = 0;
+  };
 }
 
 /**
@@ -67,12 +113,16 @@ export function captureStdio(hooks: RealmHooks): void {
  * `Deno[Deno.internal]` handle, nested workers (they could only have fewer permissions, but a
  * new isolate does not fit under the data rlimit: refuse clearly instead of dying of it),
  * `Deno.execPath()` and `Deno.ppid`, and Node's `process` stdio, exits and working directory.
+ *
+ * Node's `process` costs milliseconds to make, so it is made when the program first reaches
+ * `globalThis.process`, and locked then. A program that imports a `node:` module may reach it
+ * another way first: call the returned function before such a program runs.
  */
-export function closeEscapes(hooks: RealmHooks): void {
+export function closeEscapes(hooks: RealmHooks): () => void {
   const D = Deno as any;
   const scope = globalThis as any;
-  // Node's `process` is made on first use and reads `Deno.execPath()`: make it before that goes.
-  const proc = scope.process;
+  const descriptor = Object.getOwnPropertyDescriptor(scope, "process");
+  const execPath = D.execPath;
   delete D[D.internal];
   const notAllowed = (what: string) =>
     new D.errors.NotCapable(`${what} is not allowed in the progtc sandbox`);
@@ -85,51 +135,112 @@ export function closeEscapes(hooks: RealmHooks): void {
     configurable: true,
     writable: true,
   });
-  Object.defineProperties(D, {
-    execPath: {
-      value: () => {
-        throw notAllowed("Deno.execPath()");
+  const noExecPath = {
+    value: () => {
+      throw notAllowed("Deno.execPath()");
+    },
+    configurable: true,
+  };
+  Object.defineProperties(D, { execPath: noExecPath, ppid: { value: 0, configurable: true } });
+
+  let proc: any;
+  let made = false;
+  const makeProcess = () => {
+    if (made) return proc;
+    made = true;
+    // Node's `process` reads `Deno.execPath()` when it is made.
+    Object.defineProperty(D, "execPath", { value: execPath, configurable: true });
+    try {
+      proc = descriptor?.get ? descriptor.get.call(scope) : descriptor?.value;
+    } finally {
+      Object.defineProperty(D, "execPath", noExecPath);
+    }
+    Object.defineProperty(scope, "process", {
+      value: proc,
+      configurable: true,
+      writable: true,
+      enumerable: descriptor?.enumerable ?? false,
+    });
+    if (proc) lockProcess(proc);
+    return proc;
+  };
+  if (descriptor) {
+    Object.defineProperty(scope, "process", {
+      get: makeProcess,
+      set(value: unknown) {
+        makeProcess();
+        scope.process = value;
       },
       configurable: true,
-    },
-    ppid: { value: 0, configurable: true },
-  });
-  if (!proc) return;
-  const stream = (name: "stdout" | "stderr") => {
-    const decoder = new TextDecoder();
-    return {
-      write(chunk: unknown, ...rest: unknown[]) {
-        const text = typeof chunk === "string"
-          ? chunk
-          : decoder.decode(chunk as Uint8Array, { stream: true });
-        hooks.output(name, text);
-        (rest.find((r) => typeof r === "function") as (() => void) | undefined)?.();
-        return true;
-      },
+      enumerable: descriptor.enumerable ?? false,
+    });
+  }
+
+  function lockProcess(proc: any): void {
+    const stream = (name: "stdout" | "stderr") => {
+      const decoder = new TextDecoder();
+      return {
+        write(chunk: unknown, ...rest: unknown[]) {
+          const text = typeof chunk === "string"
+            ? chunk
+            : decoder.decode(chunk as Uint8Array, { stream: true });
+          hooks.output(name, text);
+          (rest.find((r) => typeof r === "function") as (() => void) | undefined)?.();
+          return true;
+        },
+        isTTY: false,
+        on() {
+          return this;
+        },
+        once() {
+          return this;
+        },
+        end() {},
+      };
+    };
+    // Reading fd 0 would take the server's lines for the program's own worker.
+    const stdin = {
       isTTY: false,
+      fd: 0,
+      read: () => null,
       on() {
         return this;
       },
       once() {
         return this;
       },
-      end() {},
+      off() {
+        return this;
+      },
+      setEncoding() {
+        return this;
+      },
+      resume() {
+        return this;
+      },
+      pause() {
+        return this;
+      },
     };
-  };
-  Object.defineProperties(proc, {
-    stdout: { value: stream("stdout"), configurable: true },
-    stderr: { value: stream("stderr"), configurable: true },
-    exit: { value: hooks.exit, configurable: true, writable: true },
-    reallyExit: { value: hooks.exit, configurable: true, writable: true },
-    abort: { value: () => hooks.exit(134), configurable: true, writable: true },
-    cwd: { value: () => "/", configurable: true, writable: true },
-  });
+    Object.defineProperties(proc, {
+      stdin: { value: stdin, configurable: true },
+      stdout: { value: stream("stdout"), configurable: true },
+      stderr: { value: stream("stderr"), configurable: true },
+      exit: { value: hooks.exit, configurable: true, writable: true },
+      reallyExit: { value: hooks.exit, configurable: true, writable: true },
+      abort: { value: () => hooks.exit(134), configurable: true, writable: true },
+      cwd: { value: () => "/", configurable: true, writable: true },
+    });
+  }
+  return () => void makeProcess();
 }
 
-/** The lock-down functions as the worker receives them. */
+/** The lock-down functions and the pipe, as the worker receives them. */
 export interface Realm {
   captureStdio: typeof captureStdio;
   closeEscapes: typeof closeEscapes;
+  openPipe: typeof openPipe;
+  trackObjectUrls: typeof trackObjectUrls;
 }
 
 /**
@@ -143,5 +254,5 @@ export interface Realm {
  * ```
  */
 export function workerSource(main: (realm: Realm) => void): string {
-  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes} });`;
+  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, openPipe: ${openPipe}, trackObjectUrls: ${trackObjectUrls} });`;
 }

@@ -1,43 +1,68 @@
 /**
- * The runner: pools of locked sandboxes per language, and the `run` message for a program.
+ * The runner: pools of locked sandbox hosts per language, and the `run` message for a program.
  *
  * @module
  */
 import type { Language } from "../protocol.ts";
-import { SandboxPool } from "./pool.ts";
+import { canCheckHosts } from "./host_check.ts";
+import { type HostOptions, SandboxHost } from "./host.ts";
+import { HostPool, type PoolStats } from "./host_pool.ts";
 import { preparePython, type PythonEntry, pythonModulesProblem } from "./python.ts";
-import { Sandbox, type SandboxSpawnOptions } from "./sandbox.ts";
-import type { RunMessage, SandboxKind } from "./sandbox_protocol.ts";
-import { findToolsSpecifiers } from "./tools_specifiers.ts";
+import type { Sandbox } from "./sandbox.ts";
+import type { RunRequest, SandboxKind } from "./sandbox_protocol.ts";
+import { scanImports } from "./tools_specifiers.ts";
 
 /** Options of {@linkcode Runner}. */
 export interface RunnerOptions {
   /**
-   * Warm TypeScript/JavaScript sandboxes kept ready.
+   * TypeScript/JavaScript sandbox hosts kept ready.
    * @default {2}
    */
   poolSize?: number;
   /**
-   * Warm Python sandboxes kept ready.
-   * @default {1}
+   * Python sandbox hosts kept ready. When it is not given, Python hosts (and the snapshot) start
+   * on the first Python program; when it is, they start with the server.
+   * @default {1, from the first Python program on}
    */
   pythonPoolSize?: number;
   /**
-   * V8 heap cap per sandbox, in MiB.
+   * Sandbox hosts of each language at once, whatever they do.
+   * @default {96}
+   */
+  maxHosts?: number;
+  /**
+   * Programs one sandbox host runs (each in a fresh worker) before it is retired; 1 gives every
+   * program a new process.
+   * @default {1000}
+   */
+  hostMaxRuns?: number;
+  /**
+   * Seconds after which a sandbox host takes no more programs.
+   * @default {600}
+   */
+  hostMaxAge?: number;
+  /**
+   * Resident memory of a TypeScript/JavaScript sandbox host above which it takes no more
+   * programs, in MiB (Python: twice this).
+   * @default {512}
+   */
+  hostMaxRssMb?: number;
+  /**
+   * V8 heap cap per isolate of a sandbox, in MiB.
    * @default {256}
    */
   heapMb?: number;
   /**
-   * Data rlimit per sandbox (heap, ArrayBuffers, wasm), in MiB. A Deno sandbox reserves about
-   * 1.1 GiB of address space before it runs anything, so values below ~1200 do not start.
-   * @default {1536}
+   * Data rlimit per sandbox host (heaps, ArrayBuffers, wasm), in MiB. A host holds up to three
+   * isolates (its own realm, the running program's worker and the next one), and Deno reserves
+   * about 1.8 GiB of address space for them before it runs anything.
+   * @default {2304}
    */
   dataMb?: number;
   /**
-   * Data rlimit per Python sandbox, in MiB. Pyodide takes about 100 MiB on top of Deno's
-   * reservation before the program runs; the program's own memory (the wasm heap) comes out
-   * of the rest.
-   * @default {2048}
+   * Data rlimit per Python sandbox host, in MiB: the same isolates, plus two Pyodide instances
+   * (the running program's and the next one's wasm memory).
+   * @default {3072}
    */
   pythonDataMb?: number;
   /**
@@ -61,18 +86,22 @@ export interface RunnerOptions {
    */
   maxLineLength?: number;
   /**
-   * How long a sandbox may take to become ready, in ms.
+   * How long a sandbox host may take to become ready, in ms.
    * @default {20000}
    */
   readyTimeoutMs?: number;
   /** Reports a failed background spawn. */
   onSpawnError?: (error: unknown) => void;
+  /** Reports a sandbox host that was retired or died after it started, and why. */
+  onHostExit?: (info: { kind: SandboxKind; pid: number; runs: number; why: string }) => void;
 }
 
 /** Limits the sandbox applies to one program. */
 export interface ProgramLimits {
   maxOutputBytes: number;
   maxToolArgsBytes: number;
+  /** Largest Python heap (Pyodide's wasm memory), in bytes. */
+  pythonMemoryBytes: number;
 }
 
 const DENO_ENTRY = {
@@ -85,21 +114,26 @@ export function sandboxKind(language: Language): SandboxKind {
   return language === "python" ? "python" : "deno";
 }
 
-/** Pools of locked sandboxes, per language. */
+/** Pools of locked sandbox hosts, per language. */
 export class Runner {
-  #pools = new Map<SandboxKind, SandboxPool>();
+  #pools: Map<SandboxKind, HostPool>;
   #python: () => Promise<PythonEntry>;
+  #readyTimeoutMs: number;
   /** Whether sandboxes run under an RLIMIT_DATA cap (`prlimit` was found). */
   readonly dataLimited: boolean;
+  /** Whether hosts run more than one program (their processes can be checked in `/proc`). */
+  readonly reusesHosts: boolean;
 
   private constructor(
-    pools: Map<SandboxKind, SandboxPool>,
+    pools: Map<SandboxKind, HostPool>,
     python: () => Promise<PythonEntry>,
-    dataLimited: boolean,
+    flags: { dataLimited: boolean; reusesHosts: boolean; readyTimeoutMs: number },
   ) {
     this.#pools = pools;
     this.#python = python;
-    this.dataLimited = dataLimited;
+    this.dataLimited = flags.dataLimited;
+    this.reusesHosts = flags.reusesHosts;
+    this.#readyTimeoutMs = flags.readyTimeoutMs;
   }
 
   /** Creates the pools and starts filling them off the caller's path. */
@@ -107,47 +141,69 @@ export class Runner {
     const prlimitPath = options.prlimitPath !== undefined
       ? options.prlimitPath
       : await findPrlimit();
-    const spawnOptions: SandboxSpawnOptions = {
+    const maxRuns = options.hostMaxRuns ?? 1000;
+    const reuse = maxRuns > 1 && await canCheckHosts();
+    const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+    const hostOptions: HostOptions = {
       kind: "deno",
       denoPath: options.denoPath ?? Deno.execPath(),
       prlimitPath,
       heapMb: options.heapMb ?? 256,
-      dataMb: options.dataMb ?? 1536,
+      dataMb: options.dataMb ?? 2304,
       maxLineLength: options.maxLineLength ?? 16 * 1024 * 1024,
-      readyTimeoutMs: options.readyTimeoutMs ?? 20_000,
+      readyTimeoutMs,
       entry: DENO_ENTRY,
+      reuse,
+      maxRuns,
+      maxAgeMs: (options.hostMaxAge ?? 600) * 1000,
+      maxRssBytes: (options.hostMaxRssMb ?? 512) * 1024 * 1024,
     };
-    const pools = new Map<SandboxKind, SandboxPool>();
+    const maxHosts = options.maxHosts ?? 96;
+    const common = {
+      maxHosts,
+      idleTimeoutMs: 60_000,
+      ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
+      onHostExit: (host: SandboxHost, why: string) =>
+        options.onHostExit?.({ kind: host.kind, pid: host.pid, runs: host.runs, why }),
+    };
+    const pools = new Map<SandboxKind, HostPool>();
     pools.set(
       "deno",
-      new SandboxPool({
+      new HostPool({
+        ...common,
         size: options.poolSize ?? 2,
-        spawn: () => Sandbox.spawn(spawnOptions),
-        ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
+        lazy: false,
+        spawn: () => SandboxHost.spawn(hostOptions),
       }),
     );
-    // Python is prepared on first use: a server that never runs Python never builds a snapshot.
+    // Python is prepared on first use unless a pool size asks for it at start.
     // (preparePython() shares one preparation per configuration and retries after a failure.)
     const python = () =>
       preparePython({
-        denoPath: spawnOptions.denoPath,
+        denoPath: hostOptions.denoPath,
         ...(options.pythonCacheDir !== undefined ? { cacheDir: options.pythonCacheDir } : {}),
       });
-    const pythonOptions: SandboxSpawnOptions = {
-      ...spawnOptions,
+    const pythonOptions: HostOptions = {
+      ...hostOptions,
       kind: "python",
-      dataMb: options.pythonDataMb ?? 2048,
+      dataMb: options.pythonDataMb ?? 3072,
+      maxRssBytes: hostOptions.maxRssBytes * 2,
     };
     pools.set(
       "python",
-      new SandboxPool({
+      new HostPool({
+        ...common,
         size: options.pythonPoolSize ?? 1,
-        spawn: async () => Sandbox.spawn({ ...pythonOptions, entry: await python() }),
-        ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
+        lazy: options.pythonPoolSize === undefined,
+        spawn: async () => SandboxHost.spawn({ ...pythonOptions, entry: await python() }),
       }),
     );
     for (const pool of pools.values()) pool.fill();
-    return new Runner(pools, python, prlimitPath !== null);
+    return new Runner(pools, python, {
+      dataLimited: prlimitPath !== null,
+      reusesHosts: reuse,
+      readyTimeoutMs,
+    });
   }
 
   /**
@@ -170,24 +226,35 @@ export class Runner {
     return this.#pools.has(sandboxKind(language));
   }
 
-  /** Waits until every pool is full, for benchmarks and tests. */
-  async warm(): Promise<void> {
-    await Promise.all([...this.#pools.values()].map((pool) => pool.warm()));
+  /**
+   * Waits until the pools of `kinds` are full (starting them if they are lazy); without
+   * `kinds`, every pool that started. For benchmarks and tests.
+   */
+  async warm(...kinds: SandboxKind[]): Promise<void> {
+    const pools = kinds.length > 0
+      ? kinds.map((kind) => this.#pools.get(kind)!)
+      : [...this.#pools.values()].filter((pool) => pool.active);
+    await Promise.all(pools.map((pool) => pool.warm()));
   }
 
-  /** Idle sandboxes per kind. */
-  idle(kind: SandboxKind): number {
-    return this.#pools.get(kind)?.idle ?? 0;
+  /** What the pool of `kind` holds now. */
+  stats(kind: SandboxKind): PoolStats {
+    return this.#pools.get(kind)!.stats;
   }
 
-  /** Takes a ready sandbox for `language`. */
+  /** Process ids of the live hosts of `kind`. */
+  pids(kind: SandboxKind): number[] {
+    return this.#pools.get(kind)!.pids;
+  }
+
+  /** Leases a ready sandbox for `language`. */
   acquire(language: Language): Promise<Sandbox> {
     const pool = this.#pools.get(sandboxKind(language));
     if (!pool) return Promise.reject(new Error(`Language not available: ${language}`));
-    return pool.acquire();
+    return pool.acquire(this.#readyTimeoutMs);
   }
 
-  /** Kills idle sandboxes and stops refilling. */
+  /** Kills every host and stops refilling. */
   close(): void {
     for (const pool of this.#pools.values()) pool.close();
   }
@@ -199,16 +266,17 @@ export function runMessage(
   code: string,
   toolNames: string[],
   options: ProgramLimits & { reportIdle: boolean; modules?: Record<string, string> },
-): RunMessage {
+): RunRequest {
   return {
     type: "run",
     code,
     language,
     toolNames,
-    toolsSpecifiers: language === "python" ? [] : findToolsSpecifiers(code),
+    ...(language === "python" ? { toolsSpecifiers: [], nodeModules: false } : scanImports(code)),
     maxOutputBytes: options.maxOutputBytes,
     maxToolArgsBytes: options.maxToolArgsBytes,
     reportIdle: options.reportIdle,
+    ...(language === "python" ? { maxMemoryBytes: options.pythonMemoryBytes } : {}),
     ...(options.modules && Object.keys(options.modules).length > 0
       ? { modules: options.modules }
       : {}),

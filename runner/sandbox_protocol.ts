@@ -1,11 +1,15 @@
 /**
- * Messages between the server and one sandbox process, one JSON object per line: the server
- * writes to the sandbox's stdin, the sandbox writes to its stdout. The sandbox is untrusted:
- * the server checks every line with {@linkcode parseSandboxMessage} and kills the sandbox on
- * the first line that is not a valid message.
+ * Messages between the server and one sandbox host process, one JSON text per line: the server
+ * writes to the host's stdin, the host writes to its stdout. Every line the host writes starts
+ * with a key that says who wrote it:
  *
- * The same messages cross the boundary between the sandbox's own realm and the worker where
- * the user's code runs; the realm relays them.
+ * - the host key (the first line the server writes, read only by the host's own realm, which no
+ *   program can reach) starts {@linkcode HostMessage}s: the host's lifecycle;
+ * - the execution key (sent in each {@linkcode RunMessage}, known to that program's worker)
+ *   starts {@linkcode ProgramMessage}s of that execution only.
+ *
+ * The host is untrusted: the server checks every line with {@linkcode parseHostMessage} or
+ * {@linkcode parseProgramMessage} and kills the host on the first line that is neither.
  *
  * No npm imports here: the sandbox runs with `--no-npm` and imports this file for its types.
  *
@@ -15,25 +19,34 @@
 /** Which sandbox runtime runs a program. */
 export type SandboxKind = "deno" | "python";
 
-// ─── server → sandbox ───────────────────────────────────────────────────────────────────────
+// ─── server → sandbox (stdin) ───────────────────────────────────────────────────────────────
 
-/** Start the program. Sent once, to a ready sandbox. */
+/** Start the program. Read by the host's ready worker, which then owns the pipe. */
 export interface RunMessage {
   type: "run";
+  /** Starts every line of this execution; set by the host, not by the execution. */
+  key: string;
   code: string;
   language: "typescript" | "javascript" | "python";
   toolNames: string[];
   /** Source ranges `[start, end)` of `"tools"` module specifiers, found by the server. */
   toolsSpecifiers: SpecifierRange[];
+  /** The program may import `node:` modules: lock Node's `process` before it runs. */
+  nodeModules: boolean;
   /** Bytes of output the sandbox forwards before it only counts. */
   maxOutputBytes: number;
   /** Longest JSON text of a tool call's arguments. */
   maxToolArgsBytes: number;
   /** Send `idle` when every running path of the program waits on a tool (the step API). */
   reportIdle: boolean;
+  /** Python: the largest the program's heap (Pyodide's wasm memory) may grow, in bytes. */
+  maxMemoryBytes?: number;
   /** Python client modules (name → source), progtc 0.2.0. */
   modules?: Record<string, string>;
 }
+
+/** A run message before the host gives it its key. */
+export type RunRequest = Omit<RunMessage, "key">;
 
 /** Where a `"tools"` specifier sits in the user's source. */
 export interface SpecifierRange {
@@ -58,15 +71,52 @@ export interface ToolErrorMessage {
   message: string;
 }
 
-/** Anything the server sends to a sandbox. */
-export type ServerMessage = RunMessage | ToolResultMessage | ToolErrorMessage;
-
-// ─── sandbox → server ───────────────────────────────────────────────────────────────────────
-
-/** The sandbox is warm and waits for its `run` message. */
-export interface ReadyMessage {
-  type: "ready";
+/**
+ * Sent after a program ended while it was still reading (it had calls nobody answered): it
+ * completes that read, so that no read of the old program is left on the pipe.
+ */
+export interface ReleaseMessage {
+  type: "release";
 }
+
+/** What an execution sends to its program. */
+export type ServerMessage = RunRequest | ToolResultMessage | ToolErrorMessage;
+
+/** Anything the server writes to a host after its key line. */
+export type HostInput = RunMessage | ToolResultMessage | ToolErrorMessage | ReleaseMessage;
+
+// ─── host realm → server (stdout, host key) ─────────────────────────────────────────────────
+
+/**
+ * The host is ready for a run: the previous program's worker (if any) was terminated, and a
+ * fresh, warm worker reads the pipe. The server checks the process before it believes it.
+ */
+export interface HostReady {
+  type: "ready";
+  /**
+   * The workers the host made that may exist now, by creation number (Deno names each
+   * worker's thread `worker-<n>` in creation order): the one that owns the pipe first, then
+   * its spare, if any (made at once or soon).
+   */
+  workers: number[];
+}
+
+/** A worker could not start (the host exits after saying so). */
+export interface HostFailed {
+  type: "failed";
+  error: string;
+}
+
+/** The running program's worker died of an error its own realm did not catch. */
+export interface HostWorkerError {
+  type: "worker_error";
+  error: string;
+}
+
+/** Anything a host's own realm says. */
+export type HostMessage = HostReady | HostFailed | HostWorkerError;
+
+// ─── program → server (stdout, execution key) ───────────────────────────────────────────────
 
 /** The program calls a tool. `id` is the sandbox's own counter; the server maps it. */
 export interface SandboxToolCall {
@@ -89,49 +139,83 @@ export interface IdleMessage {
   type: "idle";
 }
 
-/** The program ended. `error` is the formatted error or traceback for stderr. */
+/**
+ * The program ended. `error` is the formatted error or traceback for stderr. `reading` says the
+ * worker still has a read of the pipe open (calls were left unanswered): the server sends
+ * {@linkcode ReleaseMessage} to complete it.
+ */
 export type EndMessage =
-  | { type: "success" }
-  | { type: "syntax_error"; error: string }
-  | { type: "runtime_error"; error: string }
-  | { type: "determinism_error"; error: string }
-  | { type: "exit"; code: number };
+  & (
+    | { type: "success" }
+    | { type: "syntax_error"; error: string }
+    | { type: "runtime_error"; error: string }
+    | { type: "determinism_error"; error: string }
+    | { type: "exit"; code: number }
+  )
+  & { reading?: boolean };
 
-/** Anything a sandbox sends to the server. */
-export type SandboxMessage =
-  | ReadyMessage
-  | SandboxToolCall
-  | OutputMessage
-  | IdleMessage
-  | EndMessage;
+/** Anything a program's worker sends to the server. */
+export type ProgramMessage = SandboxToolCall | OutputMessage | IdleMessage | EndMessage;
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-/**
- * Parses one line from a sandbox. Returns `undefined` for anything that is not a well-formed
- * message: the caller treats that as a protocol violation.
- *
- * @example
- * ```ts
- * import { parseSandboxMessage } from "./sandbox_protocol.ts";
- * console.assert(parseSandboxMessage('{"type":"ready"}')?.type === "ready");
- * console.assert(parseSandboxMessage("hello") === undefined);
- * ```
- */
-export function parseSandboxMessage(line: string): SandboxMessage | undefined {
-  let m: unknown;
+function parseObject(line: string): Record<string, unknown> | undefined {
   try {
-    m = JSON.parse(line);
+    const value: unknown = JSON.parse(line);
+    return isRecord(value) ? value : undefined;
   } catch {
     return undefined;
   }
-  if (!isRecord(m)) return undefined;
-  switch (m.type) {
+}
+
+/**
+ * Parses one host-keyed line (the key removed). Returns `undefined` for anything that is not a
+ * well-formed host message: the caller treats that as a protocol violation.
+ *
+ * @example
+ * ```ts
+ * import { parseHostMessage } from "./sandbox_protocol.ts";
+ * console.assert(parseHostMessage('{"type":"ready","workers":[1,2]}')?.type === "ready");
+ * console.assert(parseHostMessage('{"type":"success"}') === undefined);
+ * ```
+ */
+export function parseHostMessage(line: string): HostMessage | undefined {
+  const m = parseObject(line);
+  switch (m?.type) {
     case "ready":
+      return Array.isArray(m.workers) && m.workers.length >= 1 && m.workers.length <= 2 &&
+          m.workers.every((n) => Number.isSafeInteger(n) && n > 0)
+        ? { type: "ready", workers: m.workers as number[] }
+        : undefined;
+    case "failed":
+    case "worker_error":
+      return typeof m.error === "string" ? { type: m.type, error: m.error } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Parses one execution-keyed line (the key removed). Returns `undefined` for anything that is
+ * not a well-formed program message: the caller treats that as a protocol violation.
+ *
+ * @example
+ * ```ts
+ * import { parseProgramMessage } from "./sandbox_protocol.ts";
+ * console.assert(parseProgramMessage('{"type":"success"}')?.type === "success");
+ * console.assert(parseProgramMessage("hello") === undefined);
+ * ```
+ */
+export function parseProgramMessage(line: string): ProgramMessage | undefined {
+  const m = parseObject(line);
+  if (m === undefined) return undefined;
+  const reading = m.reading === true ? { reading: true } : {};
+  switch (m.type) {
     case "idle":
+      return { type: "idle" };
     case "success":
-      return { type: m.type };
+      return { type: "success", ...reading };
     case "tool_call":
       return Number.isSafeInteger(m.id) && typeof m.name === "string" && Array.isArray(m.args) &&
           isRecord(m.kwargs)
@@ -144,10 +228,17 @@ export function parseSandboxMessage(line: string): SandboxMessage | undefined {
     case "syntax_error":
     case "runtime_error":
     case "determinism_error":
-      return typeof m.error === "string" ? { type: m.type, error: m.error } : undefined;
+      return typeof m.error === "string" ? { type: m.type, error: m.error, ...reading } : undefined;
     case "exit":
-      return Number.isSafeInteger(m.code) ? { type: "exit", code: m.code as number } : undefined;
+      return Number.isSafeInteger(m.code)
+        ? { type: "exit", code: m.code as number, ...reading }
+        : undefined;
     default:
       return undefined;
   }
+}
+
+/** Whether a program message ends the program. */
+export function isEndMessage(message: ProgramMessage): message is EndMessage {
+  return message.type !== "tool_call" && message.type !== "output" && message.type !== "idle";
 }

@@ -13,33 +13,49 @@ export const TOOLS_MODULE = "tools";
 
 await init();
 
+/** What a program imports, as far as the sandbox needs to know. */
+export interface ImportScan {
+  /** Where `"tools"` is imported. */
+  toolsSpecifiers: SpecifierRange[];
+  /** The program may import a `node:` module (or a module it names at run time). */
+  nodeModules: boolean;
+}
+
 /**
- * Returns where `"tools"` is imported, statically or with a literal `import("tools")`.
- * Type-only imports are skipped (the transpiler erases them). Source that the lexer cannot
- * parse gets no ranges: the sandbox then reports the real syntax error.
+ * Returns where `"tools"` is imported, statically or with a literal `import("tools")`, and
+ * whether the program may reach a `node:` module. Type-only imports are skipped (the
+ * transpiler erases them). Source that the lexer cannot parse gets no ranges: the sandbox then
+ * reports the real syntax error.
  *
  * @example
  * ```ts
- * import { findToolsSpecifiers } from "./tools_specifiers.ts";
- * const ranges = findToolsSpecifiers(`import { a } from "tools";`);
- * console.assert(ranges.length === 1 && ranges[0]?.quoted === false);
+ * import { scanImports } from "./tools_specifiers.ts";
+ * const { toolsSpecifiers, nodeModules } = scanImports(`import { a } from "tools";`);
+ * console.assert(toolsSpecifiers.length === 1 && toolsSpecifiers[0]?.quoted === false);
+ * console.assert(!nodeModules);
  * ```
  */
-export function findToolsSpecifiers(code: string): SpecifierRange[] {
+export function scanImports(code: string): ImportScan {
   let imports;
   try {
     [imports] = parse(code);
   } catch {
-    return [];
+    return { toolsSpecifiers: [], nodeModules: false };
   }
-  const ranges: SpecifierRange[] = [];
+  const toolsSpecifiers: SpecifierRange[] = [];
+  let nodeModules = false;
   for (const i of imports) {
+    // A dynamic import of a computed name (no specifier) may name anything.
+    if (i.type === "dynamic" && (i.specifier === undefined || i.glob)) nodeModules = true;
+    else if (typeof i.specifier === "string" && i.specifier.startsWith("node:")) {
+      nodeModules = true;
+    }
     if (i.specifier !== TOOLS_MODULE) continue;
     if (i.type === "static" && !i.typeOnly) {
-      ranges.push({ start: i.start, end: i.end, quoted: false });
+      toolsSpecifiers.push({ start: i.start, end: i.end, quoted: false });
     } else if (i.type === "dynamic" && !i.glob) {
-      ranges.push({ start: i.start, end: i.end, quoted: true });
+      toolsSpecifiers.push({ start: i.start, end: i.end, quoted: true });
     }
   }
-  return ranges;
+  return { toolsSpecifiers, nodeModules };
 }

@@ -60,7 +60,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   // A protocol line holds at most one output chunk or one call's arguments, JSON-escaped.
   const maxLineLength = options.maxLineLength ??
     6 * Math.max(config.maxOutputBytes, config.maxToolArgsBytes) + 64 * 1024;
-  const runner = options.runner ?? await Runner.create({ ...options, maxLineLength });
+  const runner = options.runner ?? await Runner.create({
+    ...options,
+    maxLineLength,
+    // Paused step executions hold a host without an execution slot.
+    maxHosts: options.maxHosts ?? config.maxConcurrent + config.maxPaused,
+  });
   const ownsRunner = options.runner === undefined;
   const capacity = new Capacity(config.maxConcurrent);
   const programLimits = limits(config);
@@ -170,7 +175,9 @@ export async function createApp(options: AppOptions): Promise<App> {
         remember(execution.id);
         const ms = (performance.now() - execution.startedAt).toFixed(1);
         config.log(
-          `execution ${execution.id} ${result.type} (${why}) ${ms} ms, ${execution.toolCalls} tool calls`,
+          `execution ${execution.id} ${result.type} (${why}) ${ms} ms, ${execution.toolCalls} tool calls, sandbox ${sandbox.pid} run ${
+            sandbox.runs + 1
+          }`,
         );
       },
     });
@@ -265,6 +272,7 @@ function limits(config: ResolvedOptions) {
     maxToolCalls: config.maxToolCalls,
     maxToolArgsBytes: config.maxToolArgsBytes,
     maxToolResultBytes: config.maxToolResultBytes,
+    pythonMemoryBytes: config.pythonMemoryBytes,
   };
 }
 

@@ -5,7 +5,8 @@
  *
  * Invariants:
  * - `sink.end` is called exactly once; nothing reaches the sink after it.
- * - When the execution ends, the sandbox is killed and every timer is cleared.
+ * - When the execution ends, every timer is cleared and the sandbox is finished: reusable only
+ *   when the program ended by itself without crossing a limit, killed otherwise.
  * - A wire id is answered at most once: a second answer, or one after the call timed out or
  *   the execution ended, is refused (`not_pending`) and changes nothing.
  * - Everything the sandbox sends is checked: a call to a tool the program was not given, or a
@@ -15,7 +16,7 @@
  */
 import { type JsonValue, newId, type ToolCall } from "../protocol.ts";
 import type { Sandbox, SandboxEvent, SandboxExit } from "../runner/sandbox.ts";
-import type { RunMessage } from "../runner/sandbox_protocol.ts";
+import type { RunRequest } from "../runner/sandbox_protocol.ts";
 
 /** Limits of one execution. */
 export interface ExecutionLimits {
@@ -80,6 +81,8 @@ export class Execution {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
   #callCount = 0;
+  /** A limit was crossed: the program's process is not reused, whatever the end. */
+  #limited = false;
 
   constructor(sandbox: Sandbox, toolNames: string[], limits: ExecutionLimits, sink: ExecutionSink) {
     this.#sandbox = sandbox;
@@ -93,9 +96,14 @@ export class Execution {
     return this.#callCount;
   }
 
-  /** Resolves when the sandbox process is gone. */
+  /** The sandbox this execution runs in. */
+  get sandbox(): Sandbox {
+    return this.#sandbox;
+  }
+
+  /** Resolves once the execution no longer holds its sandbox (reused or killed). */
   get stopped(): Promise<void> {
-    return this.#sandbox.exited.then(() => {});
+    return this.#sandbox.released;
   }
 
   /** Whether the execution has ended. */
@@ -104,7 +112,7 @@ export class Execution {
   }
 
   /** Sends the program to the sandbox and starts the execution timeout. */
-  start(run: RunMessage): void {
+  start(run: RunRequest): void {
     this.restartClock();
     this.#sandbox.listen((event) => this.#onEvent(event));
     this.#sandbox.send(run);
@@ -131,12 +139,12 @@ export class Execution {
 
   /** Ends the execution because its client left or the server stops: kills the sandbox. */
   cancel(why: string): void {
-    this.#end("runtime_error", `Error: ${why}\n`, why);
+    this.#end("runtime_error", `Error: ${why}\n`, why, false);
   }
 
   /** Ends the execution with `type`, appending `error` to its stderr. */
   stop(type: EndType, error: string, why: string): void {
-    this.#end(type, error, why);
+    this.#end(type, error, why, false);
   }
 
   /** Stops the execution clock while the program waits for its client (step API). */
@@ -162,22 +170,32 @@ export class Execution {
       case "idle":
         return this.#sink.idle?.();
       case "success":
-        return this.#end("success", "", "success");
+        return this.#end("success", "", "success", true);
       case "syntax_error":
       case "runtime_error":
+        return this.#end(event.type, event.error, event.type, true);
       case "determinism_error":
-        return this.#end(event.type, event.error, event.type);
+        return this.#end(event.type, event.error, event.type, false);
       case "exit":
-        return event.code === 0 ? this.#end("success", "", "exit(0)") : this.#end(
+        return event.code === 0 ? this.#end("success", "", "exit(0)", true) : this.#end(
           "runtime_error",
           `Error: the program exited with code ${event.code}\n`,
           "exit",
+          true,
         );
       case "violation":
         return this.#end(
           "runtime_error",
           `Error: the sandbox was stopped because it broke the protocol (${event.detail})\n`,
           "violation",
+          false,
+        );
+      case "worker_error":
+        return this.#end(
+          "runtime_error",
+          `Error: the program's worker failed: ${event.error}\n`,
+          `worker error: ${event.error}`,
+          false,
         );
       case "exited":
         return this.#onExited(event);
@@ -194,6 +212,7 @@ export class Execution {
     }
     this.#sandboxIds.add(sandboxId);
     if (++this.#callCount > this.#limits.maxToolCalls) {
+      this.#limited = true;
       this.#sandbox.send({
         type: "tool_error",
         id: sandboxId,
@@ -222,6 +241,7 @@ export class Execution {
   #callTimeout(call: Call): void {
     if (!call.pending || this.#ended) return;
     this.#settle(call);
+    this.#limited = true;
     const seconds = this.#limits.toolCallTimeoutMs / 1000;
     this.#sandbox.send({
       type: "tool_error",
@@ -241,6 +261,7 @@ export class Execution {
     const bytes = utf8Length(data);
     if (this.#outputBytes + bytes > this.#limits.maxOutputBytes) {
       this.#truncated = true;
+      this.#limited = true;
       const marker =
         `\n[progtc: output truncated, the limit is ${this.#limits.maxOutputBytes} bytes]\n`;
       this.#append(stream, marker);
@@ -262,6 +283,7 @@ export class Execution {
         "runtime_error",
         "RangeError: the program exceeded its memory limit and was stopped\n",
         "out_of_memory",
+        false,
       );
     } else {
       const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
@@ -271,6 +293,7 @@ export class Execution {
         "runtime_error",
         `Error: the sandbox stopped unexpectedly (${how})\n`,
         `crashed: ${how}${last ? `: ${last}` : ""}`,
+        false,
       );
     }
   }
@@ -281,15 +304,17 @@ export class Execution {
       "timeout_error",
       `TimeoutError: the program did not finish within ${seconds} s\n`,
       "timeout",
+      false,
     );
   }
 
-  #end(type: EndType, error: string, why: string): void {
+  /** Ends once; `byProgram`: the program ended by itself (its process may be reused). */
+  #end(type: EndType, error: string, why: string, byProgram: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#timer);
     for (const call of this.#calls.values()) this.#settle(call);
-    this.#sandbox.kill();
+    this.#sandbox.finish(byProgram && !this.#limited);
     this.#sink.end({ type, stdout: this.#stdout, stderr: this.#stderr + error }, why);
   }
 }

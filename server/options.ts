@@ -46,6 +46,12 @@ export interface AppOptions extends RunnerOptions {
    */
   maxToolArgsBytes?: number;
   /**
+   * Largest heap of a Python program (Pyodide's wasm memory), in MiB; past it the program gets
+   * a MemoryError.
+   * @default {512}
+   */
+  pythonMemoryMb?: number;
+  /**
    * Bytes of JSON per tool result; a larger result fails the call inside the program.
    * @default {4 MiB}
    */
@@ -120,6 +126,7 @@ export interface ResolvedOptions {
   maxToolCalls: number;
   maxToolArgsBytes: number;
   maxToolResultBytes: number;
+  pythonMemoryBytes: number;
   maxBufferedBytes: number;
   maxConcurrent: number;
   queueTimeoutMs: number;
@@ -148,6 +155,7 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     maxToolCalls: options.maxToolCalls ?? 1000,
     maxToolArgsBytes: options.maxToolArgsBytes ?? MiB,
     maxToolResultBytes: options.maxToolResultBytes ?? 4 * MiB,
+    pythonMemoryBytes: (options.pythonMemoryMb ?? 512) * MiB,
     maxBufferedBytes: options.maxBufferedBytes ?? 16 * MiB,
     maxConcurrent: options.maxConcurrent ?? 64,
     queueTimeoutMs: options.queueTimeoutMs ?? 10_000,

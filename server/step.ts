@@ -43,6 +43,7 @@ export interface StepServiceOptions {
   limits: Omit<ExecutionLimits, "toolCallTimeoutMs"> & {
     maxToolArgsBytes: number;
     maxToolResultBytes: number;
+    pythonMemoryBytes: number;
   };
   language: Language;
   /** Longest state token accepted or issued. */

@@ -115,15 +115,17 @@ async function assertStillServes(t: TestServer): Promise<void> {
 
 /**
  * A stand-in for the Deno binary. It ignores its arguments (`run ...flags... bootstrap.ts`),
- * reads the key, says ready, reads the `run` message and then does what the program's text
- * names (`FAULT:<name>`). `hang` waits on stdin without a child process, so that SIGKILL of
- * this one process is the end of it.
+ * reads the host key, says ready, reads the `run` message (and the execution key in it) and
+ * then does what the program's text names (`FAULT:<name>`). `hang` waits on stdin without a
+ * child process, so that SIGKILL of this one process is the end of it. (It has no worker
+ * threads to check: its server runs each host once.)
  */
 const FAKE_RUNTIME = String.raw`#!/bin/bash
 IFS= read -r key
-printf '%s{"type":"ready"}\n' "$key"
+printf '%s{"type":"ready","workers":[1]}\n' "$key"
 IFS= read -r run
-say() { printf '%s%s\n' "$key" "$1"; }
+ekey=$(printf '%s' "$run" | sed -E 's/.*"key":"([0-9a-f]{32})".*/\1/')
+say() { printf '%s%s\n' "$ekey" "$1"; }
 hang() { while IFS= read -r _; do :; done; }
 case "$run" in
   *FAULT:exit0*) exit 0 ;;
@@ -133,7 +135,11 @@ case "$run" in
   *FAULT:broken_json*) say '{"type":"output","stream":"stdout"'; hang ;;
   *FAULT:unkeyed*) echo '{"type":"success"}'; hang ;;
   *FAULT:forged_call*) say '{"type":"tool_call","id":1,"name":"not_given","args":[],"kwargs":{}}'; hang ;;
-  *FAULT:ready_again*) say '{"type":"ready"}'; hang ;;
+  *FAULT:reused_id*)
+    say '{"type":"tool_call","id":1,"name":"given","args":[1],"kwargs":{}}'
+    say '{"type":"tool_call","id":1,"name":"given","args":[2],"kwargs":{}}'
+    hang ;;
+  *FAULT:ready_again*) printf '%s{"type":"ready","workers":[2]}\n' "$key"; hang ;;
   *FAULT:long_line*) printf '%*s' 5000 ''; hang ;;
   *FAULT:success_then_more*)
     say '{"type":"output","stream":"stdout","data":"done\n"}'
@@ -150,7 +156,7 @@ async function startFakeServer() {
   const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
   const denoPath = `${dir}/deno`;
   await Deno.writeTextFile(denoPath, FAKE_RUNTIME, { mode: 0o755 });
-  const t = await startServer({ denoPath, maxLineLength: 4096 });
+  const t = await startServer({ denoPath, maxLineLength: 4096, hostMaxRuns: 1 });
   return {
     t,
     dir,
@@ -170,6 +176,8 @@ const FAULTS: {
   title: string;
   stderr: string;
   log: RegExp;
+  /** Tool calls that reach the client before the end (the first of a reused id). */
+  calls?: number;
 }[] = [
   {
     fault: "exit0",
@@ -214,9 +222,16 @@ const FAULTS: {
     log: /runtime_error \(violation\)/,
   },
   {
+    fault: "reused_id",
+    title: "reuses a call id",
+    stderr: broke("reused call id 1"),
+    log: /runtime_error \(violation\)/,
+    calls: 1,
+  },
+  {
     fault: "ready_again",
-    title: "says ready a second time",
-    stderr: unexpected('{"type":"ready"}'),
+    title: "says ready while its program runs",
+    stderr: broke("the host said ready while its program ran"),
     log: /runtime_error \(violation\)/,
   },
   {
@@ -227,7 +242,7 @@ const FAULTS: {
   },
 ];
 
-for (const { fault, title, stderr, log } of FAULTS) {
+for (const { fault, title, stderr, log, calls = 0 } of FAULTS) {
   Deno.test(`a sandbox that ${title} ends the execution with one runtime_error saying so`, async () => {
     await using fake = await startFakeServer();
     const { t } = fake;
@@ -242,7 +257,10 @@ for (const { fault, title, stderr, log } of FAULTS) {
       ok(!text.includes(path), `a host path reached the client: ${text}`);
     }
     const frames = await readFrames(new Response(text));
-    deepStrictEqual(frames, [{ type: "runtime_error", stdout: "", stderr }]);
+    deepStrictEqual(frames.slice(calls), [{ type: "runtime_error", stdout: "", stderr }]);
+    deepStrictEqual(frames.slice(0, calls).map((f) => [f.type, f.tool_name, f.args]), [
+      ...Array.from({ length: calls }, () => ["tool_call", "given", [1]]),
+    ]);
     await assertKilled(pid, fault);
     equal(t.logs.length, 1, t.logs.join("\n"));
     match(t.logs[0]!, log);
@@ -408,7 +426,7 @@ Deno.test("when the runtime binary appears, the pool refills by itself and execu
     await waitFor("a spawn fails", () => spawnErrors > 0);
     await Deno.symlink(Deno.execPath(), denoPath);
     // Failed spawns back off up to 5 s.
-    await waitFor("the pool refills", () => server.app.runner.idle("deno") === 1, 8000);
+    await waitFor("the pool refills", () => server.app.runner.stats("deno").ready === 1, 8000);
     const frames = await readFrames(
       await post(`${server.url}/execute-code`, { code: `console.log("back")`, tool_names: [] }),
     );
@@ -445,7 +463,10 @@ Deno.test("a client that disconnects while a tool call is pending gets its progr
   await stream.abort();
   await assertKilled(pid, "disconnect while a tool call is pending");
   await waitFor("the execution is logged", () => t.logs.length === 1);
-  match(t.logs[0]!, /runtime_error \(the client disconnected\) .*, 1 tool calls$/);
+  match(
+    t.logs[0]!,
+    /runtime_error \(the client disconnected\) .*, 1 tool calls, sandbox \d+ run \d+$/,
+  );
   strictEqual(t.server.app.running, 0);
   await assertStillServes(t);
 });
@@ -471,7 +492,10 @@ while (true) {}`,
   await stream.abort();
   await assertKilled(pid, "disconnect after posting a result");
   await waitFor("the execution is logged", () => t.logs.length === 1);
-  match(t.logs[0]!, /runtime_error \(the client disconnected\) .*, 1 tool calls$/);
+  match(
+    t.logs[0]!,
+    /runtime_error \(the client disconnected\) .*, 1 tool calls, sandbox \d+ run \d+$/,
+  );
   await assertStillServes(t);
 });
 
@@ -503,7 +527,10 @@ Deno.test("a client that disconnects while waiting for an execution slot takes n
   await waitFor("no execution runs", () => t.server.app.running === 0, 3000);
   await waitFor("only the warm pool is left", async () => (await liveChildren()).length <= 1);
   deepStrictEqual(
-    t.logs.map((line) => line.replace(/^execution [0-9a-f]{32} /, "").replace(/ [\d.]+ ms,/, "")),
+    t.logs.map((line) =>
+      line.replace(/^execution [0-9a-f]{32} /, "").replace(/ [\d.]+ ms,/, "")
+        .replace(/, sandbox \d+ run \d+$/, "")
+    ),
     [
       "success (success) 1 tool calls",
       "runtime_error (the client disconnected) 0 tool calls",

@@ -5,8 +5,13 @@
  * and started from a blob URL (a sandbox with no read permission cannot load a worker from a
  * file), so it must not use anything from its module's scope: only globals.
  *
- * Everything here can be tampered with by the user's code; it only affects that program's own
- * execution, because the server checks every message and the process serves one execution.
+ * One worker runs one program: it warms up, waits for `go` from its host, reads its run
+ * message from the pipe, runs the program, reads results while calls are pending, writes the
+ * program's lines to the pipe itself, and tells the host `done` once no read of the pipe is
+ * left. The host then terminates it; the next program gets a fresh worker.
+ *
+ * Everything here can be tampered with by the user's code; that only affects that program's own
+ * execution: the server checks every message and the process before it runs another program.
  *
  * @module
  */
@@ -14,53 +19,54 @@
 import type { Realm } from "../realm.ts";
 
 /**
- * Entry point of the user worker: captures what it needs from the realm, replaces console and
- * stdio with capturing versions, removes escape hatches, warms the TypeScript transpiler, and
- * then waits for one `run` message.
+ * Entry point of the program worker: captures what it needs from the realm, replaces console
+ * and stdio with capturing versions, removes escape hatches, warms the TypeScript transpiler,
+ * and then waits for its host's init message and `go`.
  */
 export function workerMain(realm: Realm): void {
   const D = Deno as any;
   const scope = globalThis as any;
-  const post: (line: string) => void = scope.postMessage.bind(scope);
+  const pipe = realm.openPipe();
+  const revokeObjectUrls = realm.trackObjectUrls();
   const stringify = JSON.stringify;
+  const parse = JSON.parse;
   const inspect: (v: unknown) => string = D.inspect;
   const selfUrl = import.meta.url;
   // One object per call, made where the program calls the tool so that its stack points there;
   // `name` and `message` are filled in if the call fails (V8 formats the stack lazily).
   const ToolCallError = class ToolError extends Error {};
 
+  let signal: (message: { type: string; error?: string }) => void = () => {};
   let maxToolArgsBytes = Infinity;
   let reportIdle = false;
+  let started = false;
   let ended = false;
   let userUrl = "\0";
   let fileName = "code.ts";
   let toolsUrl = "\0";
 
-  const send = (message: object) => post(stringify(message));
+  // ─── output: one line per write, at once (a program may never yield again) ─────────────
   // Output is forwarded up to the limit plus the chunk that crosses it (so that the server
   // marks the truncation), then only dropped: a flood costs no messages.
   let outputBudget = Infinity;
   const output = (stream: "stdout" | "stderr", data: string) => {
-    if (data === "" || ended || outputBudget < 0) return;
+    if (data === "" || ended || !started || outputBudget < 0) return;
     outputBudget -= data.length;
     if (outputBudget < 0) data = data.slice(0, data.length + outputBudget + 1);
-    send({ type: "output", stream, data });
+    pipe.write(stringify({ type: "output", stream, data }));
   };
-  const end = (message: object) => {
-    if (ended) return;
-    ended = true;
-    send(message);
-  };
+  const send = (line: string) => pipe.write(line);
 
   // ─── the realm: output captured, exits reported, escapes closed ──────────────────────────
+  class ExitSignal extends Error {}
   const exit = (code?: unknown) => {
     const n = Number(code ?? 0);
     end({ type: "exit", code: Number.isSafeInteger(n) ? n : 1 });
-    // The realm relays the exit; the server then kills the process. Never return to the caller.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    // Nothing of the program counts from now on; the host terminates this worker.
+    throw new ExitSignal("The program exited");
   };
   realm.captureStdio({ output, exit });
-  realm.closeEscapes({ output, exit });
+  const lockProcess = realm.closeEscapes({ output, exit });
 
   // ─── errors ────────────────────────────────────────────────────────────────────────────
   const frameLine = /^\s+at /;
@@ -99,14 +105,18 @@ export function workerMain(realm: Realm): void {
   };
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
-    end({ type: "runtime_error", error: formatError(event.reason) });
+    if (!(event.reason instanceof ExitSignal)) {
+      end({ type: "runtime_error", error: formatError(event.reason) });
+    }
   });
   globalThis.addEventListener("error", (event) => {
     event.preventDefault();
-    end({ type: "runtime_error", error: formatError(event.error ?? event.message) });
+    if (!(event.error instanceof ExitSignal)) {
+      end({ type: "runtime_error", error: formatError(event.error ?? event.message) });
+    }
   });
 
-  // ─── tools ─────────────────────────────────────────────────────────────────────────────
+  // ─── reading the pipe: only while the program waits for results ─────────────────────────
   interface Pending {
     resolve: (value: unknown) => void;
     reject: (error: unknown) => void;
@@ -114,6 +124,52 @@ export function workerMain(realm: Realm): void {
     error: Error;
   }
   const pending = new Map<number, Pending>();
+  let reading = false;
+  let awaitingRelease = false;
+  const needsInput = () => ended ? awaitingRelease : pending.size > 0;
+  const receive = (line: string) => {
+    let message: any;
+    try {
+      message = parse(line);
+    } catch {
+      return;
+    }
+    if (ended) {
+      if (message?.type === "release") awaitingRelease = false;
+      return;
+    }
+    if (message?.type !== "tool_result" && message?.type !== "tool_error") return;
+    const call = pending.get(message.id);
+    if (!call) return;
+    pending.delete(message.id);
+    if (message.type === "tool_result") return call.resolve(message.value);
+    call.error.name = message.name === "TimeoutError" ? "TimeoutError" : "ToolError";
+    call.error.message = message.message;
+    call.reject(call.error);
+  };
+  const readLoop = async () => {
+    reading = true;
+    try {
+      while (needsInput()) {
+        const line = await pipe.readLine();
+        if (line === null) return; // The server closed the pipe: it is killing this process.
+        receive(line);
+      }
+    } finally {
+      reading = false;
+    }
+    if (ended) signal({ type: "done" });
+  };
+  const end = (message: Record<string, unknown>) => {
+    if (ended) return;
+    ended = true;
+    awaitingRelease = reading;
+    pipe.write(stringify(reading ? { ...message, reading: true } : message));
+    revokeObjectUrls();
+    if (!reading) signal({ type: "done" });
+  };
+
+  // ─── tools ─────────────────────────────────────────────────────────────────────────────
   let nextId = 1;
   let idleScheduled = false;
   const tickChannel = new MessageChannel();
@@ -133,7 +189,7 @@ export function workerMain(realm: Realm): void {
       macrotask(() => {
         idleScheduled = false;
         if (nextId !== issued) return scheduleIdle();
-        if (pending.size > 0 && !ended) send({ type: "idle" });
+        if (pending.size > 0 && !ended) send('{"type":"idle"}');
       })
     );
   };
@@ -152,11 +208,12 @@ export function workerMain(realm: Realm): void {
     const id = nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     pending.set(id, { resolve, reject, error: new ToolCallError() });
-    post(
+    send(
       `{"type":"tool_call","id":${id},"name":${
         stringify(name)
       },"args":${argsJson},"kwargs":${kwargsJson}}`,
     );
+    if (!reading) readLoop();
     scheduleIdle();
     return promise;
   };
@@ -202,6 +259,7 @@ export function workerMain(realm: Realm): void {
     maxToolArgsBytes = message.maxToolArgsBytes;
     outputBudget = message.maxOutputBytes;
     reportIdle = message.reportIdle === true;
+    if (message.nodeModules) lockProcess();
     const javascript = message.language === "javascript";
     fileName = javascript ? "code.js" : "code.ts";
     toolsUrl = blobUrl(toolsModule(message.toolNames), "text/javascript");
@@ -211,10 +269,12 @@ export function workerMain(realm: Realm): void {
       code = code.slice(0, start) + (quoted ? stringify(toolsUrl) : toolsUrl) + code.slice(end);
     }
     userUrl = blobUrl(code, javascript ? "text/javascript" : "application/typescript");
+    started = true;
     try {
       await import(userUrl);
       end({ type: "success" });
     } catch (error) {
+      if (error instanceof ExitSignal) return;
       end({
         type: isSyntaxError(error) ? "syntax_error" : "runtime_error",
         error: formatError(error),
@@ -222,37 +282,45 @@ export function workerMain(realm: Realm): void {
     }
   };
 
-  scope.onmessage = (event: MessageEvent) => {
-    // The realm relays raw lines: parsing here keeps deep values off its stack (structured
-    // clone recurses; JSON.parse does not).
+  /** Owns the pipe from now on: the run message is the first line meant for this worker. */
+  const go = () => {
     let message: any;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    switch (message?.type) {
-      case "run":
-        run(message);
-        break;
-      case "tool_result":
-      case "tool_error": {
-        const call = pending.get(message.id);
-        if (!call) return;
-        pending.delete(message.id);
-        if (message.type === "tool_result") return call.resolve(message.value);
-        call.error.name = message.name === "TimeoutError" ? "TimeoutError" : "ToolError";
-        call.error.message = message.message;
-        call.reject(call.error);
-        break;
+    for (;;) {
+      const line = pipe.readLineSync();
+      if (line === null) return; // The server closed the pipe.
+      try {
+        message = parse(line);
+      } catch {
+        continue;
       }
+      // Anything before the run message was meant for an earlier program: drop it.
+      if (message?.type === "run" && typeof message.key === "string") break;
     }
+    pipe.setKey(message.key);
+    signal({ type: "started" });
+    run(message);
   };
 
-  // Warm the TypeScript transpiler before the first program (6–15 ms when cold).
-  import(blobUrl("const warm: number = 1; export default warm;", "application/typescript"))
-    .then(
-      () => send({ type: "ready" }),
-      (error) => end({ type: "runtime_error", error: String(error) }),
-    );
+  const init = (port: MessagePort) => {
+    const postToHost = port.postMessage.bind(port);
+    signal = (message) => postToHost(message);
+    pipe.onBroken = (error) => signal({ type: "broken", error: String(error) });
+    port.onmessage = (event: MessageEvent) => {
+      if (event.data?.type === "go" && !started) go();
+    };
+    // Warm the TypeScript transpiler and the module loader before the program (ms when cold).
+    import(blobUrl("const warm: number = 1; export default warm;", "application/typescript"))
+      .then(
+        () => {
+          revokeObjectUrls();
+          signal({ type: "warm" });
+        },
+        (error) => signal({ type: "failed", error: String(error) }),
+      );
+  };
+  scope.onmessage = (event: MessageEvent) => {
+    const port = event.data?.port;
+    scope.onmessage = null;
+    if (port instanceof MessagePort) init(port);
+  };
 }

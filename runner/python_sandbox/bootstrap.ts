@@ -1,18 +1,19 @@
 /**
- * Main realm of a Python sandbox process. The process may read the Pyodide package files and
- * its memory snapshot, nothing else. This realm owns the protocol end (stdin/stdout), reads the
- * snapshot, and starts the worker where Pyodide and the user's program run; that worker may
- * only read the Pyodide files, and receives the snapshot bytes by transfer, so the program can
- * neither read the snapshot file nor write anything.
+ * Main realm of a Python sandbox host. The process may read the Pyodide package files and its
+ * memory snapshot, nothing else. This realm reads the snapshot and compiles Pyodide's wasm once,
+ * then runs one program at a time like a TypeScript host (see `../host_main.ts`), each in a
+ * fresh worker that restores its own copy of the snapshot. That worker may only read the
+ * Pyodide files and receives the snapshot bytes by transfer, so the program can neither read
+ * the snapshot file nor change what the next worker restores.
  *
  * The server starts it through a small generated entry module (see `runner/python.ts`) that
  * calls {@linkcode startPythonSandbox} with the paths: a sandbox cannot read its environment.
  *
  * @module
  */
-import { openChannel } from "../channel.ts";
+import { runHost } from "../host_main.ts";
 import { workerSource } from "../realm.ts";
-import { type PythonWorkerCommand, pythonWorkerMain } from "./worker_main.ts";
+import { pythonWorkerMain } from "./worker_main.ts";
 
 /** Where a Python sandbox finds its files. */
 export interface PythonSandboxPaths {
@@ -38,61 +39,35 @@ export function pythonWorkerPermissions(pyodideDir: string): Deno.PermissionOpti
   };
 }
 
-/** Creates the worker that runs Pyodide (also used to build the snapshot). */
+let source: string | undefined;
+
+/** Creates a worker that runs Pyodide (also used to build the snapshot). */
 export function createPythonWorker(pyodideDir: string): Worker {
-  const source = workerSource(pythonWorkerMain);
-  return new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })), {
+  source ??= URL.createObjectURL(
+    new Blob([workerSource(pythonWorkerMain)], { type: "text/javascript" }),
+  );
+  return new Worker(source, {
     type: "module",
     name: "program",
     deno: { permissions: pythonWorkerPermissions(pyodideDir) },
   });
 }
 
-/** Runs the sandbox: restores the snapshot in the worker and relays protocol lines. */
+/** Runs the host: each worker restores the snapshot; programs run as in every host. */
 export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<void> {
-  const channel = openChannel();
-  const write = channel.write;
-  let ready = false;
-  let ended = false;
-  const fail = (error: string) => {
-    if (!ready) {
-      // Not a protocol line: the server reports stderr when a sandbox does not start.
-      console.error(`Python sandbox failed to start: ${error}`);
-      Deno.exit(1);
-    }
-    if (ended) return;
-    ended = true;
-    write(JSON.stringify({ type: "runtime_error", error: `${error}\n` }));
-  };
-
-  const snapshot = await Deno.readFile(paths.snapshot);
-  const worker = createPythonWorker(paths.pyodideDir);
-  worker.onmessage = (event: MessageEvent<unknown>) => {
-    const data = event.data;
-    if (typeof data !== "string") {
-      const error = (data as { error?: unknown } | null)?.error;
-      return fail(typeof error === "string" ? error : "Unexpected message from the worker");
-    }
-    if (ended) return;
-    if (data === '{"type":"ready"}') ready = true;
-    // End messages carry no "output"/"tool_call"/"ready"/"idle" type; remember that one came.
-    else if (!/^\{"type":"(output|tool_call|idle)"/.test(data)) ended = true;
-    write(data);
-  };
-  worker.onerror = (event: ErrorEvent) => {
-    event.preventDefault();
-    fail(event.message);
-  };
-  worker.onmessageerror = () => fail("Unreadable message from the worker");
-  const start: PythonWorkerCommand = {
-    type: "start",
-    indexURL: paths.pyodideDir,
-    moduleURL: paths.pyodideModule,
-    snapshot,
-  };
-  worker.postMessage(start, [snapshot.buffer]);
-
-  for await (const line of channel.lines) worker.postMessage(line);
-  // The server closed our stdin: it no longer wants this sandbox.
-  Deno.exit(0);
+  const [snapshot, wasm] = await Promise.all([
+    Deno.readFile(paths.snapshot),
+    WebAssembly.compile(await Deno.readFile(`${paths.pyodideDir}pyodide.asm.wasm`)),
+  ]);
+  runHost({
+    create: () => createPythonWorker(paths.pyodideDir),
+    init: () => {
+      const copy = snapshot.slice();
+      return {
+        data: { indexURL: paths.pyodideDir, moduleURL: paths.pyodideModule, snapshot: copy, wasm },
+        transfer: [copy.buffer],
+      };
+    },
+    precreate: "on_start",
+  });
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { createPythonWorker, type PythonSandboxPaths } from "./bootstrap.ts";
-import type { PythonWorkerCommand, PythonWorkerSnapshot } from "./worker_main.ts";
+import type { PythonWorkerBuild, PythonWorkerSnapshot } from "./worker_main.ts";
 
 /** What the build needs, from `runner/python.ts`. */
 export interface BuildInput extends PythonSandboxPaths {
@@ -39,7 +39,7 @@ async function snapshotOf(input: BuildInput): Promise<PythonWorkerSnapshot> {
     event.preventDefault();
     result.reject(new Error(event.message));
   };
-  const command: PythonWorkerCommand = {
+  const command: PythonWorkerBuild = {
     type: "build",
     indexURL: input.pyodideDir,
     moduleURL: input.pyodideModule,

@@ -8,22 +8,26 @@
  * The worker's only permission is reading the Pyodide package files. It serves two purposes:
  * - `build`: load Pyodide from scratch, freeze the runner into it and return a memory snapshot
  *   (done once, by `runner/python.ts`, in a throwaway process);
- * - `start`: restore a snapshot, then serve one program: protocol lines from the server arrive
- *   as strings and go to the Python runner, whose lines go back to the sandbox's main realm.
+ * - `init`: restore the snapshot its host sends (with Pyodide's wasm module, compiled once per
+ *   host), then serve one program like a TypeScript worker: wait for `go`, read the run message
+ *   from the pipe, hand the server's lines to the Python runner, write its lines to the pipe.
  *
  * Everything here can be tampered with by the user's code (`import js`); that only affects the
- * program's own execution, because the server checks every message and the process serves one
- * execution.
+ * program's own execution: the server checks every message and the process before it runs
+ * another program.
  *
  * @module
  */
 
 import type { Realm } from "../realm.ts";
 
-/** What the main realm sends first. */
-export type PythonWorkerCommand =
-  | { type: "build"; indexURL: string; moduleURL: string; prelude: string }
-  | { type: "start"; indexURL: string; moduleURL: string; snapshot: Uint8Array };
+/** What the snapshot build sends first. */
+export interface PythonWorkerBuild {
+  type: "build";
+  indexURL: string;
+  moduleURL: string;
+  prelude: string;
+}
 
 /** What the worker answers to `build`. */
 export interface PythonWorkerSnapshot {
@@ -33,27 +37,69 @@ export interface PythonWorkerSnapshot {
 }
 
 /**
- * Entry point of the Python worker: locks the realm's stdio and console, then waits for one
- * command.
+ * Entry point of the Python worker: locks the realm's stdio and console, then waits for its
+ * host's init message (or a build command).
  */
 export function pythonWorkerMain(realm: Realm): void {
   const scope = globalThis as any;
   const post: (message: unknown, transfer?: Transferable[]) => void = scope.postMessage.bind(
     scope,
   );
+  const pipe = realm.openPipe();
+  const revokeObjectUrls = realm.trackObjectUrls();
   const stringify = JSON.stringify;
+  const parse = JSON.parse;
 
+  let signal: (message: { type: string; error?: string }) => void = () => {};
   let live = false;
   let ended = false;
   let forwarded = 0;
   let maxOutputBytes = Infinity;
+
+  // ─── reading the pipe: only while calls are pending ─────────────────────────────────────
+  const pending = new Set<number>();
+  let reading = false;
+  let awaitingRelease = false;
+  let runner: any;
+  const needsInput = () => ended ? awaitingRelease : pending.size > 0;
+  const callId = /^\{"type":"tool_call","id":(\d+),/;
+  const resultId = /^\{"type":"tool_(?:result|error)","id":(\d+)[,}]/;
+  const receive = (line: string) => {
+    if (ended) {
+      if (line === '{"type":"release"}') awaitingRelease = false;
+      return;
+    }
+    const id = resultId.exec(line)?.[1];
+    if (id === undefined || !pending.delete(Number(id))) return;
+    runner.receive(line);
+  };
+  const readLoop = async () => {
+    reading = true;
+    try {
+      while (needsInput()) {
+        const line = await pipe.readLine();
+        if (line === null) return; // The server closed the pipe: it is killing this process.
+        receive(line);
+      }
+    } finally {
+      reading = false;
+    }
+    if (ended) signal({ type: "done" });
+  };
   const send = (line: string) => {
-    if (!ended) post(line);
+    if (ended) return;
+    const id = callId.exec(line)?.[1];
+    if (id !== undefined) pending.add(Number(id));
+    pipe.write(line);
+    if (id !== undefined && !reading) readLoop();
   };
   const finish = (line: string) => {
     if (ended) return;
     ended = true;
-    post(line);
+    awaitingRelease = reading;
+    pipe.write(reading ? `${line.slice(0, -1)},"reading":true}` : line);
+    revokeObjectUrls();
+    if (!reading) signal({ type: "done" });
   };
   const output = (stream: "stdout" | "stderr", data: string, bytes: number) => {
     // Forward up to the limit; the server sees a chunk cross it and truncates. Past it, drop:
@@ -69,11 +115,12 @@ export function pythonWorkerMain(realm: Realm): void {
     output(stream, data, encoder.encode(data).byteLength);
 
   // ─── the realm's own stdio: never the process's stdout ────────────────────────────────────
+  class ExitSignal extends Error {}
   const exit = (code?: unknown) => {
     const n = Number(code ?? 0);
     finish(stringify({ type: "exit", code: Number.isSafeInteger(n) ? n : 1 }));
-    // The realm relays the exit and the server kills the process: never return.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    // Nothing of the program counts from now on; the host terminates this worker.
+    throw new ExitSignal("The program exited");
   };
   realm.captureStdio({ output: text, exit });
 
@@ -94,10 +141,10 @@ export function pythonWorkerMain(realm: Realm): void {
   };
 
   // ─── build: a snapshot with the runner frozen in ──────────────────────────────────────────
-  const build = async (command: any) => {
+  const build = async (command: PythonWorkerBuild) => {
     const pyodide = await load(command, { _makeSnapshot: true });
     pyodide.runPython(command.prelude);
-    const modules = JSON.parse(
+    const modules = parse(
       pyodide.runPython("import _progtc, json; json.dumps(_progtc.importable_modules())"),
     );
     pyodide.runPython("del _progtc, json");
@@ -106,14 +153,50 @@ export function pythonWorkerMain(realm: Realm): void {
     post(message, [snapshot.buffer as ArrayBuffer]);
   };
 
-  // ─── start: restore, then serve one program ───────────────────────────────────────────────
-  let runner: any;
-  const early: string[] = [];
-  const start = async (command: any) => {
-    const pyodide = await load(command, { _loadSnapshot: command.snapshot });
+  // ─── the program's memory: Pyodide's wasm memory grows up to the run's cap ─────────────────
+  // A failed grow is a MemoryError in Python; past the cap, nothing else of the process (its
+  // other isolates) is starved by the program's heap.
+  let maxMemoryBytes = Infinity;
+  const grow = WebAssembly.Memory.prototype.grow;
+  const bufferOf = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, "buffer")!.get!;
+  Object.defineProperty(WebAssembly.Memory.prototype, "grow", {
+    value: function (this: WebAssembly.Memory, delta: number) {
+      const size = (bufferOf.call(this) as ArrayBuffer).byteLength;
+      if (size + delta * 65536 > maxMemoryBytes) {
+        throw new RangeError("WebAssembly.Memory.grow(): Maximum memory size exceeded");
+      }
+      return grow.call(this, delta);
+    },
+    configurable: true,
+    writable: true,
+  });
+
+  // ─── init: restore the host's snapshot, warm up, wait for go ───────────────────────────────
+  const start = async (init: any) => {
+    // The host compiled Pyodide's wasm once: instantiate that module instead of compiling the
+    // bytes Pyodide reads again (it also instantiates small modules of its own: leave those).
+    const module: WebAssembly.Module = init.wasm;
+    const instantiate = WebAssembly.instantiate;
+    Object.defineProperty(WebAssembly, "instantiate", {
+      value: (source: any, imports?: WebAssembly.Imports) => {
+        if (source instanceof WebAssembly.Module || !(source?.byteLength > 1_000_000)) {
+          return instantiate(source, imports);
+        }
+        return instantiate(module, imports).then((instance) => ({ instance, module }));
+      },
+      configurable: true,
+      writable: true,
+    });
+    const pyodide = await load(init, { _loadSnapshot: init.snapshot });
+    Object.defineProperty(WebAssembly, "instantiate", {
+      value: instantiate,
+      configurable: true,
+      writable: true,
+    });
     // Pyodide keeps its config reachable from Python (`pyodide_js._api.config`).
     delete pyodide._api.config._loadSnapshot;
-    delete command.snapshot;
+    delete init.snapshot;
+    delete init.wasm;
     for (const stream of ["stdout", "stderr"] as const) {
       const decoder = new TextDecoder();
       const options = {
@@ -130,37 +213,58 @@ export function pythonWorkerMain(realm: Realm): void {
     await python.warm();
     python.attach(send, finish);
     runner = python;
-    lockAfterLoad();
-    live = true;
-    post('{"type":"ready"}');
-    for (const line of early.splice(0)) receive(line);
+    // Pyodide has loaded: close what it needed and the program does not (the same as in the
+    // TypeScript sandbox).
+    realm.closeEscapes({ output: text, exit });
+    revokeObjectUrls();
+    signal({ type: "warm" });
   };
 
-  // Pyodide has loaded: close what it needed and the program does not (the same as in the
-  // TypeScript sandbox).
-  const lockAfterLoad = () => realm.closeEscapes({ output: text, exit });
-
-  const fail = (error: unknown) => {
-    // Before `ready` the main realm reports this on stderr and exits; after it, it ends the run.
-    post({
-      type: "failed",
-      error: error instanceof Error ? error.stack ?? error.message : String(error),
-    });
-  };
-
-  const receive = (line: string) => {
-    if (!runner) return void early.push(line);
-    if (line.startsWith('{"type":"run"')) {
-      const limit = Number(JSON.parse(line).maxOutputBytes);
-      if (limit >= 0) maxOutputBytes = limit;
+  /** Owns the pipe from now on: the run message is the first line meant for this worker. */
+  const go = () => {
+    let line: string | null;
+    let message: any;
+    for (;;) {
+      line = pipe.readLineSync();
+      if (line === null) return; // The server closed the pipe.
+      try {
+        message = parse(line);
+      } catch {
+        continue;
+      }
+      // Anything before the run message was meant for an earlier program: drop it.
+      if (message?.type === "run" && typeof message.key === "string") break;
     }
-    runner.receive(line);
+    pipe.setKey(message.key);
+    const limit = Number(message.maxOutputBytes);
+    if (limit >= 0) maxOutputBytes = limit;
+    const memory = Number(message.maxMemoryBytes);
+    if (memory > 0) maxMemoryBytes = memory;
+    live = true;
+    signal({ type: "started" });
+    // The program's Python can reach what the runner holds: it never sees the key.
+    delete message.key;
+    runner.receive(stringify(message));
   };
+
+  const describe = (error: unknown) =>
+    error instanceof Error ? error.stack ?? error.message : String(error);
 
   scope.onmessage = (event: MessageEvent) => {
     const message = event.data;
-    if (typeof message === "string") return receive(message);
-    if (message?.type === "build") build(message).catch(fail);
-    else if (message?.type === "start") start(message).catch(fail);
+    scope.onmessage = null;
+    if (message?.type === "build") {
+      build(message).catch((error) => post({ type: "failed", error: describe(error) }));
+      return;
+    }
+    const port = message?.port;
+    if (message?.type !== "init" || !(port instanceof MessagePort)) return;
+    const postToHost = port.postMessage.bind(port);
+    signal = (signalled) => postToHost(signalled);
+    pipe.onBroken = (error) => signal({ type: "broken", error: String(error) });
+    port.onmessage = (event: MessageEvent) => {
+      if (event.data?.type === "go" && !live) go();
+    };
+    start(message).catch((error) => signal({ type: "failed", error: describe(error) }));
   };
 }

@@ -68,7 +68,9 @@ Deno.test("python: the README quick start runs unchanged and prints what its com
     });
   });
   assert.equal(t.logs.length, 2, t.logs.join("\n"));
-  for (const line of t.logs) assert.match(line, /success \(success\) .*, 1 tool calls$/);
+  for (const line of t.logs) {
+    assert.match(line, /success \(success\) .*, 1 tool calls, sandbox \d+ run \d+$/);
+  }
 });
 
 Deno.test("python: the README's code guidelines (await a tool, print variables) run unchanged", async () => {
@@ -97,7 +99,9 @@ Deno.test("python: the README's asyncio.gather of two tools runs unchanged", asy
       printed: `Stdout: ${TOKYO_AND_HOTELS}\n`,
     });
   });
-  for (const line of t.logs) assert.match(line, /success \(success\) .*, 2 tool calls$/);
+  for (const line of t.logs) {
+    assert.match(line, /success \(success\) .*, 2 tool calls, sandbox \d+ run \d+$/);
+  }
 });
 
 Deno.test("python: a program that does not parse is a CodeSyntaxError naming its line", async () => {

@@ -9,6 +9,18 @@ import type { ExecuteCodeResult, Language, ToolCall, ToolHandler } from "../../c
 import type { TestServer } from "../_helpers.ts";
 
 export { startServer, type TestServer } from "../_helpers.ts";
+import { startServer } from "../_helpers.ts";
+
+/**
+ * A server with no warm pool: its first program starts one sandbox host, and every later program
+ * runs in that host for as long as it is reused. Tests of what carries over between programs
+ * use it, so that two programs in a row share a host unless it was retired.
+ */
+export function startOneHostServer(
+  options: Parameters<typeof startServer>[0] = {},
+): Promise<TestServer> {
+  return startServer({ poolSize: 0, ...options });
+}
 
 /** What one attempt produced. */
 export interface Attempt {
@@ -111,6 +123,12 @@ export function printedPid(result: ExecuteCodeResult): number {
   const pid = Number(result.stdout.split("\n")[0]);
   ok(Number.isSafeInteger(pid) && pid > 0, `no pid in stdout: ${result.stdout}`);
   return pid;
+}
+
+/** Resident memory of process `pid`, in MiB (from `/proc/<pid>/status`). */
+export function rssMib(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN) / 1024;
 }
 
 /** A fresh random marker, for secrets and file names. */

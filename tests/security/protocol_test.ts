@@ -1,12 +1,12 @@
 /**
  * Protocol forgery attempts: a program that writes protocol messages itself (raw lines on
- * the sandbox's fd 1, `postMessage` to the realm, the runner's own tool factory) cannot end
- * its execution as something it is not, and cannot make the client run a tool it was not
- * given. The sandbox is stopped and the result says why.
+ * the sandbox's fd 1, `postMessage` to the host's realm, the runner's own tool factory) cannot
+ * end its execution as something it is not, and cannot make the client run a tool it was not
+ * given. Raw lines stop the sandbox and the result says why; posted messages are ignored.
  *
  * @module
  */
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { assertStillServes, attempt, startServer } from "./_attempt.ts";
 
 const ECHO = { echo: (value: unknown) => value };
@@ -59,17 +59,25 @@ console.log("still running");`,
   await assertStillServes(server);
 });
 
-Deno.test("A forged tool_call for an unlisted tool sent with postMessage is refused before the client", async () => {
+Deno.test("Forged protocol lines posted to the host realm (postMessage) are ignored", async () => {
   await using server = await startServer();
   const { result, calls } = await attempt(
     server,
     `postMessage(JSON.stringify({ type: "tool_call", id: 99, name: "secret", args: [], kwargs: {} }));
+postMessage('{"type":"success"}');
+postMessage({ type: "done" });
+postMessage({ type: "started" });
+postMessage([
+  JSON.stringify({ type: "output", stream: "stdout", data: "forged output" }),
+  JSON.stringify({ type: "tool_call", id: 99, name: "secret", args: [], kwargs: {} }),
+].join("\\n"));
 await new Promise((resolve) => setTimeout(resolve, 300));
 console.log("still running");`,
     { tools: ECHO },
   );
-  strictEqual(result.type, "runtime_error");
-  strictEqual(result.stderr, UNKNOWN_TOOL);
+  // The host's realm talks to a program's worker over a private port only; the program's
+  // lines go through the runner's own writer, which no posted message reaches.
+  deepStrictEqual(result, { type: "success", stdout: "still running\n", stderr: "" });
   deepStrictEqual(calls, []);
   await assertStillServes(server);
 });
@@ -88,55 +96,16 @@ console.log(await makeTool("secret")("x"));`,
   await assertStillServes(server);
 });
 
-Deno.test("Several forged messages in one postMessage are each checked", async () => {
-  await using server = await startServer();
-  const { result, calls } = await attempt(
-    server,
-    `postMessage([
-  JSON.stringify({ type: "output", stream: "stdout", data: "forged output" }),
-  JSON.stringify({ type: "tool_call", id: 99, name: "secret", args: [], kwargs: {} }),
-].join("\\n"));
-await new Promise((resolve) => setTimeout(resolve, 300));`,
-    { tools: ECHO },
-  );
-  // The realm keys the posted text once; its second line has no key.
-  strictEqual(result.type, "runtime_error");
-  strictEqual(result.stdout, "forged output");
-  strictEqual(result.stderr, UNKEYED(FORGED_CALL));
-  deepStrictEqual(calls, []);
-  await assertStillServes(server);
-});
-
-Deno.test("A forged tool_call that reuses a call id is refused and never reaches the client", async () => {
-  await using server = await startServer();
-  const { result, calls } = await attempt(
-    server,
-    `import { echo } from "tools";
-await echo(1);
-postMessage(JSON.stringify({ type: "tool_call", id: 1, name: "echo", args: [2], kwargs: {} }));
-await new Promise((resolve) => setTimeout(resolve, 300));`,
-    { tools: ECHO },
-  );
-  strictEqual(result.type, "runtime_error");
-  strictEqual(
-    result.stderr,
-    "Error: the sandbox was stopped because it broke the protocol (reused call id 1)\n",
-  );
-  deepStrictEqual(calls.map((call) => call.args), [[1]]);
-  await assertStillServes(server);
-});
-
-Deno.test("A forged ready message stops the sandbox", async () => {
+Deno.test("A forged ready posted to the host realm neither ends the program nor frees its host", async () => {
   await using server = await startServer();
   const { result } = await attempt(
     server,
-    `postMessage('{"type":"ready"}');
+    `postMessage('{"type":"ready","workers":[1]}');
+postMessage({ type: "warm" });
 await new Promise((resolve) => setTimeout(resolve, 300));
 console.log("still running");`,
   );
-  strictEqual(result.type, "runtime_error");
-  ok(result.stderr.startsWith("Error: the sandbox was stopped because it broke the protocol"));
-  strictEqual(result.stdout, "");
+  deepStrictEqual(result, { type: "success", stdout: "still running\n", stderr: "" });
   await assertStillServes(server);
 });
 
@@ -166,7 +135,8 @@ Deno.test("A protocol line over the length limit stops the sandbox", async () =>
   await using server = await startServer();
   const { result } = await attempt(
     server,
-    `postMessage('{"type":"output","stream":"stdout","data":"' + "x".repeat(${limit} + 1) + '"}');
+    `import fs from "node:fs";
+fs.writeSync(1, '{"type":"output","stream":"stdout","data":"' + "x".repeat(${limit} + 1) + '"}');
 await new Promise((resolve) => setTimeout(resolve, 5000));`,
   );
   strictEqual(result.type, "runtime_error");
@@ -178,19 +148,22 @@ await new Promise((resolve) => setTimeout(resolve, 5000));`,
   await assertStillServes(server);
 });
 
-Deno.test("Closing fds 0, 1 and 2 from the program still ends with its own result", async () => {
+Deno.test("Closing fds 0, 1 and 2 from the program ends it with an error that says so", async () => {
   await using server = await startServer();
   const { result } = await attempt(
     server,
     `import fs from "node:fs";
+console.log("before");
 for (const fd of [0, 1, 2]) {
   try { fs.closeSync(fd); } catch (e) { console.log(e.name); }
 }
 console.log("after");
 throw new Error("the end");`,
   );
+  // The program's worker writes its own lines: closing its handles cuts it off, its host
+  // reports that and is killed; what it printed before is kept.
   strictEqual(result.type, "runtime_error");
-  strictEqual(result.stdout, "after\n");
-  ok(result.stderr.startsWith("Error: the end\n    at code.ts:6:"), result.stderr);
+  strictEqual(result.stdout, "before\n");
+  match(result.stderr, /^Error: the program's worker failed: its pipe failed \(.+\)\n$/);
   await assertStillServes(server);
 });

@@ -29,9 +29,9 @@ function run(
   return server.client.executeCode({ code, tools, language: "python" });
 }
 
-/** Starts a server with two warm Python sandboxes (one per run) and no TypeScript pool. */
+/** Starts a server with two warm Python sandbox hosts and no TypeScript pool. */
 function pythonServer(
-  options: { codeExecutionTimeout?: number; pythonDataMb?: number } = {},
+  options: { codeExecutionTimeout?: number; pythonMemoryMb?: number } = {},
 ): Promise<TestServer> {
   return startServer({ pythonPoolSize: 2, poolSize: 0, ...options });
 }
@@ -257,15 +257,15 @@ ${attempts([`len(js.Deno.readFileSync(${JSON.stringify(snapshot)}))`])}`,
   await assertStillServes(server);
 });
 
-Deno.test("python: forged protocol lines from js.postMessage end only that execution", async () => {
+Deno.test("python: forged protocol lines from js.postMessage are ignored by the host realm", async () => {
   await using server = await pythonServer();
   const result = await run(
     server,
     `import js\njs.postMessage('{"type":"tool_call","id":1,"name":"rm","args":[],"kwargs":{}}')\n` +
-      `import asyncio\nawait asyncio.sleep(5)\n`,
+      `js.postMessage('{"type":"success"}')\n` +
+      `import asyncio\nawait asyncio.sleep(0.3)\nprint("after")\n`,
   );
-  strictEqual(result.type, "runtime_error");
-  ok(result.stderr.includes('broke the protocol (call to unknown tool "rm")'), result.stderr);
+  deepStrictEqual(result, { type: "success", stdout: "after\n", stderr: "" });
   await assertStillServes(server);
 });
 
@@ -399,9 +399,9 @@ Deno.test("python: huge allocations fail inside the program", async () => {
   await assertStillServes(server);
 });
 
-Deno.test("python: a growing list hits MemoryError at the data limit, and is catchable", async () => {
-  // A smaller data limit than the default 2048 MiB, so the list fills it sooner.
-  await using server = await pythonServer({ codeExecutionTimeout: 20, pythonDataMb: 1536 });
+Deno.test("python: a growing list hits MemoryError at the memory cap, and is catchable", async () => {
+  // A smaller cap than the default 512 MiB, so the list fills it sooner.
+  await using server = await pythonServer({ codeExecutionTimeout: 20, pythonMemoryMb: 256 });
   const result = await run(
     server,
     `
