@@ -42,6 +42,8 @@ export interface HostOptions {
   prlimitPath: string | null;
   /** V8 old-space cap per isolate, in MiB. */
   heapMb: number;
+  /** More V8 flags of this kind of host. */
+  v8Flags: string[];
   /** RLIMIT_DATA in MiB (heaps, ArrayBuffers, wasm memory of the whole process). */
   dataMb: number;
   /** Longest protocol line accepted from the host, in characters. */
@@ -426,7 +428,7 @@ function commandLine(options: HostOptions): { cmd: string; args: string[] } {
   const deno = [
     ...LOCKED_RUN_FLAGS,
     `--location=http://sandbox-${crypto.randomUUID()}.progtc.invalid/`,
-    `--v8-flags=--max-old-space-size=${options.heapMb}`,
+    `--v8-flags=${[`--max-old-space-size=${options.heapMb}`, ...options.v8Flags].join(",")}`,
     ...options.entry.flags,
     options.entry.module,
   ];

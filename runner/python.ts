@@ -17,7 +17,7 @@
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { PythonSandboxPaths } from "./python_sandbox/bootstrap.ts";
+import { type PythonSandboxPaths, WASM_PLACEHOLDER } from "./python_sandbox/bootstrap.ts";
 import type { BuildInput } from "./python_sandbox/build_snapshot.ts";
 import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host.ts";
 
@@ -136,6 +136,7 @@ async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
     pyodideDir,
     pyodideModule: pathToFileURL(`${pyodideDir}pyodide.mjs`).href,
     snapshot: `${base}.snapshot`,
+    indexDir: `${base}.index/`,
   };
   for (const path of [pyodideDir, cacheDir]) {
     if (path.includes(",")) throw new TypeError(`Path not usable in --allow-read: ${path}`);
@@ -156,7 +157,7 @@ async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
     flags: [
       "--no-npm",
       "--unstable-worker-options",
-      `--allow-read=${pyodideDir},${paths.snapshot}`,
+      `--allow-read=${pyodideDir},${paths.snapshot},${paths.indexDir}`,
     ],
     module: entry,
     snapshot: paths.snapshot,
@@ -170,6 +171,9 @@ async function isCached(base: string, entrySource: string): Promise<boolean> {
   try {
     JSON.parse(await Deno.readTextFile(`${base}.json`));
     await Deno.stat(`${base}.snapshot`);
+    if (await Deno.readTextFile(`${base}.index/pyodide.asm.wasm`) !== WASM_PLACEHOLDER) {
+      return false;
+    }
     return await Deno.readTextFile(`${base}.entry.js`) === entrySource;
   } catch {
     return false;

@@ -41,9 +41,19 @@ export function workerMain(realm: Realm): void {
   let reportIdle = false;
   let started = false;
   let ended = false;
-  let userUrl = "\0";
   let fileName = "code.ts";
-  let toolsUrl = "\0";
+  // Modules are imported from data: URLs (a blob: URL costs a round trip to the process's blob
+  // store, about half a millisecond each). Deno shortens long ones in stack traces, so the
+  // program's URL is found by a marker of this worker's own in its media type.
+  const marker = crypto.randomUUID().slice(0, 8);
+  const userUrlPattern = new RegExp(`data:[a-z/]+;progtc=${marker};base64,[A-Za-z0-9+/=.]*`, "g");
+  const isUserUrl = (text: string) => {
+    userUrlPattern.lastIndex = 0;
+    return userUrlPattern.test(text);
+  };
+  const encoder = new TextEncoder();
+  const dataUrl = (source: string, type: string, mark = "") =>
+    `data:${type}${mark};base64,${(encoder.encode(source) as any).toBase64()}`;
 
   // ─── output: one line per write, at once (a program may never yield again) ─────────────
   // Output is forwarded up to the limit plus the chunk that crosses it (so that the server
@@ -86,9 +96,7 @@ export function workerMain(realm: Realm): void {
       if (!(frameLine.test(line) && line.includes(selfUrl))) kept.push(line);
       else if (line.endsWith(" {") && kept.length > 0) kept.push(`${kept.pop()} {`);
     }
-    return kept.join("\n")
-      .replaceAll(userUrl, fileName)
-      .replaceAll(toolsUrl, "tools") + "\n";
+    return kept.join("\n").replace(userUrlPattern, fileName) + "\n";
   };
   const isSyntaxError = (error: unknown): boolean => {
     if (!(error instanceof Error)) return false;
@@ -96,12 +104,12 @@ export function workerMain(realm: Realm): void {
     if (
       error instanceof TypeError && (error as any).code === "ERR_MODULE_NOT_FOUND" &&
       error.message.startsWith("SyntaxError: ")
-    ) return error.message.includes(userUrl);
+    ) return isUserUrl(error.message);
     // Early errors and link errors ("does not provide an export named") name the location in
     // the message line and have no frame in the user's code; a SyntaxError thrown while the
     // program runs (JSON.parse) has one.
-    return error instanceof SyntaxError && first.includes(userUrl) &&
-      !frames.some((f) => frameLine.test(f) && f.includes(userUrl));
+    return error instanceof SyntaxError && isUserUrl(first) &&
+      !frames.some((f) => frameLine.test(f) && isUserUrl(f));
   };
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
@@ -241,8 +249,6 @@ export function workerMain(realm: Realm): void {
   const tools: Record<string, unknown> = Object.create(null);
   Object.defineProperty(globalThis, Symbol.for("progtc.tool"), { value: makeTool });
 
-  const blobUrl = (source: string, type: string) =>
-    URL.createObjectURL(new Blob([source], { type }));
   const toolsModule = (names: string[]) => {
     const lines = [`const tool = globalThis[Symbol.for("progtc.tool")];`];
     names.forEach((name, i) => {
@@ -262,13 +268,17 @@ export function workerMain(realm: Realm): void {
     if (message.nodeModules) lockProcess();
     const javascript = message.language === "javascript";
     fileName = javascript ? "code.js" : "code.ts";
-    toolsUrl = blobUrl(toolsModule(message.toolNames), "text/javascript");
+    const toolsUrl = dataUrl(toolsModule(message.toolNames), "text/javascript");
     let code: string = message.code;
     const ranges = [...message.toolsSpecifiers].sort((a: any, b: any) => b.start - a.start);
     for (const { start, end, quoted } of ranges) {
       code = code.slice(0, start) + (quoted ? stringify(toolsUrl) : toolsUrl) + code.slice(end);
     }
-    userUrl = blobUrl(code, javascript ? "text/javascript" : "application/typescript");
+    const userUrl = dataUrl(
+      code,
+      javascript ? "text/javascript" : "application/typescript",
+      `;progtc=${marker}`,
+    );
     started = true;
     try {
       await import(userUrl);
@@ -309,7 +319,7 @@ export function workerMain(realm: Realm): void {
       if (event.data?.type === "go" && !started) go();
     };
     // Warm the TypeScript transpiler and the module loader before the program (ms when cold).
-    import(blobUrl("const warm: number = 1; export default warm;", "application/typescript"))
+    import(dataUrl("const warm: number = 1; export default warm;", "application/typescript"))
       .then(
         () => {
           revokeObjectUrls();

@@ -13,7 +13,7 @@
  */
 import { runHost } from "../host_main.ts";
 import { workerSource } from "../realm.ts";
-import { pythonWorkerMain } from "./worker_main.ts";
+import { pythonWorkerMain, type PythonWorkerStart } from "./worker_main.ts";
 
 /** Where a Python sandbox finds its files. */
 export interface PythonSandboxPaths {
@@ -23,12 +23,24 @@ export interface PythonSandboxPaths {
   pyodideModule: string;
   /** The memory snapshot file, absolute. */
   snapshot: string;
+  /**
+   * A directory (absolute, ending with `/`) whose `pyodide.asm.wasm` is a placeholder: the
+   * workers of a host instantiate the module their host compiled, and Pyodide, which reads
+   * that file first whatever it is given, reads a few bytes instead of 10 MB.
+   */
+  indexDir: string;
 }
 
+/** What the placeholder `pyodide.asm.wasm` of {@linkcode PythonSandboxPaths.indexDir} holds. */
+export const WASM_PLACEHOLDER = "progtc: this host compiled pyodide.asm.wasm once\n";
+
 /** Permissions of the worker that runs Pyodide and the user's program. */
-export function pythonWorkerPermissions(pyodideDir: string): Deno.PermissionOptionsObject {
+export function pythonWorkerPermissions(
+  pyodideDir: string,
+  indexDir?: string,
+): Deno.PermissionOptionsObject {
   return {
-    read: [pyodideDir],
+    read: indexDir === undefined ? [pyodideDir] : [pyodideDir, indexDir],
     write: false,
     net: false,
     env: false,
@@ -42,30 +54,85 @@ export function pythonWorkerPermissions(pyodideDir: string): Deno.PermissionOpti
 let source: string | undefined;
 
 /** Creates a worker that runs Pyodide (also used to build the snapshot). */
-export function createPythonWorker(pyodideDir: string): Worker {
+export function createPythonWorker(pyodideDir: string, indexDir?: string): Worker {
   source ??= URL.createObjectURL(
     new Blob([workerSource(pythonWorkerMain)], { type: "text/javascript" }),
   );
   return new Worker(source, {
     type: "module",
     name: "program",
-    deno: { permissions: pythonWorkerPermissions(pyodideDir) },
+    deno: { permissions: pythonWorkerPermissions(pyodideDir, indexDir) },
   });
+}
+
+/**
+ * A memory snapshot without its zero pages. About half of Pyodide's memory is zero; a fresh
+ * wasm memory is zero already, so a worker copies only the rest: half the bytes to copy and
+ * transfer, and half the pages to fault in and keep.
+ */
+export interface SparseSnapshot {
+  /** Length of the whole snapshot (Pyodide sizes the wasm memory by it). */
+  length: number;
+  /** Where the memory starts in the snapshot (after Pyodide's header). */
+  memoryOffset: number;
+  /** `[start, end)` pairs, offsets into the memory, of the pages that are not all zero. */
+  ranges: Uint32Array;
+  /** The header, then the bytes of each range, in order. */
+  data: Uint8Array;
+}
+
+const PAGE = 4096;
+
+/** Drops the zero pages of a Pyodide memory snapshot. */
+export function sparseSnapshot(snapshot: Uint8Array): SparseSnapshot {
+  const memoryOffset = new DataView(snapshot.buffer, snapshot.byteOffset).getUint32(4, true);
+  const memory = snapshot.subarray(memoryOffset);
+  const words = new BigUint64Array(memory.buffer, memory.byteOffset, Math.floor(memory.length / 8));
+  const ranges: number[] = [];
+  for (let page = 0; page * PAGE < memory.length; page++) {
+    const start = page * PAGE;
+    const end = Math.min(start + PAGE, memory.length);
+    let zero = true;
+    for (let w = start / 8; w < Math.floor(end / 8) && zero; w++) zero = words[w] === 0n;
+    for (let b = Math.floor(end / 8) * 8; b < end && zero; b++) zero = memory[b] === 0;
+    if (zero) continue;
+    if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = end;
+    else ranges.push(start, end);
+  }
+  let size = memoryOffset;
+  for (let i = 0; i < ranges.length; i += 2) size += ranges[i + 1]! - ranges[i]!;
+  const data = new Uint8Array(size);
+  data.set(snapshot.subarray(0, memoryOffset));
+  let at = memoryOffset;
+  for (let i = 0; i < ranges.length; i += 2) {
+    data.set(memory.subarray(ranges[i], ranges[i + 1]), at);
+    at += ranges[i + 1]! - ranges[i]!;
+  }
+  return { length: snapshot.length, memoryOffset, ranges: new Uint32Array(ranges), data };
 }
 
 /** Runs the host: each worker restores the snapshot; programs run as in every host. */
 export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<void> {
-  const [snapshot, wasm] = await Promise.all([
-    Deno.readFile(paths.snapshot),
+  const [sparse, wasm, lockFileContents] = await Promise.all([
+    Deno.readFile(paths.snapshot).then(sparseSnapshot),
     WebAssembly.compile(await Deno.readFile(`${paths.pyodideDir}pyodide.asm.wasm`)),
+    Deno.readTextFile(`${paths.pyodideDir}pyodide-lock.json`),
   ]);
+  const start: PythonWorkerStart = {
+    moduleURL: paths.pyodideModule,
+    asmURL: new URL("pyodide.asm.mjs", paths.pyodideModule).href,
+    indexURL: paths.indexDir,
+    stdLibURL: `${paths.pyodideDir}python_stdlib.zip`,
+    lockFileContents,
+    placeholder: WASM_PLACEHOLDER,
+  };
   runHost({
-    create: () => createPythonWorker(paths.pyodideDir),
+    create: () => createPythonWorker(paths.pyodideDir, paths.indexDir),
     init: () => {
-      const copy = snapshot.slice();
+      const data = sparse.data.slice();
       return {
-        data: { indexURL: paths.pyodideDir, moduleURL: paths.pyodideModule, snapshot: copy, wasm },
-        transfer: [copy.buffer],
+        data: { ...start, snapshot: { ...sparse, data }, wasm },
+        transfer: [data.buffer],
       };
     },
     precreate: "on_start",

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createPythonWorker, type PythonSandboxPaths } from "./bootstrap.ts";
+import { createPythonWorker, type PythonSandboxPaths, WASM_PLACEHOLDER } from "./bootstrap.ts";
 import type { PythonWorkerBuild, PythonWorkerSnapshot } from "./worker_main.ts";
 
 /** What the build needs, from `runner/python.ts`. */
@@ -86,8 +86,8 @@ async function removeStale(input: BuildInput): Promise<void> {
   }
   others.sort((a, b) => b.mtime - a.mtime);
   for (const { base } of others.slice(KEEP_OTHERS)) {
-    for (const suffix of [".snapshot", ".json", ".entry.js"]) {
-      await Deno.remove(base + suffix).catch(() => {});
+    for (const suffix of [".snapshot", ".json", ".entry.js", ".index"]) {
+      await Deno.remove(base + suffix, { recursive: true }).catch(() => {});
     }
   }
 }
@@ -102,6 +102,8 @@ async function main(): Promise<void> {
     await writeAtomically(`${input.base}.json`, JSON.stringify({ modules }));
     await removeStale(input);
   }
+  await Deno.mkdir(input.indexDir, { recursive: true });
+  await writeAtomically(`${input.indexDir}pyodide.asm.wasm`, WASM_PLACEHOLDER);
   await writeAtomically(`${input.base}.entry.js`, input.entrySource);
 }
 

@@ -29,6 +29,19 @@ export interface PythonWorkerBuild {
   prelude: string;
 }
 
+/** How a host's worker loads Pyodide (with the snapshot and the compiled module). */
+export interface PythonWorkerStart {
+  /** File URLs of `pyodide.mjs` and of the module it would load itself, `pyodide.asm.mjs`. */
+  moduleURL: string;
+  asmURL: string;
+  /** A directory whose `pyodide.asm.wasm` holds {@linkcode placeholder} only. */
+  indexURL: string;
+  /** The standard library zip, a path. */
+  stdLibURL: string;
+  lockFileContents: string;
+  placeholder: string;
+}
+
 /** What the worker answers to `build`. */
 export interface PythonWorkerSnapshot {
   type: "snapshot";
@@ -173,23 +186,59 @@ export function pythonWorkerMain(realm: Realm): void {
 
   // ─── init: restore the host's snapshot, warm up, wait for go ───────────────────────────────
   const start = async (init: any) => {
-    // The host compiled Pyodide's wasm once: instantiate that module instead of compiling the
-    // bytes Pyodide reads again (it also instantiates small modules of its own: leave those).
+    // The host compiled Pyodide's wasm once: instantiate that module where Pyodide would
+    // instantiate the bytes it read (the placeholder; it also instantiates small modules of
+    // its own: leave those).
     const module: WebAssembly.Module = init.wasm;
     const instantiate = WebAssembly.instantiate;
+    const placeholder = encoder.encode(init.placeholder);
+    const isPlaceholder = (source: any) =>
+      source instanceof Uint8Array && source.byteLength === placeholder.byteLength &&
+      source.every((byte, i) => byte === placeholder[i]);
     Object.defineProperty(WebAssembly, "instantiate", {
       value: (source: any, imports?: WebAssembly.Imports) => {
-        if (source instanceof WebAssembly.Module || !(source?.byteLength > 1_000_000)) {
-          return instantiate(source, imports);
-        }
+        if (!isPlaceholder(source)) return instantiate(source, imports);
         return instantiate(module, imports).then((instance) => ({ instance, module }));
       },
       configurable: true,
       writable: true,
     });
-    const pyodide = await load(init, { _loadSnapshot: init.snapshot });
+    // The host sends the snapshot without its zero pages: hand Pyodide a full-length buffer
+    // that is zero but for its header (never touched, so never faulted in), and copy the pages
+    // that are not zero when Pyodide copies that buffer into the wasm memory.
+    const sparse = init.snapshot;
+    const full = new Uint8Array(sparse.length);
+    full.set(sparse.data.subarray(0, sparse.memoryOffset));
+    const set = Int8Array.prototype.set;
+    Object.defineProperty(Int8Array.prototype, "set", {
+      value: function (this: Int8Array, source: any, offset = 0) {
+        if (source?.buffer !== full.buffer || source.byteOffset !== sparse.memoryOffset) {
+          return set.call(this, source, offset);
+        }
+        const ranges: Uint32Array = sparse.ranges;
+        let at = sparse.memoryOffset;
+        for (let i = 0; i < ranges.length; i += 2) {
+          const length = ranges[i + 1]! - ranges[i]!;
+          set.call(this, sparse.data.subarray(at, at + length), offset + ranges[i]!);
+          at += length;
+        }
+      },
+      configurable: true,
+      writable: true,
+    });
+    const pyodide = await load(init, {
+      _loadSnapshot: full,
+      stdLibURL: init.stdLibURL,
+      lockFileContents: init.lockFileContents,
+      createPyodideModule: (await import(init.asmURL)).default,
+    });
     Object.defineProperty(WebAssembly, "instantiate", {
       value: instantiate,
+      configurable: true,
+      writable: true,
+    });
+    Object.defineProperty(Int8Array.prototype, "set", {
+      value: set,
       configurable: true,
       writable: true,
     });
