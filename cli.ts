@@ -33,10 +33,13 @@ Options of serve (defaults in brackets):
   --code-execution-timeout <s>  Seconds before a program is stopped [30]
   --language <name>             Language of requests that name none:
                                 typescript, javascript or python [typescript]
-  --pool-size <n>               Warm TypeScript/JavaScript sandboxes [2]
-  --python-pool-size <n>        Warm Python sandboxes [1]
-  --heap-mb <MiB>               V8 heap cap per sandbox [256]
-  --data-mb <MiB>               Data rlimit per sandbox, ArrayBuffers included [1536]
+  --pool-size <n>               TypeScript/JavaScript sandbox hosts kept ready [2]
+  --python-pool-size <n>        Python sandbox hosts kept ready; given, they start with the
+                                server, else on the first Python program [1]
+  --heap-mb <MiB>               V8 heap cap per isolate of a sandbox [256]
+  --data-mb <MiB>               Data rlimit per sandbox host, ArrayBuffers included [2304]
+  --python-data-mb <MiB>        Data rlimit per Python sandbox host [3072]
+  --python-memory-mb <MiB>      Largest heap of a Python program; MemoryError past it [512]
   --max-concurrent <n>          Executions running at once [64]
   --queue-timeout <s>           Seconds a request waits for a free slot before 503 [10]
   --max-body-bytes <n>          Largest request body [10485760]
@@ -44,7 +47,15 @@ Options of serve (defaults in brackets):
   --max-tool-calls <n>          Tool calls per execution [1000]
   --max-tool-args-bytes <n>     JSON arguments per tool call [1048576]
   --max-tool-result-bytes <n>   JSON result per tool call [4194304]
-  --python-data-mb <MiB>        Data rlimit per Python sandbox [2048]
+
+Sandbox hosts (each runs one program at a time, each program in a fresh worker):
+  --host-max-runs <n>           Programs per host before it is retired; 1: a new process
+                                for every program [1000]
+  --host-max-age <s>            Seconds after which a host takes no more programs [600]
+  --host-max-rss-mb <MiB>       Memory above which a host takes no more programs
+                                (Python hosts: twice this) [512]
+  --host-idle-timeout <s>       Seconds an unneeded ready host waits before it is retired [60]
+  --max-hosts <n>               Hosts per language at once [max-concurrent + max-paused]
 
 Step API (POST /execute-code-step):
   --state-secret <secret>       Key that signs state tokens; servers sharing it accept each
@@ -76,6 +87,12 @@ const OPTIONS = {
   "max-tool-args-bytes": { type: "string" },
   "max-tool-result-bytes": { type: "string" },
   "python-data-mb": { type: "string" },
+  "python-memory-mb": { type: "string" },
+  "host-max-runs": { type: "string" },
+  "host-max-age": { type: "string" },
+  "host-max-rss-mb": { type: "string" },
+  "host-idle-timeout": { type: "string" },
+  "max-hosts": { type: "string" },
   "state-secret": { type: "string" },
   "max-state-bytes": { type: "string" },
   "state-max-age": { type: "string" },
@@ -156,6 +173,12 @@ export function parseServeArgs(
     ["maxToolArgsBytes", number(values, "max-tool-args-bytes", true)],
     ["maxToolResultBytes", number(values, "max-tool-result-bytes", true)],
     ["pythonDataMb", number(values, "python-data-mb", true)],
+    ["pythonMemoryMb", number(values, "python-memory-mb", true)],
+    ["hostMaxRuns", number(values, "host-max-runs", true)],
+    ["hostMaxAge", number(values, "host-max-age", false)],
+    ["hostMaxRssMb", number(values, "host-max-rss-mb", true)],
+    ["hostIdleTimeout", number(values, "host-idle-timeout", false)],
+    ["maxHosts", number(values, "max-hosts", true)],
     ["stateSecret", values["state-secret"] || env.PROGTC_STATE_SECRET || undefined],
     ["maxStateBytes", number(values, "max-state-bytes", true)],
     ["stateMaxAge", number(values, "state-max-age", false)],
@@ -207,6 +230,12 @@ export async function main(args: string[]): Promise<number> {
     ...options,
     onSpawnError: (error) =>
       console.error(`sandbox failed to start: ${error instanceof Error ? error.message : error}`),
+    onPythonReady: ({ buildMs, snapshot }) =>
+      console.error(
+        buildMs > 0
+          ? `Python snapshot built in ${(buildMs / 1000).toFixed(1)} s: ${snapshot}`
+          : `Python snapshot found: ${snapshot}`,
+      ),
     onListen: (addr) => {
       console.error(`progtc ${VERSION} listening on http://${addr.hostname}:${addr.port}`);
 

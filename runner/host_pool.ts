@@ -5,8 +5,8 @@
  * Invariants:
  * - A host is leased only when ready (checked idle); a lease goes to the longest waiter first.
  * - The pool keeps `size` hosts ready or about to be (starting, recycling), and more while the
- *   demand it saw in the last minute was higher; ready hosts above that are retired after
- *   `idleTimeoutMs` unused. Spawns happen off the request path; only a caller that finds no
+ *   demand it saw in the last `idleTimeoutMs` was higher; ready hosts above that are retired
+ *   after `idleTimeoutMs` unused. Spawns happen off the request path; only a caller that finds no
  *   host ready waits, for the first host that becomes ready (recycled or new).
  * - At most `maxHosts` hosts exist at once; spawns on demand are bounded (as many at once as
  *   there are cores, at least two) and failed spawns back off exponentially (up to 5 s), so a
@@ -50,7 +50,8 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-const DEMAND_WINDOW_MS = 60_000;
+/** Slots of the demand window (which lasts `idleTimeoutMs`). */
+const DEMAND_SLOTS = 6;
 
 /** The hosts of one sandbox kind. */
 export class HostPool {
@@ -67,12 +68,14 @@ export class HostPool {
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #active: boolean;
   #closed = false;
-  /** The highest demand (hosts in use plus waiters) per 10 s slot of the last minute. */
+  /** The highest demand (hosts in use plus waiters) per slot of the last `idleTimeoutMs`. */
   #demand: { slot: number; peak: number }[] = [];
+  #slotMs: number;
 
   constructor(options: HostPoolOptions) {
     this.#options = options;
     this.#active = !options.lazy;
+    this.#slotMs = Math.max(50, options.idleTimeoutMs / DEMAND_SLOTS);
   }
 
   /** What the pool holds now. */
@@ -105,7 +108,10 @@ export class HostPool {
   /** Starts filling the pool (a lazy pool only once it was used). */
   fill(): void {
     if (this.#closed || !this.#active) return;
-    this.#sweeper ??= setInterval(() => this.#sweep(), 10_000);
+    this.#sweeper ??= setInterval(
+      () => this.#sweep(),
+      Math.max(100, Math.min(10_000, this.#options.idleTimeoutMs / 2)),
+    );
     Deno.unrefTimer(this.#sweeper);
     this.#grow();
   }
@@ -201,11 +207,11 @@ export class HostPool {
   #noteDemand(extra = 0): void {
     const s = this.stats;
     const demand = s.leased + s.recycling + s.waiting + extra;
-    const slot = Math.floor(performance.now() / 10_000);
+    const slot = Math.floor(performance.now() / this.#slotMs);
     const last = this.#demand.at(-1);
     if (last?.slot === slot) last.peak = Math.max(last.peak, demand);
     else this.#demand.push({ slot, peak: demand });
-    while (this.#demand.length > DEMAND_WINDOW_MS / 10_000) this.#demand.shift();
+    while (this.#demand[0]!.slot <= slot - DEMAND_SLOTS) this.#demand.shift();
   }
 
   /** Hosts the pool keeps: those in use now plus `size`, or the recent peak if higher. */

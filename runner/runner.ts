@@ -48,6 +48,12 @@ export interface RunnerOptions {
    */
   hostMaxRssMb?: number;
   /**
+   * Seconds a ready host beyond what the pool needs (its size, or the demand of the last
+   * minute if higher) waits unused before it is retired.
+   * @default {60}
+   */
+  hostIdleTimeout?: number;
+  /**
    * V8 heap cap per isolate of a sandbox, in MiB.
    * @default {256}
    */
@@ -92,6 +98,11 @@ export interface RunnerOptions {
   readyTimeoutMs?: number;
   /** Reports a failed background spawn. */
   onSpawnError?: (error: unknown) => void;
+  /**
+   * Reports that Python is ready: the memory snapshot was built (`buildMs` > 0, the first time
+   * on this machine) or found in the cache.
+   */
+  onPythonReady?: (info: { buildMs: number; snapshot: string }) => void;
   /** Reports a sandbox host that was retired or died after it started, and why. */
   onHostExit?: (info: { kind: SandboxKind; pid: number; runs: number; why: string }) => void;
 }
@@ -162,7 +173,7 @@ export class Runner {
     const maxHosts = options.maxHosts ?? 96;
     const common = {
       maxHosts,
-      idleTimeoutMs: 60_000,
+      idleTimeoutMs: (options.hostIdleTimeout ?? 60) * 1000,
       ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
       onHostExit: (host: SandboxHost, why: string) =>
         options.onHostExit?.({ kind: host.kind, pid: host.pid, runs: host.runs, why }),
@@ -179,10 +190,17 @@ export class Runner {
     );
     // Python is prepared on first use unless a pool size asks for it at start.
     // (preparePython() shares one preparation per configuration and retries after a failure.)
+    let reported = false;
     const python = () =>
       preparePython({
         denoPath: hostOptions.denoPath,
         ...(options.pythonCacheDir !== undefined ? { cacheDir: options.pythonCacheDir } : {}),
+      }).then((entry) => {
+        if (!reported) {
+          options.onPythonReady?.({ buildMs: entry.buildMs, snapshot: entry.snapshot });
+        }
+        reported = true;
+        return entry;
       });
     const pythonOptions: HostOptions = {
       ...hostOptions,

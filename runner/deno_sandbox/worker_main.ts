@@ -47,6 +47,10 @@ export function workerMain(realm: Realm): void {
   // program's URL is found by a marker of this worker's own in its media type.
   const marker = crypto.randomUUID().slice(0, 8);
   const userUrlPattern = new RegExp(`data:[a-z/]+;progtc=${marker};base64,[A-Za-z0-9+/=.]*`, "g");
+  const toolsUrlPattern = new RegExp(
+    `data:[a-z/]+;progtc-tools=${marker};base64,[A-Za-z0-9+/=.]*`,
+    "g",
+  );
   const isUserUrl = (text: string) => {
     userUrlPattern.lastIndex = 0;
     return userUrlPattern.test(text);
@@ -96,7 +100,8 @@ export function workerMain(realm: Realm): void {
       if (!(frameLine.test(line) && line.includes(selfUrl))) kept.push(line);
       else if (line.endsWith(" {") && kept.length > 0) kept.push(`${kept.pop()} {`);
     }
-    return kept.join("\n").replace(userUrlPattern, fileName) + "\n";
+    return kept.join("\n").replace(userUrlPattern, fileName).replace(toolsUrlPattern, "tools") +
+      "\n";
   };
   const isSyntaxError = (error: unknown): boolean => {
     if (!(error instanceof Error)) return false;
@@ -268,7 +273,11 @@ export function workerMain(realm: Realm): void {
     if (message.nodeModules) lockProcess();
     const javascript = message.language === "javascript";
     fileName = javascript ? "code.js" : "code.ts";
-    const toolsUrl = dataUrl(toolsModule(message.toolNames), "text/javascript");
+    const toolsUrl = dataUrl(
+      toolsModule(message.toolNames),
+      "text/javascript",
+      `;progtc-tools=${marker}`,
+    );
     let code: string = message.code;
     const ranges = [...message.toolsSpecifiers].sort((a: any, b: any) => b.start - a.start);
     for (const { start, end, quoted } of ranges) {

@@ -1,0 +1,138 @@
+/**
+ * Sandbox hosts and their pool (issue 8): a host runs program after program until a bound
+ * retires it (runs, age, memory); a burst leaves the pool with hosts for the demand it saw, ready
+ * again, and unneeded ones go after their idle timeout; no sandbox process outlives what the pool
+ * holds. Real servers, real sandbox processes.
+ *
+ * @module
+ */
+import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { startServer, type TestServer } from "./_helpers.ts";
+
+/** Live child processes of this (test) process. */
+function children(): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) === Deno.pid && state !== "Z") pids.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids.sort();
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The pid of the host that ran a program (the program prints it). */
+async function hostOf(t: TestServer, code = ""): Promise<number> {
+  const result = await t.client.executeCode({ code: `${code}\nconsole.log(Deno.pid);`, tools: {} });
+  strictEqual(result.type, "success", result.stderr);
+  return Number(result.stdout.trim().split("\n").at(-1));
+}
+
+/** Asserts that the server's children are exactly the hosts its pools hold. */
+async function assertOnlyPoolHosts(t: TestServer): Promise<void> {
+  const runner = t.server.app.runner;
+  await waitFor(
+    "the children are the pool's hosts",
+    () =>
+      JSON.stringify(children()) ===
+        JSON.stringify([...runner.pids("deno"), ...runner.pids("python")].sort()),
+  );
+}
+
+Deno.test("a host runs programs one after another, and a new one after --host-max-runs", async () => {
+  await using t = await startServer({ poolSize: 0, hostMaxRuns: 3 });
+  const pids = [];
+  for (let i = 0; i < 4; i++) pids.push(await hostOf(t));
+  deepStrictEqual(pids.slice(0, 3), [pids[0], pids[0], pids[0]]);
+  notStrictEqual(pids[3], pids[0]);
+  ok(t.logs.some((line) => / run 3$/.test(line)), t.logs.join("\n"));
+  await assertOnlyPoolHosts(t);
+});
+
+Deno.test("--host-max-runs 1 gives every program a new sandbox process", async () => {
+  await using t = await startServer({ poolSize: 1, hostMaxRuns: 1 });
+  const pids = [await hostOf(t), await hostOf(t), await hostOf(t)];
+  strictEqual(new Set(pids).size, 3, `${pids}`);
+  await assertOnlyPoolHosts(t);
+});
+
+Deno.test("a host over --host-max-rss-mb after its program is retired", async () => {
+  // An idle host holds about 60 MiB: a bound below that retires every host after its program.
+  await using t = await startServer({ poolSize: 0, hostMaxRssMb: 16 });
+  const first = await hostOf(t);
+  const second = await hostOf(t);
+  notStrictEqual(second, first);
+  await assertOnlyPoolHosts(t);
+});
+
+Deno.test("a host older than --host-max-age takes no more programs", async () => {
+  await using t = await startServer({ poolSize: 0, hostMaxAge: 0.3 });
+  const first = await hostOf(t);
+  strictEqual(await hostOf(t), first);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  // The program that finds it too old still runs in it; its end retires the host.
+  strictEqual(await hostOf(t), first);
+  notStrictEqual(await hostOf(t), first);
+  await assertOnlyPoolHosts(t);
+});
+
+Deno.test("after a burst the pool is ready for the demand it saw, and retires what it no longer needs", async () => {
+  await using t = await startServer({ poolSize: 1, hostIdleTimeout: 1 });
+  const runner = t.server.app.runner;
+  // Eight programs at once, each waiting until all have called: eight hosts at once.
+  let arrived = 0;
+  const all = Promise.withResolvers<void>();
+  const meet = () => {
+    if (++arrived === 8) all.resolve();
+    return all.promise;
+  };
+  const results = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      t.client.executeCode({
+        code: `import { meet } from "tools"; await meet(); console.log(Deno.pid);`,
+        tools: { meet },
+      })),
+  );
+  strictEqual(new Set(results.map((r) => r.stdout)).size, 8);
+  // Right after the burst: every host comes back ready (recycled, not respawned).
+  await waitFor("eight hosts ready", () => runner.stats("deno").ready >= 8);
+  const pids = results.map((r) => Number(r.stdout.trim()));
+  for (const pid of pids) ok(runner.pids("deno").includes(pid), `host ${pid} was not kept`);
+  await assertOnlyPoolHosts(t);
+  // Once the burst is older than the idle timeout, the pool keeps its size and retires the rest.
+  await waitFor("the pool is back to its size", () => runner.pids("deno").length === 1, 6000);
+  await assertOnlyPoolHosts(t);
+  ok(pids.includes(runner.pids("deno")[0]!), "the kept host is one of the burst's");
+});
+
+Deno.test("no sandbox process outlives its execution: after each kind of end the children are the pool's", async () => {
+  await using t = await startServer({ poolSize: 1, codeExecutionTimeout: 1 });
+  const ends = [
+    `console.log(1)`,
+    `throw new Error("x")`,
+    `Deno.exit(3)`,
+    `while (true) {}`,
+    `setTimeout(() => { for (;;) {} }, 0)`,
+    `let s = "x"; while (true) s += s;`,
+  ];
+  for (const code of ends) {
+    const result = await t.client.executeCode({ code, tools: {} });
+    ok(
+      result.type !== "success" || code === ends[0] || code === ends[4],
+      `${code}: ${result.type}`,
+    );
+    await assertOnlyPoolHosts(t);
+  }
+});
