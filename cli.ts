@@ -43,7 +43,7 @@ Options of serve (defaults in brackets):
   --max-concurrent <n>          Executions running at once [64]
   --queue-timeout <s>           Seconds a request waits for a free slot before 503 [10]
   --max-body-bytes <n>          Largest request body [10485760]
-  --max-output-bytes <n>        Output kept per execution, then truncated [1048576]
+  --max-output-bytes <n>        Output kept per execution, then truncated [4194304]
   --max-tool-calls <n>          Tool calls per execution [1000]
   --max-tool-args-bytes <n>     JSON arguments per tool call [1048576]
   --max-tool-result-bytes <n>   JSON result per tool call [4194304]

@@ -42,6 +42,34 @@ export const ToolName: z.ZodType<string> = z.string().min(1).max(MAX_TOOL_NAME_L
   "must not contain control characters or lone surrogates",
 );
 
+// Python identifiers (PEP 3131), without NFKC normalisation: a name that only matches after
+// normalisation is refused, which is the safe side.
+const IDENTIFIER = /^[\p{XID_Start}_][\p{XID_Continue}]*$/u;
+
+/**
+ * Why a client module name (progtc 0.2.0 `modules`) is refused, or `undefined`: it must be a
+ * Python identifier, and not `tools`. (Messages as the reference's.)
+ *
+ * @example
+ * ```ts
+ * import { moduleNameProblem } from "./protocol.ts";
+ * console.assert(moduleNameProblem("helpers") === undefined);
+ * console.assert(moduleNameProblem("tools") === "Module name 'tools' is reserved.");
+ * ```
+ */
+export function moduleNameProblem(name: string): string | undefined {
+  if (!IDENTIFIER.test(name)) return `Module name '${name}' is not a valid identifier.`;
+  if (name === "tools") return `Module name 'tools' is reserved.`;
+  return undefined;
+}
+
+const Modules = z.record(z.string(), z.string()).superRefine((modules, context) => {
+  for (const name of Object.keys(modules)) {
+    const problem = moduleNameProblem(name);
+    if (problem) context.addIssue({ code: "custom", message: problem });
+  }
+});
+
 const ToolNames = z.array(ToolName).refine(
   (names) => new Set(names).size === names.length,
   "must not contain duplicates",
@@ -67,7 +95,7 @@ export const ExecuteCodeRequest: z.ZodType<ExecuteCodeRequest> = z.object({
   tool_names: ToolNames,
   language: z.enum(LANGUAGES).optional(),
   stream_output: z.boolean().optional(),
-  modules: z.record(z.string(), z.string()).optional(),
+  modules: Modules.optional(),
 });
 
 /** Body of `POST /tool-results`. */
@@ -132,7 +160,7 @@ export const ExecuteCodeStepRequest: z.ZodType<ExecuteCodeStepRequest> = z.objec
   state: z.string().nullable().optional(),
   tool_results: z.array(z.unknown()).nullable().optional(),
   determinism: z.enum(DETERMINISM_MODES).optional(),
-  modules: z.record(z.string(), z.string()).optional(),
+  modules: Modules.optional(),
   language: z.enum(LANGUAGES).optional(),
   tool_errors: z.array(StepToolErrorSchema).optional(),
 });
@@ -153,6 +181,13 @@ export interface ToolCall {
   args: JsonValue[];
   /** Keyword arguments (Python `f(x=1)`; TypeScript `f.invoke(args, kwargs)`). */
   kwargs: Record<string, JsonValue>;
+  /**
+   * progtc 0.2.0: where in the program the call is, the same on every run of the same program:
+   * the path of the task (Python) or of the chain of tool calls (TypeScript) that made it.
+   */
+  frame_id?: number[];
+  /** progtc 0.2.0: the call's position in its frame. `${frame_id.join(".")}#${call_index}` keys it. */
+  call_index?: number;
 }
 
 /** How a program ended. */
@@ -189,11 +224,11 @@ export interface StepToolCalls {
   state: string;
 }
 
-/** A tool call in a step answer; `frame_id` and `call_index` are progtc 0.2.0's. */
+/** A tool call in a step answer, with its call key (progtc 0.2.0). */
 export interface StepToolCall extends ToolCall {
-  /** Always `[]` here; progtc 0.2.0 names the asyncio task with it. */
+  /** Where in the program the call is: see {@linkcode ToolCall.frame_id}. */
   frame_id: number[];
-  /** Position of the call among all the program's calls. */
+  /** The call's position in its frame. */
   call_index: number;
 }
 

@@ -94,7 +94,7 @@ export class SandboxHost {
   /** A worker of this host could not start: it takes no more programs. */
   #broken = false;
   /** Called when the host is idle again after a program. */
-  onIdle: ((host: SandboxHost) => void) | undefined;
+  onIdle: (() => void) | undefined;
 
   private constructor(options: HostOptions) {
     this.#options = options;
@@ -311,7 +311,7 @@ export class SandboxHost {
       this.#lease = undefined;
       lease?.release();
       if (wasStarting) this.#ready.resolve(this);
-      else this.onIdle?.(this);
+      else this.onIdle?.();
     };
     attempt();
   }

@@ -15,8 +15,25 @@
  *
  * @module
  */
-import type { SandboxHost } from "./host.ts";
-import type { Sandbox } from "./sandbox.ts";
+import type { HostState } from "./host.ts";
+import type { Sandbox, SandboxExit } from "./sandbox.ts";
+import type { SandboxKind } from "./sandbox_protocol.ts";
+
+/** What the pool needs of a host (`PoolHost`; a fake in unit tests). */
+export interface PoolHost {
+  readonly kind: SandboxKind;
+  readonly pid: number;
+  readonly state: HostState;
+  readonly runs: number;
+  /** Why the host was killed, if it was. */
+  readonly why: string | undefined;
+  readonly exited: Promise<SandboxExit>;
+  /** Called when the host is idle again after a program. */
+  onIdle: (() => void) | undefined;
+  /** Lends the (ready) host to one execution. */
+  lease(): Sandbox;
+  kill(why: string): void;
+}
 
 /** Options of {@linkcode HostPool}. */
 export interface HostPoolOptions {
@@ -29,11 +46,11 @@ export interface HostPoolOptions {
   /** Ready hosts beyond the pool's target are retired after this long unused, in ms. */
   idleTimeoutMs: number;
   /** Starts one host and resolves when it is ready. */
-  spawn: () => Promise<SandboxHost>;
+  spawn: () => Promise<PoolHost>;
   /** Reports a failed spawn. */
   onSpawnError?: (error: unknown) => void;
   /** Reports a host that was killed (why) or died, after it started. */
-  onHostExit?: (host: SandboxHost, why: string) => void;
+  onHostExit?: (host: PoolHost, why: string) => void;
 }
 
 /** What a pool holds now. */
@@ -57,9 +74,9 @@ const DEMAND_SLOTS = 6;
 export class HostPool {
   #options: HostPoolOptions;
   /** Ready hosts, most recently used last. */
-  #ready: SandboxHost[] = [];
-  #idleSince = new Map<SandboxHost, number>();
-  #hosts = new Set<SandboxHost>();
+  #ready: PoolHost[] = [];
+  #idleSince = new Map<PoolHost, number>();
+  #hosts = new Set<PoolHost>();
   #starting = 0;
   #waiters: Waiter[] = [];
   #failures = 0;
@@ -184,15 +201,15 @@ export class HostPool {
     }
   }
 
-  #takeReady(): SandboxHost | undefined {
-    let host: SandboxHost | undefined;
+  #takeReady(): PoolHost | undefined {
+    let host: PoolHost | undefined;
     while ((host = this.#ready.pop()) !== undefined && host.state !== "ready");
     if (host) this.#idleSince.delete(host);
     return host;
   }
 
   /** A host is ready: the longest waiter takes it, or it waits in the pool. */
-  #offer(host: SandboxHost): void {
+  #offer(host: PoolHost): void {
     if (this.#closed) return host.kill("the server is shutting down");
     const waiter = this.#waiters.shift();
     if (waiter) {
@@ -245,7 +262,7 @@ export class HostPool {
         this.#failures = 0;
         if (this.#closed) return host.kill("the server is shutting down");
         this.#hosts.add(host);
-        host.onIdle = (idle) => this.#offer(idle);
+        host.onIdle = () => this.#offer(host);
         host.exited.then((exit) => {
           this.#forget(host);
           const how = exit.signal ?? `exit code ${exit.code}`;
@@ -273,7 +290,7 @@ export class HostPool {
     );
   }
 
-  #forget(host: SandboxHost): void {
+  #forget(host: PoolHost): void {
     this.#hosts.delete(host);
     this.#idleSince.delete(host);
     const index = this.#ready.indexOf(host);

@@ -181,8 +181,9 @@ async function isCached(base: string, entrySource: string): Promise<boolean> {
 }
 
 /**
- * Why client `modules` cannot be used, or `undefined` when they can: every name must be a
- * Python identifier, not `tools`, and must not shadow a module the sandbox can import.
+ * Why client `modules` cannot be used, or `undefined` when they can: no name may shadow a
+ * module the sandbox can import. (Whether names are identifiers, and not `tools`, the request
+ * schema checks.)
  *
  * @example
  * ```ts
@@ -196,19 +197,11 @@ export function pythonModulesProblem(
   modules: Record<string, string>,
   importable: ReadonlySet<string>,
 ): string | undefined {
-  for (const name of Object.keys(modules)) {
-    if (!IDENTIFIER.test(name)) return `Module name ${JSON.stringify(name)} is not an identifier`;
-    if (name === "tools") return `Module name "tools" is reserved`;
-    if (importable.has(name)) {
-      return `Module name ${JSON.stringify(name)} shadows a module the sandbox can import`;
-    }
-  }
-  return undefined;
+  const shadowing = Object.keys(modules).filter((name) => importable.has(name));
+  return shadowing.length > 0
+    ? `Client module names conflict with modules the sandbox can import: ${shadowing.join(", ")}`
+    : undefined;
 }
-
-// Python identifiers (PEP 3131), without NFKC normalisation: a name that only matches after
-// normalisation is refused, which is the safe side.
-const IDENTIFIER = /^[\p{XID_Start}_][\p{XID_Continue}]*$/u;
 
 function preludeSource(runnerSource: string): string {
   return [

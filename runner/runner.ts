@@ -6,7 +6,7 @@
 import type { Language } from "../protocol.ts";
 import { canCheckHosts } from "./host_check.ts";
 import { type HostOptions, SandboxHost } from "./host.ts";
-import { HostPool, type PoolStats } from "./host_pool.ts";
+import { HostPool, type PoolHost, type PoolStats } from "./host_pool.ts";
 import { preparePython, type PythonEntry, pythonModulesProblem } from "./python.ts";
 import type { Sandbox } from "./sandbox.ts";
 import type { RunRequest, SandboxKind } from "./sandbox_protocol.ts";
@@ -175,7 +175,7 @@ export class Runner {
       maxHosts,
       idleTimeoutMs: (options.hostIdleTimeout ?? 60) * 1000,
       ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
-      onHostExit: (host: SandboxHost, why: string) =>
+      onHostExit: (host: PoolHost, why: string) =>
         options.onHostExit?.({ kind: host.kind, pid: host.pid, runs: host.runs, why }),
     };
     const pools = new Map<SandboxKind, HostPool>();

@@ -63,12 +63,24 @@ export interface ToolResultMessage {
   value: unknown;
 }
 
-/** A tool call failed: the program sees an exception of this name with this message. */
+/**
+ * A tool call failed: the program sees an exception of this name with this message at the call.
+ * `DeterminismError`: a replayed call differs from the recorded one (step API).
+ */
 export interface ToolErrorMessage {
   type: "tool_error";
   id: number;
-  name: "ToolError" | "TimeoutError";
+  name: "ToolError" | "TimeoutError" | "DeterminismError";
   message: string;
+}
+
+/**
+ * Several answers at once, settled before the program runs again: a step's whole batch, so that
+ * the program cannot reach `idle` with part of its batch answered.
+ */
+export interface ToolResultsMessage {
+  type: "tool_results";
+  items: (ToolResultMessage | ToolErrorMessage)[];
 }
 
 /**
@@ -80,10 +92,15 @@ export interface ReleaseMessage {
 }
 
 /** What an execution sends to its program. */
-export type ServerMessage = RunRequest | ToolResultMessage | ToolErrorMessage;
+export type ServerMessage = RunRequest | ToolResultMessage | ToolErrorMessage | ToolResultsMessage;
 
 /** Anything the server writes to a host after its key line. */
-export type HostInput = RunMessage | ToolResultMessage | ToolErrorMessage | ReleaseMessage;
+export type HostInput =
+  | RunMessage
+  | ToolResultMessage
+  | ToolErrorMessage
+  | ToolResultsMessage
+  | ReleaseMessage;
 
 // ─── host realm → server (stdout, host key) ─────────────────────────────────────────────────
 
@@ -118,14 +135,24 @@ export type HostMessage = HostReady | HostFailed | HostWorkerError;
 
 // ─── program → server (stdout, execution key) ───────────────────────────────────────────────
 
-/** The program calls a tool. `id` is the sandbox's own counter; the server maps it. */
+/**
+ * The program calls a tool. `id` is the sandbox's own counter; the server maps it. `frame` and
+ * `index` key the call by the program's structure, the same on every run of the same program
+ * however its results are timed: `frame` is the path of the task (Python) or of the chain of
+ * tool calls (TypeScript) that made it, `index` the call's position in that frame.
+ */
 export interface SandboxToolCall {
   type: "tool_call";
   id: number;
   name: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
+  frame: number[];
+  index: number;
 }
+
+/** The longest frame path a sandbox may send. */
+export const MAX_FRAME_DEPTH = 64;
 
 /** Text the program printed. */
 export interface OutputMessage {
@@ -134,9 +161,14 @@ export interface OutputMessage {
   data: string;
 }
 
-/** Every tool call issued so far is waiting, and nothing else can run until one is answered. */
+/**
+ * Every tool call issued so far is waiting, and nothing else can run until one is answered:
+ * `pending` are the calls the program waits on (the server ignores the report when one of them
+ * was already answered, its answer on its way).
+ */
 export interface IdleMessage {
   type: "idle";
+  pending: number[];
 }
 
 /**
@@ -159,6 +191,9 @@ export type ProgramMessage = SandboxToolCall | OutputMessage | IdleMessage | End
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isFrame = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length <= MAX_FRAME_DEPTH && v.every(isCount);
 
 function parseObject(line: string): Record<string, unknown> | undefined {
   try {
@@ -213,13 +248,23 @@ export function parseProgramMessage(line: string): ProgramMessage | undefined {
   const reading = m.reading === true ? { reading: true } : {};
   switch (m.type) {
     case "idle":
-      return { type: "idle" };
+      return Array.isArray(m.pending) && m.pending.every((id) => Number.isSafeInteger(id))
+        ? { type: "idle", pending: m.pending as number[] }
+        : undefined;
     case "success":
       return { type: "success", ...reading };
     case "tool_call":
       return Number.isSafeInteger(m.id) && typeof m.name === "string" && Array.isArray(m.args) &&
-          isRecord(m.kwargs)
-        ? { type: "tool_call", id: m.id as number, name: m.name, args: m.args, kwargs: m.kwargs }
+          isRecord(m.kwargs) && isFrame(m.frame) && isCount(m.index)
+        ? {
+          type: "tool_call",
+          id: m.id as number,
+          name: m.name,
+          args: m.args,
+          kwargs: m.kwargs,
+          frame: m.frame,
+          index: m.index,
+        }
         : undefined;
     case "output":
       return (m.stream === "stdout" || m.stream === "stderr") && typeof m.data === "string"

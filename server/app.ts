@@ -1,6 +1,7 @@
 /**
- * The progtc HTTP application: a plain `(Request) => Promise<Response>` handler with the
- * reference's routes, plus the lifecycle of its runner and live executions.
+ * The progtc HTTP application: a plain `(Request) => Promise<Response>` handler. It routes,
+ * authenticates, reads and checks bodies, lends execution slots and sandboxes, and runs the
+ * lifecycle; each API's executions belong to its service (`stream.ts`, `step.ts`).
  *
  * @module
  */
@@ -10,16 +11,16 @@ import {
   type Language,
   ToolResultRequest,
 } from "../protocol.ts";
-import { runMessage, Runner } from "../runner/runner.ts";
+import { Runner } from "../runner/runner.ts";
 import { KeyCheck } from "./auth.ts";
-import { jsonOverLimit, readJson, resultTooLarge } from "./body.ts";
+import { readJson } from "./body.ts";
 import { Capacity } from "./capacity.ts";
-import { Execution } from "./execution.ts";
-import { type AppOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { limitsOf } from "./limits.ts";
+import { type AppOptions, resolveOptions } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
-import { EventStream } from "./sse.ts";
 import { StateCodec } from "./state_token.ts";
 import { type Lease, StepService } from "./step.ts";
+import { StreamService } from "./stream.ts";
 
 /** A running progtc application. */
 export interface App {
@@ -38,8 +39,6 @@ export interface App {
    */
   close(): Promise<void>;
 }
-
-const ENDED_MEMORY = 4096;
 
 /**
  * Creates the progtc application. Its `fetch` is a plain request handler: pass it to
@@ -68,53 +67,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   const ownsRunner = options.runner === undefined;
   const capacity = new Capacity(config.maxConcurrent);
-  const programLimits = limits(config);
-  const executions = new Map<string, Execution>();
-  const ended = new Set<string>();
+  const limits = limitsOf(config);
   let closing = false;
-  const steps = new StepService({
-    codec: await StateCodec.create(config.stateSecret),
-    acquire: startSandbox,
-    acquireSlot: takeSlot,
-    limits: programLimits,
-    language: config.language,
-    maxStateBytes: config.maxStateBytes,
-    stateMaxAgeMs: config.stateMaxAgeMs,
-    warmResumeTtlMs: config.warmResumeTtlMs,
-    maxPaused: config.maxPaused,
-    log: config.log,
-  });
-
-  function remember(id: string): void {
-    executions.delete(id);
-    ended.add(id);
-    if (ended.size > ENDED_MEMORY) ended.delete(ended.values().next().value!);
-  }
-
-  const endpoints = new Set(options.endpoints ?? ["stream", "step"]);
-  const handlers: Record<string, (request: Request) => Promise<Response>> = {
-    ...(endpoints.has("stream")
-      ? { "/execute-code": executeCode, "/tool-results": toolResults }
-      : {}),
-    ...(endpoints.has("step") ? { "/execute-code-step": executeCodeStep } : {}),
-  };
-
-  async function route(request: Request): Promise<Response> {
-    const { pathname } = new URL(request.url);
-    if (pathname === "/ping") {
-      if (request.method !== "GET" && request.method !== "HEAD") throw methodNotAllowed("GET");
-      return new Response(null, { status: 200 });
-    }
-    const handler = Object.hasOwn(handlers, pathname) ? handlers[pathname] : undefined;
-    if (!handler) throw new HttpProblem(404, "not_found", `No route for ${pathname}`);
-    if (request.method !== "POST") throw methodNotAllowed("POST");
-    if (!keys.allows(request.headers)) {
-      throw new HttpProblem(401, "unauthorized", "Missing or wrong API key", {
-        "www-authenticate": 'Bearer realm="progtc"',
-      });
-    }
-    return await handler(request);
-  }
 
   async function takeSlot(): Promise<() => void> {
     if (closing) throw new HttpProblem(503, "shutting_down", "The server is shutting down");
@@ -130,7 +84,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     };
   }
 
-  async function startSandbox(language: Language): Promise<Lease> {
+  async function lease(language: Language): Promise<Lease> {
     if (!runner.supports(language)) {
       throw new HttpProblem(400, "unsupported_language", `This server does not run ${language}`);
     }
@@ -147,96 +101,81 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   }
 
-  async function executeCodeStep(request: Request): Promise<Response> {
-    const { body, bytes } = await readJson(request, ExecuteCodeStepRequest, config.maxBodyBytes);
-    await checkModules(runner, body.modules, body.language ?? config.language);
-    return Response.json(await steps.step(body, bytes, request.signal));
+  const stream = new StreamService({
+    acquire: lease,
+    limits,
+    language: config.language,
+    maxBufferedBytes: config.maxBufferedBytes,
+    log: config.log,
+  });
+  const steps = new StepService({
+    codec: await StateCodec.create(config.stateSecret),
+    acquire: lease,
+    acquireSlot: takeSlot,
+    limits,
+    language: config.language,
+    maxStateBytes: config.maxStateBytes,
+    stateMaxAgeMs: config.stateMaxAgeMs,
+    warmResumeTtlMs: config.warmResumeTtlMs,
+    maxPaused: config.maxPaused,
+    log: config.log,
+  });
+
+  async function checkModules(
+    modules: Record<string, string> | undefined,
+    language: Language,
+  ): Promise<void> {
+    if (!modules || Object.keys(modules).length === 0) return;
+    if (language !== "python") {
+      throw new HttpProblem(400, "unsupported_modules", "`modules` are Python modules");
+    }
+    const problem = await runner.modulesProblem(modules);
+    if (problem) throw new HttpProblem(400, "unsupported_modules", problem);
   }
 
-  async function executeCode(request: Request): Promise<Response> {
-    const { body } = await readJson(request, ExecuteCodeRequest, config.maxBodyBytes);
-    const language = body.language ?? config.language;
-    await checkModules(runner, body.modules, language);
-    const { sandbox, release } = await startSandbox(language);
-    const events = new EventStream({
-      maxBufferedBytes: config.maxBufferedBytes,
-      onCancel: () => execution.cancel("the client disconnected"),
-      onOverflow: () => execution.cancel("the client does not read its event stream"),
-    });
-    const execution: Execution = new Execution(sandbox, body.tool_names, programLimits, {
-      toolCall: (call) => events.send(call),
-      ...(body.stream_output
-        ? { output: (stream, data) => events.send({ type: stream, data }) }
-        : {}),
-      end: (result, why) => {
-        events.send(result);
-        events.close();
-        release();
-        remember(execution.id);
-        const ms = (performance.now() - execution.startedAt).toFixed(1);
-        config.log(
-          `execution ${execution.id} ${result.type} (${why}) ${ms} ms, ${execution.toolCalls} tool calls, sandbox ${sandbox.pid} run ${
-            sandbox.runs + 1
-          }`,
-        );
-      },
-    });
-    executions.set(execution.id, execution);
-    execution.start(
-      runMessage(language, body.code, body.tool_names, {
-        ...programLimits,
-        reportIdle: false,
-        ...(body.modules ? { modules: body.modules } : {}),
-      }),
-    );
-    return new Response(events.stream, {
-      headers: {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
-      },
-    });
-  }
-
-  async function toolResults(request: Request): Promise<Response> {
-    const { body, bytes } = await readJson(request, ToolResultRequest, config.maxBodyBytes);
-    // The reference answers 200 to a result nobody waits for, and its client fails the whole
-    // execution on any error status; our client asks to be told (RFC 7240 `Prefer`).
-    const strict = /\bhandling=strict\b/i.test(request.headers.get("prefer") ?? "");
-    const notPending = (detail: string) => {
-      if (!strict) return Response.json(null);
-      throw new HttpProblem(409, "tool_call_not_pending", detail);
+  const routes: Record<string, (request: Request) => Promise<Response>> = {};
+  const endpoints = new Set(options.endpoints ?? ["stream", "step"]);
+  if (endpoints.has("stream")) {
+    routes["/execute-code"] = async (request) => {
+      const { body } = await readJson(request, ExecuteCodeRequest, config.maxBodyBytes);
+      await checkModules(body.modules, body.language ?? config.language);
+      return await stream.execute(body);
     };
-    const execution = executions.get(body.execution_id);
-    if (!execution) {
-      if (ended.has(body.execution_id)) return notPending("The execution has already ended");
-      throw new HttpProblem(404, "unknown_execution", `No execution ${body.execution_id}`);
-    }
-    const size = body.error === undefined
-      ? jsonOverLimit(body.result, config.maxToolResultBytes, bytes)
-      : undefined;
-    const status = execution.deliver(
-      body.tool_call_id,
-      size !== undefined
-        ? { error: resultTooLarge(size, config.maxToolResultBytes) }
-        : body.error !== undefined
-        ? { error: body.error }
-        : { value: body.result ?? null },
-    );
-    if (status === "unknown") {
-      throw new HttpProblem(404, "unknown_tool_call", `No tool call ${body.tool_call_id}`);
-    }
-    if (status === "not_pending") {
-      return notPending("The tool call was already answered or timed out");
-    }
-    if (size !== undefined) {
-      throw new HttpProblem(
-        413,
-        "result_too_large",
-        `${resultTooLarge(size, config.maxToolResultBytes)}; the program sees a ToolError`,
+    routes["/tool-results"] = async (request) => {
+      const { body, bytes } = await readJson(request, ToolResultRequest, config.maxBodyBytes);
+      // The reference answers 200 to a result nobody waits for, and its client fails the
+      // whole execution on any error status; our client asks to be told (RFC 7240 `Prefer`).
+      const strict = /\bhandling=strict\b/i.test(request.headers.get("prefer") ?? "");
+      return stream.result(body, bytes, strict);
+    };
+  }
+  if (endpoints.has("step")) {
+    routes["/execute-code-step"] = async (request) => {
+      const { body, bytes } = await readJson(
+        request,
+        ExecuteCodeStepRequest,
+        config.maxBodyBytes,
       );
+      await checkModules(body.modules, body.language ?? config.language);
+      return Response.json(await steps.step(body, bytes, request.signal));
+    };
+  }
+
+  async function route(request: Request): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/ping") {
+      if (request.method !== "GET" && request.method !== "HEAD") throw methodNotAllowed("GET");
+      return new Response(null, { status: 200 });
     }
-    return Response.json(null);
+    const handler = Object.hasOwn(routes, pathname) ? routes[pathname] : undefined;
+    if (!handler) throw new HttpProblem(404, "not_found", `No route for ${pathname}`);
+    if (request.method !== "POST") throw methodNotAllowed("POST");
+    if (!keys.allows(request.headers)) {
+      throw new HttpProblem(401, "unauthorized", "Missing or wrong API key", {
+        "www-authenticate": 'Bearer realm="progtc"',
+      });
+    }
+    return await handler(request);
   }
 
   return {
@@ -250,43 +189,16 @@ export async function createApp(options: AppOptions): Promise<App> {
       }
     },
     get running() {
-      return executions.size + steps.running;
+      return stream.running + steps.running;
     },
     runner,
     async close() {
       closing = true;
-      const live = [...executions.values()];
-      for (const execution of live) execution.cancel("the server is shutting down");
-      const stepsClosed = steps.close();
+      const done = Promise.all([stream.close(), steps.close()]);
       if (ownsRunner) runner.close();
-      await Promise.all([...live.map((e) => e.stopped), stepsClosed]);
+      await done;
     },
   };
-}
-
-function limits(config: ResolvedOptions) {
-  return {
-    toolCallTimeoutMs: config.toolCallTimeoutMs,
-    executionTimeoutMs: config.executionTimeoutMs,
-    maxOutputBytes: config.maxOutputBytes,
-    maxToolCalls: config.maxToolCalls,
-    maxToolArgsBytes: config.maxToolArgsBytes,
-    maxToolResultBytes: config.maxToolResultBytes,
-    pythonMemoryBytes: config.pythonMemoryBytes,
-  };
-}
-
-async function checkModules(
-  runner: Runner,
-  modules: Record<string, string> | undefined,
-  language: Language,
-): Promise<void> {
-  if (!modules || Object.keys(modules).length === 0) return;
-  if (language !== "python") {
-    throw new HttpProblem(400, "unsupported_modules", "`modules` are Python modules");
-  }
-  const problem = await runner.modulesProblem(modules);
-  if (problem) throw new HttpProblem(400, "unsupported_modules", problem);
 }
 
 function methodNotAllowed(allowed: string): HttpProblem {

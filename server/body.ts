@@ -61,8 +61,9 @@ export async function readJson<S extends z.ZodType>(
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
+    // JSON of the wrong shape: 422, as the reference (FastAPI) answers.
     throw new HttpProblem(
-      400,
+      422,
       "invalid_body",
       `Invalid request body: ${describeIssues(parsed.error)}`,
     );

@@ -16,16 +16,8 @@
  */
 import { type JsonValue, newId, type ToolCall } from "../protocol.ts";
 import type { Sandbox, SandboxEvent, SandboxExit } from "../runner/sandbox.ts";
-import type { RunRequest } from "../runner/sandbox_protocol.ts";
-
-/** Limits of one execution. */
-export interface ExecutionLimits {
-  /** `Infinity` in the step API: the client answers when it likes. */
-  toolCallTimeoutMs: number;
-  executionTimeoutMs: number;
-  maxOutputBytes: number;
-  maxToolCalls: number;
-}
+import type { RunRequest, ToolErrorMessage } from "../runner/sandbox_protocol.ts";
+import type { Limits } from "./limits.ts";
 
 /** How an execution ended. */
 export type EndType =
@@ -42,17 +34,29 @@ export interface ExecutionEnd {
   stderr: string;
 }
 
+/** A tool call as the execution sees it: the wire frame and its call key. */
+export interface KeyedToolCall extends ToolCall {
+  frame_id: number[];
+  call_index: number;
+}
+
 /** Where an execution reports. */
 export interface ExecutionSink {
-  toolCall(call: ToolCall): void;
+  toolCall(call: KeyedToolCall): void;
   output?(stream: "stdout" | "stderr", data: string): void;
-  /** Every outstanding call is issued and the program waits (only with `reportIdle`). */
-  idle?(): void;
+  /**
+   * The program waits on these calls (wire ids) and nothing else (only with `reportIdle`). An
+   * answer still on its way to the program makes this stale: the program says it again.
+   */
+  idle?(pending: string[]): void;
   end(result: ExecutionEnd, why: string): void;
 }
 
-/** The answer to a tool call. */
-export type ToolOutcome = { value: unknown } | { error: string };
+/**
+ * The answer to a tool call: its value, a failure the program sees as `ToolError`, or a replayed
+ * call that differs from the recorded one (`DeterminismError` in the program).
+ */
+export type ToolOutcome = { value: unknown } | { error: string } | { determinism: string };
 
 /** What happened to a tool result. */
 export type DeliverStatus = "ok" | "unknown" | "not_pending";
@@ -70,7 +74,7 @@ export class Execution {
   readonly startedAt: number = performance.now();
   #sandbox: Sandbox;
   #toolNames: Set<string>;
-  #limits: ExecutionLimits;
+  #limits: Limits;
   #sink: ExecutionSink;
   #calls = new Map<string, Call>();
   #sandboxIds = new Set<number>();
@@ -84,7 +88,7 @@ export class Execution {
   /** A limit was crossed: the program's process is not reused, whatever the end. */
   #limited = false;
 
-  constructor(sandbox: Sandbox, toolNames: string[], limits: ExecutionLimits, sink: ExecutionSink) {
+  constructor(sandbox: Sandbox, toolNames: string[], limits: Limits, sink: ExecutionSink) {
     this.#sandbox = sandbox;
     this.#toolNames = new Set(toolNames);
     this.#limits = limits;
@@ -124,17 +128,24 @@ export class Execution {
     if (!call) return "unknown";
     if (!call.pending || this.#ended) return "not_pending";
     this.#settle(call);
-    if ("error" in outcome) {
-      this.#sandbox.send({
-        type: "tool_error",
-        id: call.sandboxId,
-        name: "ToolError",
-        message: outcome.error,
-      });
-    } else {
-      this.#sandbox.send({ type: "tool_result", id: call.sandboxId, value: outcome.value });
-    }
+    this.#sandbox.send(answer(call.sandboxId, outcome));
     return "ok";
+  }
+
+  /**
+   * Delivers answers to several calls in one message: the program runs again only once all of
+   * them are settled (a step's batch). Calls that are not pending are skipped.
+   */
+  deliverAll(answers: { toolCallId: string; outcome: ToolOutcome }[]): void {
+    if (this.#ended) return;
+    const items = [];
+    for (const { toolCallId, outcome } of answers) {
+      const call = this.#calls.get(toolCallId);
+      if (!call?.pending) continue;
+      this.#settle(call);
+      items.push(answer(call.sandboxId, outcome));
+    }
+    if (items.length > 0) this.#sandbox.send({ type: "tool_results", items });
   }
 
   /** Ends the execution because its client left or the server stops: kills the sandbox. */
@@ -164,18 +175,25 @@ export class Execution {
     if (this.#ended) return;
     switch (event.type) {
       case "tool_call":
-        return this.#onToolCall(event.id, event.name, event.args, event.kwargs);
+        return this.#onToolCall(
+          event.id,
+          event.name,
+          event.args,
+          event.kwargs,
+          event.frame,
+          event.index,
+        );
       case "output":
         return this.#onOutput(event.stream, event.data);
       case "idle":
-        return this.#sink.idle?.();
+        return this.#onIdle(event.pending);
       case "success":
         return this.#end("success", "", "success", true);
       case "syntax_error":
       case "runtime_error":
         return this.#end(event.type, event.error, event.type, true);
       case "determinism_error":
-        return this.#end(event.type, event.error, event.type, false);
+        return this.#end(event.type, event.error, event.type, true);
       case "exit":
         return event.code === 0 ? this.#end("success", "", "exit(0)", true) : this.#end(
           "runtime_error",
@@ -202,7 +220,24 @@ export class Execution {
     }
   }
 
-  #onToolCall(sandboxId: number, name: string, args: unknown[], kwargs: Record<string, unknown>) {
+  #onIdle(pending: number[]): void {
+    const ids: string[] = [];
+    for (const [id, call] of this.#calls) {
+      if (call.pending && pending.includes(call.sandboxId)) ids.push(id);
+    }
+    // A pending id the server never issued (a call over the limit) or already answered
+    // makes the report stale: keep only what the program waits on.
+    this.#sink.idle?.(ids.length === pending.length ? ids : []);
+  }
+
+  #onToolCall(
+    sandboxId: number,
+    name: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    frame: number[],
+    index: number,
+  ) {
     if (!this.#toolNames.has(name) || this.#sandboxIds.has(sandboxId)) {
       const detail = this.#toolNames.has(name)
         ? `reused call id ${sandboxId}`
@@ -235,6 +270,8 @@ export class Execution {
       tool_name: name,
       args: args as JsonValue[],
       kwargs: kwargs as Record<string, JsonValue>,
+      frame_id: frame,
+      call_index: index,
     });
   }
 
@@ -317,6 +354,14 @@ export class Execution {
     this.#sandbox.finish(byProgram && !this.#limited);
     this.#sink.end({ type, stdout: this.#stdout, stderr: this.#stderr + error }, why);
   }
+}
+
+function answer(id: number, outcome: ToolOutcome) {
+  if ("value" in outcome) return { type: "tool_result" as const, id, value: outcome.value };
+  const failure: ToolErrorMessage = "error" in outcome
+    ? { type: "tool_error", id, name: "ToolError", message: outcome.error }
+    : { type: "tool_error", id, name: "DeterminismError", message: outcome.determinism };
+  return failure;
 }
 
 /** Bytes of `text` in UTF-8, without encoding it. */

@@ -32,7 +32,7 @@ export interface AppOptions extends RunnerOptions {
   maxBodyBytes?: number;
   /**
    * Bytes of stdout and stderr kept per execution; the rest is dropped with a marker.
-   * @default {1 MiB}
+   * @default {4 MiB}
    */
   maxOutputBytes?: number;
   /**
@@ -151,7 +151,7 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     executionTimeoutMs: (options.codeExecutionTimeout ?? 30) * 1000,
     language: options.language ?? "typescript",
     maxBodyBytes: options.maxBodyBytes ?? 10 * MiB,
-    maxOutputBytes: options.maxOutputBytes ?? MiB,
+    maxOutputBytes: options.maxOutputBytes ?? 4 * MiB,
     maxToolCalls: options.maxToolCalls ?? 1000,
     maxToolArgsBytes: options.maxToolArgsBytes ?? MiB,
     maxToolResultBytes: options.maxToolResultBytes ?? 4 * MiB,

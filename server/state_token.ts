@@ -1,8 +1,9 @@
 /**
  * The step API's opaque state: a versioned, compressed, signed token.
  *
- * Format: `p1.<payload>.<signature>`, where `payload` is base64url(deflate-raw(JSON)) and
- * `signature` is base64url(HMAC-SHA256(key, "p1." + payload)).
+ * Format: `p2.<payload>.<signature>`, where `payload` is base64url(deflate-raw(JSON)) and
+ * `signature` is base64url(HMAC-SHA256(key, "p2." + payload)). (`p1` tokens, which recorded
+ * calls by position, are refused as `malformed`.)
  *
  * Invariants:
  * - Verification fails closed, in this order, with a fixed reason: `too_large` (before any
@@ -18,10 +19,10 @@
  */
 import { z } from "zod";
 
-const VERSION = "p1";
+const VERSION = "p2";
 const encoder = new TextEncoder();
 
-/** One answered tool call, in the order the program issued it. */
+/** One answered tool call: the hash of the call, and its result or the error its tool raised. */
 const RecordSchema = z.union([
   z.object({ h: z.string(), r: z.unknown() }),
   z.object({ h: z.string(), e: z.string() }),
@@ -29,15 +30,21 @@ const RecordSchema = z.union([
 
 /** What a token carries. */
 const StateSchema = z.object({
-  /** Hash of the program (language, code, tool names, modules) the state belongs to. */
+  /**
+   * Hash of the program (language, code, tool names, modules) the state was issued for. Only
+   * a held execution of the same program is resumed warm; any program may replay the state.
+   */
   program: z.string(),
+  /** How replayed calls are checked; fixed by the first step. */
   determinism: z.enum(["strict", "order_only"]),
-  /** Answered calls, in issue order. */
-  records: z.array(RecordSchema),
-  /** Hashes of the calls of the last batch, in the order sent to the client. */
-  pending: z.array(z.string()),
-  /** The execution this state continues; a server still holding it resumes it warm. */
+  /** Answered calls, by call key (`0.1#0`). */
+  records: z.record(z.string(), RecordSchema),
+  /** The calls of the last batch (key and hash), in the order sent to the client. */
+  pending: z.array(z.object({ k: z.string(), h: z.string() })),
+  /** The execution this state continues (the same for all its steps). */
   session: z.string(),
+  /** The paused execution this state was issued for: a server holding it resumes it warm. */
+  hold: z.string(),
   /** Steps taken so far. */
   step: z.number().int().nonnegative(),
   /** Issued at, ms since the epoch. */
@@ -87,8 +94,8 @@ export class StateCodec {
    * ```ts
    * import { StateCodec } from "./state_token.ts";
    * const codec = await StateCodec.create("secret");
-   * const state = { program: "p", determinism: "strict" as const, records: [], pending: [],
-   *   session: "s", step: 0, iat: Date.now() };
+   * const state = { program: "p", determinism: "strict" as const, records: {}, pending: [],
+   *   session: "s", hold: "h", step: 0, iat: Date.now() };
    * const token = await codec.encode(state);
    * const back = await codec.decode(token, { maxBytes: 1e6, maxAgeMs: 60_000 });
    * console.assert(back.session === "s");

@@ -1,16 +1,21 @@
 /**
- * The step API (`POST /execute-code-step`): run a program until it needs tools, answer with
- * the batch of calls and a signed state, continue when the client sends the results.
+ * The step API (`POST /execute-code-step`): run a program until it needs tools, answer with the
+ * batch of calls and a signed state, continue when the client sends the results.
  *
  * Invariants:
- * - Replay: a step that cannot continue a paused execution re-runs the program from the start,
- *   answers the first `records.length` calls from the state after checking each call's hash,
- *   and stops at the first batch of new calls. A hash mismatch ends the step with
- *   `determinism_error`.
- * - Warm resume: a paused execution is held (bounded count, TTL) under the state's `session`;
- *   a state whose `session` and `step` match the held one continues it without replay.
- *   Either way the program sees the same results in the same order, so the output is the same.
- * - A batch is every call issued before the program waits on tools only (the sandbox's `idle`).
+ * - Replay: a step that does not continue a held execution runs the request's program from the
+ *   start and answers each call from the state's records by call key (see `step_run.ts`): the
+ *   code may differ from the first step's (an edit), and a call that differs from its record
+ *   fails with `DeterminismError` in the program.
+ * - Warm resume: a paused execution is held (bounded count, TTL) under the state's `hold`; a
+ *   step continues it only when the state names it, is at its step, and the request's program
+ *   (language, code, tool names, modules) is the one it runs. Either way the program sees the
+ *   same answers, so the output is the same.
+ * - A held execution is taken by one request at most: a retry or a fork of the same state
+ *   replays instead, with its own answers. At most one execution is held per session and step
+ *   (a newer one replaces and kills the older), and every hold ends by a resume, its TTL, the
+ *   bound on holds, or the server stopping: no sandbox outlives it. A step that took a held
+ *   execution and then fails (no slot) kills it.
  * - Output is kept by the execution from the start of the program, so the final stdout has
  *   everything printed once, whether the last step replayed or resumed.
  *
@@ -26,10 +31,24 @@ import type {
 import { newId } from "../protocol.ts";
 import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
-import type { ExecutionLimits, ToolOutcome } from "./execution.ts";
+import type { ToolOutcome } from "./execution.ts";
+import type { Limits } from "./limits.ts";
 import { HttpProblem } from "./problem.ts";
-import { type StateCodec, StateTokenError, type StepState } from "./state_token.ts";
-import { canonicalJson, type Lease, record, StepRun, untilStop } from "./step_run.ts";
+import {
+  type StateCodec,
+  StateTokenError,
+  type StepRecord,
+  type StepState,
+} from "./state_token.ts";
+import {
+  canonicalJson,
+  type Lease,
+  record,
+  StepRun,
+  stepToolCall,
+  type Stop,
+  untilStop,
+} from "./step_run.ts";
 
 export type { Lease } from "./step_run.ts";
 
@@ -38,13 +57,9 @@ export interface StepServiceOptions {
   codec: StateCodec;
   /** Takes an execution slot and a ready sandbox, or throws an {@linkcode HttpProblem}. */
   acquire(language: Language): Promise<Lease>;
-  /** Takes an execution slot only (to resume a paused execution). */
+  /** Takes an execution slot only (to resume a held execution), or throws. */
   acquireSlot(): Promise<() => void>;
-  limits: Omit<ExecutionLimits, "toolCallTimeoutMs"> & {
-    maxToolArgsBytes: number;
-    maxToolResultBytes: number;
-    pythonMemoryBytes: number;
-  };
+  limits: Limits;
   language: Language;
   /** Longest state token accepted or issued. */
   maxStateBytes: number;
@@ -57,7 +72,7 @@ export interface StepServiceOptions {
   log(line: string): void;
 }
 
-interface Paused {
+interface Held {
   run: StepRun;
   step: number;
   timer: ReturnType<typeof setTimeout>;
@@ -66,7 +81,8 @@ interface Paused {
 /** Runs `/execute-code-step` requests. */
 export class StepService {
   #options: StepServiceOptions;
-  #paused = new Map<string, Paused>();
+  /** Paused executions, by hold id (insertion order: oldest first). */
+  #held = new Map<string, Held>();
   /** Runs in the middle of a step (a request is waiting for them). */
   #active = new Set<StepRun>();
 
@@ -76,7 +92,7 @@ export class StepService {
 
   /** Paused executions held for a warm resume. */
   get paused(): number {
-    return this.#paused.size;
+    return this.#held.size;
   }
 
   /** Steps running now. */
@@ -101,62 +117,46 @@ export class StepService {
     if (previous === undefined && results.length > 0) {
       throw new HttpProblem(400, "invalid_body", "`tool_results` need the `state` they answer");
     }
-    if (previous && previous.program !== program) {
-      throw new HttpProblem(
-        400,
-        "state_mismatch",
-        "The state belongs to a different program (code, tool names, language or modules)",
-      );
-    }
     const pending = previous?.pending ?? [];
-    if (results.length !== pending.length) {
+    // No results for a batch re-runs the step: the same calls come back.
+    if (results.length > 0 && results.length !== pending.length) {
       throw new HttpProblem(
         400,
         "invalid_body",
         `Expected ${pending.length} tool results for the tool calls of the previous step, got ${results.length}`,
       );
     }
-    const limit = this.#options.limits.maxToolResultBytes;
-    results.forEach((result, index) => {
-      const size = jsonOverLimit(result, limit, bodyBytes);
-      if (size !== undefined) {
-        throw new HttpProblem(
-          413,
-          "result_too_large",
-          `tool_results[${index}]: ${resultTooLarge(size, limit)}`,
-        );
-      }
-    });
+    this.#checkSizes(results, bodyBytes);
     const outcomes = toOutcomes(results, body.tool_errors ?? []);
     const determinism = previous?.determinism ?? body.determinism ?? "strict";
-    const step = (previous?.step ?? 0) + 1;
+    const step = (previous?.step ?? 0) + (results.length > 0 || !previous ? 1 : 0);
 
     let run: StepRun;
     let mode: "start" | "warm" | "replay";
-    const held = previous ? this.#take(previous) : undefined;
+    const held = previous && results.length > 0 ? this.#heldFor(previous, program) : undefined;
     if (held) {
+      // The slot first: a step refused for capacity leaves the execution held.
+      const release = await this.#options.acquireSlot();
+      this.#take(previous!.hold);
       mode = "warm";
       run = held;
-      run.resume(outcomes, await this.#options.acquireSlot());
+      run.resume(outcomes, release);
     } else {
       mode = previous ? "replay" : "start";
-      const records = [
-        ...previous?.records ?? [],
-        ...pending.map((h, i) => record(h, outcomes[i]!)),
-      ];
+      const records = new Map<string, StepRecord>(Object.entries(previous?.records ?? {}));
+      if (results.length > 0) {
+        pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
+      }
       const lease = await this.#options.acquire(language);
-      run = new StepRun(
-        lease,
-        previous?.session ?? newId(),
+      run = new StepRun(lease, {
+        session: previous?.session ?? newId(),
+        program,
         records,
         determinism,
-        body.tool_names,
-        {
-          ...this.#options.limits,
-          toolCallTimeoutMs: Infinity,
-        },
-      );
-      run.execution.start(
+        toolNames: body.tool_names,
+        limits: this.#options.limits,
+      });
+      run.start(
         runMessage(language, body.code, body.tool_names, {
           ...this.#options.limits,
           reportIdle: true,
@@ -166,7 +166,7 @@ export class StepService {
     }
 
     this.#active.add(run);
-    let stop;
+    let stop: Stop;
     try {
       stop = await untilStop(run, signal);
     } finally {
@@ -175,23 +175,25 @@ export class StepService {
     const ms = (performance.now() - started).toFixed(1);
     if (stop.kind === "end") {
       this.#options.log(
-        `step ${run.session} #${step} ${stop.result.type} (${mode}, ${stop.why}) ${ms} ms`,
+        `step ${run.session} #${step} ${stop.result.type} (${mode}, ${stop.why}) ${ms} ms, sandbox ${run.sandbox.pid}`,
       );
       return stop.result;
     }
+    const hold = newId();
     const state: StepState = {
       program,
       determinism,
-      records: run.records,
-      pending: run.batch.map((c) => c.hash),
+      records: Object.fromEntries(run.records),
+      pending: stop.calls.map(({ key, hash }) => ({ k: key, h: hash })),
       session: run.session,
+      hold,
       step,
       iat: Date.now(),
     };
     const token = await this.#options.codec.encode(state);
     if (token.length > this.#options.maxStateBytes) {
       // End the program as any other end: its output so far, and why it stopped.
-      run.execution.stop(
+      run.stop(
         "runtime_error",
         `Error: the step state would exceed the limit of ${this.#options.maxStateBytes} bytes\n`,
         "state too large",
@@ -200,28 +202,24 @@ export class StepService {
       if (end.kind !== "end") throw new Error("A stopped step run did not end");
       return end.result;
     }
-    this.#hold(run, step);
+    this.#hold(run, hold, step);
     this.#options.log(
-      `step ${run.session} #${step} tool_call (${mode}) ${ms} ms, ${run.batch.length} calls`,
+      `step ${run.session} #${step} tool_call (${mode}) ${ms} ms, ${stop.calls.length} calls, sandbox ${run.sandbox.pid}`,
     );
     return {
       type: "tool_call",
-      tool_calls: run.batch.map(({ call, index }): StepToolCall => ({
-        ...call,
-        frame_id: [],
-        call_index: index,
-      })),
+      tool_calls: stop.calls.map((call): StepToolCall => stepToolCall(call)),
       state: token,
     };
   }
 
-  /** Ends every running and paused execution; resolves when their sandboxes are gone. */
+  /** Ends every running and paused execution; resolves when their sandboxes are released. */
   close(): Promise<void> {
-    const runs = [...this.#active, ...[...this.#paused.values()].map((paused) => paused.run)];
-    for (const paused of this.#paused.values()) clearTimeout(paused.timer);
-    this.#paused.clear();
-    for (const run of runs) run.execution.cancel("the server is shutting down");
-    return Promise.all(runs.map((run) => run.execution.stopped)).then(() => {});
+    const runs = [...this.#active, ...[...this.#held.values()].map((held) => held.run)];
+    for (const held of this.#held.values()) clearTimeout(held.timer);
+    this.#held.clear();
+    for (const run of runs) run.cancel("the server is shutting down");
+    return Promise.all(runs.map((run) => run.stopped)).then(() => {});
   }
 
   async #decode(token: string): Promise<StepState> {
@@ -237,39 +235,64 @@ export class StepService {
     }
   }
 
-  #take(state: StepState): StepRun | undefined {
-    const paused = this.#paused.get(state.session);
-    if (!paused || paused.step !== state.step || paused.run.execution.ended) return undefined;
-    this.#paused.delete(state.session);
-    clearTimeout(paused.timer);
-    return paused.run;
+  #checkSizes(results: unknown[], bodyBytes: number): void {
+    const limit = this.#options.limits.maxToolResultBytes;
+    results.forEach((result, index) => {
+      const size = jsonOverLimit(result, limit, bodyBytes);
+      if (size !== undefined) {
+        throw new HttpProblem(
+          413,
+          "result_too_large",
+          `tool_results[${index}]: ${resultTooLarge(size, limit)}`,
+        );
+      }
+    });
   }
 
-  #hold(run: StepRun, step: number): void {
-    run.releaseSlot();
-    run.execution.pauseClock();
+  /** The held execution this state names, when it may continue the request's program. */
+  #heldFor(state: StepState, program: string): StepRun | undefined {
+    const held = this.#held.get(state.hold);
+    if (!held || held.step !== state.step || held.run.ended) return undefined;
+    return held.run.program === program ? held.run : undefined;
+  }
+
+  #take(hold: string): void {
+    const held = this.#held.get(hold);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.#held.delete(hold);
+  }
+
+  #hold(run: StepRun, hold: string, step: number): void {
+    run.pause();
     const { warmResumeTtlMs, maxPaused } = this.#options;
     if (warmResumeTtlMs <= 0 || maxPaused <= 0) {
-      run.execution.cancel("the step is paused and warm resume is off");
+      run.cancel("the step is paused and warm resume is off");
       return;
     }
-    while (this.#paused.size >= maxPaused) {
-      const [oldest] = this.#paused.keys();
+    // One execution per session and step: a retry or fork that paused again replaces it.
+    for (const [id, held] of this.#held) {
+      if (held.run.session === run.session && held.step === step) {
+        this.#evict(id, "a newer execution of the same step replaced it");
+      }
+    }
+    while (this.#held.size >= maxPaused) {
+      const [oldest] = this.#held.keys();
       this.#evict(oldest!, "the server holds too many paused executions");
     }
     const timer = setTimeout(
-      () => this.#evict(run.session, "it was not resumed in time"),
+      () => this.#evict(hold, "it was not resumed in time"),
       warmResumeTtlMs,
     );
-    this.#paused.set(run.session, { run, step, timer });
+    this.#held.set(hold, { run, step, timer });
   }
 
-  #evict(session: string, why: string): void {
-    const paused = this.#paused.get(session);
-    if (!paused) return;
-    clearTimeout(paused.timer);
-    this.#paused.delete(session);
-    paused.run.execution.cancel(`paused execution dropped: ${why}`);
+  #evict(hold: string, why: string): void {
+    const held = this.#held.get(hold);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.#held.delete(hold);
+    held.run.cancel(`paused execution dropped: ${why}`);
   }
 }
 

@@ -1,18 +1,27 @@
 /**
- * One program driven step by step: answers replayed calls from the records after checking their
- * hashes, collects the first batch of new calls, and reports where it stopped.
+ * One program driven step by step. It owns its execution: it starts it, answers the calls the
+ * state recorded, collects the new ones into a batch, stops at each batch, resumes with the
+ * batch's answers, and ends.
+ *
+ * Invariants:
+ * - A call is keyed by the program's structure (`frame_id` and `call_index`: `0.1#0`), so a
+ *   replay answers each call from its record whatever order the calls come in.
+ * - A recorded call answers only a call of the same hash (tool name, and in `strict` mode the
+ *   canonical arguments); any other is failed with `DeterminismError` at the call, in the
+ *   program (which may catch it; uncaught, the step ends as `determinism_error`).
+ * - A batch is exact: the run stops only when the program says it waits on exactly the calls of
+ *   the batch, so the same state and answers stop at the same batch however answers are timed.
+ *   Calls the program makes after a stop (it can still run) open the next batch.
+ * - A batch's answers are delivered at once.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import type { DeterminismMode, ToolCall } from "../protocol.ts";
+import type { DeterminismMode, StepToolCall } from "../protocol.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
-import {
-  Execution,
-  type ExecutionEnd,
-  type ExecutionLimits,
-  type ToolOutcome,
-} from "./execution.ts";
+import type { RunRequest } from "../runner/sandbox_protocol.ts";
+import { Execution, type ExecutionEnd, type KeyedToolCall, type ToolOutcome } from "./execution.ts";
+import type { Limits } from "./limits.ts";
 import type { StepRecord } from "./state_token.ts";
 
 /** A sandbox lent to one execution, with its execution slot. */
@@ -21,126 +30,171 @@ export interface Lease {
   release(): void;
 }
 
-/** Where a run stopped: at a batch of new calls, or at its end. */
-export type Stop = { kind: "batch" } | { kind: "end"; result: ExecutionEnd; why: string };
-
-/** A new call of the current batch. */
+/** A new call of a batch: the wire call, its key and its hash. */
 export interface BatchCall {
-  call: ToolCall;
+  call: KeyedToolCall;
+  key: string;
   hash: string;
-  index: number;
+}
+
+/** Where a run stopped: at a batch of new calls, or at its end. */
+export type Stop =
+  | { kind: "batch"; calls: BatchCall[] }
+  | { kind: "end"; result: ExecutionEnd; why: string };
+
+/** What a run starts from. */
+export interface StepRunOptions {
+  /** The execution this run continues (for logs; it stays the same across steps). */
+  session: string;
+  /** Hash of the program (language, code, tool names, modules): a resume must match it. */
+  program: string;
+  /** Answered calls, by call key. */
+  records: Map<string, StepRecord>;
+  determinism: DeterminismMode;
+  toolNames: string[];
+  limits: Limits;
 }
 
 /** One program driven step by step. */
 export class StepRun {
   readonly session: string;
-  readonly execution: Execution;
-  readonly records: StepRecord[];
-  batch: BatchCall[] = [];
-  #issued = 0;
+  readonly program: string;
+  readonly records: Map<string, StepRecord>;
+  #execution: Execution;
   #determinism: DeterminismMode;
-  #waiter: ((stop: Stop) => void) | undefined;
-  #stopped: Stop | undefined;
   #release: () => void;
+  #batch: BatchCall[] = [];
+  /** Calls made after the last stop, before the resume: the next batch. */
+  #next: BatchCall[] = [];
+  #paused = false;
+  #waiter: ((stop: Stop) => void) | undefined;
+  #end: Stop | undefined;
 
-  constructor(
-    lease: Lease,
-    session: string,
-    records: StepRecord[],
-    determinism: DeterminismMode,
-    toolNames: string[],
-    limits: ExecutionLimits,
-  ) {
-    this.session = session;
-    this.records = records;
-    this.#determinism = determinism;
+  constructor(lease: Lease, options: StepRunOptions) {
+    this.session = options.session;
+    this.program = options.program;
+    this.records = options.records;
+    this.#determinism = options.determinism;
     this.#release = lease.release;
-    this.execution = new Execution(lease.sandbox, toolNames, limits, {
-      toolCall: (call) => this.#onCall(call),
-      idle: () => {
-        if (this.batch.length > 0) this.#settle({ kind: "batch" });
+    this.#execution = new Execution(
+      lease.sandbox,
+      options.toolNames,
+      { ...options.limits, toolCallTimeoutMs: Infinity },
+      {
+        toolCall: (call) => this.#onCall(call),
+        idle: (pending) => this.#onIdle(pending),
+        end: (result, why) => {
+          this.#release();
+          this.#release = () => {};
+          this.#settle({ kind: "end", result, why });
+        },
       },
-      end: (result, why) => {
-        this.#release();
-        this.#release = () => {};
-        this.#settle({ kind: "end", result, why });
-      },
-    });
+    );
   }
 
-  /** Gives the execution slot back while the run is paused. */
-  releaseSlot(): void {
-    this.#release();
-    this.#release = () => {};
+  /** The sandbox the run holds. */
+  get sandbox(): Sandbox {
+    return this.#execution.sandbox;
+  }
+
+  /** Whether the program has ended. */
+  get ended(): boolean {
+    return this.#execution.ended;
+  }
+
+  /** Resolves once the run no longer holds its sandbox. */
+  get stopped(): Promise<void> {
+    return this.#execution.stopped;
+  }
+
+  /** Tool calls the program made in this run. */
+  get toolCalls(): number {
+    return this.#execution.toolCalls;
+  }
+
+  /** Starts the program. */
+  start(run: RunRequest): void {
+    this.#execution.start(run);
   }
 
   /** Resolves at the next batch or at the end. */
   next(): Promise<Stop> {
-    if (this.#stopped) {
-      const stop = this.#stopped;
-      this.#stopped = undefined;
-      return Promise.resolve(stop);
-    }
+    if (this.#end) return Promise.resolve(this.#end);
     return new Promise((resolve) => this.#waiter = resolve);
   }
 
-  /** Continues a paused run with the answers to its batch. */
-  resume(outcomes: ToolOutcome[], release: () => void): void {
-    this.#release = release;
-    const batch = this.batch;
-    this.batch = [];
-    this.execution.restartClock();
-    batch.forEach(({ call, hash }, i) => {
-      const outcome = outcomes[i]!;
-      this.records.push(record(hash, outcome));
-      this.execution.deliver(call.id, outcome);
-    });
+  /**
+   * Pauses at a batch: the execution clock stops and the execution slot is given back; the
+   * program is held until {@linkcode StepRun.resume} or {@linkcode StepRun.cancel}.
+   */
+  pause(): void {
+    this.#execution.pauseClock();
+    this.#release();
+    this.#release = () => {};
   }
 
-  #onCall(call: ToolCall): void {
-    const index = this.#issued++;
-    const hash = callHash(call, this.#determinism);
-    const recorded = this.records[index];
-    if (recorded === undefined) {
-      this.batch.push({ call, hash, index });
-      return;
-    }
-    if (recorded.h !== hash) {
-      const what = this.#determinism === "strict"
-        ? "its tool or arguments differ"
-        : "its tool differs";
-      this.execution.stop(
-        "determinism_error",
-        `DeterminismError: tool call #${
-          index + 1
-        } (${call.tool_name}) does not match the recorded ` +
-          `call: ${what}. The step API replays the program, so its tool calls must not depend on ` +
-          `randomness, time or other changing input\n`,
-        "determinism",
-      );
-      return;
-    }
-    this.execution.deliver(
-      call.id,
-      "e" in recorded ? { error: recorded.e } : { value: recorded.r },
+  /** Continues a paused run with the answers to its batch (in the batch's order). */
+  resume(outcomes: ToolOutcome[], release: () => void): void {
+    this.#release = release;
+    const batch = this.#batch;
+    this.#batch = this.#next;
+    this.#next = [];
+    this.#paused = false;
+    this.#execution.restartClock();
+    batch.forEach(({ key, hash }, i) => this.records.set(key, record(hash, outcomes[i]!)));
+    this.#execution.deliverAll(
+      batch.map(({ call }, i) => ({ toolCallId: call.id, outcome: outcomes[i]! })),
     );
   }
 
-  #settle(stop: Stop): void {
-    if (this.#waiter) {
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      waiter(stop);
-    } else if (stop.kind === "end" || !this.#stopped) {
-      this.#stopped = stop;
+  /** Ends the run (the client left, the hold expired, the server stops): kills the sandbox. */
+  cancel(why: string): void {
+    this.#execution.cancel(why);
+  }
+
+  /** Ends the run with `type`, `error` appended to its stderr. */
+  stop(type: ExecutionEnd["type"], error: string, why: string): void {
+    this.#execution.stop(type, error, why);
+  }
+
+  #onCall(call: KeyedToolCall): void {
+    const key = callKey(call);
+    const hash = callHash(call, this.#determinism);
+    const recorded = this.records.get(key);
+    if (recorded === undefined) {
+      (this.#paused ? this.#next : this.#batch).push({ call, key, hash });
+      return;
     }
+    this.#execution.deliver(
+      call.id,
+      recorded.h !== hash
+        ? { determinism: determinismMessage(call.tool_name) }
+        : "e" in recorded
+        ? { error: recorded.e }
+        : { value: recorded.r },
+    );
+  }
+
+  #onIdle(pending: string[]): void {
+    if (this.#paused || this.#batch.length === 0 || pending.length !== this.#batch.length) return;
+    if (!this.#batch.every(({ call }) => pending.includes(call.id))) return;
+    this.#paused = true;
+    this.#batch.sort((a, b) => compareCalls(a.call, b.call));
+    this.#settle({ kind: "batch", calls: this.#batch });
+  }
+
+  #settle(stop: Stop): void {
+    if (stop.kind === "end") this.#end = stop;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.(stop);
   }
 }
 
 /** The run's next stop; kills the run if `signal` aborts first. */
 export async function untilStop(run: StepRun, signal: AbortSignal | undefined): Promise<Stop> {
   if (!signal) return await run.next();
-  const left = () => run.execution.cancel("the client disconnected");
+  const left = () => run.cancel("the client disconnected");
   if (signal.aborted) left();
   signal.addEventListener("abort", left);
   try {
@@ -150,13 +204,46 @@ export async function untilStop(run: StepRun, signal: AbortSignal | undefined): 
   }
 }
 
+/** A batch call as the step API answers it. */
+export function stepToolCall({ call }: BatchCall): StepToolCall {
+  return call;
+}
+
+/** The key of a call: its frame path and its index in the frame, `0.1#0`. */
+export function callKey(call: { frame_id: number[]; call_index: number }): string {
+  return `${call.frame_id.join(".")}#${call.call_index}`;
+}
+
+/** Orders calls by frame path (as numbers), then index: the order of a batch. */
+export function compareCalls(
+  a: { frame_id: number[]; call_index: number },
+  b: { frame_id: number[]; call_index: number },
+): number {
+  const n = Math.min(a.frame_id.length, b.frame_id.length);
+  for (let i = 0; i < n; i++) {
+    const d = a.frame_id[i]! - b.frame_id[i]!;
+    if (d !== 0) return d;
+  }
+  return a.frame_id.length - b.frame_id.length || a.call_index - b.call_index;
+}
+
+/** What a program sees when a replayed call differs from the recorded one (the reference's). */
+export function determinismMessage(toolName: string): string {
+  return "This code execution framework only works when the code calls tools in a " +
+    "deterministic order, with deterministic arguments. " +
+    `The call to \`${toolName}\` violated this rule.`;
+}
+
 /** The record of an answered call. */
 export function record(hash: string, outcome: ToolOutcome): StepRecord {
-  return "error" in outcome ? { h: hash, e: outcome.error } : { h: hash, r: outcome.value };
+  return "value" in outcome ? { h: hash, r: outcome.value } : {
+    h: hash,
+    e: "error" in outcome ? outcome.error : outcome.determinism,
+  };
 }
 
 /** Hash of a call for replay checks: tool name, and in strict mode canonical arguments. */
-export function callHash(call: ToolCall, mode: DeterminismMode): string {
+export function callHash(call: KeyedToolCall, mode: DeterminismMode): string {
   const subject = mode === "strict"
     ? canonicalJson({ tool_name: call.tool_name, args: call.args, kwargs: call.kwargs })
     : JSON.stringify(call.tool_name);

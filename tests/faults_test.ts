@@ -134,17 +134,17 @@ case "$run" in
   *FAULT:garbage*) echo 'not a protocol line'; hang ;;
   *FAULT:broken_json*) say '{"type":"output","stream":"stdout"'; hang ;;
   *FAULT:unkeyed*) echo '{"type":"success"}'; hang ;;
-  *FAULT:forged_call*) say '{"type":"tool_call","id":1,"name":"not_given","args":[],"kwargs":{}}'; hang ;;
+  *FAULT:forged_call*) say '{"type":"tool_call","id":1,"name":"not_given","args":[],"kwargs":{},"frame":[0],"index":0}'; hang ;;
   *FAULT:reused_id*)
-    say '{"type":"tool_call","id":1,"name":"given","args":[1],"kwargs":{}}'
-    say '{"type":"tool_call","id":1,"name":"given","args":[2],"kwargs":{}}'
+    say '{"type":"tool_call","id":1,"name":"given","args":[1],"kwargs":{},"frame":[0],"index":0}'
+    say '{"type":"tool_call","id":1,"name":"given","args":[2],"kwargs":{},"frame":[0],"index":1}'
     hang ;;
   *FAULT:ready_again*) printf '%s{"type":"ready","workers":[2]}\n' "$key"; hang ;;
   *FAULT:long_line*) printf '%*s' 5000 ''; hang ;;
   *FAULT:success_then_more*)
     say '{"type":"output","stream":"stdout","data":"done\n"}'
     say '{"type":"success"}'
-    say '{"type":"tool_call","id":1,"name":"given","args":[],"kwargs":{}}'
+    say '{"type":"tool_call","id":1,"name":"given","args":[],"kwargs":{},"frame":[0],"index":0}'
     say '{"type":"output","stream":"stdout","data":"after the end\n"}'
     hang ;;
   *) say '{"type":"output","stream":"stdout","data":"fake ok\n"}'; say '{"type":"success"}'; hang ;;

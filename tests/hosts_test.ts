@@ -114,7 +114,6 @@ Deno.test("after a burst the pool is ready for the demand it saw, and retires wh
   // Once the burst is older than the idle timeout, the pool keeps its size and retires the rest.
   await waitFor("the pool is back to its size", () => runner.pids("deno").length === 1, 6000);
   await assertOnlyPoolHosts(t);
-  ok(pids.includes(runner.pids("deno")[0]!), "the kept host is one of the burst's");
 });
 
 Deno.test("no sandbox process outlives its execution: after each kind of end the children are the pool's", async () => {

@@ -94,7 +94,7 @@ Deno.test("createApp() answers 400 malformed_json to a body that is not JSON", a
   });
 });
 
-Deno.test("createApp() answers 400 invalid_body to wrong field types, naming the field", async () => {
+Deno.test("createApp() answers 422 invalid_body to wrong field types, naming the field", async () => {
   await withApp(async (fetch) => {
     const cases: [string, unknown, RegExp][] = [
       ["/execute-code", { code: 1, tool_names: [] }, /code/],
@@ -108,7 +108,7 @@ Deno.test("createApp() answers 400 invalid_body to wrong field types, naming the
       ["/tool-results", { execution_id: "x", tool_call_id: "y", result: 1, error: "e" }, /result/],
     ];
     for (const [path, body, field] of cases) {
-      match(await problem(await fetch(request(path, body)), 400, "invalid_body"), field);
+      match(await problem(await fetch(request(path, body)), 422, "invalid_body"), field);
     }
   });
 });

@@ -485,9 +485,9 @@ def fail():
   ok(String(failed.stderr).endsWith("KeyError: 'missing'\n"), String(failed.stderr));
 });
 
-Deno.test("python: client module names that shadow, are reserved or are not identifiers get a 400", async () => {
+Deno.test("python: client module names that shadow get a 400; reserved or not identifiers a 422", async () => {
   await using t = await startServer({ pythonPoolSize: 0, poolSize: 0 });
-  for (const name of ["json", "asyncio", "tools", "js", "pyodide", "not-an-identifier", "2x"]) {
+  for (const name of ["json", "asyncio", "js", "pyodide"]) {
     const response = await post(`${t.url}/execute-code`, {
       code: "pass",
       tool_names: [],
@@ -497,6 +497,28 @@ Deno.test("python: client module names that shadow, are reserved or are not iden
     strictEqual(response.status, 400, name);
     const problem = await response.json();
     strictEqual(problem.code, "unsupported_modules", name);
+    ok(problem.detail.endsWith(`: ${name}`), problem.detail);
+  }
+  // As the reference: request validation, 422, with its messages.
+  for (
+    const [name, why] of [
+      ["tools", "Module name 'tools' is reserved."],
+      ["not-an-identifier", "Module name 'not-an-identifier' is not a valid identifier."],
+      ["2x", "Module name '2x' is not a valid identifier."],
+    ]
+  ) {
+    for (const path of ["/execute-code", "/execute-code-step"]) {
+      const response = await post(`${t.url}${path}`, {
+        code: "pass",
+        tool_names: [],
+        language: "python",
+        modules: { [name!]: "x = 1" },
+      });
+      strictEqual(response.status, 422, `${path} ${name}`);
+      const problem = await response.json();
+      strictEqual(problem.code, "invalid_body", name);
+      ok(problem.detail.includes(why!), problem.detail);
+    }
   }
   const typescript = await post(`${t.url}/execute-code`, {
     code: "",

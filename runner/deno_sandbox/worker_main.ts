@@ -35,6 +35,25 @@ export function workerMain(realm: Realm): void {
   // One object per call, made where the program calls the tool so that its stack points there;
   // `name` and `message` are filled in if the call fails (V8 formats the stack lazily).
   const ToolCallError = class ToolError extends Error {};
+  const failures: Record<string, new (message?: string) => Error> = {
+    ToolError: ToolCallError,
+    TimeoutError: class TimeoutError extends ToolCallError {},
+    // A replayed call that differs from the recorded one; uncaught, it ends the program as
+    // `determinism_error`.
+    DeterminismError: class DeterminismError extends ToolCallError {},
+  };
+  const isDeterminismError = (error: unknown) => error instanceof failures.DeterminismError!;
+  // Call keys: the frame of a call is the chain of tool calls its code resumed from, kept in an
+  // async context variable, so that it is the same however the results are timed. (The
+  // variable is the one Deno's AsyncLocalStorage is built on; the program cannot reach it.)
+  const frames = new (D[D.internal].core.AsyncVariable)();
+  const callsIn = new Map<string, number>();
+  const hashFrame = (frame: number[]) => {
+    let h = 0x811c9dc5;
+    const text = frame.join(".");
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return h >>> 1;
+  };
 
   let signal: (message: { type: string; error?: string }) => void = () => {};
   let maxToolArgsBytes = Infinity;
@@ -119,7 +138,8 @@ export function workerMain(realm: Realm): void {
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
     if (!(event.reason instanceof ExitSignal)) {
-      end({ type: "runtime_error", error: formatError(event.reason) });
+      const type = isDeterminismError(event.reason) ? "determinism_error" : "runtime_error";
+      end({ type, error: formatError(event.reason) });
     }
   });
   globalThis.addEventListener("error", (event) => {
@@ -151,12 +171,23 @@ export function workerMain(realm: Realm): void {
       if (message?.type === "release") awaitingRelease = false;
       return;
     }
+    // A batch is settled at once: the program runs again only after all of it.
+    const items = message?.type === "tool_results" && Array.isArray(message.items)
+      ? message.items
+      : [message];
+    for (const item of items) settle(item);
+    // The program may now wait on what is left without calling anything new: say so again.
+    scheduleIdle();
+  };
+  const settle = (message: any) => {
     if (message?.type !== "tool_result" && message?.type !== "tool_error") return;
     const call = pending.get(message.id);
     if (!call) return;
     pending.delete(message.id);
     if (message.type === "tool_result") return call.resolve(message.value);
-    call.error.name = message.name === "TimeoutError" ? "TimeoutError" : "ToolError";
+    const name = Object.hasOwn(failures, message.name) ? message.name : "ToolError";
+    Object.setPrototypeOf(call.error, failures[name]!.prototype);
+    call.error.name = name;
     call.error.message = message.message;
     call.reject(call.error);
   };
@@ -202,7 +233,9 @@ export function workerMain(realm: Realm): void {
       macrotask(() => {
         idleScheduled = false;
         if (nextId !== issued) return scheduleIdle();
-        if (pending.size > 0 && !ended) send('{"type":"idle"}');
+        if (pending.size > 0 && !ended) {
+          send(stringify({ type: "idle", pending: [...pending.keys()] }));
+        }
       })
     );
   };
@@ -219,12 +252,21 @@ export function workerMain(realm: Realm): void {
       );
     }
     const id = nextId++;
+    const frame: number[] = frames.get() ?? [0];
+    const frameKey = frame.join(".");
+    const index = callsIn.get(frameKey) ?? 0;
+    callsIn.set(frameKey, index + 1);
+    // What runs after this call (the code awaiting it) runs in a frame of its own.
+    const next = frame.length < 16 ? [...frame, index] : [0, hashFrame([...frame, index])];
+    frames.enter(next);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     pending.set(id, { resolve, reject, error: new ToolCallError() });
     send(
       `{"type":"tool_call","id":${id},"name":${
         stringify(name)
-      },"args":${argsJson},"kwargs":${kwargsJson}}`,
+      },"args":${argsJson},"kwargs":${kwargsJson},"frame":[${
+        frameKey.replaceAll(".", ",")
+      }],"index":${index}}`,
     );
     if (!reading) readLoop();
     scheduleIdle();
@@ -295,7 +337,11 @@ export function workerMain(realm: Realm): void {
     } catch (error) {
       if (error instanceof ExitSignal) return;
       end({
-        type: isSyntaxError(error) ? "syntax_error" : "runtime_error",
+        type: isDeterminismError(error)
+          ? "determinism_error"
+          : isSyntaxError(error)
+          ? "syntax_error"
+          : "runtime_error",
         error: formatError(error),
       });
     }

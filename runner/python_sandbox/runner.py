@@ -20,6 +20,7 @@ import random
 import sys
 import traceback
 import types
+import weakref
 
 from pyodide.webloop import WebLoop
 
@@ -33,6 +34,7 @@ _json_loads = json.loads
 _get_running_loop = asyncio.get_running_loop
 _ensure_future = asyncio.ensure_future
 _iscoroutine = asyncio.iscoroutine
+_current_task = asyncio.current_task
 _TracebackException = traceback.TracebackException
 _StackSummary = traceback.StackSummary
 _format_exception_only = traceback.format_exception_only
@@ -42,8 +44,13 @@ class ToolError(Exception):
     """A tool failed on the client side."""
 
 
-# Shown as `ToolError: ...` in tracebacks, like a builtin exception.
+class DeterminismError(Exception):
+    """A replayed tool call differs from the one recorded for its place in the program."""
+
+
+# Shown as `ToolError: ...` in tracebacks, like builtin exceptions.
 ToolError.__module__ = "builtins"
+DeterminismError.__module__ = "builtins"
 
 
 class _State:
@@ -58,6 +65,11 @@ class _State:
         self.pending = {}
         self.called_since_idle = False
         self.live = set()
+        # Call keys: each task's frame (the path of tasks that created it), and counters of the
+        # child tasks and the tool calls made in each frame.
+        self.frames = weakref.WeakKeyDictionary()
+        self.children = {}
+        self.calls = {}
 
 
 _st = _State()
@@ -89,6 +101,26 @@ def _call_later(self, delay, callback, *args, context=None):
 WebLoop.call_later = _call_later
 
 
+# ─── call keys ──────────────────────────────────────────────────────────────────────────────
+# A task's frame is its parent task's frame and its position among that parent's children:
+# the same on every run of the same program, however its tool results are timed.
+
+_orig_create_task = WebLoop.create_task
+
+
+def _create_task(self, coro, *args, **kwargs):
+    parent = _current_task(self)
+    frame = _st.frames.get(parent, ()) if parent is not None else ()
+    position = _st.children.get(frame, 0)
+    _st.children[frame] = position + 1
+    task = _orig_create_task(self, coro, *args, **kwargs)
+    _st.frames[task] = frame + (position,)
+    return task
+
+
+WebLoop.create_task = _create_task
+
+
 def _after_step():
     if not (_st.report_idle and _st.called_since_idle and _st.pending) or _st.ended:
         return
@@ -97,7 +129,7 @@ def _after_step():
             return
         _st.live.discard(handle)
     _st.called_since_idle = False
-    _st.post('{"type":"idle"}')
+    _st.post(f'{{"type":"idle","pending":{_dumps(list(_st.pending))}}}')
 
 
 # ─── tools ──────────────────────────────────────────────────────────────────────────────────
@@ -117,9 +149,14 @@ async def _call(name, args, kwargs):
     _st.next_id += 1
     _st.pending[call_id] = future
     _st.called_since_idle = True
+    task = _current_task()
+    frame = _st.frames.get(task, ()) if task is not None else ()
+    index = _st.calls.get(frame, 0)
+    _st.calls[frame] = index + 1
     _st.post(
         f'{{"type":"tool_call","id":{call_id},"name":{_dumps(name)},'
-        f'"args":{args_json},"kwargs":{kwargs_json}}}'
+        f'"args":{args_json},"kwargs":{kwargs_json},'
+        f'"frame":{_dumps(list(frame))},"index":{index}}}'
     )
     try:
         return await future
@@ -147,10 +184,14 @@ def _settle(message):
     future = _st.pending.get(message.get("id"))
     if future is None or future.done():
         return
+    # The program may then wait on the calls left without making a new one: say so again.
+    _st.called_since_idle = True
     if message["type"] == "tool_result":
         future.set_result(message.get("value"))
     elif message.get("name") == "TimeoutError":
         future.set_exception(TimeoutError(str(message.get("message", ""))))
+    elif message.get("name") == "DeterminismError":
+        future.set_exception(DeterminismError(str(message.get("message", ""))))
     else:
         future.set_exception(ToolError(str(message.get("message", ""))))
 
@@ -300,9 +341,12 @@ async def _run(message):
     try:
         result = eval(compiled, scope)
         if _iscoroutine(result):
-            await result
+            # The program's top level is a task of its own: frame (0,).
+            await _get_running_loop().create_task(result)
     except SystemExit as error:
         _exit(error.code)
+    except DeterminismError as error:
+        _finish({"type": "determinism_error", "error": format_error(error)})
     except BaseException as error:
         _finish({"type": "runtime_error", "error": format_error(error)})
     else:
@@ -314,6 +358,9 @@ def _start(message):
         return
     _st.started = True
     task = _ensure_future(_run(message))
+    # The runner's own task is the root: the program's is its first child, (0,).
+    _st.frames[task] = ()
+    _st.children.clear()
 
     def done(task):
         if not task.cancelled() and task.exception() is not None:
@@ -333,6 +380,11 @@ def receive(line):
         _start(message)
     elif kind in ("tool_result", "tool_error"):
         _settle(message)
+    elif kind == "tool_results":
+        # A whole batch before the program runs again.
+        for item in message.get("items") or ():
+            if isinstance(item, dict):
+                _settle(item)
 
 
 def attach(post, finish):

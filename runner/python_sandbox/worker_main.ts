@@ -82,6 +82,19 @@ export function pythonWorkerMain(realm: Realm): void {
       if (line === '{"type":"release"}') awaitingRelease = false;
       return;
     }
+    if (line.startsWith('{"type":"tool_results"')) {
+      // A batch: every call it answers is no longer pending, and Python settles it at once.
+      let items: unknown;
+      try {
+        items = parse(line).items;
+      } catch {
+        return;
+      }
+      if (!Array.isArray(items)) return;
+      for (const item of items) pending.delete(Number((item as { id?: unknown })?.id));
+      runner.receive(line);
+      return;
+    }
     const id = resultId.exec(line)?.[1];
     if (id === undefined || !pending.delete(Number(id))) return;
     runner.receive(line);

@@ -129,10 +129,10 @@ await new Promise((resolve) => setTimeout(resolve, 300));`,
 });
 
 Deno.test("A protocol line over the length limit stops the sandbox", async () => {
-  // With the default limits (1 MiB of output, 1 MiB of arguments) a line holds at most
-  // 6 × 1 MiB of JSON-escaped text plus 64 KiB.
+  // With 1 MiB of output and 1 MiB of arguments a line holds at most 6 × 1 MiB of
+  // JSON-escaped text plus 64 KiB.
   const limit = 6 * 1024 * 1024 + 64 * 1024;
-  await using server = await startServer();
+  await using server = await startServer({ maxOutputBytes: 1024 * 1024 });
   const { result } = await attempt(
     server,
     `import fs from "node:fs";

@@ -6,11 +6,10 @@
  * execution timeout 30 s, which are ours too). Our fixtures replace the reference's conftest
  * (`tests/reference/conftest_ours.py`); see `tests/reference/setup.ts` for the sources and venvs.
  *
- * Not part of `deno task test` while it fails (it is not named `*_test.ts`; once it passes, move
- * it to `tests/reference_suite_test.ts`). Run it with:
+ * Part of `deno task test`; alone:
  *
  * ```sh
- * deno test --allow-net --allow-env --allow-read --allow-run --allow-write tests/reference/suite.ts
+ * deno test --allow-all tests/reference_suite_test.ts
  * ```
  *
  * Environment:
@@ -24,12 +23,12 @@
  *
  * @module
  */
-import { REFERENCE_VERSIONS, type ReferenceVersion } from "../interop/venv.ts";
-import { ensureReferenceSuite, type ReferenceSuite } from "./setup.ts";
+import { REFERENCE_VERSIONS, type ReferenceVersion } from "./interop/venv.ts";
+import { ensureReferenceSuite, type ReferenceSuite } from "./reference/setup.ts";
 
 const API_KEY = "1234567890";
-const REPO = new URL("../../", import.meta.url).pathname;
-const PLUGIN_DIR = new URL(".", import.meta.url).pathname;
+const REPO = new URL("../", import.meta.url).pathname;
+const PLUGIN_DIR = new URL("./reference/", import.meta.url).pathname;
 const LOG_DIR = `${REPO}.cache/reference/`;
 /** Tests each suite holds: a run that collects fewer did not run the whole suite. */
 const EXPECTED_TESTS: Record<ReferenceVersion, number> = { "0.1.17": 47, "0.2.0": 65 };

@@ -1,0 +1,150 @@
+/**
+ * The streaming API (`POST /execute-code`, `POST /tool-results`): one event stream per
+ * execution, its tool calls out as frames and their results in as requests, as the reference.
+ *
+ * Invariants:
+ * - The service owns its executions: it starts each, routes results to it by execution id, and
+ *   forgets it when it ends (keeping its id a while, so that a late result is told apart from
+ *   an unknown one).
+ * - Every stream ends with exactly one terminal frame, whatever ended the execution; a client
+ *   that leaves or stops reading ends its execution.
+ *
+ * @module
+ */
+import type { ExecuteCodeRequest, Language, ToolResultRequest } from "../protocol.ts";
+import { runMessage } from "../runner/runner.ts";
+import { jsonOverLimit, resultTooLarge } from "./body.ts";
+import { Execution } from "./execution.ts";
+import type { Limits } from "./limits.ts";
+import { HttpProblem } from "./problem.ts";
+import { EventStream } from "./sse.ts";
+import type { Lease } from "./step_run.ts";
+
+/** What the streaming service needs from its application. */
+export interface StreamServiceOptions {
+  /** Takes an execution slot and a ready sandbox, or throws an {@linkcode HttpProblem}. */
+  acquire(language: Language): Promise<Lease>;
+  limits: Limits;
+  language: Language;
+  /** Bytes an event stream may hold for a client that does not read. */
+  maxBufferedBytes: number;
+  log(line: string): void;
+}
+
+/** How many ended executions are remembered (to answer late results as the reference). */
+const ENDED_MEMORY = 4096;
+
+/** Runs `/execute-code` and `/tool-results` requests. */
+export class StreamService {
+  #options: StreamServiceOptions;
+  #executions = new Map<string, Execution>();
+  #ended = new Set<string>();
+
+  constructor(options: StreamServiceOptions) {
+    this.#options = options;
+  }
+
+  /** Executions running now. */
+  get running(): number {
+    return this.#executions.size;
+  }
+
+  /** Starts a program and answers with its event stream. */
+  async execute(body: ExecuteCodeRequest): Promise<Response> {
+    const language = body.language ?? this.#options.language;
+    const { sandbox, release } = await this.#options.acquire(language);
+    const events = new EventStream({
+      maxBufferedBytes: this.#options.maxBufferedBytes,
+      onCancel: () => execution.cancel("the client disconnected"),
+      onOverflow: () => execution.cancel("the client does not read its event stream"),
+    });
+    const execution: Execution = new Execution(sandbox, body.tool_names, this.#options.limits, {
+      toolCall: (call) => events.send(call),
+      ...(body.stream_output
+        ? { output: (stream, data) => events.send({ type: stream, data }) }
+        : {}),
+      end: (result, why) => {
+        events.send(result);
+        events.close();
+        release();
+        this.#forget(execution.id);
+        const ms = (performance.now() - execution.startedAt).toFixed(1);
+        this.#options.log(
+          `execution ${execution.id} ${result.type} (${why}) ${ms} ms, ${execution.toolCalls} tool calls, sandbox ${sandbox.pid} run ${
+            sandbox.runs + 1
+          }`,
+        );
+      },
+    });
+    this.#executions.set(execution.id, execution);
+    execution.start(
+      runMessage(language, body.code, body.tool_names, {
+        ...this.#options.limits,
+        reportIdle: false,
+        ...(body.modules ? { modules: body.modules } : {}),
+      }),
+    );
+    return new Response(events.stream, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+      },
+    });
+  }
+
+  /**
+   * Delivers a tool's result to its execution. `strict`: answer 409 to a result nobody waits
+   * for (our client asks so); the reference answers 200, and its client fails on any error.
+   */
+  result(body: ToolResultRequest, bodyBytes: number, strict: boolean): Response {
+    const notPending = (detail: string) => {
+      if (!strict) return Response.json(null);
+      throw new HttpProblem(409, "tool_call_not_pending", detail);
+    };
+    const execution = this.#executions.get(body.execution_id);
+    if (!execution) {
+      if (this.#ended.has(body.execution_id)) return notPending("The execution has already ended");
+      throw new HttpProblem(404, "unknown_execution", `No execution ${body.execution_id}`);
+    }
+    const limit = this.#options.limits.maxToolResultBytes;
+    const size = body.error === undefined
+      ? jsonOverLimit(body.result, limit, bodyBytes)
+      : undefined;
+    const status = execution.deliver(
+      body.tool_call_id,
+      size !== undefined
+        ? { error: resultTooLarge(size, limit) }
+        : body.error !== undefined
+        ? { error: body.error }
+        : { value: body.result ?? null },
+    );
+    if (status === "unknown") {
+      throw new HttpProblem(404, "unknown_tool_call", `No tool call ${body.tool_call_id}`);
+    }
+    if (status === "not_pending") {
+      return notPending("The tool call was already answered or timed out");
+    }
+    if (size !== undefined) {
+      throw new HttpProblem(
+        413,
+        "result_too_large",
+        `${resultTooLarge(size, limit)}; the program sees a ToolError`,
+      );
+    }
+    return Response.json(null);
+  }
+
+  /** Ends every running execution; resolves when their sandboxes are released. */
+  close(): Promise<void> {
+    const live = [...this.#executions.values()];
+    for (const execution of live) execution.cancel("the server is shutting down");
+    return Promise.all(live.map((execution) => execution.stopped)).then(() => {});
+  }
+
+  #forget(id: string): void {
+    this.#executions.delete(id);
+    this.#ended.add(id);
+    if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.values().next().value!);
+  }
+}

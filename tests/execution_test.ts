@@ -1,0 +1,94 @@
+/**
+ * `Execution` over a fake sandbox (`_fake_sandbox.ts`), in process: wire ids, call keys, the
+ * protocol checks, limits, and whether its end lets the sandbox's host run another program. The
+ * same on real sandboxes is in `execute_code_test.ts`, `limits_test.ts` and `faults_test.ts`.
+ *
+ * @module
+ */
+import { deepStrictEqual, match, notStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { Execution, type ExecutionEnd, type KeyedToolCall } from "../server/execution.ts";
+import { type Limits, limitsOf } from "../server/limits.ts";
+import { resolveOptions } from "../server/options.ts";
+import { runMessage } from "../runner/runner.ts";
+import { type FakeProgram, FakeSandbox } from "./_fake_sandbox.ts";
+
+const LIMITS = limitsOf(resolveOptions({ apiKey: "k" }));
+
+function start(program: FakeProgram, limits: Partial<Limits> = {}, tools = ["t"]) {
+  const sandbox = new FakeSandbox(() => program);
+  const calls: KeyedToolCall[] = [];
+  const ended = Promise.withResolvers<{ result: ExecutionEnd; why: string }>();
+  const execution = new Execution(sandbox, tools, { ...LIMITS, ...limits }, {
+    toolCall: (call) => calls.push(call),
+    end: (result, why) => ended.resolve({ result, why }),
+  });
+  execution.start(runMessage("typescript", "", tools, { ...LIMITS, ...limits, reportIdle: false }));
+  return { sandbox, execution, calls, ended: ended.promise };
+}
+
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 1));
+};
+
+Deno.test("Execution gives each call a fresh wire id and passes its call key", async () => {
+  const t = start(async ({ call, print }) => {
+    print(`${await call("t", [1], { frame: [0, 2], index: 3 })}\n`);
+  });
+  await until(() => t.calls.length === 1);
+  const [call] = t.calls;
+  match(call!.id, /^[0-9a-f]{32}$/);
+  strictEqual(call!.execution_id, t.execution.id);
+  deepStrictEqual([call!.frame_id, call!.call_index, call!.args], [[0, 2], 3, [1]]);
+  strictEqual(t.execution.deliver(call!.id, { value: "ok" }), "ok");
+  strictEqual(t.execution.deliver(call!.id, { value: "again" }), "not_pending");
+  strictEqual(t.execution.deliver("0".repeat(32), { value: 1 }), "unknown");
+  deepStrictEqual((await t.ended).result, { type: "success", stdout: "ok\n", stderr: "" });
+  // The program ended by itself within its limits: its host may run another.
+  strictEqual(t.sandbox.finished, true);
+});
+
+Deno.test("Execution ends with a violation, and kills the sandbox, on a call to a tool the program was not given", async () => {
+  const t = start(({ call }) => call("secret").then(() => {}));
+  const { result, why } = await t.ended;
+  strictEqual(result.type, "runtime_error");
+  match(result.stderr, /broke the protocol \(call to unknown tool "secret"\)/);
+  strictEqual(why, "violation");
+  strictEqual(t.calls.length, 0);
+  strictEqual(t.sandbox.finished, false);
+});
+
+Deno.test("Execution kills the sandbox of a program that crossed a limit, even if it ended by itself", async () => {
+  const t = start(({ print }) => {
+    print("x".repeat(100));
+    return Promise.resolve();
+  }, { maxOutputBytes: 10 });
+  const { result } = await t.ended;
+  strictEqual(result.type, "success");
+  ok(result.stdout.includes("[progtc: output truncated, the limit is 10 bytes]"), result.stdout);
+  strictEqual(t.sandbox.finished, false);
+});
+
+Deno.test("Execution stops a program at its timeout, keeps its output and kills the sandbox", async () => {
+  const t = start(async ({ print }) => {
+    print("before\n");
+    await new Promise(() => {});
+  }, { executionTimeoutMs: 50 });
+  const { result, why } = await t.ended;
+  deepStrictEqual([result.type, result.stdout, why], ["timeout_error", "before\n", "timeout"]);
+  strictEqual(t.sandbox.finished, false);
+});
+
+Deno.test("Execution fails a call past its timeout with TimeoutError in the program, and ends at most once", async () => {
+  const t = start(async ({ call, print }) => {
+    try {
+      await call("t");
+    } catch (error) {
+      print(`${(error as Error).name}\n`);
+    }
+  }, { toolCallTimeoutMs: 30 });
+  const { result } = await t.ended;
+  deepStrictEqual(result, { type: "success", stdout: "TimeoutError\n", stderr: "" });
+  notStrictEqual(t.sandbox.finished, undefined);
+  t.execution.cancel("late");
+  strictEqual(t.execution.ended, true);
+});
