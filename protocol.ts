@@ -279,7 +279,6 @@ export type ProblemCode =
   | "state_signature"
   | "state_expired"
   | "state_too_large"
-  | "state_mismatch"
   | "unsupported_language"
   | "unsupported_modules"
   | "internal";

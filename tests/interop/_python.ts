@@ -40,7 +40,7 @@ export interface RunClientOptions {
  */
 export async function runClient(
   version: ReferenceVersion,
-  script: "stream_client.py" | "step_client.py" | "readme_client.py",
+  script: "stream_client.py" | "step_client.py" | "readme_client.py" | "step_forks.py",
   scenario: string,
   target: { baseUrl: string; apiKey: string },
   options: RunClientOptions = {},
