@@ -61,7 +61,8 @@ Step API (POST /execute-code-step):
   --state-secret <secret>       Key that signs state tokens; servers sharing it accept each
                                 other's tokens [env PROGTC_STATE_SECRET; else derived from the
                                 API key]
-  --max-state-bytes <n>         Largest state token accepted or issued [4194304]
+  --max-state-bytes <n>         Largest step state, in bytes of JSON, issued or accepted
+                                (its token is at most ~4/3 of it) [4194304]
   --state-max-age <s>           Seconds a state token stays valid [604800]
   --warm-resume-ttl <s>         Seconds a paused execution is held to resume without replay;
                                 0 always replays [60]

@@ -266,6 +266,8 @@ export type ProblemCode =
   | "invalid_body"
   | "unsupported_media_type"
   | "body_too_large"
+  | "body_incomplete"
+  | "program_too_large"
   | "not_found"
   | "method_not_allowed"
   | "unknown_execution"

@@ -15,7 +15,16 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   let size = 0;
   const reader = request.body.getReader();
   while (true) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      // The connection broke or the framing was bad (a short body, a bad chunk): the client's
+      // doing, so a 400 (if anyone is left to read it), never a 500.
+      const why = error instanceof Error ? error.message : String(error);
+      throw new HttpProblem(400, "body_incomplete", `The request body could not be read: ${why}`);
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {

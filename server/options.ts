@@ -78,7 +78,8 @@ export interface AppOptions extends RunnerOptions {
    */
   stateSecret?: string;
   /**
-   * Longest step-API state token accepted or issued, in bytes.
+   * Largest step-API state, in bytes of JSON, issued or accepted (a token is at most ~4/3 of
+   * it, see `maxTokenLength`); a program whose state would be larger ends with an error.
    * @default {4 MiB}
    */
   maxStateBytes?: number;

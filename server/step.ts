@@ -190,12 +190,13 @@ export class StepService {
       step,
       iat: Date.now(),
     };
-    const token = await this.#options.codec.encode(state);
-    if (token.length > this.#options.maxStateBytes) {
-      // End the program as any other end: its output so far, and why it stopped.
+    const encoded = await this.#options.codec.encode(state, this.#options.maxStateBytes);
+    if ("tooLarge" in encoded) {
+      // A token the next step would refuse is never issued: the program ends as any other end,
+      // with its output so far, and why it stopped.
       run.stop(
         "runtime_error",
-        `Error: the step state would exceed the limit of ${this.#options.maxStateBytes} bytes\n`,
+        `Error: the step state (${encoded.tooLarge} bytes) would exceed the limit of ${this.#options.maxStateBytes} bytes\n`,
         "state too large",
       );
       const end = await run.next();
@@ -209,7 +210,7 @@ export class StepService {
     return {
       type: "tool_call",
       tool_calls: stop.calls.map((call): StepToolCall => stepToolCall(call)),
-      state: token,
+      state: encoded.token,
     };
   }
 
@@ -225,7 +226,7 @@ export class StepService {
   async #decode(token: string): Promise<StepState> {
     try {
       return await this.#options.codec.decode(token, {
-        maxBytes: this.#options.maxStateBytes,
+        maxStateBytes: this.#options.maxStateBytes,
         maxAgeMs: this.#options.stateMaxAgeMs,
       });
     } catch (error) {
@@ -253,6 +254,8 @@ export class StepService {
   #heldFor(state: StepState, program: string): StepRun | undefined {
     const held = this.#held.get(state.hold);
     if (!held || held.step !== state.step || held.run.ended) return undefined;
+    // A token minted with another session's hold id (it names both) does not reach it.
+    if (held.run.session !== state.session) return undefined;
     return held.run.program === program ? held.run : undefined;
   }
 

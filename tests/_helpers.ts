@@ -92,3 +92,47 @@ export async function openStream(url: string, body: unknown) {
     },
   };
 }
+
+/** Live child processes of this (test) process. */
+export function children(): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) === Deno.pid && state !== "Z") pids.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids.sort();
+}
+
+/** Waits until `condition` holds, polling every 20 ms; throws after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  condition: () => boolean,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until this process's children are exactly the servers' pool hosts: nothing leaked. */
+export async function assertOnlyPoolHosts(...servers: TestServer[]): Promise<void> {
+  const expected = () =>
+    servers.flatMap((
+      t,
+    ) => [...t.server.app.runner.pids("deno"), ...t.server.app.runner.pids("python")])
+      .sort();
+  await waitFor(
+    "the children are the pools' hosts",
+    () => JSON.stringify(children()) === JSON.stringify(expected()),
+  ).catch(() => {
+    throw new Error(`children ${children()} are not the pools' hosts ${expected()}`);
+  });
+}

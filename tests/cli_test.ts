@@ -6,103 +6,18 @@
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
 import denoJson from "../deno.json" with { type: "json" };
+import { DenoProcess, freePort } from "./_process.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const ADD = {
   code: `import { add } from "tools"; console.log(await add(1, 2));`,
   tools: { add: (a: number, b: number) => a + b },
 };
-
-/** A port that was free a moment ago (the server under test binds it). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
 
 /** The environment of this process without `PROGTC_API_KEY`. */
 function envWithoutKey(): Record<string, string> {
   const env = Deno.env.toObject();
   delete env.PROGTC_API_KEY;
   return env;
-}
-
-/** A `deno ...` subprocess in the repository, its output collected as it comes. */
-class DenoProcess implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  output = "";
-  #changed = Promise.withResolvers<void>();
-  #reading: Promise<void>;
-
-  constructor(args: string[], env?: Record<string, string>) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      ...(env ? { env, clearEnv: true } : {}),
-    }).spawn();
-    this.#reading = Promise.all([this.#read(this.child.stdout), this.#read(this.child.stderr)])
-      .then(() => this.#changed.resolve());
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      this.output += text;
-      const changed = this.#changed;
-      this.#changed = Promise.withResolvers();
-      changed.resolve();
-    }
-  }
-
-  /** Resolves with the first match of `pattern` in the output; throws after `timeoutMs`. */
-  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
-      const match = this.output.match(pattern);
-      if (match) return match;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`No ${pattern} in the output:\n${this.output}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.#changed.promise,
-        this.child.status,
-        new Promise((resolve) => timer = setTimeout(resolve, left)),
-      ]);
-      clearTimeout(timer);
-    }
-  }
-
-  /** Waits for the exit; sends SIGTERM, then SIGKILL, if it takes longer than `timeoutMs`. */
-  async exit(timeoutMs = 20_000): Promise<Deno.CommandStatus & { timedOut: boolean }> {
-    let timedOut = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const killer = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        this.#kill("SIGTERM");
-        timer = setTimeout(() => resolve(this.#kill("SIGKILL")), 5000);
-      }, timeoutMs);
-    });
-    const status = await Promise.race([this.child.status, killer.then(() => this.child.status)]);
-    clearTimeout(timer);
-    await this.#reading;
-    return { ...status, timedOut };
-  }
-
-  #kill(signal: Deno.Signal): void {
-    try {
-      this.child.kill(signal);
-    } catch {
-      // Already gone.
-    }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.exit(0);
-  }
 }
 
 /** `deno task serve <args>`. */

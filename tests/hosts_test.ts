@@ -7,48 +7,13 @@
  * @module
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { startServer, type TestServer } from "./_helpers.ts";
-
-/** Live child processes of this (test) process. */
-function children(): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(ppid) === Deno.pid && state !== "Z") pids.push(Number(entry.name));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids.sort();
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { assertOnlyPoolHosts, startServer, type TestServer, waitFor } from "./_helpers.ts";
 
 /** The pid of the host that ran a program (the program prints it). */
 async function hostOf(t: TestServer, code = ""): Promise<number> {
   const result = await t.client.executeCode({ code: `${code}\nconsole.log(Deno.pid);`, tools: {} });
   strictEqual(result.type, "success", result.stderr);
   return Number(result.stdout.trim().split("\n").at(-1));
-}
-
-/** Asserts that the server's children are exactly the hosts its pools hold. */
-async function assertOnlyPoolHosts(t: TestServer): Promise<void> {
-  const runner = t.server.app.runner;
-  await waitFor(
-    "the children are the pool's hosts",
-    () =>
-      JSON.stringify(children()) ===
-        JSON.stringify([...runner.pids("deno"), ...runner.pids("python")].sort()),
-  );
 }
 
 Deno.test("a host runs programs one after another, and a new one after --host-max-runs", async () => {

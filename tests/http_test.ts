@@ -233,3 +233,35 @@ Deno.test("/execute-code sends keepalive comments while the program waits", asyn
   ok((text.match(/^: keepalive$/gm) ?? []).length >= 2, text);
   match(text, /data: \{"type":"success","stdout":"done\\n","stderr":""\}\n\n$/);
 });
+
+/** Sends raw bytes on a new connection, then ends its writing side; returns what came back. */
+async function raw(port: number, bytes: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(bytes));
+    await conn.closeWrite();
+    return new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+Deno.test("a body that ends early or has broken chunks is a 400, not a 500, and the server goes on", async () => {
+  await using t = await startServer();
+  const head = (extra: string) =>
+    `POST /execute-code HTTP/1.1\r\nhost: x\r\nx-progtc-api-key: ${API_KEY}\r\n` +
+    `content-type: application/json\r\n${extra}\r\n`;
+  const short = await raw(t.server.addr.port, head("content-length: 1000\r\n") + '{"code":');
+  match(short, /^HTTP\/1\.1 400 /);
+  match(short, /"code":"body_incomplete"/);
+  const chunks = await raw(
+    t.server.addr.port,
+    head("transfer-encoding: chunked\r\n") + '5\r\n{"cod\r\nzz\r\nxx\r\n',
+  );
+  // Hyper closes a connection whose framing broke: nothing, or our 400, comes back.
+  ok(chunks === "" || /^HTTP\/1\.1 400 [^]*"code":"body_incomplete"/.test(chunks), chunks);
+  strictEqual(t.logs.filter((line) => line.includes("internal error")).length, 0, t.logs.join());
+  const result = await t.client.executeCode({ code: "console.log(1)", tools: {} });
+  strictEqual(result.stdout, "1\n");
+});

@@ -10,39 +10,8 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { ProgtcClient, ProgtcHttpError, runStepToolCalls } from "../client/mod.ts";
 import type { ExecuteCodeStepResult, StepToolCalls, ToolHandler } from "../client/mod.ts";
-import { API_KEY, startServer, type TestServer } from "./_helpers.ts";
+import { API_KEY, assertOnlyPoolHosts, startServer } from "./_helpers.ts";
 import { runClient } from "./interop/_python.ts";
-
-function children(): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(ppid) === Deno.pid && state !== "Z") pids.push(Number(entry.name));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids.sort();
-}
-
-/** Waits until the test process's children are exactly the servers' pool hosts. */
-async function assertNoLeftovers(...servers: TestServer[]): Promise<void> {
-  const expected = () =>
-    servers.flatMap((
-      t,
-    ) => [...t.server.app.runner.pids("deno"), ...t.server.app.runner.pids("python")])
-      .sort();
-  const deadline = Date.now() + 5000;
-  while (JSON.stringify(children()) !== JSON.stringify(expected())) {
-    if (Date.now() > deadline) {
-      throw new Error(`children ${children()} are not the pools' hosts ${expected()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function calls(step: ExecuteCodeStepResult): StepToolCalls {
   strictEqual(step.type, "tool_call", JSON.stringify(step));
@@ -100,7 +69,7 @@ Deno.test("TypeScript call keys are the same whether each step resumes warm or r
     strictEqual(Object.keys(seen).length, 12);
     strictEqual(new Set(Object.values(seen)).size, 12, "two calls share a key");
     observed.push(seen);
-    await assertNoLeftovers(t);
+    await assertOnlyPoolHosts(t);
   }
   deepStrictEqual(observed[0], observed[1]);
   // The first call of each flow, made before any result, keys by the flow's position.
@@ -140,7 +109,7 @@ Deno.test("a TypeScript program edited between steps replays against the records
     }),
   );
   deepStrictEqual(goesOn.tool_calls.map((c) => c.args), [["Rome"]]);
-  await assertNoLeftovers(t);
+  await assertOnlyPoolHosts(t);
 });
 
 const TWO = `import { t } from "tools";\nconst a = await t(1);\nconsole.log(a, await t(2, a));\n`;
@@ -158,7 +127,7 @@ Deno.test("a retried step gets the same next step, a forked one its own, and no 
   );
   const fork = calls(await next(first.state, "y"));
   deepStrictEqual(fork.tool_calls[0]!.args, [2, "y"]);
-  await assertNoLeftovers(t);
+  await assertOnlyPoolHosts(t);
   strictEqual(
     t.server.app.runner.stats("deno").leased,
     1,
@@ -170,7 +139,7 @@ Deno.test("a retried step gets the same next step, a forked one its own, and no 
     next(fork.state, "w"),
   ]);
   deepStrictEqual(ends.map((e) => "stdout" in e && e.stdout), ["x z\n", "x z\n", "y w\n"]);
-  await assertNoLeftovers(t);
+  await assertOnlyPoolHosts(t);
 });
 
 Deno.test("a step replays on a second server that shares the key, and neither keeps a sandbox for it", async () => {
@@ -196,7 +165,7 @@ Deno.test("a step replays on a second server that shares the key, and neither ke
   // a still holds the first step's execution (until its TTL); b holds the second's.
   await a.server.shutdown();
   await b.server.shutdown();
-  await assertNoLeftovers(a, b);
+  await assertOnlyPoolHosts(a, b);
 });
 
 Deno.test("a resume refused for capacity keeps its execution held, resumable, and nothing more", async () => {
@@ -218,7 +187,7 @@ Deno.test("a resume refused for capacity keeps its execution held, resumable, an
     }),
     (error: unknown) => error instanceof ProgtcHttpError && error.status === 503,
   );
-  await assertNoLeftovers(t);
+  await assertOnlyPoolHosts(t);
   release.resolve();
   strictEqual((await busy).type, "success");
   const resumed = calls(
@@ -231,7 +200,7 @@ Deno.test("a resume refused for capacity keeps its execution held, resumable, an
   );
   deepStrictEqual(resumed.tool_calls[0]!.args, [2, "x"]);
   ok(t.logs.some((line) => line.includes("tool_call (warm)")), t.logs.join("\n"));
-  await assertNoLeftovers(t);
+  await assertOnlyPoolHosts(t);
 });
 
 Deno.test("an expired hold frees its sandbox, and its state still replays", async () => {
@@ -240,7 +209,7 @@ Deno.test("an expired hold frees its sandbox, and its state still replays", asyn
   strictEqual(t.server.app.runner.stats("deno").leased, 1);
   await new Promise((resolve) => setTimeout(resolve, 400));
   strictEqual(t.server.app.runner.stats("deno").leased, 0);
-  await assertNoLeftovers(t);
+  await assertOnlyPoolHosts(t);
   const next = calls(
     await t.client.executeCodeStep({
       code: TWO,
@@ -250,7 +219,7 @@ Deno.test("an expired hold frees its sandbox, and its state still replays", asyn
     }),
   );
   deepStrictEqual(next.tool_calls[0]!.args, [2, "x"]);
-  await assertNoLeftovers(t);
+  await assertOnlyPoolHosts(t);
 });
 
 Deno.test("the real Python client (0.2.0): a retried step gets the same next step, forks their own, nothing left behind", async () => {
@@ -273,5 +242,5 @@ Deno.test("the real Python client (0.2.0): a retried step gets the same next ste
       "['0:X:0-b-X', '1:Y:1-b-Y']\n",
     ],
   );
-  await assertNoLeftovers(t);
+  await assertOnlyPoolHosts(t);
 });

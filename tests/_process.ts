@@ -1,0 +1,154 @@
+/**
+ * Test helpers for servers in their own process: `deno ...` subprocesses whose output is
+ * collected, optionally under a lowered `ulimit -n`, and what `/proc` says of them.
+ *
+ * @module
+ */
+import { ProgtcClient } from "../client/mod.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** A port that was free a moment ago (the server under test binds it). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/** A `deno ...` subprocess in the repository, its output collected as it comes. */
+export class DenoProcess implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  output = "";
+  #changed = Promise.withResolvers<void>();
+  #reading: Promise<void>;
+
+  /** Runs `deno <args>`; with `nofile`, under `ulimit -n <nofile>` (through `sh`). */
+  constructor(args: string[], env?: Record<string, string>, nofile?: number) {
+    const command = nofile === undefined ? Deno.execPath() : "sh";
+    this.child = new Deno.Command(command, {
+      args: nofile === undefined
+        ? args
+        : ["-c", `ulimit -n ${nofile} && exec "$0" "$@"`, Deno.execPath(), ...args],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      ...(env ? { env, clearEnv: true } : {}),
+    }).spawn();
+    this.#reading = Promise.all([this.#read(this.child.stdout), this.#read(this.child.stderr)])
+      .then(() => this.#changed.resolve());
+  }
+
+  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      this.output += text;
+      const changed = this.#changed;
+      this.#changed = Promise.withResolvers();
+      changed.resolve();
+    }
+  }
+
+  /** Resolves with the first match of `pattern` in the output; throws after `timeoutMs`. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const match = this.output.match(pattern);
+      if (match) return match;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`No ${pattern} in the output:\n${this.output}`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#changed.promise,
+        this.child.status,
+        new Promise((resolve) => timer = setTimeout(resolve, left)),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits for the exit; sends SIGTERM, then SIGKILL, if it takes longer than `timeoutMs`. */
+  async exit(timeoutMs = 20_000): Promise<Deno.CommandStatus & { timedOut: boolean }> {
+    let timedOut = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killer = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        this.#kill("SIGTERM");
+        timer = setTimeout(() => resolve(this.#kill("SIGKILL")), 5000);
+      }, timeoutMs);
+    });
+    const status = await Promise.race([this.child.status, killer.then(() => this.child.status)]);
+    clearTimeout(timer);
+    await this.#reading;
+    return { ...status, timedOut };
+  }
+
+  #kill(signal: Deno.Signal): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.exit(0);
+  }
+}
+
+/** A progtc server in its own process (`deno run -A cli.ts serve`). */
+export interface ServerProcess extends AsyncDisposable {
+  process: DenoProcess;
+  pid: number;
+  url: string;
+  client: ProgtcClient;
+}
+
+/**
+ * Starts `cli.ts serve` on a free port with the test key and `args`, and waits until it
+ * answers; with `nofile`, under `ulimit -n <nofile>`.
+ */
+export async function spawnServer(
+  args: string[] = [],
+  options: { nofile?: number; apiKey?: string } = {},
+): Promise<ServerProcess> {
+  const port = freePort();
+  const apiKey = options.apiKey ?? "test-key";
+  const process = new DenoProcess(
+    ["run", "-A", "cli.ts", "serve", "--port", String(port), "--api-key", apiKey, ...args],
+    undefined,
+    options.nofile,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const client = new ProgtcClient({ baseUrl: url, apiKey });
+  try {
+    await client.waitForServer({ timeoutMs: 30_000 });
+  } catch (error) {
+    await process.exit(0);
+    throw new Error(`The server did not start: ${error}\n${process.output}`);
+  }
+  return {
+    process,
+    pid: process.child.pid,
+    url,
+    client,
+    [Symbol.asyncDispose]: async () => {
+      process.child.kill("SIGTERM");
+      await process.exit();
+    },
+  };
+}
+
+/** A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`: the peak). */
+export function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const match = status.match(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m"));
+  if (!match) throw new Error(`No ${field} in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+/** File descriptors `pid` holds open. */
+export function openFds(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
