@@ -43,6 +43,7 @@ Options of serve (defaults in brackets):
   --max-concurrent <n>          Executions running at once [64]
   --queue-timeout <s>           Seconds a request waits for a free slot before 503 [10]
   --max-body-bytes <n>          Largest request body [10485760]
+  --max-program-bytes <n>       Largest program (code and modules, UTF-8) [1048576]
   --max-output-bytes <n>        Output kept per execution, then truncated [4194304]
   --max-tool-calls <n>          Tool calls per execution [1000]
   --max-tool-args-bytes <n>     JSON arguments per tool call [1048576]
@@ -83,6 +84,7 @@ const OPTIONS = {
   "max-concurrent": { type: "string" },
   "queue-timeout": { type: "string" },
   "max-body-bytes": { type: "string" },
+  "max-program-bytes": { type: "string" },
   "max-output-bytes": { type: "string" },
   "max-tool-calls": { type: "string" },
   "max-tool-args-bytes": { type: "string" },
@@ -169,6 +171,7 @@ export function parseServeArgs(
     ["maxConcurrent", number(values, "max-concurrent", true)],
     ["queueTimeoutMs", mapDefined(number(values, "queue-timeout", false), (s) => s * 1000)],
     ["maxBodyBytes", number(values, "max-body-bytes", true)],
+    ["maxProgramBytes", number(values, "max-program-bytes", true)],
     ["maxOutputBytes", number(values, "max-output-bytes", true)],
     ["maxToolCalls", number(values, "max-tool-calls", true)],
     ["maxToolArgsBytes", number(values, "max-tool-args-bytes", true)],

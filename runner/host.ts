@@ -24,6 +24,7 @@ import { checkHost } from "./host_check.ts";
 import { chunks, readLines } from "./lines.ts";
 import type { Sandbox, SandboxEvent, SandboxExit } from "./sandbox.ts";
 import {
+  encodeHostInput,
   type HostInput,
   isEndMessage,
   parseHostMessage,
@@ -199,7 +200,7 @@ export class SandboxHost {
 
   /** Writes one line to the host (a dead or dying host drops it). */
   send(message: HostInput): void {
-    this.#write(JSON.stringify(message));
+    this.#write(encodeHostInput(message));
   }
 
   /** The lease's execution is over. */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { clipText, splitText, utf8Length } from "./text.ts";
 import { openPipe } from "./worker_pipe.ts";
 
 /** What the lock-down calls back into the worker's runner code. */
@@ -241,6 +242,9 @@ export interface Realm {
   closeEscapes: typeof closeEscapes;
   openPipe: typeof openPipe;
   trackObjectUrls: typeof trackObjectUrls;
+  utf8Length: typeof utf8Length;
+  splitText: typeof splitText;
+  clipText: typeof clipText;
 }
 
 /**
@@ -254,5 +258,5 @@ export interface Realm {
  * ```
  */
 export function workerSource(main: (realm: Realm) => void): string {
-  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, openPipe: ${openPipe}, trackObjectUrls: ${trackObjectUrls} });`;
+  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, openPipe: ${openPipe}, trackObjectUrls: ${trackObjectUrls}, utf8Length: ${utf8Length}, splitText: ${splitText}, clipText: ${clipText} });`;
 }

@@ -60,7 +60,38 @@ export interface SpecifierRange {
 export interface ToolResultMessage {
   type: "tool_result";
   id: number;
+  /** The value, or its JSON text (a large result the server never parsed on its main thread). */
   value: unknown;
+}
+
+/**
+ * A JSON value kept as its text: a large tool result is parsed off the server's main thread and
+ * forwarded to the sandbox (or into a state) as it came, never rebuilt on the main thread.
+ */
+export class JsonText {
+  /** The JSON text. */
+  readonly text: string;
+  /** Its size in UTF-8 bytes. */
+  readonly bytes: number;
+
+  constructor(text: string, bytes: number) {
+    this.text = text;
+    this.bytes = bytes;
+  }
+}
+
+/**
+ * The JSON text of a value that may be a {@linkcode JsonText} (`undefined` is `null`).
+ *
+ * @example
+ * ```ts
+ * import { JsonText, jsonTextOf } from "./sandbox_protocol.ts";
+ * console.assert(jsonTextOf(new JsonText("[1, 2]", 6)) === "[1, 2]");
+ * console.assert(jsonTextOf({ a: 1 }) === '{"a":1}');
+ * ```
+ */
+export function jsonTextOf(value: unknown): string {
+  return value instanceof JsonText ? value.text : JSON.stringify(value) ?? "null";
 }
 
 /**
@@ -101,6 +132,20 @@ export type HostInput =
   | ToolErrorMessage
   | ToolResultsMessage
   | ReleaseMessage;
+
+/** The line (without key and newline) for a message to a host; values may be JSON texts. */
+export function encodeHostInput(message: HostInput): string {
+  switch (message.type) {
+    case "tool_result":
+      return `{"type":"tool_result","id":${message.id},"value":${jsonTextOf(message.value)}}`;
+    case "tool_results":
+      return `{"type":"tool_results","items":[${
+        message.items.map((item) => encodeHostInput(item)).join(",")
+      }]}`;
+    default:
+      return JSON.stringify(message);
+  }
+}
 
 // ─── host realm → server (stdout, host key) ─────────────────────────────────────────────────
 
@@ -153,6 +198,28 @@ export interface SandboxToolCall {
 
 /** The longest frame path a sandbox may send. */
 export const MAX_FRAME_DEPTH = 64;
+
+/** The runners cut output into pieces of at most this many UTF-16 units, one message each. */
+export const OUTPUT_PIECE_UNITS = 16_384;
+
+/** Bytes of an error's text (a traceback) the server keeps; the runners clip to it too. */
+export const MAX_ERROR_BYTES = 65_536;
+
+/**
+ * The longest line a host may write, in characters: one call's arguments (at most
+ * `maxToolArgsBytes` of JSON, embedded as is), or one output piece or error text JSON-escaped
+ * (at most 6 characters per unit), with room for the rest of the message. A longer line is a
+ * violation: the server never buffers more than this per host.
+ *
+ * @example
+ * ```ts
+ * import { maxLineLength } from "./sandbox_protocol.ts";
+ * console.assert(maxLineLength(1024 * 1024) < 1.6 * 1024 * 1024);
+ * ```
+ */
+export function maxLineLength(maxToolArgsBytes: number): number {
+  return Math.max(maxToolArgsBytes, 6 * OUTPUT_PIECE_UNITS, 6 * MAX_ERROR_BYTES) + 64 * 1024;
+}
 
 /** Text the program printed. */
 export interface OutputMessage {

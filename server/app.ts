@@ -5,16 +5,14 @@
  *
  * @module
  */
-import {
-  ExecuteCodeRequest,
-  ExecuteCodeStepRequest,
-  type Language,
-  ToolResultRequest,
-} from "../protocol.ts";
+import type { Language } from "../protocol.ts";
 import { Runner } from "../runner/runner.ts";
+import { maxLineLength } from "../runner/sandbox_protocol.ts";
+import { utf8Length } from "../runner/text.ts";
 import { KeyCheck } from "./auth.ts";
 import { readJson } from "./body.ts";
 import { Capacity } from "./capacity.ts";
+import { JsonParser } from "./json_parser.ts";
 import { limitsOf } from "./limits.ts";
 import { type AppOptions, resolveOptions } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
@@ -56,18 +54,17 @@ export interface App {
 export async function createApp(options: AppOptions): Promise<App> {
   const config = resolveOptions(options);
   const keys = new KeyCheck(config.apiKey);
-  // A protocol line holds at most one output chunk or one call's arguments, JSON-escaped.
-  const maxLineLength = options.maxLineLength ??
-    6 * Math.max(config.maxOutputBytes, config.maxToolArgsBytes) + 64 * 1024;
+  const lineLength = options.maxLineLength ?? maxLineLength(config.maxToolArgsBytes);
   const runner = options.runner ?? await Runner.create({
     ...options,
-    maxLineLength,
+    maxLineLength: lineLength,
     // Paused step executions hold a host without an execution slot.
     maxHosts: options.maxHosts ?? config.maxConcurrent + config.maxPaused,
   });
   const ownsRunner = options.runner === undefined;
   const capacity = new Capacity(config.maxConcurrent);
   const limits = limitsOf(config);
+  const parser = new JsonParser();
   let closing = false;
 
   async function takeSlot(): Promise<() => void> {
@@ -121,6 +118,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     log: config.log,
   });
 
+  /** Refuses a program over `maxProgramBytes` (code and modules) before anything parses it. */
+  function checkSize(code: string, modules: Record<string, string> | undefined): void {
+    let bytes = utf8Length(code);
+    for (const [name, source] of Object.entries(modules ?? {})) {
+      bytes += utf8Length(name) + utf8Length(source);
+    }
+    if (bytes > config.maxProgramBytes) {
+      throw new HttpProblem(
+        413,
+        "program_too_large",
+        `The program (${bytes} bytes with its modules) exceeds the limit of ${config.maxProgramBytes} bytes`,
+      );
+    }
+  }
+
   async function checkModules(
     modules: Record<string, string> | undefined,
     language: Language,
@@ -137,12 +149,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const endpoints = new Set(options.endpoints ?? ["stream", "step"]);
   if (endpoints.has("stream")) {
     routes["/execute-code"] = async (request) => {
-      const { body } = await readJson(request, ExecuteCodeRequest, config.maxBodyBytes);
+      const { body } = await readJson(request, "execute", config.maxBodyBytes, parser);
+      checkSize(body.code, body.modules);
       await checkModules(body.modules, body.language ?? config.language);
       return await stream.execute(body);
     };
     routes["/tool-results"] = async (request) => {
-      const { body, bytes } = await readJson(request, ToolResultRequest, config.maxBodyBytes);
+      const { body, bytes } = await readJson(request, "tool_result", config.maxBodyBytes, parser);
       // The reference answers 200 to a result nobody waits for, and its client fails the
       // whole execution on any error status; our client asks to be told (RFC 7240 `Prefer`).
       const strict = /\bhandling=strict\b/i.test(request.headers.get("prefer") ?? "");
@@ -151,11 +164,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   if (endpoints.has("step")) {
     routes["/execute-code-step"] = async (request) => {
-      const { body, bytes } = await readJson(
-        request,
-        ExecuteCodeStepRequest,
-        config.maxBodyBytes,
-      );
+      const { body, bytes } = await readJson(request, "step", config.maxBodyBytes, parser);
+      checkSize(body.code, body.modules);
       await checkModules(body.modules, body.language ?? config.language);
       return Response.json(await steps.step(body, bytes, request.signal));
     };
@@ -194,6 +204,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     runner,
     async close() {
       closing = true;
+      parser.close();
       const done = Promise.all([stream.close(), steps.close()]);
       if (ownsRunner) runner.close();
       await done;

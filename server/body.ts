@@ -4,6 +4,9 @@
  * @module
  */
 import type { z } from "zod";
+import { JsonText } from "../runner/sandbox_protocol.ts";
+import type { BODY_SCHEMAS, BodySchema } from "./json_body.ts";
+import type { JsonParser } from "./json_parser.ts";
 import { HttpProblem } from "./problem.ts";
 
 /** Reads at most `maxBytes` of `request`'s body; a larger body is a 413. */
@@ -50,41 +53,25 @@ export interface Sized<T> {
   bytes: number;
 }
 
-/** Reads, parses and validates a JSON body. */
-export async function readJson<S extends z.ZodType>(
+/**
+ * Reads, parses and checks a JSON body (`415` for another media type). Large bodies are parsed
+ * by `parser` off the main thread, their tool results left as {@linkcode JsonText}.
+ */
+export async function readJson<S extends BodySchema>(
   request: Request,
   schema: S,
   maxBytes: number,
-): Promise<Sized<z.infer<S>>> {
+  parser: JsonParser,
+): Promise<Sized<z.infer<(typeof BODY_SCHEMAS)[S]>>> {
   const type = request.headers.get("content-type") ?? "application/json";
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
     throw new HttpProblem(415, "unsupported_media_type", `Expected application/json, got ${type}`);
   }
   const bytes = await readBody(request, maxBytes);
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    throw new HttpProblem(400, "malformed_json", `Request body is not valid JSON: ${why}`);
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    // JSON of the wrong shape: 422, as the reference (FastAPI) answers.
-    throw new HttpProblem(
-      422,
-      "invalid_body",
-      `Invalid request body: ${describeIssues(parsed.error)}`,
-    );
-  }
-  return { body: parsed.data, bytes: bytes.byteLength };
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length ? issue.path.join(".") : "body"}: ${issue.message}`)
-    .join("; ");
+  const size = bytes.byteLength;
+  const parsed = await parser.parse(bytes, schema);
+  if (!parsed.ok) throw new HttpProblem(parsed.status, parsed.code, parsed.detail);
+  return { body: parsed.body as z.infer<(typeof BODY_SCHEMAS)[S]>, bytes: size };
 }
 
 function tooLarge(maxBytes: number): HttpProblem {
@@ -105,7 +92,9 @@ export function jsonOverLimit(
   upperBound: number,
 ): number | undefined {
   if (upperBound <= limit) return undefined;
-  const size = new TextEncoder().encode(JSON.stringify(value ?? null)).byteLength;
+  const size = value instanceof JsonText
+    ? value.bytes
+    : new TextEncoder().encode(JSON.stringify(value ?? null)).byteLength;
   return size > limit ? size : undefined;
 }
 

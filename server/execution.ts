@@ -9,14 +9,24 @@
  *   when the program ended by itself without crossing a limit, killed otherwise.
  * - A wire id is answered at most once: a second answer, or one after the call timed out or
  *   the execution ended, is refused (`not_pending`) and changes nothing.
- * - Everything the sandbox sends is checked: a call to a tool the program was not given, or a
- *   reused call id, is a violation that ends the execution.
+ * - Everything the sandbox sends is checked, and every limit is applied here, to what arrived,
+ *   in UTF-8 bytes (the runners apply the same limits first, but a program can write protocol
+ *   lines itself): a call to a tool the program was not given, a reused call id, arguments over
+ *   `maxToolArgsBytes`, more messages than a program can cause (calls past twice the call
+ *   limit, idle reports past twice the calls, output past the limit), or an empty output, is a
+ *   violation that ends the execution. Output is kept up to `maxOutputBytes`, an error's text up
+ *   to {@linkcode MAX_ERROR_BYTES}.
  *
  * @module
  */
 import { type JsonValue, newId, type ToolCall } from "../protocol.ts";
 import type { Sandbox, SandboxEvent, SandboxExit } from "../runner/sandbox.ts";
-import type { RunRequest, ToolErrorMessage } from "../runner/sandbox_protocol.ts";
+import {
+  MAX_ERROR_BYTES,
+  type RunRequest,
+  type ToolErrorMessage,
+} from "../runner/sandbox_protocol.ts";
+import { clipText, utf8Length } from "../runner/text.ts";
 import type { Limits } from "./limits.ts";
 
 /** How an execution ended. */
@@ -85,6 +95,9 @@ export class Execution {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
   #callCount = 0;
+  #callMessages = 0;
+  #idleMessages = 0;
+  #outputAfterLimit = 0;
   /** A limit was crossed: the program's process is not reused, whatever the end. */
   #limited = false;
 
@@ -191,9 +204,8 @@ export class Execution {
         return this.#end("success", "", "success", true);
       case "syntax_error":
       case "runtime_error":
-        return this.#end(event.type, event.error, event.type, true);
       case "determinism_error":
-        return this.#end(event.type, event.error, event.type, true);
+        return this.#end(event.type, clipError(event.error), event.type, true);
       case "exit":
         return event.code === 0 ? this.#end("success", "", "exit(0)", true) : this.#end(
           "runtime_error",
@@ -208,19 +220,32 @@ export class Execution {
           "violation",
           false,
         );
-      case "worker_error":
+      case "worker_error": {
+        const error = clipError(event.error);
         return this.#end(
           "runtime_error",
-          `Error: the program's worker failed: ${event.error}\n`,
-          `worker error: ${event.error}`,
+          `Error: the program's worker failed: ${error}\n`,
+          `worker error: ${error.slice(0, 200)}`,
           false,
         );
+      }
       case "exited":
         return this.#onExited(event);
     }
   }
 
+  #violation(detail: string): void {
+    this.#onEvent({ type: "violation", detail });
+  }
+
   #onIdle(pending: number[]): void {
+    // A program reports idle at most once per change: a new call, or an answer.
+    if (++this.#idleMessages > 2 * this.#callMessages + 16) {
+      return this.#violation("more idle reports than its calls can cause");
+    }
+    if (pending.length > this.#calls.size) {
+      return this.#violation("an idle report names calls it never made");
+    }
     const ids: string[] = [];
     for (const [id, call] of this.#calls) {
       if (call.pending && pending.includes(call.sandboxId)) ids.push(id);
@@ -241,9 +266,17 @@ export class Execution {
     if (!this.#toolNames.has(name) || this.#sandboxIds.has(sandboxId)) {
       const detail = this.#toolNames.has(name)
         ? `reused call id ${sandboxId}`
-        : `call to unknown tool ${JSON.stringify(name)}`;
-      this.#onEvent({ type: "violation", detail });
-      return;
+        : `call to unknown tool ${JSON.stringify(name.slice(0, 128))}`;
+      return this.#violation(detail);
+    }
+    const argsBytes = utf8Length(JSON.stringify(args)) + utf8Length(JSON.stringify(kwargs));
+    if (argsBytes > this.#limits.maxToolArgsBytes) {
+      return this.#violation(
+        `the arguments of a call to ${name}() are ${argsBytes} bytes, over the limit of ${this.#limits.maxToolArgsBytes}`,
+      );
+    }
+    if (++this.#callMessages > 2 * this.#limits.maxToolCalls) {
+      return this.#violation(`more than ${2 * this.#limits.maxToolCalls} tool calls`);
     }
     this.#sandboxIds.add(sandboxId);
     if (++this.#callCount > this.#limits.maxToolCalls) {
@@ -294,7 +327,12 @@ export class Execution {
   }
 
   #onOutput(stream: "stdout" | "stderr", data: string): void {
-    if (this.#truncated) return;
+    if (data === "") return this.#violation("an empty output message");
+    if (this.#truncated) {
+      // The runners stop at the piece that crosses the limit; a flood after it is forged.
+      if (++this.#outputAfterLimit > 16) this.#violation("output after the output limit");
+      return;
+    }
     const bytes = utf8Length(data);
     if (this.#outputBytes + bytes > this.#limits.maxOutputBytes) {
       this.#truncated = true;
@@ -364,15 +402,7 @@ function answer(id: number, outcome: ToolOutcome) {
   return failure;
 }
 
-/** Bytes of `text` in UTF-8, without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) bytes += 1;
-    else if (c >= 0xd800 && c < 0xdc00) i++, bytes += 2; // surrogate pair: 4 bytes for 2 units
-    else bytes += 2;
-  }
-  return bytes;
+/** An error's text as the server keeps it: at most {@linkcode MAX_ERROR_BYTES}. */
+function clipError(text: string): string {
+  return clipText(text, MAX_ERROR_BYTES, "\n[progtc: error text truncated]\n");
 }

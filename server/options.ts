@@ -31,6 +31,12 @@ export interface AppOptions extends RunnerOptions {
    */
   maxBodyBytes?: number;
   /**
+   * Largest program, in bytes of UTF-8: its code and its `modules` together; a larger one is
+   * refused with `413 program_too_large`.
+   * @default {1 MiB}
+   */
+  maxProgramBytes?: number;
+  /**
    * Bytes of stdout and stderr kept per execution; the rest is dropped with a marker.
    * @default {4 MiB}
    */
@@ -123,6 +129,7 @@ export interface ResolvedOptions {
   executionTimeoutMs: number;
   language: Language;
   maxBodyBytes: number;
+  maxProgramBytes: number;
   maxOutputBytes: number;
   maxToolCalls: number;
   maxToolArgsBytes: number;
@@ -152,6 +159,7 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     executionTimeoutMs: (options.codeExecutionTimeout ?? 30) * 1000,
     language: options.language ?? "typescript",
     maxBodyBytes: options.maxBodyBytes ?? 10 * MiB,
+    maxProgramBytes: options.maxProgramBytes ?? MiB,
     maxOutputBytes: options.maxOutputBytes ?? 4 * MiB,
     maxToolCalls: options.maxToolCalls ?? 1000,
     maxToolArgsBytes: options.maxToolArgsBytes ?? MiB,

@@ -1,5 +1,6 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { createApp } from "../server/app.ts";
+import { INLINE_BYTES } from "../server/json_parser.ts";
 import { API_KEY, openStream, post, readFrames, startServer } from "./_helpers.ts";
 
 const KEY = { "x-progtc-api-key": API_KEY };
@@ -264,4 +265,54 @@ Deno.test("a body that ends early or has broken chunks is a 400, not a 500, and 
   strictEqual(t.logs.filter((line) => line.includes("internal error")).length, 0, t.logs.join());
   const result = await t.client.executeCode({ code: "console.log(1)", tools: {} });
   strictEqual(result.stdout, "1\n");
+});
+
+Deno.test("a program over --max-program-bytes (code and modules, in UTF-8) is 413 program_too_large", async () => {
+  await withApp(async (fetch) => {
+    // 400 K characters of CJK: under the limit in UTF-16 units, 1.2 MB in UTF-8.
+    const cjk = { code: `// ${"中".repeat(400_000)}`, tool_names: [] };
+    for (const path of ["/execute-code", "/execute-code-step"]) {
+      const detail = await problem(await fetch(request(path, cjk)), 413, "program_too_large");
+      strictEqual(
+        detail,
+        "The program (1200003 bytes with its modules) exceeds the limit of 1048576 bytes",
+      );
+    }
+    const modules = {
+      code: "import helper",
+      language: "python",
+      tool_names: [],
+      modules: { helper: "x = 1\n".repeat(200_000) },
+    };
+    await problem(await fetch(request("/execute-code", modules)), 413, "program_too_large");
+  });
+});
+
+Deno.test("a body over the inline parsing size gets the same 400 and 422 answers from the parser worker", async () => {
+  await withApp(async (fetch) => {
+    const padding = "x".repeat(INLINE_BYTES);
+    await problem(
+      await fetch(request("/execute-code", `{"code":"${padding}", "tool_names": [}`)),
+      400,
+      "malformed_json",
+    );
+    const detail = await problem(
+      await fetch(
+        request("/tool-results", { execution_id: 1, tool_call_id: "b", result: padding }),
+      ),
+      422,
+      "invalid_body",
+    );
+    strictEqual(
+      detail,
+      "Invalid request body: execution_id: Invalid input: expected string, received number",
+    );
+    await problem(
+      await fetch(
+        request("/execute-code-step", { code: "1", tool_names: [], tool_results: [padding] }),
+      ),
+      400,
+      "invalid_body",
+    );
+  });
 });

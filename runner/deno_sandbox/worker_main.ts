@@ -79,14 +79,17 @@ export function workerMain(realm: Realm): void {
     `data:${type}${mark};base64,${(encoder.encode(source) as any).toBase64()}`;
 
   // ─── output: one line per write, at once (a program may never yield again) ─────────────
-  // Output is forwarded up to the limit plus the chunk that crosses it (so that the server
-  // marks the truncation), then only dropped: a flood costs no messages.
+  // Output is forwarded up to the limit (in UTF-8 bytes, as the server counts) plus the piece
+  // that crosses it (so that the server marks the truncation), then only dropped: a flood
+  // costs no messages. Pieces are at most 16 Ki units, so no line is long (OUTPUT_PIECE_UNITS).
   let outputBudget = Infinity;
   const output = (stream: "stdout" | "stderr", data: string) => {
     if (data === "" || ended || !started || outputBudget < 0) return;
-    outputBudget -= data.length;
-    if (outputBudget < 0) data = data.slice(0, data.length + outputBudget + 1);
-    pipe.write(stringify({ type: "output", stream, data }));
+    for (const piece of realm.splitText(data, 16_384)) {
+      outputBudget -= realm.utf8Length(piece);
+      pipe.write(stringify({ type: "output", stream, data: piece }));
+      if (outputBudget < 0) return;
+    }
   };
   const send = (line: string) => pipe.write(line);
 
@@ -119,8 +122,10 @@ export function workerMain(realm: Realm): void {
       if (!(frameLine.test(line) && line.includes(selfUrl))) kept.push(line);
       else if (line.endsWith(" {") && kept.length > 0) kept.push(`${kept.pop()} {`);
     }
-    return kept.join("\n").replace(userUrlPattern, fileName).replace(toolsUrlPattern, "tools") +
-      "\n";
+    const formatted = kept.join("\n").replace(userUrlPattern, fileName)
+      .replace(toolsUrlPattern, "tools");
+    // The server keeps at most 64 KiB of an error's text (MAX_ERROR_BYTES).
+    return realm.clipText(formatted, 65_536, "\n[progtc: error text truncated]") + "\n";
   };
   const isSyntaxError = (error: unknown): boolean => {
     if (!(error instanceof Error)) return false;
@@ -246,7 +251,7 @@ export function workerMain(realm: Realm): void {
     if (kwargsJson[0] !== "{") {
       return Promise.reject(new TypeError(`Keyword arguments of ${name}() must be an object`));
     }
-    if (argsJson.length + kwargsJson.length > maxToolArgsBytes) {
+    if (realm.utf8Length(argsJson) + realm.utf8Length(kwargsJson) > maxToolArgsBytes) {
       return Promise.reject(
         new RangeError(`Arguments of ${name}() exceed the limit of ${maxToolArgsBytes} bytes`),
       );

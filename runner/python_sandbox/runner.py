@@ -142,7 +142,9 @@ def _dumps(value):
 async def _call(name, args, kwargs):
     args_json = _dumps(list(args))
     kwargs_json = _dumps(kwargs)
-    if len(args_json) + len(kwargs_json) > _st.max_args:
+    size = len(args_json.encode("utf-8", "surrogatepass"))
+    size += len(kwargs_json.encode("utf-8", "surrogatepass"))
+    if size > _st.max_args:
         raise ValueError(f"Arguments of {name}() exceed the limit of {_st.max_args} bytes")
     future = _get_running_loop().create_future()
     call_id = _st.next_id
@@ -285,11 +287,21 @@ def _flush():
             pass
 
 
+def _clip(text):
+    # The server keeps at most 64 KiB of an error's text (MAX_ERROR_BYTES in sandbox_protocol.ts).
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= 65536:
+        return text
+    return data[:65536].decode("utf-8", "ignore") + "\n[progtc: error text truncated]"
+
+
 def _finish(message):
     if _st.ended:
         return
     _flush()
     _st.ended = True
+    if "error" in message:
+        message["error"] = _clip(message["error"])
     _st.finish(_json_dumps(message, separators=(",", ":")))
 
 

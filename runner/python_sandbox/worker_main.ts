@@ -127,18 +127,19 @@ export function pythonWorkerMain(realm: Realm): void {
     revokeObjectUrls();
     if (!reading) signal({ type: "done" });
   };
-  const output = (stream: "stdout" | "stderr", data: string, bytes: number) => {
-    // Forward up to the limit; the server sees a chunk cross it and truncates. Past it, drop:
-    // a huge write must neither flood the pipe nor exceed the longest line the server reads.
+  const output = (stream: "stdout" | "stderr", data: string) => {
+    // Forward up to the limit (UTF-8 bytes, as the server counts); the server sees a piece
+    // cross it and truncates. Past it, drop: a huge write must not flood the pipe. Pieces are at
+    // most 16 Ki units, so no line is long (OUTPUT_PIECE_UNITS in sandbox_protocol.ts).
     if (!live || ended || data === "" || forwarded > maxOutputBytes) return;
-    const room = maxOutputBytes - forwarded + 1;
-    if (bytes > room) data = data.slice(0, room);
-    forwarded += bytes;
-    send(stringify({ type: "output", stream, data }));
+    for (const piece of realm.splitText(data, 16_384)) {
+      forwarded += realm.utf8Length(piece);
+      send(stringify({ type: "output", stream, data: piece }));
+      if (forwarded > maxOutputBytes) return;
+    }
   };
+  const text = output;
   const encoder = new TextEncoder();
-  const text = (stream: "stdout" | "stderr", data: string) =>
-    output(stream, data, encoder.encode(data).byteLength);
 
   // ─── the realm's own stdio: never the process's stdout ────────────────────────────────────
   class ExitSignal extends Error {}
@@ -263,7 +264,7 @@ export function pythonWorkerMain(realm: Realm): void {
       const decoder = new TextDecoder();
       const options = {
         write: (buffer: Uint8Array) => {
-          output(stream, decoder.decode(buffer, { stream: true }), buffer.byteLength);
+          output(stream, decoder.decode(buffer, { stream: true }));
           return buffer.byteLength;
         },
       };

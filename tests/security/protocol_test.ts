@@ -7,6 +7,7 @@
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { maxLineLength } from "../../runner/sandbox_protocol.ts";
 import { assertStillServes, attempt, startServer } from "./_attempt.ts";
 
 const ECHO = { echo: (value: unknown) => value };
@@ -129,10 +130,11 @@ await new Promise((resolve) => setTimeout(resolve, 300));`,
 });
 
 Deno.test("A protocol line over the length limit stops the sandbox", async () => {
-  // With 1 MiB of output and 1 MiB of arguments a line holds at most 6 × 1 MiB of
-  // JSON-escaped text plus 64 KiB.
-  const limit = 6 * 1024 * 1024 + 64 * 1024;
-  await using server = await startServer({ maxOutputBytes: 1024 * 1024 });
+  // A line holds one call's arguments (1 MiB by default), or an output piece or an error's
+  // text JSON-escaped, plus 64 KiB: 1.06 M characters, whatever the output limit.
+  const limit = maxLineLength(1024 * 1024);
+  strictEqual(limit, 1024 * 1024 + 64 * 1024);
+  await using server = await startServer();
   const { result } = await attempt(
     server,
     `import fs from "node:fs";

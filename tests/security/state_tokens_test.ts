@@ -61,8 +61,14 @@ Deno.test("a minted token that inflates to 2 GiB is refused as malformed, and th
   await using server = await spawnServer();
   const bomb = await mint(API_KEY, await zeros(2048 * MiB));
   ok(bomb.length < 4 * MiB, `${bomb.length}`);
-  // A first request, so the peak below counts only the bomb.
+  // First requests, so the peak below counts only the bomb: an execution, and a body as large
+  // as the bomb's (the server parses large bodies in a worker it starts on first use).
   strictEqual((await server.client.executeCode({ code: "1", tools: {} })).type, "success");
+  const warm = await post(
+    `${server.url}/execute-code-step`,
+    stepBody(`p2.${"A".repeat(bomb.length)}.x`),
+  );
+  strictEqual((await warm.json()).code, "state_malformed");
   const before = procStatusBytes(server.pid, "VmHWM");
   for (let i = 0; i < 3; i++) {
     const response = await post(`${server.url}/execute-code-step`, stepBody(bomb));
