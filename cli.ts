@@ -31,6 +31,11 @@ Options of serve (defaults in brackets):
                                 when neither is set, a random key is generated and printed]
   --tool-call-timeout <s>       Seconds before a tool call fails with TimeoutError [10]
   --code-execution-timeout <s>  Seconds before a program is stopped [30]
+  --max-connections <n>         Connections open at once; at the cap a new one replaces the
+                                oldest without a request in progress [half of ulimit -n, at
+                                most 4096]
+  --header-timeout <s>          Seconds a new connection may take to send its headers [10]
+  --idle-timeout <s>            Seconds a connection may stay open between requests [75]
   --language <name>             Language of requests that name none:
                                 typescript, javascript or python [typescript]
   --pool-size <n>               TypeScript/JavaScript sandbox hosts kept ready [2]
@@ -77,6 +82,9 @@ const OPTIONS = {
   "tool-call-timeout": { type: "string" },
   "code-execution-timeout": { type: "string" },
   language: { type: "string" },
+  "max-connections": { type: "string" },
+  "header-timeout": { type: "string" },
+  "idle-timeout": { type: "string" },
   "pool-size": { type: "string" },
   "python-pool-size": { type: "string" },
   "heap-mb": { type: "string" },
@@ -164,6 +172,9 @@ export function parseServeArgs(
     ["toolCallTimeout", number(values, "tool-call-timeout", false)],
     ["codeExecutionTimeout", number(values, "code-execution-timeout", false)],
     ["language", language as Language | undefined],
+    ["maxConnections", number(values, "max-connections", true)],
+    ["headerTimeout", number(values, "header-timeout", false)],
+    ["idleTimeout", number(values, "idle-timeout", false)],
     ["poolSize", number(values, "pool-size", true)],
     ["pythonPoolSize", number(values, "python-pool-size", true)],
     ["heapMb", number(values, "heap-mb", true)],

@@ -267,6 +267,7 @@ export type ProblemCode =
   | "unsupported_media_type"
   | "body_too_large"
   | "body_incomplete"
+  | "body_timeout"
   | "program_too_large"
   | "not_found"
   | "method_not_allowed"

@@ -65,6 +65,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const capacity = new Capacity(config.maxConcurrent);
   const limits = limitsOf(config);
   const parser = new JsonParser();
+  const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
   let closing = false;
 
   async function takeSlot(): Promise<() => void> {
@@ -149,13 +150,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const endpoints = new Set(options.endpoints ?? ["stream", "step"]);
   if (endpoints.has("stream")) {
     routes["/execute-code"] = async (request) => {
-      const { body } = await readJson(request, "execute", config.maxBodyBytes, parser);
+      const { body } = await readJson(request, "execute", bodyLimits, parser);
       checkSize(body.code, body.modules);
       await checkModules(body.modules, body.language ?? config.language);
       return await stream.execute(body);
     };
     routes["/tool-results"] = async (request) => {
-      const { body, bytes } = await readJson(request, "tool_result", config.maxBodyBytes, parser);
+      const { body, bytes } = await readJson(request, "tool_result", bodyLimits, parser);
       // The reference answers 200 to a result nobody waits for, and its client fails the
       // whole execution on any error status; our client asks to be told (RFC 7240 `Prefer`).
       const strict = /\bhandling=strict\b/i.test(request.headers.get("prefer") ?? "");
@@ -164,7 +165,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   if (endpoints.has("step")) {
     routes["/execute-code-step"] = async (request) => {
-      const { body, bytes } = await readJson(request, "step", config.maxBodyBytes, parser);
+      const { body, bytes } = await readJson(request, "step", bodyLimits, parser);
       checkSize(body.code, body.modules);
       await checkModules(body.modules, body.language ?? config.language);
       return Response.json(await steps.step(body, bytes, request.signal));

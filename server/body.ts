@@ -9,41 +9,65 @@ import type { BODY_SCHEMAS, BodySchema } from "./json_body.ts";
 import type { JsonParser } from "./json_parser.ts";
 import { HttpProblem } from "./problem.ts";
 
-/** Reads at most `maxBytes` of `request`'s body; a larger body is a 413. */
-export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+/**
+ * Reads at most `maxBytes` of `request`'s body within `timeoutMs`; a larger body is a 413, a
+ * slower one a 408 (a connection that trickles its body must not stay active forever).
+ */
+export async function readBody(
+  request: Request,
+  maxBytes: number,
+  timeoutMs = Infinity,
+): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
-  while (true) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (error) {
-      // The connection broke or the framing was bad (a short body, a bad chunk): the client's
-      // doing, so a 400 (if anyone is left to read it), never a 500.
-      const why = error instanceof Error ? error.message : String(error);
-      throw new HttpProblem(400, "body_incomplete", `The request body could not be read: ${why}`);
-    }
-    const { done, value } = chunk;
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
+  let timedOut = false;
+  const timer = Number.isFinite(timeoutMs)
+    ? setTimeout(() => {
+      timedOut = true;
+      reader.cancel().catch(() => {});
+    }, timeoutMs)
+    : undefined;
+  try {
+    return await readAll();
+  } finally {
+    clearTimeout(timer);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
+
+  async function readAll(): Promise<Uint8Array> {
+    while (true) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        if (timedOut) throw bodyTimeout(timeoutMs);
+        // The connection broke or the framing was bad (a short body, a bad chunk): the client's
+        // doing, so a 400 (if anyone is left to read it), never a 500.
+        const why = error instanceof Error ? error.message : String(error);
+        throw new HttpProblem(400, "body_incomplete", `The request body could not be read: ${why}`);
+      }
+      const { done, value } = chunk;
+      if (timedOut) throw bodyTimeout(timeoutMs);
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(value);
+    }
+    if (chunks.length === 1) return chunks[0]!;
+    const body = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return body;
   }
-  return body;
 }
 
 /** A request body and its size in bytes. */
@@ -60,18 +84,27 @@ export interface Sized<T> {
 export async function readJson<S extends BodySchema>(
   request: Request,
   schema: S,
-  maxBytes: number,
+  limits: { maxBytes: number; timeoutMs: number },
   parser: JsonParser,
 ): Promise<Sized<z.infer<(typeof BODY_SCHEMAS)[S]>>> {
   const type = request.headers.get("content-type") ?? "application/json";
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
     throw new HttpProblem(415, "unsupported_media_type", `Expected application/json, got ${type}`);
   }
-  const bytes = await readBody(request, maxBytes);
+  const bytes = await readBody(request, limits.maxBytes, limits.timeoutMs);
   const size = bytes.byteLength;
   const parsed = await parser.parse(bytes, schema);
   if (!parsed.ok) throw new HttpProblem(parsed.status, parsed.code, parsed.detail);
   return { body: parsed.body as z.infer<(typeof BODY_SCHEMAS)[S]>, bytes: size };
+}
+
+function bodyTimeout(timeoutMs: number): HttpProblem {
+  return new HttpProblem(
+    408,
+    "body_timeout",
+    `The request body did not arrive within ${timeoutMs / 1000} s`,
+    { connection: "close" },
+  );
 }
 
 function tooLarge(maxBytes: number): HttpProblem {
@@ -79,6 +112,7 @@ function tooLarge(maxBytes: number): HttpProblem {
     413,
     "body_too_large",
     `Request body exceeds the limit of ${maxBytes} bytes`,
+    { connection: "close" },
   );
 }
 

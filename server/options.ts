@@ -31,6 +31,11 @@ export interface AppOptions extends RunnerOptions {
    */
   maxBodyBytes?: number;
   /**
+   * Seconds a request body may take to arrive; a slower one is `408 body_timeout`.
+   * @default {30}
+   */
+  bodyTimeout?: number;
+  /**
    * Largest program, in bytes of UTF-8: its code and its `modules` together; a larger one is
    * refused with `413 program_too_large`.
    * @default {1 MiB}
@@ -129,6 +134,7 @@ export interface ResolvedOptions {
   executionTimeoutMs: number;
   language: Language;
   maxBodyBytes: number;
+  bodyTimeoutMs: number;
   maxProgramBytes: number;
   maxOutputBytes: number;
   maxToolCalls: number;
@@ -159,6 +165,7 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     executionTimeoutMs: (options.codeExecutionTimeout ?? 30) * 1000,
     language: options.language ?? "typescript",
     maxBodyBytes: options.maxBodyBytes ?? 10 * MiB,
+    bodyTimeoutMs: (options.bodyTimeout ?? 30) * 1000,
     maxProgramBytes: options.maxProgramBytes ?? MiB,
     maxOutputBytes: options.maxOutputBytes ?? 4 * MiB,
     maxToolCalls: options.maxToolCalls ?? 1000,

@@ -1,9 +1,17 @@
 /**
- * `serve()`: the progtc application on `Deno.serve`.
+ * `serve()`: the progtc application on Deno's HTTP server, behind our own connection handling
+ * (`connections.ts`: header and idle timeouts, a cap on open connections, and file descriptor
+ * exhaustion that refuses connections instead of ending the process).
  *
  * @module
  */
 import { type App, createApp } from "./app.ts";
+import {
+  canServeConnections,
+  Connections,
+  type ConnectionStats,
+  defaultMaxConnections,
+} from "./connections.ts";
 import type { AppOptions } from "./options.ts";
 
 /** Options of {@linkcode serve}. */
@@ -18,6 +26,22 @@ export interface ServeOptions extends AppOptions {
    * @default {8000}
    */
   port?: number;
+  /**
+   * Connections open at once; at the cap, a new one replaces the oldest that has no request in
+   * progress.
+   * @default {half the file descriptor limit, at most 4096}
+   */
+  maxConnections?: number;
+  /**
+   * Seconds a new connection may take to send its first request's headers.
+   * @default {10}
+   */
+  headerTimeout?: number;
+  /**
+   * Seconds a connection may stay open with no request in progress.
+   * @default {75}
+   */
+  idleTimeout?: number;
   /** Called once the server listens. */
   onListen?: (address: Deno.NetAddr) => void;
 }
@@ -30,6 +54,8 @@ export interface ProgtcServer extends AsyncDisposable {
   readonly url: string;
   /** The application behind it. */
   readonly app: App;
+  /** Its connections so far (absent on a Deno that cannot serve accepted connections). */
+  readonly connections: ConnectionStats | undefined;
   /** Ends running executions with a terminal frame, then stops listening. */
   shutdown(): Promise<void>;
 }
@@ -46,25 +72,48 @@ export interface ProgtcServer extends AsyncDisposable {
  */
 export async function serve(options: ServeOptions): Promise<ProgtcServer> {
   const app = await createApp(options);
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: options.host ?? "127.0.0.1",
-    port: options.port ?? 8000,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-  }, app.fetch);
-  const addr = await listening.promise;
+  const log = options.log ?? ((line: string) => console.error(line));
+  let addr: Deno.NetAddr;
+  let stop: () => Promise<void>;
+  let stats: () => ConnectionStats | undefined = () => undefined;
+  if (canServeConnections) {
+    const connections = new Connections({
+      hostname: options.host ?? "127.0.0.1",
+      port: options.port ?? 8000,
+      maxConnections: options.maxConnections ?? defaultMaxConnections(),
+      headerTimeoutMs: (options.headerTimeout ?? 10) * 1000,
+      idleTimeoutMs: (options.idleTimeout ?? 75) * 1000,
+      log,
+    }, (request) => app.fetch(request));
+    addr = connections.addr;
+    stop = () => connections.shutdown();
+    stats = () => connections.stats;
+  } else {
+    log("warning: this Deno cannot serve accepted connections: no connection limits or timeouts");
+    const listening = Promise.withResolvers<Deno.NetAddr>();
+    const server = Deno.serve({
+      hostname: options.host ?? "127.0.0.1",
+      port: options.port ?? 8000,
+      onListen: (address) => listening.resolve(address as Deno.NetAddr),
+    }, app.fetch);
+    addr = await listening.promise;
+    stop = () => server.shutdown();
+  }
   options.onListen?.(addr);
   let stopped: Promise<void> | undefined;
   const shutdown = () =>
     stopped ??= (async () => {
       await app.close();
-      await server.shutdown();
+      await stop();
     })();
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     addr,
     url: `http://${host}:${addr.port}`,
     app,
+    get connections() {
+      return stats();
+    },
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
