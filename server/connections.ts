@@ -225,10 +225,10 @@ export class Connections {
         this.#arm(conn, this.#options.idleTimeoutMs);
       };
       info.completed.then(done, done);
-      return this.#handler(request, info).then((response) => {
-        closeAfter = response.headers.get("connection")?.toLowerCase() === "close";
-        return response;
-      });
+      const response = this.#handler(request, info);
+      // Read aside, so that the response reaches Deno without an extra turn.
+      response.then((r) => closeAfter = r.headers.get("connection")?.toLowerCase() === "close");
+      return response;
     };
     try {
       conn.server = serveHttpOnConnection!(tcp, conn.abort.signal, handler, (error) => {
