@@ -46,6 +46,15 @@ Options of serve (defaults in brackets):
   --python-data-mb <MiB>        Data rlimit per Python sandbox host [3072]
   --python-memory-mb <MiB>      Largest heap of a Python program; MemoryError past it [512]
   --max-concurrent <n>          Executions running at once [64]
+  --memory-budget-mb <MiB>      Memory running and paused sandboxes may hold together, each
+                                counted at its cap; over it requests wait, then 503
+                                [half the memory available at start]
+  --sandbox-memory-mb <MiB>     Memory cap of one TypeScript/JavaScript sandbox (its cgroup's
+                                limit where cgroups can be made) [768]
+  --python-sandbox-memory-mb <MiB>
+                                Memory cap of one Python sandbox [1536]
+  --cgroups <auto|off>          A memory cgroup per sandbox where possible, or the data
+                                rlimit only [auto]
   --queue-timeout <s>           Seconds a request waits for a free slot before 503 [10]
   --max-body-bytes <n>          Largest request body [10485760]
   --max-program-bytes <n>       Largest program (code and modules, UTF-8) [1048576]
@@ -90,6 +99,10 @@ const OPTIONS = {
   "heap-mb": { type: "string" },
   "data-mb": { type: "string" },
   "max-concurrent": { type: "string" },
+  "memory-budget-mb": { type: "string" },
+  "sandbox-memory-mb": { type: "string" },
+  "python-sandbox-memory-mb": { type: "string" },
+  cgroups: { type: "string" },
   "queue-timeout": { type: "string" },
   "max-body-bytes": { type: "string" },
   "max-program-bytes": { type: "string" },
@@ -157,6 +170,9 @@ export function parseServeArgs(
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+  if (values.cgroups !== undefined && values.cgroups !== "auto" && values.cgroups !== "off") {
+    throw new UsageError(`Invalid value for --cgroups: ${values.cgroups} (auto or off)`);
+  }
   const language = values.language;
   if (language !== undefined && !(LANGUAGES as readonly string[]).includes(language)) {
     throw new UsageError(`Invalid value for --language: ${language}`);
@@ -180,6 +196,10 @@ export function parseServeArgs(
     ["heapMb", number(values, "heap-mb", true)],
     ["dataMb", number(values, "data-mb", true)],
     ["maxConcurrent", number(values, "max-concurrent", true)],
+    ["memoryBudgetMb", number(values, "memory-budget-mb", true)],
+    ["sandboxMemoryMb", number(values, "sandbox-memory-mb", true)],
+    ["pythonSandboxMemoryMb", number(values, "python-sandbox-memory-mb", true)],
+    ["cgroups", values.cgroups],
     ["queueTimeoutMs", mapDefined(number(values, "queue-timeout", false), (s) => s * 1000)],
     ["maxBodyBytes", number(values, "max-body-bytes", true)],
     ["maxProgramBytes", number(values, "max-program-bytes", true)],
@@ -259,6 +279,18 @@ export async function main(args: string[]): Promise<number> {
       }
     },
   });
+  const runner = server.app.runner;
+  const bound = runner.memoryBound;
+  const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+  console.error(
+    `sandbox memory: ${
+      bound.kind === "cgroup"
+        ? `a cgroup v${bound.version} per sandbox (${bound.root})`
+        : `the data rlimit only (no cgroup: ${bound.why})`
+    }; caps ${mib(runner.memoryBytes("typescript"))} MiB (TypeScript), ${
+      mib(runner.memoryBytes("python"))
+    } MiB (Python); budget ${mib(server.app.memory.budget)} MiB`,
+  );
   if (!server.app.runner.reusesHosts) {
     console.error(
       "warning: sandbox processes cannot be checked through /proc (not Linux, or the server " +

@@ -21,6 +21,7 @@
  */
 import { newId } from "../protocol.ts";
 import { checkHost } from "./host_check.ts";
+import type { MemoryCgroups } from "./cgroups.ts";
 import { chunks, readLines } from "./lines.ts";
 import type { Sandbox, SandboxEvent, SandboxExit } from "./sandbox.ts";
 import {
@@ -61,6 +62,10 @@ export interface HostOptions {
   maxAgeMs: number;
   /** Resident memory above which a host takes no more programs, in bytes. */
   maxRssBytes: number;
+  /** Where each host gets a memory cgroup (when the bound is a cgroup). */
+  cgroups: MemoryCgroups;
+  /** The memory one host may use: its cgroup's limit, and what admission charges for it. */
+  memoryBytes: number;
 }
 
 /** Where a host is in its life. */
@@ -101,6 +106,7 @@ export class SandboxHost {
     this.#options = options;
     this.kind = options.kind;
     const { cmd, args } = commandLine(options);
+    const cgroup = options.cgroups.create(options.memoryBytes);
     const child = new Deno.Command(cmd, {
       args,
       stdin: "piped",
@@ -115,12 +121,21 @@ export class SandboxHost {
     this.pid = child.pid;
     this.#stdin = child.stdin.getWriter();
     this.#stdin.closed.catch(() => {});
+    try {
+      // Into its cgroup before it has its key: no program runs outside it.
+      cgroup?.attach(child.pid);
+    } catch (error) {
+      this.kill(`it could not join its memory cgroup: ${error}`);
+    }
     this.#write(this.#key);
     const stderr = collectTail(child.stderr, STDERR_TAIL);
     const stdoutDone = this.#readStdout();
     this.exited = (async (): Promise<SandboxExit> => {
       const [status] = await Promise.all([child.status, stdoutDone]);
       const tail = await stderr;
+      // The kernel killed it at its cgroup's limit (SIGKILL, and nothing said).
+      const cgroupOom = cgroup?.oomKilled() ?? false;
+      cgroup?.remove();
       return {
         type: "exited",
         code: status.code,
@@ -128,7 +143,7 @@ export class SandboxHost {
         stderr: tail,
         // V8's fatal OOM traps (SIGTRAP, exit 133) after saying so on stderr; a program can
         // also send itself SIGTRAP, which says nothing.
-        outOfMemory: OOM_PATTERN.test(tail),
+        outOfMemory: cgroupOom || OOM_PATTERN.test(tail),
       };
     })();
     this.exited.then((exit) => {

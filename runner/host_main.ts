@@ -14,6 +14,7 @@
  * - The next worker is made while a program runs (or after it, per kind), off the request path.
  * - This realm talks to each worker over a private `MessagePort` handed over before the program
  *   exists; messages the program posts itself on the worker's global scope are ignored.
+ * - The process ends within a second of its server's end, however the server ended.
  *
  * @module
  */
@@ -82,6 +83,12 @@ function readKey(): string {
 /** Runs a host for workers of `kind` until the server closes its stdin or kills it. */
 export function runHost(kind: WorkerKind): void {
   const key = readKey();
+  // If the server dies without killing this process (SIGKILL), the kernel gives it to another
+  // parent, and a ready host never reads its closed stdin: it must notice and end itself.
+  const server = Deno.ppid;
+  setInterval(() => {
+    if (Deno.ppid !== server) Deno.exit(0);
+  }, 1000);
   const say = (message: HostMessage) => {
     const bytes = encoder.encode(`${key}${JSON.stringify(message)}\n`);
     let offset = 0;

@@ -190,15 +190,17 @@ export class HostPool {
   }
 
   /** Kills every host, fails the waiters and stops refilling. */
-  close(): void {
+  close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     clearInterval(this.#sweeper);
-    for (const host of this.#hosts) host.kill("the server is shutting down");
+    const hosts = [...this.#hosts];
+    for (const host of hosts) host.kill("the server is shutting down");
     this.#ready = [];
     for (const waiter of this.#waiters.splice(0)) {
       waiter.reject(new Error("Sandbox pool is closed"));
     }
+    return Promise.all(hosts.map((host) => host.exited)).then(() => {});
   }
 
   #takeReady(): PoolHost | undefined {

@@ -8,6 +8,7 @@ import { canCheckHosts } from "./host_check.ts";
 import { type HostOptions, SandboxHost } from "./host.ts";
 import { HostPool, type PoolHost, type PoolStats } from "./host_pool.ts";
 import { preparePython, type PythonEntry, pythonModulesProblem } from "./python.ts";
+import { type MemoryBound, MemoryCgroups } from "./cgroups.ts";
 import type { Sandbox } from "./sandbox.ts";
 import type { RunRequest, SandboxKind } from "./sandbox_protocol.ts";
 import { scanImports } from "./tools_specifiers.ts";
@@ -72,6 +73,25 @@ export interface RunnerOptions {
    */
   pythonDataMb?: number;
   /**
+   * The memory one TypeScript/JavaScript sandbox host may use, in MiB: its memory cgroup's
+   * limit where the server can make cgroups, and what admission charges for it. (Under the
+   * default data rlimit alone a host cannot use more: ~765 MiB was the most measured.)
+   * @default {768}
+   */
+  sandboxMemoryMb?: number;
+  /**
+   * The memory one Python sandbox host may use, in MiB (as `sandboxMemoryMb`; ~1.47 GiB was the
+   * most measured under the default data rlimit).
+   * @default {1536}
+   */
+  pythonSandboxMemoryMb?: number;
+  /**
+   * `"auto"`: a memory cgroup per sandbox host where the server may make them; `"off"`: the
+   * data rlimit only.
+   * @default {"auto"}
+   */
+  cgroups?: "auto" | "off";
+  /**
    * Where the Python memory snapshot is cached.
    * @default {".cache/progtc" of this project}
    */
@@ -132,6 +152,10 @@ export class Runner {
   #readyTimeoutMs: number;
   /** Whether sandboxes run under an RLIMIT_DATA cap (`prlimit` was found). */
   readonly dataLimited: boolean;
+  /** What bounds a host's memory: a cgroup each, or the data rlimit only (and why). */
+  readonly memoryBound: MemoryBound;
+  #cgroups: MemoryCgroups;
+  #memoryBytes: Record<SandboxKind, number>;
   /** Whether hosts run more than one program (their processes can be checked in `/proc`). */
   readonly reusesHosts: boolean;
 
@@ -139,7 +163,12 @@ export class Runner {
     pools: Map<SandboxKind, HostPool>,
     python: () => Promise<PythonEntry>,
     flags: { dataLimited: boolean; reusesHosts: boolean; readyTimeoutMs: number },
+    cgroups: MemoryCgroups,
+    memoryBytes: Record<SandboxKind, number>,
   ) {
+    this.#cgroups = cgroups;
+    this.memoryBound = cgroups.bound;
+    this.#memoryBytes = memoryBytes;
     this.#pools = pools;
     this.#python = python;
     this.dataLimited = flags.dataLimited;
@@ -155,6 +184,13 @@ export class Runner {
     const maxRuns = options.hostMaxRuns ?? 1000;
     const reuse = maxRuns > 1 && await canCheckHosts();
     const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+    const cgroups = options.cgroups === "off"
+      ? MemoryCgroups.disabled("--cgroups off")
+      : MemoryCgroups.detect();
+    const memoryBytes: Record<SandboxKind, number> = {
+      deno: (options.sandboxMemoryMb ?? 768) * 1024 * 1024,
+      python: (options.pythonSandboxMemoryMb ?? 1536) * 1024 * 1024,
+    };
     const hostOptions: HostOptions = {
       kind: "deno",
       denoPath: options.denoPath ?? Deno.execPath(),
@@ -169,6 +205,8 @@ export class Runner {
       maxRuns,
       maxAgeMs: (options.hostMaxAge ?? 600) * 1000,
       maxRssBytes: (options.hostMaxRssMb ?? 512) * 1024 * 1024,
+      cgroups,
+      memoryBytes: memoryBytes.deno,
     };
     const maxHosts = options.maxHosts ?? 96;
     const common = {
@@ -211,6 +249,7 @@ export class Runner {
       // code that runs about 10% slower (see BENCHMARKS.md).
       v8Flags: ["--single-threaded", "--min-semi-space-size=16"],
       maxRssBytes: hostOptions.maxRssBytes * 2,
+      memoryBytes: memoryBytes.python,
     };
     pools.set(
       "python",
@@ -222,11 +261,17 @@ export class Runner {
       }),
     );
     for (const pool of pools.values()) pool.fill();
-    return new Runner(pools, python, {
-      dataLimited: prlimitPath !== null,
-      reusesHosts: reuse,
-      readyTimeoutMs,
-    });
+    return new Runner(
+      pools,
+      python,
+      {
+        dataLimited: prlimitPath !== null,
+        reusesHosts: reuse,
+        readyTimeoutMs,
+      },
+      cgroups,
+      memoryBytes,
+    );
   }
 
   /**
@@ -277,9 +322,15 @@ export class Runner {
     return pool.acquire(this.#readyTimeoutMs);
   }
 
-  /** Kills every host and stops refilling. */
+  /** The memory one sandbox of `language` may use, in bytes (what admission charges). */
+  memoryBytes(language: Language): number {
+    return this.#memoryBytes[sandboxKind(language)];
+  }
+
+  /** Kills every host and stops refilling; their cgroups go once the processes are gone. */
   close(): void {
-    for (const pool of this.#pools.values()) pool.close();
+    const exits = [...this.#pools.values()].map((pool) => pool.close());
+    Promise.all(exits).finally(() => this.#cgroups.close());
   }
 }
 

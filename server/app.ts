@@ -6,6 +6,7 @@
  * @module
  */
 import type { Language } from "../protocol.ts";
+import { availableMemory } from "../runner/cgroups.ts";
 import { Runner } from "../runner/runner.ts";
 import { maxLineLength } from "../runner/sandbox_protocol.ts";
 import { utf8Length } from "../runner/text.ts";
@@ -26,6 +27,8 @@ export interface App {
   fetch(request: Request): Promise<Response>;
   /** Executions running now (streaming, and steps in progress). */
   readonly running: number;
+  /** The memory budget, and how much of it sandboxes hold now, in bytes. */
+  readonly memory: { budget: number; held: number };
   /**
    * The runner whose sandboxes execute programs (for tests and benchmarks).
    * @ignore
@@ -63,6 +66,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   const ownsRunner = options.runner === undefined;
   const capacity = new Capacity(config.maxConcurrent);
+  const memory = new Capacity(
+    options.memoryBudgetMb !== undefined ? options.memoryBudgetMb * 2 ** 20 : defaultMemoryBudget(),
+  );
   const limits = limitsOf(config);
   const parser = new JsonParser();
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
@@ -86,11 +92,30 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (!runner.supports(language)) {
       throw new HttpProblem(400, "unsupported_language", `This server does not run ${language}`);
     }
+    const started = Date.now();
     const release = await takeSlot();
+    // The memory its sandbox may use, for as long as it holds it (paused ones too); paused
+    // executions give theirs back first.
+    const memoryBytes = runner.memoryBytes(language);
+    const waitMs = config.queueTimeoutMs - (Date.now() - started);
+    if (!await memory.acquire(waitMs, memoryBytes, (bytes) => steps.reclaim(bytes))) {
+      release();
+      throw new HttpProblem(
+        503,
+        "over_capacity",
+        `Not enough memory for another sandbox: ${mib(memory.used)} of ${
+          mib(memory.max)
+        } MiB are held, a ${language} sandbox needs ${mib(memoryBytes)} MiB`,
+        { "retry-after": "1" },
+      );
+    }
     try {
-      return { sandbox: await runner.acquire(language), release };
+      const sandbox = await runner.acquire(language);
+      sandbox.released.then(() => memory.release(memoryBytes));
+      return { sandbox, release, memoryBytes };
     } catch (error) {
       release();
+      memory.release(memoryBytes);
       const why = error instanceof Error ? error.message : String(error);
       config.log(`sandbox unavailable: ${why}`);
       throw new HttpProblem(503, "sandbox_unavailable", "No sandbox could be started", {
@@ -202,6 +227,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     get running() {
       return stream.running + steps.running;
     },
+    get memory() {
+      return { budget: memory.max, held: memory.used };
+    },
     runner,
     async close() {
       closing = true;
@@ -212,6 +240,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
   };
 }
+
+/**
+ * Half the memory available at start (the host's, or its cgroup's): every sandbox may reach its
+ * cap at once and the host still has half its memory, for the server, ready hosts and the rest.
+ */
+export function defaultMemoryBudget(): number {
+  return Math.floor(availableMemory() * 0.5);
+}
+
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 function methodNotAllowed(allowed: string): HttpProblem {
   return new HttpProblem(405, "method_not_allowed", `Use ${allowed}`, { allow: allowed });

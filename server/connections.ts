@@ -17,8 +17,11 @@
  *   backs off; the accept loop never ends but by `shutdown()`.
  * - An answer that leaves the request body unread (`408`, `413`: it says `connection: close`)
  *   ends its connection once written, so a client that trickles a body cannot hold it.
- * - Connections are only ever aborted, never shut down gracefully: a graceful stop waits for a
- *   trickled body forever, and aborting one that began to stop throws inside Deno.
+ * - Connections are only ever cut, never shut down gracefully (a graceful stop waits for a
+ *   trickled body forever). Deno cuts a connection's server when its abort signal fires, and
+ *   that throws, where nothing can catch it, once the server has closed by itself (a window
+ *   before `finished` says so): so the signal only hands us Deno's listener, which we call
+ *   ourselves inside a `try`.
  *
  * @module
  */
@@ -81,7 +84,19 @@ class Connection {
   finished = false;
   inFlight = 0;
   timer: ReturnType<typeof setTimeout> | undefined;
-  readonly abort = new AbortController();
+  /** Deno's "cut this connection" (its abort listener), caught from the signal we gave it. */
+  cancel: (() => void) | undefined;
+  cut = false;
+  /** A signal that never fires: Deno only registers its abort listener on it. */
+  readonly signal: AbortSignal = (() => {
+    const signal = new AbortController().signal;
+    Object.defineProperty(signal, "addEventListener", {
+      value: (type: string, listener: () => void) => {
+        if (type === "abort") this.cancel = listener;
+      },
+    });
+    return signal;
+  })();
   server: HttpServer | undefined;
 }
 
@@ -231,7 +246,7 @@ export class Connections {
       return response;
     };
     try {
-      conn.server = serveHttpOnConnection!(tcp, conn.abort.signal, handler, (error) => {
+      conn.server = serveHttpOnConnection!(tcp, conn.signal, handler, (error) => {
         this.#options.log(`internal error: ${error instanceof Error ? error.stack : error}`);
         return new Response(null, { status: 500 });
       }, () => {});
@@ -279,17 +294,14 @@ export class Connections {
   }
 }
 
-/**
- * Stops a connection's server now. Never after it ended, and never after a graceful
- * `shutdown()` (which this module does not use): Deno's abort listener would then use a closed
- * resource and throw where nothing can catch it.
- */
+/** Cuts a connection now; nothing happens if its server already ended. */
 function abort(conn: Connection): void {
-  if (conn.finished || conn.abort.signal.aborted) return;
+  if (conn.finished || conn.cut) return;
+  conn.cut = true;
   try {
-    conn.abort.abort();
+    conn.cancel?.();
   } catch {
-    // Its resource went away meanwhile.
+    // Its server closed by itself a moment ago (Deno: BadResource).
   }
 }
 

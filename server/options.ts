@@ -79,6 +79,13 @@ export interface AppOptions extends RunnerOptions {
    */
   maxConcurrent?: number;
   /**
+   * Memory that running and paused sandboxes may hold together, in MiB: each is counted at its
+   * cap (`sandboxMemoryMb`, `pythonSandboxMemoryMb`). Over it, a request waits (paused step
+   * executions are dropped first), then gets `503 over_capacity`.
+   * @default {half the memory available at start}
+   */
+  memoryBudgetMb?: number;
+  /**
    * Milliseconds a request waits for a free execution slot before a 503.
    * @default {10000}
    */

@@ -214,6 +214,21 @@ export class StepService {
     };
   }
 
+  /**
+   * Frees memory for a new execution: drops paused executions, oldest first, until they hold
+   * at least `bytes` (a replay recovers any of them). Returns the bytes their sandboxes will
+   * release.
+   */
+  reclaim(bytes: number): number {
+    let freed = 0;
+    for (const [hold, held] of this.#held) {
+      if (freed >= bytes) break;
+      freed += held.run.memoryBytes;
+      this.#evict(hold, "the server needed its memory for a new execution");
+    }
+    return freed;
+  }
+
   /** Ends every running and paused execution; resolves when their sandboxes are released. */
   close(): Promise<void> {
     const runs = [...this.#active, ...[...this.#held.values()].map((held) => held.run)];

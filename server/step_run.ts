@@ -27,7 +27,10 @@ import type { StepRecord } from "./state_token.ts";
 /** A sandbox lent to one execution, with its execution slot. */
 export interface Lease {
   sandbox: Sandbox;
+  /** Frees the execution slot (the sandbox's memory is freed when the sandbox is released). */
   release(): void;
+  /** The memory the sandbox was admitted with, in bytes; freed when the sandbox is released. */
+  memoryBytes: number;
 }
 
 /** A new call of a batch: the wire call, its key and its hash. */
@@ -60,6 +63,8 @@ export class StepRun {
   readonly session: string;
   readonly program: string;
   readonly records: Map<string, StepRecord>;
+  /** The memory its sandbox was admitted with, in bytes. */
+  readonly memoryBytes: number;
   #execution: Execution;
   #determinism: DeterminismMode;
   #release: () => void;
@@ -74,6 +79,7 @@ export class StepRun {
     this.session = options.session;
     this.program = options.program;
     this.records = options.records;
+    this.memoryBytes = lease.memoryBytes;
     this.#determinism = options.determinism;
     this.#release = lease.release;
     this.#execution = new Execution(

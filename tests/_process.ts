@@ -134,7 +134,11 @@ export async function spawnServer(
     url,
     client,
     [Symbol.asyncDispose]: async () => {
-      process.child.kill("SIGTERM");
+      try {
+        process.child.kill("SIGTERM");
+      } catch {
+        // It has exited already (a test killed it).
+      }
       await process.exit();
     },
   };

@@ -8,6 +8,7 @@
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { assertOnlyPoolHosts, startServer, type TestServer, waitFor } from "./_helpers.ts";
+import { spawnServer } from "./_process.ts";
 
 /** The pid of the host that ran a program (the program prints it). */
 async function hostOf(t: TestServer, code = ""): Promise<number> {
@@ -100,3 +101,39 @@ Deno.test("no sandbox process outlives its execution: after each kind of end the
     await assertOnlyPoolHosts(t);
   }
 });
+
+Deno.test("when the server is killed (SIGKILL), its sandbox hosts end by themselves", async () => {
+  await using server = await spawnServer(["--pool-size", "2"]);
+  const result = await server.client.executeCode({ code: "console.log(1)", tools: {} });
+  strictEqual(result.type, "success");
+  const hosts = childrenOf(server.pid);
+  ok(hosts.length >= 2, `hosts: ${hosts}`);
+  server.process.child.kill("SIGKILL");
+  await server.process.exit();
+  await waitFor("the orphaned hosts end", () => hosts.every((pid) => !alive(pid)), 5000);
+});
+
+function childrenOf(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent) {
+        pids.push(Number(entry.name));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}

@@ -43,7 +43,7 @@ async function harness(
     acquire: () => {
       const sandbox = new FakeSandbox((code) => programs[code]!);
       sandboxes.push(sandbox);
-      return Promise.resolve({ sandbox, release: slot() });
+      return Promise.resolve({ sandbox, release: slot(), memoryBytes: 100 });
     },
     acquireSlot: () => Promise.resolve(slot()),
     limits: limitsOf(resolveOptions({ apiKey: "k" })),
@@ -279,4 +279,17 @@ Deno.test("StepService puts calls made after a stop into the next batch", async 
   deepStrictEqual(next.tool_calls.map((c) => c.args), [["late"]]);
   const done = await h.step({ code: "late", state: next.state, tool_results: ["B"] });
   deepStrictEqual(done, { type: "success", stdout: "A B\n", stderr: "" });
+});
+
+Deno.test("StepService reclaims memory by dropping paused executions, oldest first, as much as asked", async () => {
+  const h = await harness({ echo: ECHO_TWICE }, { maxPaused: 8 });
+  for (let i = 0; i < 4; i++) await h.step({ code: "echo" });
+  strictEqual(h.service.paused, 4);
+  // Each fake sandbox was admitted with 100 bytes: 150 takes two, the oldest.
+  strictEqual(h.service.reclaim(150), 200);
+  strictEqual(h.service.paused, 2);
+  deepStrictEqual(h.sandboxes.map((s) => s.live), [false, false, true, true]);
+  strictEqual(h.service.reclaim(1000), 200);
+  strictEqual(h.service.reclaim(1), 0, "nothing left to drop");
+  strictEqual(h.live().length, 0);
 });

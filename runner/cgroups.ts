@@ -1,0 +1,296 @@
+/**
+ * A memory cgroup per sandbox host, where the server may create them: the kernel then bounds
+ * each host's memory (heaps, buffers, wasm, page cache) by its `memory.max` (cgroup v2) or
+ * `memory.limit_in_bytes` (v1), and says when it killed one for crossing it. Where no memory
+ * cgroup can be made, hosts are bounded by their RLIMIT_DATA only; {@linkcode MemoryCgroups.detect}
+ * says which, and why.
+ *
+ * - v2: the memory controller must be delegated to the server's cgroup, and the server must be
+ *   alone in it. It then moves itself into a `server` child (a cgroup with processes cannot
+ *   give controllers to its children), enables `memory` for the children, and makes a
+ *   `host-<runner>-<n>` child per host.
+ * - v1: the server's cgroup in the memory hierarchy must be writable; hosts get `host-…`
+ *   children of a `progtc-<pid>-<random>` group there, one group per runner.
+ *
+ * Every path goes through a {@linkcode CgroupFs}, so the logic is testable on a directory.
+ *
+ * @module
+ */
+
+/** The file operations cgroups need (the real cgroup file system, or a test directory). */
+export interface CgroupFs {
+  read(path: string): string;
+  write(path: string, data: string): void;
+  mkdir(path: string): void;
+  rmdir(path: string): void;
+  exists(path: string): boolean;
+  /** Names in a directory. */
+  list(path: string): string[];
+}
+
+/** The real file system. */
+export const realFs: CgroupFs = {
+  read: (path) => Deno.readTextFileSync(path),
+  write: (path, data) => Deno.writeTextFileSync(path, data),
+  mkdir: (path) => Deno.mkdirSync(path),
+  rmdir: (path) => Deno.removeSync(path),
+  exists: (path) => {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  list: (path) => [...Deno.readDirSync(path)].map((entry) => entry.name),
+};
+
+/** Which bound is in force on a sandbox host's memory. */
+export type MemoryBound =
+  | { kind: "cgroup"; version: 1 | 2; root: string }
+  | { kind: "rlimit"; why: string };
+
+/** One host's cgroup. */
+export interface HostCgroup {
+  readonly path: string;
+  /** Moves a process into it (before it runs a program). */
+  attach(pid: number): void;
+  /** Whether the kernel killed a process in it for crossing its limit. */
+  oomKilled(): boolean;
+  /** Removes it (its process has exited). */
+  remove(): void;
+}
+
+/** Memory cgroups for the hosts of one server. */
+export class MemoryCgroups {
+  readonly bound: MemoryBound;
+  #fs: CgroupFs;
+  /** Names this runner's hosts apart from another's in the same process (tests run several). */
+  #id = crypto.randomUUID().slice(0, 8);
+  #next = 0;
+
+  private constructor(bound: MemoryBound, fs: CgroupFs) {
+    this.bound = bound;
+    this.#fs = fs;
+  }
+
+  /**
+   * Finds where this process may make memory cgroups, and prepares them; a `rlimit` bound,
+   * with the reason, where it may not. `procSelfCgroup` is `/proc/self/cgroup`'s text.
+   */
+  static detect(options: {
+    fs?: CgroupFs;
+    pid?: number;
+    procSelfCgroup?: string;
+    mount?: string;
+  } = {}): MemoryCgroups {
+    const fs = options.fs ?? realFs;
+    const pid = options.pid ?? Deno.pid;
+    const mount = options.mount ?? "/sys/fs/cgroup";
+    let text: string;
+    try {
+      text = options.procSelfCgroup ?? fs.read("/proc/self/cgroup");
+    } catch {
+      return new MemoryCgroups({ kind: "rlimit", why: "no /proc/self/cgroup (not Linux?)" }, fs);
+    }
+    const v1 = text.match(/^\d+:(?:[^:\n]*,)?memory(?:,[^:\n]*)?:(\/[^\n]*)$/m);
+    const v2 = text.match(/^0::(\/[^\n]*)$/m);
+    const tried: string[] = [];
+    if (v1) {
+      const result = prepareV1(fs, `${mount}/memory${v1[1] === "/" ? "" : v1[1]}`, pid);
+      if (typeof result === "string") {
+        return new MemoryCgroups({ kind: "cgroup", version: 1, root: result }, fs);
+      }
+      tried.push(`v1: ${result.why}`);
+    }
+    if (v2) {
+      const base = fs.exists(`${mount}/cgroup.controllers`) ? mount : `${mount}/unified`;
+      const result = prepareV2(fs, `${base}${v2[1] === "/" ? "" : v2[1]}`, pid);
+      if (typeof result === "string") {
+        return new MemoryCgroups({ kind: "cgroup", version: 2, root: result }, fs);
+      }
+      tried.push(`v2: ${result.why}`);
+    }
+    return new MemoryCgroups({ kind: "rlimit", why: tried.join("; ") || "no memory cgroup" }, fs);
+  }
+
+  /** Memory cgroups never used: hosts are bounded by their rlimit (for tests and `--cgroups off`). */
+  static disabled(why: string): MemoryCgroups {
+    return new MemoryCgroups({ kind: "rlimit", why }, realFs);
+  }
+
+  /** A new host cgroup limited to `limitBytes`, or `undefined` under the rlimit bound. */
+  create(limitBytes: number): HostCgroup | undefined {
+    if (this.bound.kind !== "cgroup") return undefined;
+    const fs = this.#fs;
+    const path = `${this.bound.root}/host-${this.#id}-${this.#next++}`;
+    const version = this.bound.version;
+    try {
+      fs.mkdir(path);
+      if (version === 2) {
+        fs.write(`${path}/memory.max`, String(limitBytes));
+        if (fs.exists(`${path}/memory.swap.max`)) fs.write(`${path}/memory.swap.max`, "0");
+      } else {
+        fs.write(`${path}/memory.limit_in_bytes`, String(limitBytes));
+        // With swap accounting, memory and swap together: no swapping past the limit.
+        if (fs.exists(`${path}/memory.memsw.limit_in_bytes`)) {
+          fs.write(`${path}/memory.memsw.limit_in_bytes`, String(limitBytes));
+        }
+      }
+    } catch (error) {
+      throw new Error(`Cannot make the sandbox's memory cgroup ${path}: ${error}`);
+    }
+    return {
+      path,
+      attach: (pid) => fs.write(`${path}/cgroup.procs`, String(pid)),
+      oomKilled: () => {
+        try {
+          const file = version === 2 ? "memory.events" : "memory.oom_control";
+          return Number(fs.read(`${path}/${file}`).match(/^oom_kill (\d+)$/m)?.[1] ?? 0) > 0;
+        } catch {
+          return false;
+        }
+      },
+      remove: () => {
+        try {
+          fs.rmdir(path);
+        } catch {
+          // Still busy for a moment after the exit, or already gone: the kernel frees it with
+          // its group's removal at the server's end.
+        }
+      },
+    };
+  }
+
+  /** Removes the server's group of host cgroups (v1; in v2 the hosts' are its own). */
+  close(): void {
+    if (this.bound.kind === "cgroup" && this.bound.version === 1) {
+      try {
+        this.#fs.rmdir(this.bound.root);
+      } catch {
+        // A host cgroup is still there (its process is exiting).
+      }
+    }
+  }
+}
+
+function prepareV1(fs: CgroupFs, own: string, pid: number): string | { why: string } {
+  if (!fs.exists(`${own}/memory.limit_in_bytes`)) return { why: `no memory controller at ${own}` };
+  removeStale(fs, own, /^progtc-(\d+)-/);
+  // One group per runner (a process may run several servers, as tests do).
+  const root = `${own}/progtc-${pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    if (!fs.exists(root)) fs.mkdir(root);
+    return root;
+  } catch (error) {
+    return { why: `cannot create ${root}: ${error instanceof Error ? error.message : error}` };
+  }
+}
+
+function prepareV2(fs: CgroupFs, own: string, pid: number): string | { why: string } {
+  let controllers: string;
+  try {
+    controllers = fs.read(`${own}/cgroup.controllers`);
+  } catch {
+    return { why: `no cgroup v2 directory at ${own}` };
+  }
+  if (!controllers.split(/\s+/).includes("memory")) {
+    return { why: `the memory controller is not delegated to ${own}` };
+  }
+  const enabled = () => fs.read(`${own}/cgroup.subtree_control`).split(/\s+/).includes("memory");
+  try {
+    if (!enabled()) {
+      // A cgroup with processes cannot give controllers to its children: move the server
+      // into a child of its own, if it is alone.
+      const procs = fs.read(`${own}/cgroup.procs`).split("\n").filter(Boolean).map(Number);
+      if (procs.some((p) => p !== pid)) {
+        return { why: `other processes share ${own}; give progtc a cgroup of its own` };
+      }
+      if (procs.includes(pid)) {
+        if (!fs.exists(`${own}/server`)) fs.mkdir(`${own}/server`);
+        fs.write(`${own}/server/cgroup.procs`, String(pid));
+      }
+      fs.write(`${own}/cgroup.subtree_control`, "+memory");
+    }
+    return own;
+  } catch (error) {
+    return {
+      why: `cannot enable memory for ${own}'s children: ${
+        error instanceof Error ? error.message : error
+      }`,
+    };
+  }
+}
+
+/**
+ * Removes what a server that ended without cleaning up left in `dir`: empty host cgroups (v2),
+ * or the groups of servers whose process is gone (v1). Best effort: a busy one stays.
+ */
+function removeStale(fs: CgroupFs, dir: string, pattern: RegExp): void {
+  let names: string[];
+  try {
+    names = fs.list(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = name.match(pattern);
+    if (!match) continue;
+    const owner = match[1];
+    if (owner !== undefined && fs.exists(`/proc/${owner}`)) continue;
+    try {
+      if (owner !== undefined) {
+        for (const child of fs.list(`${dir}/${name}`)) {
+          if (child.startsWith("host-")) fs.rmdir(`${dir}/${name}/${child}`);
+        }
+      } else if (fs.read(`${dir}/${name}/cgroup.procs`).trim() !== "") {
+        continue;
+      }
+      fs.rmdir(`${dir}/${name}`);
+    } catch {
+      // Still in use.
+    }
+  }
+}
+
+/**
+ * Memory this process can count on at start, in bytes: the host's available memory, or less
+ * when its cgroup's limit leaves less. `meminfo` and the cgroup files are read through `fs`.
+ */
+export function availableMemory(fs: CgroupFs = realFs, procSelfCgroup?: string): number {
+  let available = Infinity;
+  try {
+    const kb = fs.read("/proc/meminfo").match(/^MemAvailable:\s+(\d+) kB$/m)?.[1];
+    if (kb) available = Number(kb) * 1024;
+  } catch {
+    // Not Linux.
+  }
+  try {
+    const text = procSelfCgroup ?? fs.read("/proc/self/cgroup");
+    const v1 = text.match(/^\d+:(?:[^:\n]*,)?memory(?:,[^:\n]*)?:(\/[^\n]*)$/m);
+    const v2 = text.match(/^0::(\/[^\n]*)$/m);
+    const limits: [string, string][] = [];
+    if (v1) {
+      const dir = `/sys/fs/cgroup/memory${v1[1] === "/" ? "" : v1[1]}`;
+      limits.push([`${dir}/memory.limit_in_bytes`, `${dir}/memory.usage_in_bytes`]);
+    }
+    if (v2) {
+      const dir = `/sys/fs/cgroup${v2[1] === "/" ? "" : v2[1]}`;
+      limits.push([`${dir}/memory.max`, `${dir}/memory.current`]);
+    }
+    for (const [limitFile, usageFile] of limits) {
+      try {
+        const limit = Number(fs.read(limitFile).trim());
+        const usage = Number(fs.read(usageFile).trim());
+        if (Number.isFinite(limit) && limit < 2 ** 62) {
+          available = Math.min(available, limit - usage);
+        }
+      } catch {
+        // That version is not mounted there.
+      }
+    }
+  } catch {
+    // No cgroup information.
+  }
+  return Number.isFinite(available) ? available : 8 * 2 ** 30;
+}
