@@ -151,26 +151,24 @@ export class MemoryCgroups {
           return false;
         }
       },
-      remove: () => {
-        try {
-          fs.rmdir(path);
-        } catch {
-          // Still busy for a moment after the exit, or already gone: the kernel frees it with
-          // its group's removal at the server's end.
-        }
-      },
+      remove: () => removeSoon(fs, path),
     };
   }
 
-  /** Removes the server's group of host cgroups (v1; in v2 the hosts' are its own). */
+  /** Removes what is left of this runner's cgroups (its hosts have exited). */
   close(): void {
-    if (this.bound.kind === "cgroup" && this.bound.version === 1) {
-      try {
-        this.#fs.rmdir(this.bound.root);
-      } catch {
-        // A host cgroup is still there (its process is exiting).
-      }
+    if (this.bound.kind !== "cgroup") return;
+    const fs = this.#fs;
+    const root = this.bound.root;
+    const mine = this.bound.version === 1 ? "host-" : `host-${this.#id}-`;
+    let names: string[] = [];
+    try {
+      names = fs.list(root).filter((name) => name.startsWith(mine));
+    } catch {
+      return;
     }
+    for (const name of names) removeSoon(fs, `${root}/${name}`);
+    if (this.bound.version === 1) removeSoon(fs, root, names.length > 0 ? 100 : 0);
   }
 }
 
@@ -220,6 +218,24 @@ function prepareV2(fs: CgroupFs, own: string, pid: number): string | { why: stri
       }`,
     };
   }
+}
+
+/**
+ * Removes a cgroup directory, retrying for a few seconds: the kernel may still count a process
+ * that just exited for a moment. Never throws; what stays is removed at the next start.
+ */
+function removeSoon(fs: CgroupFs, path: string, delayMs = 0, attempt = 0): void {
+  const tryNow = () => {
+    try {
+      fs.rmdir(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || attempt >= 6) return;
+      removeSoon(fs, path, 20 * 2 ** attempt, attempt + 1);
+    }
+  };
+  if (delayMs === 0) return tryNow();
+  const timer = setTimeout(tryNow, delayMs);
+  Deno.unrefTimer(timer);
 }
 
 /**
