@@ -25,6 +25,8 @@ import { SECTIONS as COMPARE, summary } from "./compare.ts";
 import { stepApi } from "./step_api.ts";
 import { loadTest } from "./load_test.ts";
 import { idleMemory } from "./idle_memory.ts";
+import { soak } from "./soak.ts";
+import { stalls } from "./stalls.ts";
 
 /** What a section reports. */
 export interface Section {
@@ -69,6 +71,8 @@ const SECTIONS: { name: string; run: (ctx: Ctx) => Promise<Section> }[] = [
   { name: "step_api", run: stepApi },
   { name: "load_test", run: loadTest },
   { name: "idle_memory", run: idleMemory },
+  { name: "stalls", run: stalls },
+  { name: "soak", run: soak },
 ];
 
 const USAGE = `Usage: deno task bench [section...] [options]
