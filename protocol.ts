@@ -3,11 +3,12 @@
  * package `progtc` (0.1.17 and 0.2.0). Field names follow the reference (snake_case); every
  * extension of ours is opt-in through a request field the Python client never sends.
  *
- * This module has no Deno APIs: the runtime-neutral client imports it too.
+ * Types and constants only, no dependencies and no Deno APIs: the runtime-neutral client (and
+ * its npm package) is built from it. The server's schemas of these bodies are in
+ * `server/schemas.ts`.
  *
  * @module
  */
-import { z } from "zod";
 
 /** A JSON value, as carried by tool arguments and results. */
 export type JsonValue =
@@ -31,17 +32,6 @@ export const LANGUAGES: readonly ["typescript", "javascript", "python"] = [
 /** The longest tool name the server accepts. */
 export const MAX_TOOL_NAME_LENGTH = 128;
 
-// Tool names are free-form in the reference; we only refuse names that cannot be a module
-// export or an attribute name at all: empty, too long, or holding control characters.
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-/** Schema of one tool name. */
-export const ToolName: z.ZodType<string> = z.string().min(1).max(MAX_TOOL_NAME_LENGTH).refine(
-  (name) => !CONTROL.test(name) && name.isWellFormed(),
-  "must not contain control characters or lone surrogates",
-);
-
 // Python identifiers (PEP 3131), without NFKC normalisation: a name that only matches after
 // normalisation is refused, which is the safe side.
 const IDENTIFIER = /^[\p{XID_Start}_][\p{XID_Continue}]*$/u;
@@ -63,18 +53,6 @@ export function moduleNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-const Modules = z.record(z.string(), z.string()).superRefine((modules, context) => {
-  for (const name of Object.keys(modules)) {
-    const problem = moduleNameProblem(name);
-    if (problem) context.addIssue({ code: "custom", message: problem });
-  }
-});
-
-const ToolNames = z.array(ToolName).refine(
-  (names) => new Set(names).size === names.length,
-  "must not contain duplicates",
-);
-
 // ─── client → server ────────────────────────────────────────────────────────────────────────
 
 /** Body of `POST /execute-code`. */
@@ -85,18 +63,14 @@ export interface ExecuteCodeRequest {
   language?: Language | undefined;
   /** Extension: send `stdout`/`stderr` frames while the program runs. */
   stream_output?: boolean | undefined;
+  /**
+   * Extension: put the program's return value in the terminal frame as `value` (TypeScript and
+   * JavaScript: its `export default`; Python: its last expression).
+   */
+  return_value?: boolean | undefined;
   /** progtc 0.2.0: extra Python modules shipped with the code (name → source). */
   modules?: Record<string, string> | undefined;
 }
-
-/** Schema of {@linkcode ExecuteCodeRequest}. */
-export const ExecuteCodeRequest: z.ZodType<ExecuteCodeRequest> = z.object({
-  code: z.string(),
-  tool_names: ToolNames,
-  language: z.enum(LANGUAGES).optional(),
-  stream_output: z.boolean().optional(),
-  modules: Modules.optional(),
-});
 
 /** Body of `POST /tool-results`. */
 export interface ToolResultRequest {
@@ -106,16 +80,6 @@ export interface ToolResultRequest {
   /** Extension: the tool failed on the client; the program sees an exception with this message. */
   error?: string | undefined;
 }
-
-/** Schema of {@linkcode ToolResultRequest}. */
-export const ToolResultRequest: z.ZodType<ToolResultRequest> = z.object({
-  execution_id: z.string(),
-  tool_call_id: z.string(),
-  result: z.unknown().optional(),
-  error: z.string().optional(),
-}).refine((body) => "result" in body !== (body.error !== undefined), {
-  message: "exactly one of `result` and `error` is required",
-});
 
 /**
  * How the step API checks replayed tool calls (progtc 0.2.0): `strict` compares each call's
@@ -134,11 +98,6 @@ export interface StepToolError {
   message: string;
 }
 
-const StepToolErrorSchema: z.ZodType<StepToolError> = z.object({
-  index: z.number().int().nonnegative(),
-  message: z.string(),
-});
-
 /** Body of `POST /execute-code-step`. */
 export interface ExecuteCodeStepRequest {
   code: string;
@@ -151,19 +110,9 @@ export interface ExecuteCodeStepRequest {
   language?: Language | undefined;
   /** Extension: entries of `tool_results` that are failures, not values. */
   tool_errors?: StepToolError[] | undefined;
+  /** Extension: put the program's return value in the final answer as `value`. */
+  return_value?: boolean | undefined;
 }
-
-/** Schema of {@linkcode ExecuteCodeStepRequest}. */
-export const ExecuteCodeStepRequest: z.ZodType<ExecuteCodeStepRequest> = z.object({
-  code: z.string(),
-  tool_names: ToolNames,
-  state: z.string().nullable().optional(),
-  tool_results: z.array(z.unknown()).nullable().optional(),
-  determinism: z.enum(DETERMINISM_MODES).optional(),
-  modules: Modules.optional(),
-  language: z.enum(LANGUAGES).optional(),
-  tool_errors: z.array(StepToolErrorSchema).optional(),
-});
 
 // ─── server → client ────────────────────────────────────────────────────────────────────────
 
@@ -201,6 +150,11 @@ export interface ExecuteCodeResult {
   stdout: string;
   /** Everything it printed to stderr, then the error or traceback, if any. */
   stderr: string;
+  /**
+   * With `return_value: true`, on `success`: the program's return value (its `export default`,
+   * or in Python its last expression), when it has one.
+   */
+  value?: JsonValue;
 }
 
 /** Extension frame (`stream_output: true`): text the program printed. */

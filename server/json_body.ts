@@ -5,18 +5,18 @@
  * @module
  */
 import type { z } from "zod";
+import type { ProblemCode } from "../protocol.ts";
 import {
-  ExecuteCodeRequest,
-  ExecuteCodeStepRequest,
-  type ProblemCode,
-  ToolResultRequest,
-} from "../protocol.ts";
+  ExecuteCodeRequestSchema,
+  ExecuteCodeStepRequestSchema,
+  ToolResultRequestSchema,
+} from "./schemas.ts";
 
 /** The request bodies the server reads, by name (a name crosses to the worker; a schema cannot). */
 export const BODY_SCHEMAS = {
-  execute: ExecuteCodeRequest,
-  tool_result: ToolResultRequest,
-  step: ExecuteCodeStepRequest,
+  execute: ExecuteCodeRequestSchema,
+  tool_result: ToolResultRequestSchema,
+  step: ExecuteCodeStepRequestSchema,
 } as const;
 
 /** The name of a request body's schema. */

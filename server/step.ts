@@ -160,6 +160,7 @@ export class StepService {
         runMessage(language, body.code, body.tool_names, {
           ...this.#options.limits,
           reportIdle: true,
+          returnValue: body.return_value === true,
           ...(body.modules ? { modules: body.modules } : {}),
         }),
       );
@@ -335,6 +336,12 @@ function toOutcomes(
 }
 
 function programHash(language: Language, body: ExecuteCodeStepRequest): string {
-  const subject = canonicalJson([language, body.code, body.tool_names, body.modules ?? {}]);
+  const subject = canonicalJson([
+    language,
+    body.code,
+    body.tool_names,
+    body.modules ?? {},
+    body.return_value === true,
+  ]);
   return createHash("sha256").update(subject).digest("hex").slice(0, 32);
 }

@@ -81,6 +81,7 @@ export class StreamService {
       runMessage(language, body.code, body.tool_names, {
         ...this.#options.limits,
         reportIdle: false,
+        returnValue: body.return_value === true,
         ...(body.modules ? { modules: body.modules } : {}),
       }),
     );
