@@ -15,16 +15,11 @@ import type {
   StepToolError,
   ToolCall,
 } from "../protocol.ts";
-import { ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
+import { ProgtcConnectionError, ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
 import { readEvents } from "./sse.ts";
+import { runTool, type Tool } from "./tools.ts";
 
-/**
- * A tool: called with the program's positional arguments and, when the program passed keyword
- * arguments (Python `f(x=1)`), one more argument holding them as an object. Its return value
- * must be JSON-serialisable; a thrown error reaches the program as an exception.
- */
-// deno-lint-ignore no-explicit-any
-export type ToolHandler = (...args: any[]) => unknown;
+export type { ToolHandler } from "./tools.ts";
 
 /** Options of {@linkcode ProgtcClient}. */
 export interface ProgtcClientOptions {
@@ -45,8 +40,8 @@ export interface ProgtcClientOptions {
 export interface ExecuteCodeOptions {
   /** The program. */
   code: string;
-  /** The tools the program may call, by name. */
-  tools: Record<string, ToolHandler>;
+  /** The tools the program may call, by name: functions, or tools made with `defineTool`. */
+  tools: Record<string, Tool>;
   /**
    * The program's language.
    * @default {the server's default language}
@@ -58,6 +53,12 @@ export interface ExecuteCodeOptions {
   onOutput?: (output: OutputFrame) => void;
   /** Receives every tool call before its tool runs. */
   onToolCall?: (call: ToolCall) => void;
+  /**
+   * Return the program's return value as `value`: its `export default` (TypeScript and
+   * JavaScript), or the value of its last expression (Python).
+   * @default {false}
+   */
+  returnValue?: boolean;
 }
 
 /** Options of {@linkcode ProgtcClient.executeCodeStep}. */
@@ -82,6 +83,8 @@ export interface ExecuteCodeStepOptions {
    * @default {"strict"}
    */
   determinism?: DeterminismMode;
+  /** Return the program's return value as `value` in its final answer. */
+  returnValue?: boolean;
   /** Aborts the request. */
   signal?: AbortSignal;
 }
@@ -101,9 +104,9 @@ export interface ExecuteCodeStepOptions {
  */
 export async function runStepToolCalls(
   calls: ToolCall[],
-  tools: Record<string, ToolHandler>,
+  tools: Record<string, Tool>,
 ): Promise<{ toolResults: JsonValue[]; toolErrors: StepToolError[] }> {
-  const outcomes = await Promise.all(calls.map((call) => invoke(call, tools)));
+  const outcomes = await Promise.all(calls.map((call) => runTool(call, tools)));
   const toolErrors: StepToolError[] = [];
   const toolResults = outcomes.map((outcome, index): JsonValue => {
     if ("json" in outcome) return JSON.parse(outcome.json);
@@ -188,6 +191,7 @@ export class ProgtcClient {
     };
     if (options.language) body.language = options.language;
     if (options.onOutput) body.stream_output = true;
+    if (options.returnValue) body.return_value = true;
     const response = await this.#post("/execute-code", body, signal);
     if (!response.ok || !response.body) throw await ProgtcHttpError.from(response);
     if (!response.headers.get("content-type")?.startsWith("text/event-stream")) {
@@ -248,6 +252,7 @@ export class ProgtcClient {
     if (options.toolErrors?.length) body.tool_errors = options.toolErrors;
     if (options.language) body.language = options.language;
     if (options.determinism) body.determinism = options.determinism;
+    if (options.returnValue) body.return_value = true;
     const response = await this.#post("/execute-code-step", body, options.signal);
     if (!response.ok) throw await ProgtcHttpError.from(response);
     return parseStepResult(await response.json());
@@ -255,10 +260,10 @@ export class ProgtcClient {
 
   async #runTool(
     call: ToolCall,
-    tools: Record<string, ToolHandler>,
+    tools: Record<string, Tool>,
     signal: AbortSignal,
   ): Promise<void> {
-    const outcome = await invoke(call, tools);
+    const outcome = await runTool(call, tools);
     const ids = `"execution_id":${JSON.stringify(call.execution_id)},"tool_call_id":${
       JSON.stringify(call.id)
     }`;
@@ -293,28 +298,17 @@ export class ProgtcClient {
     signal: AbortSignal | undefined,
     headers: Record<string, string> = {},
   ): Promise<Response> {
-    return this.#fetch(`${this.#baseUrl}${path}`, {
+    const url = `${this.#baseUrl}${path}`;
+    return this.#fetch(url, {
       method: "POST",
       headers: { ...this.#headers, ...headers, "content-type": "application/json" },
       body: typeof body === "string" ? body : JSON.stringify(body),
       ...(signal ? { signal } : {}),
+    }).catch((error) => {
+      // An abort is the caller's; anything else is the network's: say where we tried to go.
+      if (signal?.aborted || (error as Error)?.name === "AbortError") throw error;
+      throw new ProgtcConnectionError(url, error);
     });
-  }
-}
-
-/** Runs one tool; its result as JSON text, or an `error` outcome for the program. */
-async function invoke(
-  call: ToolCall,
-  tools: Record<string, ToolHandler>,
-): Promise<{ json: string } | { error: string }> {
-  const handler = Object.hasOwn(tools, call.tool_name) ? tools[call.tool_name] : undefined;
-  if (!handler) return { error: `Unknown tool: ${call.tool_name}` };
-  try {
-    const args = Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
-    // Serialised once, here: a value that is not JSON (a cycle, a BigInt) fails the call.
-    return { json: JSON.stringify(await handler(...args) ?? null) };
-  } catch (error) {
-    return { error: error instanceof Error ? error.message : String(error) };
   }
 }
 

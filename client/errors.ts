@@ -47,3 +47,17 @@ export class ProgtcProtocolError extends Error {
     this.name = "ProgtcProtocolError";
   }
 }
+
+/** The server could not be reached (refused, reset, no such host): names the URL tried. */
+export class ProgtcConnectionError extends Error {
+  /** The URL of the request that failed. */
+  readonly url: string;
+
+  /** An error for a request to `url` that failed with `cause`. */
+  constructor(url: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`Cannot reach the progtc server at ${url}: ${why}`, { cause });
+    this.name = "ProgtcConnectionError";
+    this.url = url;
+  }
+}

@@ -28,9 +28,26 @@ export {
   ProgtcClient,
   type ProgtcClientOptions,
   runStepToolCalls,
-  type ToolHandler,
 } from "./client.ts";
-export { ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
+export { ProgtcConnectionError, ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
+export {
+  type DefinedTool,
+  defineTool,
+  type InferInput,
+  isDefinedTool,
+  type Tool,
+  type ToolDefinition,
+  type ToolHandler,
+} from "./tools.ts";
+export { type DescribeOptions, describeTools } from "./describe.ts";
+export type {
+  JsonSchema,
+  JsonSchemaType,
+  Schema,
+  StandardIssue,
+  StandardResult,
+  StandardSchemaV1,
+} from "./schema.ts";
 export type {
   DeterminismError,
   DeterminismMode,
