@@ -39,6 +39,11 @@ export interface RunMessage {
   maxToolArgsBytes: number;
   /** Send `idle` when every running path of the program waits on a tool (the step API). */
   reportIdle: boolean;
+  /**
+   * Send the program's return value with `success` (its `export default`; Python: its last
+   * expression), as JSON of at most `maxToolArgsBytes`.
+   */
+  returnValue: boolean;
   /** Python: the largest the program's heap (Pyodide's wasm memory) may grow, in bytes. */
   maxMemoryBytes?: number;
   /** Python client modules (name → source), progtc 0.2.0. */
@@ -218,6 +223,7 @@ export const MAX_ERROR_BYTES = 65_536;
  * ```
  */
 export function maxLineLength(maxToolArgsBytes: number): number {
+  // (A return value is bounded like a call's arguments.)
   return Math.max(maxToolArgsBytes, 6 * OUTPUT_PIECE_UNITS, 6 * MAX_ERROR_BYTES) + 64 * 1024;
 }
 
@@ -245,7 +251,7 @@ export interface IdleMessage {
  */
 export type EndMessage =
   & (
-    | { type: "success" }
+    | { type: "success"; value?: unknown }
     | { type: "syntax_error"; error: string }
     | { type: "runtime_error"; error: string }
     | { type: "determinism_error"; error: string }
@@ -319,7 +325,7 @@ export function parseProgramMessage(line: string): ProgramMessage | undefined {
         ? { type: "idle", pending: m.pending as number[] }
         : undefined;
     case "success":
-      return { type: "success", ...reading };
+      return { type: "success", ...("value" in m ? { value: m.value } : {}), ...reading };
     case "tool_call":
       return Number.isSafeInteger(m.id) && typeof m.name === "string" && Array.isArray(m.args) &&
           isRecord(m.kwargs) && isFrame(m.frame) && isCount(m.index)

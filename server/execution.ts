@@ -27,6 +27,7 @@ import {
   type ToolErrorMessage,
 } from "../runner/sandbox_protocol.ts";
 import { clipText, utf8Length } from "../runner/text.ts";
+import { languageHint } from "./hints.ts";
 import type { Limits } from "./limits.ts";
 
 /** How an execution ended. */
@@ -42,6 +43,8 @@ export interface ExecutionEnd {
   type: EndType;
   stdout: string;
   stderr: string;
+  /** The program's return value (success, when the run asked for it and there was one). */
+  value?: JsonValue;
 }
 
 /** A tool call as the execution sees it: the wire frame and its call key. */
@@ -95,6 +98,8 @@ export class Execution {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
   #callCount = 0;
+  #wantsValue = false;
+  #run: RunRequest | undefined;
   #callMessages = 0;
   #idleMessages = 0;
   #outputAfterLimit = 0;
@@ -130,6 +135,8 @@ export class Execution {
 
   /** Sends the program to the sandbox and starts the execution timeout. */
   start(run: RunRequest): void {
+    this.#wantsValue = run.returnValue;
+    this.#run = run;
     this.restartClock();
     this.#sandbox.listen((event) => this.#onEvent(event));
     this.#sandbox.send(run);
@@ -200,9 +207,23 @@ export class Execution {
         return this.#onOutput(event.stream, event.data);
       case "idle":
         return this.#onIdle(event.pending);
-      case "success":
-        return this.#end("success", "", "success", true);
-      case "syntax_error":
+      case "success": {
+        if (!("value" in event) || !this.#wantsValue) {
+          return this.#end("success", "", "success", true);
+        }
+        const bytes = utf8Length(JSON.stringify(event.value) ?? "null");
+        if (bytes > this.#limits.maxToolArgsBytes) {
+          return this.#violation(
+            `a return value of ${bytes} bytes, over the limit of ${this.#limits.maxToolArgsBytes}`,
+          );
+        }
+        return this.#end("success", "", "success", true, event.value as JsonValue);
+      }
+      case "syntax_error": {
+        // Python sent as TypeScript (or the reverse) fails to parse: say so.
+        const hint = this.#run ? languageHint(this.#run.code, this.#run.language) ?? "" : "";
+        return this.#end(event.type, clipError(event.error) + hint, event.type, true);
+      }
       case "runtime_error":
       case "determinism_error":
         return this.#end(event.type, clipError(event.error), event.type, true);
@@ -384,13 +405,15 @@ export class Execution {
   }
 
   /** Ends once; `byProgram`: the program ended by itself (its process may be reused). */
-  #end(type: EndType, error: string, why: string, byProgram: boolean): void {
+  #end(type: EndType, error: string, why: string, byProgram: boolean, value?: JsonValue): void {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#timer);
     for (const call of this.#calls.values()) this.#settle(call);
     this.#sandbox.finish(byProgram && !this.#limited);
-    this.#sink.end({ type, stdout: this.#stdout, stderr: this.#stderr + error }, why);
+    const end: ExecutionEnd = { type, stdout: this.#stdout, stderr: this.#stderr + error };
+    if (value !== undefined) end.value = value;
+    this.#sink.end(end, why);
   }
 }
 

@@ -119,11 +119,23 @@ export function workerMain(realm: Realm): void {
     }
     const kept: string[] = [];
     for (const line of text.split("\n")) {
-      if (!(frameLine.test(line) && line.includes(selfUrl))) kept.push(line);
+      // The runner's frames and the runtime's own (`ext:`, `node:internal`) say nothing to
+      // the program's author.
+      const internal = frameLine.test(line) &&
+        (line.includes(selfUrl) || /\((ext|node):|\bat (ext|node):/.test(line));
+      if (!internal) kept.push(line);
       else if (line.endsWith(" {") && kept.length > 0) kept.push(`${kept.pop()} {`);
     }
     const formatted = kept.join("\n").replace(userUrlPattern, fileName)
-      .replace(toolsUrlPattern, "tools");
+      .replace(toolsUrlPattern, "tools")
+      // Deno's advice is for whoever starts a process; a program cannot take it.
+      .replace(/, run again with the --allow-\w+ flag/g, ", which programs here do not have")
+      // A module that cannot load: its error code is the runtime's, not the program's concern.
+      .replace(/ \{\n\s+code: "ERR_MODULE_NOT_FOUND"\n\}$/, "")
+      .replace(
+        "npm specifiers were requested; but --no-npm is specified",
+        'npm: packages cannot be imported by programs here (import tools from "tools")',
+      );
     // The server keeps at most 64 KiB of an error's text (MAX_ERROR_BYTES).
     return realm.clipText(formatted, 65_536, "\n[progtc: error text truncated]") + "\n";
   };
@@ -337,8 +349,23 @@ export function workerMain(realm: Realm): void {
     );
     started = true;
     try {
-      await import(userUrl);
-      end({ type: "success" });
+      const module = await import(userUrl);
+      if (!message.returnValue || module.default === undefined) return end({ type: "success" });
+      let json: string | undefined;
+      try {
+        json = stringify(await module.default);
+      } catch (error) {
+        throw new TypeError(
+          `The program's default export cannot be sent as JSON: ${(error as Error)?.message}`,
+        );
+      }
+      if (json === undefined) return end({ type: "success" });
+      if (realm.utf8Length(json) > maxToolArgsBytes) {
+        throw new RangeError(
+          `The program's default export exceeds the limit of ${maxToolArgsBytes} bytes of JSON`,
+        );
+      }
+      end({ type: "success", value: parse(json) });
     } catch (error) {
       if (error instanceof ExitSignal) return;
       end({

@@ -14,9 +14,13 @@ import asyncio
 import builtins
 import importlib.abc
 import importlib.util
+import errno
 import json
 import linecache
+import os
+import posix
 import random
+import re
 import sys
 import traceback
 import types
@@ -257,6 +261,17 @@ def importable_modules():
     return sorted(names)
 
 
+# ─── commands ───────────────────────────────────────────────────────────────────────────────
+# `os.system` goes through Emscripten to a process spawn the sandbox denies, which Pyodide takes
+# as a fatal error; a program gets the OSError that `subprocess` already raises instead.
+
+
+def _no_commands(*args, **kwargs):
+    raise OSError(errno.ENOTSUP, "programs here cannot run commands")
+
+
+os.system = posix.system = _no_commands
+
 # ─── errors ─────────────────────────────────────────────────────────────────────────────────
 
 
@@ -272,11 +287,15 @@ def _strip_runner_frames(te, seen):
         te = te.__context__
 
 
+# Deno's advice in a denial is for whoever starts a process; a program cannot take it.
+_ALLOW_ADVICE = re.compile(r", run again with the --allow-\w+ flag")
+
+
 def format_error(error):
     """The traceback of `error` without the runner's frames."""
     te = _TracebackException.from_exception(error)
     _strip_runner_frames(te, set())
-    return "".join(te.format())
+    return _ALLOW_ADVICE.sub(", which programs here do not have", "".join(te.format()))
 
 
 def _flush():
@@ -342,9 +361,11 @@ async def _run(message):
     if modules:
         sys.meta_path.insert(0, _ModuleFinder(dict(modules)))
     _cache_source(CODE_FILE, code)
+    want_value = message.get("returnValue") is True
     try:
+        source = _with_value(code) if want_value else code
         compiled = compile(
-            code, CODE_FILE, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+            source, CODE_FILE, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
         )
     except (SyntaxError, ValueError) as error:
         _finish({"type": "syntax_error", "error": "".join(_format_exception_only(error))})
@@ -362,7 +383,47 @@ async def _run(message):
     except BaseException as error:
         _finish({"type": "runtime_error", "error": format_error(error)})
     else:
-        _finish({"type": "success"})
+        if want_value and _VALUE in scope and scope[_VALUE] is not None:
+            _finish_with_value(scope[_VALUE])
+        else:
+            _finish({"type": "success"})
+
+
+_VALUE = "__progtc_value__"
+
+
+def _with_value(code):
+    """The program's AST with its last expression, if it ends with one, kept in `_VALUE`."""
+    tree = ast.parse(code, CODE_FILE, "exec")
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body[-1]
+        tree.body[-1] = ast.Assign(targets=[ast.Name(_VALUE, ast.Store())], value=last.value)
+        ast.copy_location(tree.body[-1], last)
+        ast.fix_missing_locations(tree)
+    return tree
+
+
+def _finish_with_value(value):
+    try:
+        text = _dumps(value)
+    except (TypeError, ValueError) as error:
+        _finish(
+            {
+                "type": "runtime_error",
+                "error": f"TypeError: the program's last expression cannot be sent as JSON: {error}\n",
+            }
+        )
+        return
+    if len(text.encode("utf-8", "surrogatepass")) > _st.max_args:
+        _finish(
+            {
+                "type": "runtime_error",
+                "error": "ValueError: the program's last expression exceeds the limit of "
+                f"{_st.max_args} bytes of JSON\n",
+            }
+        )
+        return
+    _finish({"type": "success", "value": _json_loads(text)})
 
 
 def _start(message):

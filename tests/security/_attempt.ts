@@ -82,7 +82,7 @@ export function assertNotCapable(
 ): void {
   strictEqual(result.type, "runtime_error", `expected a denial, got: ${JSON.stringify(result)}`);
   const what = target === undefined ? "" : ` to ${JSON.stringify(target)}`;
-  const expected = `NotCapable: Requires ${kind} access${what}, run again with the --allow-${kind}`;
+  const expected = `NotCapable: Requires ${kind} access${what}, which programs here do not have`;
   ok(result.stderr.startsWith(expected), `expected ${expected}, got: ${result.stderr}`);
   if (fromUserFrame) {
     ok(/\bcode\.[jt]s:\d+:\d+/.test(result.stderr), `no user frame in: ${result.stderr}`);

@@ -79,7 +79,7 @@ console.log(_.VERSION);`,
   strictEqual(result.type, "runtime_error");
   strictEqual(result.stdout, "");
   ok(
-    result.stderr.startsWith("TypeError: npm specifiers were requested; but --no-npm"),
+    result.stderr.startsWith("TypeError: npm: packages cannot be imported by programs here"),
     result.stderr,
   );
   await assertStillServes(server);
@@ -90,7 +90,7 @@ Deno.test("A dynamic import of npm:lodash is refused", async () => {
   const { result } = await attempt(server, `const _ = await import("npm:lodash");`);
   strictEqual(result.type, "runtime_error");
   ok(
-    result.stderr.startsWith("TypeError: npm specifiers were requested; but --no-npm"),
+    result.stderr.startsWith("TypeError: npm: packages cannot be imported by programs here"),
     result.stderr,
   );
   await assertStillServes(server);
@@ -101,7 +101,7 @@ Deno.test("An npm package the server itself has cached (npm:zod) is refused", as
   const { result } = await attempt(server, `const { z } = await import("npm:zod");`);
   strictEqual(result.type, "runtime_error");
   ok(
-    result.stderr.startsWith("TypeError: npm specifiers were requested; but --no-npm"),
+    result.stderr.startsWith("TypeError: npm: packages cannot be imported by programs here"),
     result.stderr,
   );
   await assertStillServes(server);
