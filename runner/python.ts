@@ -20,6 +20,7 @@ import { pathToFileURL } from "node:url";
 import { type PythonSandboxPaths, WASM_PLACEHOLDER } from "./python_sandbox/bootstrap.ts";
 import type { BuildInput } from "./python_sandbox/build_snapshot.ts";
 import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host.ts";
+import { cacheDir, sandboxRoot } from "./sandbox_files.ts";
 
 /** Options of {@linkcode preparePython}. */
 export interface PreparePythonOptions {
@@ -61,7 +62,6 @@ export interface PythonEntry {
   buildMs: number;
 }
 
-const SANDBOX_DIR = new URL("./python_sandbox/", import.meta.url);
 const SOURCES = ["runner.py", "worker_main.ts", "bootstrap.ts", "build_snapshot.ts"];
 
 /**
@@ -125,11 +125,12 @@ export function preparePython(options: PreparePythonOptions = {}): Promise<Pytho
 
 async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
   const denoPath = options.denoPath ?? Deno.execPath();
-  const pyodideDir = await findPyodide(options.pyodideDir);
+  const sandboxDir = new URL("python_sandbox/", await sandboxRoot());
+  const pyodideDir = await findPyodide(options.pyodideDir, denoPath);
   const version = JSON.parse(await Deno.readTextFile(`${pyodideDir}package.json`)).version;
-  const runnerSource = await Deno.readTextFile(new URL("runner.py", SANDBOX_DIR));
+  const runnerSource = await Deno.readTextFile(new URL("runner.py", sandboxDir));
   const prelude = preludeSource(runnerSource);
-  const hash = await sourceHash([version, Deno.version.deno, prelude]);
+  const hash = await sourceHash(sandboxDir, [version, Deno.version.deno, prelude]);
   const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
   const base = `${cacheDir}/python-${version}-${hash}`;
   const paths: PythonSandboxPaths = {
@@ -143,13 +144,13 @@ async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
   }
   const entry = `${base}.entry.js`;
   const entrySource = `import { startPythonSandbox } from ${
-    JSON.stringify(new URL("bootstrap.ts", SANDBOX_DIR).href)
+    JSON.stringify(new URL("bootstrap.ts", sandboxDir).href)
   };\nawait startPythonSandbox(${JSON.stringify(paths)});\n`;
 
   let buildMs = 0;
   if (!await isCached(base, entrySource)) {
     const started = performance.now();
-    await build(denoPath, { ...paths, prelude, cacheDir, base, entrySource }, options);
+    await build(denoPath, sandboxDir, { ...paths, prelude, cacheDir, base, entrySource }, options);
     buildMs = performance.now() - started;
   }
   const { modules } = JSON.parse(await Deno.readTextFile(`${base}.json`));
@@ -219,33 +220,67 @@ function preludeSource(runnerSource: string): string {
   ].join("\n");
 }
 
-async function sourceHash(parts: string[]): Promise<string> {
-  for (const name of SOURCES) parts.push(await Deno.readTextFile(new URL(name, SANDBOX_DIR)));
+async function sourceHash(sandboxDir: URL, parts: string[]): Promise<string> {
+  for (const name of SOURCES) parts.push(await Deno.readTextFile(new URL(name, sandboxDir)));
   const bytes = new TextEncoder().encode(parts.join("\0"));
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function findPyodide(explicit: string | undefined): Promise<string> {
+async function findPyodide(explicit: string | undefined, denoPath: string): Promise<string> {
+  const here = new URL("../node_modules/pyodide/", import.meta.url);
   const candidates = explicit !== undefined
     ? [explicit]
-    : [new URL("../node_modules/pyodide/", import.meta.url).pathname, "node_modules/pyodide"];
+    : [...(here.protocol === "file:" ? [here.pathname] : []), "node_modules/pyodide"];
   for (const candidate of candidates) {
-    try {
-      const dir = await Deno.realPath(candidate);
-      await Deno.stat(`${dir}/pyodide.asm.wasm`);
-      return `${dir}/`;
-    } catch {
-      // Try the next one.
-    }
+    const dir = await pyodideAt(candidate);
+    if (dir) return dir;
+  }
+  if (explicit === undefined) {
+    // Run from a URL (a registry): Pyodide is in Deno's npm cache once something imports it.
+    const cached = await pyodideInNpmCache(denoPath);
+    if (cached) return cached;
+    candidates.push("Deno's npm cache");
   }
   throw new Error(
     `Pyodide is not installed (looked in ${candidates.join(", ")}): run deno install`,
   );
 }
 
+async function pyodideAt(candidate: string): Promise<string | undefined> {
+  try {
+    const dir = await Deno.realPath(candidate);
+    await Deno.stat(`${dir}/pyodide.asm.wasm`);
+    return `${dir}/`;
+  } catch {
+    return undefined;
+  }
+}
+
+async function pyodideInNpmCache(denoPath: string): Promise<string | undefined> {
+  try {
+    // Importing it makes Deno fetch the package into its cache (its module only defines
+    // `loadPyodide`); the version is the one this package's import map names.
+    await import("pyodide");
+    const resolved = import.meta.resolve("pyodide");
+    if (resolved.startsWith("file:")) return await pyodideAt(new URL("./", resolved).pathname);
+    const version = resolved.match(/^npm:\/?pyodide@([^/]+)/)?.[1];
+    if (!version) return undefined;
+    const { stdout } = await new Deno.Command(denoPath, { args: ["info", "--json"] }).output();
+    const info = JSON.parse(new TextDecoder().decode(stdout));
+    const roots = [info.npmCache, info.denoDir && `${info.denoDir}/npm`].filter(Boolean);
+    for (const root of roots) {
+      const dir = await pyodideAt(`${root}/registry.npmjs.org/pyodide/${version}`);
+      if (dir) return dir;
+    }
+  } catch {
+    // No Deno npm cache to look in.
+  }
+  return undefined;
+}
+
 function defaultCacheDir(): string {
-  return new URL("../.cache/progtc/", import.meta.url).pathname;
+  return cacheDir();
 }
 
 /**
@@ -254,6 +289,7 @@ function defaultCacheDir(): string {
  */
 async function build(
   denoPath: string,
+  sandboxDir: URL,
   input: BuildInput,
   options: PreparePythonOptions,
 ): Promise<void> {
@@ -264,7 +300,7 @@ async function build(
       "--unstable-worker-options",
       `--allow-read=${input.pyodideDir},${input.cacheDir}`,
       `--allow-write=${input.cacheDir}`,
-      new URL("build_snapshot.ts", SANDBOX_DIR).pathname,
+      new URL("build_snapshot.ts", sandboxDir).pathname,
     ],
     stdin: "piped",
     stdout: "null",

@@ -10,6 +10,7 @@ import { HostPool, type PoolHost, type PoolStats } from "./host_pool.ts";
 import { preparePython, type PythonEntry, pythonModulesProblem } from "./python.ts";
 import { type MemoryBound, MemoryCgroups } from "./cgroups.ts";
 import type { Sandbox } from "./sandbox.ts";
+import { sandboxRoot } from "./sandbox_files.ts";
 import type { RunRequest, SandboxKind } from "./sandbox_protocol.ts";
 import { scanImports } from "./tools_specifiers.ts";
 
@@ -135,10 +136,7 @@ export interface ProgramLimits {
   pythonMemoryBytes: number;
 }
 
-const DENO_ENTRY = {
-  flags: ["--no-npm", "--unstable-worker-options"],
-  module: new URL("./deno_sandbox/bootstrap.ts", import.meta.url).pathname,
-};
+const DENO_FLAGS = ["--no-npm", "--unstable-worker-options"];
 
 /** Which sandbox runs a language. */
 export function sandboxKind(language: Language): SandboxKind {
@@ -200,7 +198,11 @@ export class Runner {
       dataMb: options.dataMb ?? 2304,
       maxLineLength: options.maxLineLength ?? 16 * 1024 * 1024,
       readyTimeoutMs,
-      entry: DENO_ENTRY,
+      // Local files: this package's, or a copy when it runs from a URL (sandbox_files.ts).
+      entry: {
+        flags: DENO_FLAGS,
+        module: new URL("deno_sandbox/bootstrap.ts", await sandboxRoot()).pathname,
+      },
       reuse,
       maxRuns,
       maxAgeMs: (options.hostMaxAge ?? 600) * 1000,
@@ -339,7 +341,11 @@ export function runMessage(
   language: Language,
   code: string,
   toolNames: string[],
-  options: ProgramLimits & { reportIdle: boolean; modules?: Record<string, string> },
+  options: ProgramLimits & {
+    reportIdle: boolean;
+    returnValue?: boolean;
+    modules?: Record<string, string>;
+  },
 ): RunRequest {
   return {
     type: "run",
@@ -350,6 +356,7 @@ export function runMessage(
     maxOutputBytes: options.maxOutputBytes,
     maxToolArgsBytes: options.maxToolArgsBytes,
     reportIdle: options.reportIdle,
+    returnValue: options.returnValue === true,
     ...(language === "python" ? { maxMemoryBytes: options.pythonMemoryBytes } : {}),
     ...(options.modules && Object.keys(options.modules).length > 0
       ? { modules: options.modules }

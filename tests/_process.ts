@@ -23,14 +23,14 @@ export class DenoProcess implements AsyncDisposable {
   #changed = Promise.withResolvers<void>();
   #reading: Promise<void>;
 
-  /** Runs `deno <args>`; with `nofile`, under `ulimit -n <nofile>` (through `sh`). */
-  constructor(args: string[], env?: Record<string, string>, nofile?: number) {
+  /** Runs `deno <args>` (in the repository, or `cwd`); with `nofile`, under `ulimit -n <nofile>`. */
+  constructor(args: string[], env?: Record<string, string>, nofile?: number, cwd = ROOT) {
     const command = nofile === undefined ? Deno.execPath() : "sh";
     this.child = new Deno.Command(command, {
       args: nofile === undefined
         ? args
         : ["-c", `ulimit -n ${nofile} && exec "$0" "$@"`, Deno.execPath(), ...args],
-      cwd: ROOT,
+      cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

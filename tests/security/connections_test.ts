@@ -7,7 +7,7 @@
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { ProgtcClient } from "../../client/mod.ts";
+import type { ProgtcClient } from "../../client/mod.ts";
 import { API_KEY, assertOnlyPoolHosts, startServer, waitFor } from "../_helpers.ts";
 import { openFds, spawnServer } from "../_process.ts";
 
