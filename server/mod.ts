@@ -14,4 +14,6 @@
 export { type App, createApp } from "./app.ts";
 export type { AppOptions } from "./options.ts";
 export { type ProgtcServer, serve, type ServeOptions } from "./serve.ts";
+export type { ConnectionStats } from "./connections.ts";
 export type { RunnerOptions } from "../runner/runner.ts";
+export type { SandboxKind } from "../runner/sandbox_protocol.ts";
