@@ -36,6 +36,11 @@ export interface DefinedTool<Input = unknown, Output = unknown> {
   readonly output: Schema<Output> | undefined;
   /** Runs the tool with a checked input. */
   readonly execute: (input: Input) => Output | Promise<Output>;
+  /**
+   * Whether a call needs a person's approval before it runs (the AI SDK adapter pauses the
+   * program for it; `executeCode` itself does not ask).
+   */
+  readonly needsApproval: boolean | ((input: Input) => boolean | Promise<boolean>) | undefined;
 }
 
 /** A tool: a plain function or a {@linkcode DefinedTool}. */
@@ -62,6 +67,8 @@ export interface ToolDefinition<S extends Schema, Output> {
   output?: Schema<Output>;
   /** Runs the tool; its result must be JSON-serialisable. */
   execute: (input: InferInput<S>) => Output | Promise<Output>;
+  /** Whether a call needs approval first (see `progtcTool` in `./ai`). */
+  needsApproval?: boolean | ((input: InferInput<S>) => boolean | Promise<boolean>);
 }
 
 /**
@@ -89,6 +96,7 @@ export function defineTool<S extends Schema, Output>(
     input: definition.input as Schema<InferInput<S>>,
     output: definition.output,
     execute: definition.execute,
+    needsApproval: definition.needsApproval,
   };
 }
 
@@ -125,7 +133,19 @@ class Refusal {
   }
 }
 
-async function runDefined(call: ToolCall, tool: DefinedTool): Promise<unknown> {
+/**
+ * The one input a call gives a defined tool (its argument, or its keyword arguments as an
+ * object), or why the call does not fit the tool's shape.
+ */
+export function callInput(
+  call: ToolCall,
+  tool: DefinedTool,
+): { input: unknown } | { error: string } {
+  const refusal = inputOf(call, tool);
+  return refusal instanceof Refusal ? { error: refusal.error } : { input: refusal.input };
+}
+
+function inputOf(call: ToolCall, tool: DefinedTool): Refusal | { input: unknown } {
   const schema = jsonSchemaOf(tool.input);
   const takesObject = schema === undefined || isObjectSchema(schema);
   const kwargs = Object.keys(call.kwargs).length > 0 ? call.kwargs : undefined;
@@ -149,7 +169,13 @@ async function runDefined(call: ToolCall, tool: DefinedTool): Promise<unknown> {
   } else {
     input = call.args[0] ?? (takesObject ? {} : undefined);
   }
-  const checked = await check(tool.input, input);
+  return { input };
+}
+
+async function runDefined(call: ToolCall, tool: DefinedTool): Promise<unknown> {
+  const shaped = inputOf(call, tool);
+  if (shaped instanceof Refusal) return shaped;
+  const checked = await check(tool.input, shaped.input);
   if (!checked.ok) {
     return new Refusal(`Invalid input for ${call.tool_name}(): ${checked.issues.join("; ")}`);
   }
