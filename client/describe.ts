@@ -293,7 +293,13 @@ function pythonStubs(tools: Record<string, Tool>): string {
           if (typeof property === "object" && property.description) {
             docs.push(`    ${key}: ${property.description}`);
           }
-          return required.has(key) ? `${key}: ${type}` : `${key}: ${type} | None = None`;
+          if (required.has(key)) return `${key}: ${type}`;
+          const literal = typeof property === "object"
+            ? pythonLiteral(property.default)
+            : undefined;
+          return literal !== undefined
+            ? `${key}: ${type} = ${literal}`
+            : `${key}: ${type} | None = None`;
         });
       params = parts.length > 0 ? `*, ${parts.join(", ")}` : "";
     } else {
@@ -443,4 +449,13 @@ class PyTypes {
     this.#classes.push(lines.join("\n"));
     return className;
   }
+}
+
+/** A JSON default as a Python literal (scalars only), or `undefined`. */
+function pythonLiteral(value: unknown): string | undefined {
+  if (value === null) return "None";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  return undefined;
 }

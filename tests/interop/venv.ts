@@ -74,6 +74,21 @@ export function ensureVenv(version: ReferenceVersion): Promise<string> {
   });
 }
 
+/** The pydantic-ai version examples/pydantic_ai_agent.py is tested with. */
+export const PYDANTIC_AI_VERSION = "2.68.0";
+
+/** The venv of examples/pydantic_ai_agent.py: the reference client and pydantic-ai. */
+export function ensurePydanticAiVenv(): Promise<string> {
+  return ensurePythonEnv({
+    name: `pydantic-ai-${PYDANTIC_AI_VERSION}`,
+    requirements: ["progtc==0.2.0", `pydantic-ai-slim==${PYDANTIC_AI_VERSION}`],
+    check:
+      "import importlib.metadata as m, pydantic_ai, progtc; print(m.version('pydantic-ai-slim'))",
+    expect: PYDANTIC_AI_VERSION,
+    marker: `progtc 0.2.0, pydantic-ai-slim ${PYDANTIC_AI_VERSION}\n`,
+  });
+}
+
 /**
  * Returns the path of the Python interpreter of the venv `spec` describes, creating it first if
  * needed (see the module's invariants).
@@ -207,15 +222,17 @@ async function main(): Promise<void> {
   const started = performance.now();
   // The reference's own test suites (tests/reference/) need their sources and a venv each.
   const { ensureReferenceSuite } = await import("../reference/setup.ts");
-  const [pythons, suites] = await Promise.all([
+  const [pythons, suites, pydanticAi] = await Promise.all([
     Promise.all(REFERENCE_VERSIONS.map(ensureVenv)),
     Promise.all(REFERENCE_VERSIONS.map(ensureReferenceSuite)),
+    ensurePydanticAiVenv(),
   ]);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   REFERENCE_VERSIONS.forEach((version, i) => {
     console.log(`progtc ${version}: ${pythons[i]}`);
     console.log(`progtc ${version} test suite: ${suites[i]!.tests} (${suites[i]!.python})`);
   });
+  console.log(`pydantic-ai ${PYDANTIC_AI_VERSION}: ${pydanticAi}`);
   console.log(`Reference virtualenvs ready in ${seconds} s`);
 }
 
