@@ -16,6 +16,9 @@ import denoJson from "../deno.json" with { type: "json" };
 const ROOT = new URL("../", import.meta.url).pathname;
 const OUT = `${ROOT}dist/npm/`;
 
+/** The package's entry points: its subpath, and the module under `client/`. */
+const ENTRIES = { ".": "mod", "./ai": "ai", "./mcp": "mcp", "./codemode": "codemode" } as const;
+
 /** Builds the package; resolves with its directory. */
 export async function buildNpm(): Promise<string> {
   await Deno.remove(OUT, { recursive: true }).catch(() => {});
@@ -36,7 +39,10 @@ export async function buildNpm(): Promise<string> {
     outDir: `${OUT}esm`,
     newLine: ts.NewLineKind.LineFeed,
   };
-  const program = ts.createProgram([`${ROOT}client/mod.ts`], options);
+  const program = ts.createProgram(
+    Object.values(ENTRIES).map((name) => `${ROOT}client/${name}.ts`),
+    options,
+  );
   const emitted = program.emit();
   const diagnostics = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics];
   if (diagnostics.length > 0) {
@@ -72,7 +78,12 @@ export async function buildNpm(): Promise<string> {
     main: "./esm/client/mod.js",
     types: "./esm/client/mod.d.ts",
     exports: {
-      ".": { types: "./esm/client/mod.d.ts", default: "./esm/client/mod.js" },
+      ...Object.fromEntries(
+        Object.entries(ENTRIES).map(([subpath, name]) => [
+          subpath,
+          { types: `./esm/client/${name}.d.ts`, default: `./esm/client/${name}.js` },
+        ]),
+      ),
       "./package.json": "./package.json",
     },
     files: ["esm", "README.md", "LICENSE"],

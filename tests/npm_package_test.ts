@@ -64,6 +64,9 @@ for (const target of ["node 20", "node LTS", "bun"] as const) {
       result: { type: "success", stdout: "3 7\n", stderr: "" },
     });
     strictEqual(report.described, true);
+    deepStrictEqual(report.ai, { type: "success", stdout: "", stderr: "", value: 42 });
+    deepStrictEqual(report.mcp, ["ping"]);
+    deepStrictEqual(report.codemode, { result: 3 });
   });
 }
 

@@ -1,6 +1,9 @@
 // The npm package as a user runs it: `npm install @progtc/client`, then this file. Arguments: the
 // server's URL and key. Prints one JSON line with what happened.
 import { defineTool, describeTools, ProgtcClient, runStepToolCalls } from "@progtc/client";
+import { progtcTool } from "@progtc/client/ai";
+import { mcpTools } from "@progtc/client/mcp";
+import { progtcExecutor } from "@progtc/client/codemode";
 
 const [url, key] = process.argv.slice(2);
 const runtime = typeof Bun !== "undefined" ? `bun ${Bun.version}` : `node ${process.version}`;
@@ -48,8 +51,28 @@ while (step.type === "tool_call") {
   });
 }
 
+// The adapters' entry points, without their frameworks installed.
+const aiTool = progtcTool({ client, tools });
+const ai = await aiTool.execute(
+  { code: 'import { add } from "tools"; export default await add(20, 22);' },
+  { toolCallId: "call-1" },
+);
+const mcp = Object.keys(
+  await mcpTools({
+    listTools: async () => ({ tools: [{ name: "ping", inputSchema: { type: "object" } }] }),
+    callTool: async () => ({ content: [{ type: "text", text: "pong" }] }),
+  }),
+);
+const codemode = await progtcExecutor(client).execute(
+  "async () => await codemode.add(1, 2)",
+  { add: async (a, b) => a + b },
+);
+
 console.log(JSON.stringify({
   runtime,
+  ai,
+  mcp,
+  codemode,
   readme,
   step: { steps, result: step },
   described: describeTools(tools).includes("export function get_weather(input: { city: string })"),
