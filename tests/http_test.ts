@@ -104,6 +104,8 @@ Deno.test("createApp() answers 422 invalid_body to wrong field types, naming the
       ["/execute-code", { code: "", tool_names: [""] }, /tool_names\.0/],
       ["/execute-code", { code: "", tool_names: [], language: "cobol" }, /language/],
       ["/execute-code", [1, 2], /body/],
+      ["/execute-code", { code: "", tool_names: [], return_value: "yes" }, /return_value/],
+      ["/execute-code-step", { code: "", tool_names: [], return_value: 1 }, /return_value/],
       ["/tool-results", { execution_id: "x", tool_call_id: "y" }, /result/],
       ["/tool-results", { execution_id: 1, tool_call_id: "y", result: 1 }, /execution_id/],
       ["/tool-results", { execution_id: "x", tool_call_id: "y", result: 1, error: "e" }, /result/],

@@ -151,6 +151,38 @@ export default { summary: \`\${w.city} \${w.celsius}\`, n: [1, 2] };`,
   );
 });
 
+Deno.test("a return value over --max-tool-args-bytes is a runtime_error that says so", async () => {
+  await using t = await startServer({ pythonPoolSize: 1, maxToolArgsBytes: 1024 });
+  const ts = await t.client.executeCode({
+    code: 'export default "x".repeat(2000);',
+    tools: {},
+    returnValue: true,
+  });
+  strictEqual(ts.type, "runtime_error");
+  strictEqual(
+    ts.stderr.split("\n")[0],
+    "RangeError: The program's default export exceeds the limit of 1024 bytes of JSON",
+  );
+  const py = await t.client.executeCode({
+    language: "python",
+    code: '"x" * 2000',
+    tools: {},
+    returnValue: true,
+  });
+  deepStrictEqual(py, {
+    type: "runtime_error",
+    stdout: "",
+    stderr: "ValueError: the program's last expression exceeds the limit of 1024 bytes of JSON\n",
+  });
+  // Within it, the same server returns it.
+  const small = await t.client.executeCode({
+    code: "export default 7;",
+    tools: {},
+    returnValue: true,
+  });
+  deepStrictEqual(small, { type: "success", stdout: "", stderr: "", value: 7 });
+});
+
 Deno.test("return values in the step API, warm and replayed", async () => {
   for (const warmResumeTtl of [60, 0]) {
     await using t = await startServer({ warmResumeTtl });

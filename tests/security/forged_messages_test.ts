@@ -204,3 +204,22 @@ Deno.test("forged: floods of tool calls and idle reports end the execution", asy
   await assertStillServes(server);
   await assertOnlyPoolHosts(server);
 });
+
+Deno.test("forged: a return value over the limit is refused by the server, whatever the runner counted", async () => {
+  await using server = await startServer();
+  const result = await server.client.executeCode({
+    code: `const big = "中".repeat(400_000); // 1.2 MB in UTF-8, 400 K UTF-16 units
+String.prototype.charCodeAt = () => 65; // now the runner counts units, not bytes
+export default big;`,
+    tools: {},
+    returnValue: true,
+  });
+  strictEqual(result.type, "runtime_error");
+  strictEqual(
+    result.stderr,
+    `${VIOLATION} (a return value of 1200002 bytes, over the limit of 1048576)\n`,
+  );
+  strictEqual("value" in result, false);
+  await assertStillServes(server);
+  await assertOnlyPoolHosts(server);
+});
