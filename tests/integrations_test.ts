@@ -190,3 +190,55 @@ Deno.test("progtcTool in the AI SDK's tool-caller seam: bound tools are hidden f
     value: "value of k",
   });
 });
+
+Deno.test("progtcTool approvals: a function decides per input; a second call needing approval after the approval is a ToolError", async () => {
+  await using t = await startServer();
+  const sent: string[] = [];
+  const runProgram = progtcTool({
+    client: t.client,
+    tools: {
+      send: tool({
+        description: "Sends money",
+        inputSchema: z.object({ to: z.string(), amount: z.number() }),
+        needsApproval: ({ amount }) => amount > 100,
+        execute: ({ to, amount }) => {
+          sent.push(`${to}:${amount}`);
+          return "ok";
+        },
+      }),
+    },
+  });
+  const code = `import { send } from "tools";
+await send({ to: "a", amount: 5 });
+await send({ to: "b", amount: 500 });
+try { await send({ to: "c", amount: 900 }); } catch (e) { console.log(e.name + ": " + e.message); }
+export default "end";`;
+  const options = { toolCallId: "call-9", messages: [] };
+  // The small payment runs; the program pauses at the large one.
+  strictEqual(await runProgram.needsApproval!({ code }, options), true);
+  deepStrictEqual(sent, ["a:5"]);
+  deepStrictEqual(runProgram.pendingCalls("call-9"), [
+    { toolName: "send", input: { to: "b", amount: 500 } },
+  ]);
+  // Asked again (the AI SDK checks once more before it runs an approved call): still paused.
+  strictEqual(await runProgram.needsApproval!({ code }, options), true);
+  deepStrictEqual(await runProgram.execute({ code }, options), {
+    type: "success",
+    stdout: "ToolError: send() needs approval, and this program has had its one approval: " +
+      "make the call in a new program, which asks again\n",
+    stderr: "",
+    value: "end",
+  });
+  deepStrictEqual(sent, ["a:5", "b:500"]);
+  deepStrictEqual(runProgram.pendingCalls("call-9"), []);
+  // A program with no call that needs approval is not asked about, and runs once.
+  const small = 'import { send } from "tools"; export default await send({ to: "d", amount: 1 });';
+  strictEqual(await runProgram.needsApproval!({ code: small }, { toolCallId: "call-10" }), false);
+  deepStrictEqual(await runProgram.execute({ code: small }, { toolCallId: "call-10" }), {
+    type: "success",
+    stdout: "",
+    stderr: "",
+    value: "ok",
+  });
+  deepStrictEqual(sent, ["a:5", "b:500", "d:1"]);
+});
