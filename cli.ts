@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Language, LANGUAGES } from "./protocol.ts";
-import { serve, type ServeOptions } from "./server/serve.ts";
+import { type ProgtcServer, serve, type ServeOptions } from "./server/serve.ts";
 import { preparePython } from "./runner/python.ts";
 import { envName, type KeySource, settingsSummary, withEnv } from "./server/config.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./server/log.ts";
@@ -342,6 +342,24 @@ export async function main(args: string[]): Promise<number> {
   const log = createLogger(options.logFormat ? { format: options.logFormat } : {});
   for (const warning of warnings) log.warn(warning, { event: "config" });
   const message = (error: unknown) => error instanceof Error ? error.message : String(error);
+  // Signals count from the start: one during start-up drains once the server is up.
+  const started = Promise.withResolvers<ProgtcServer>();
+  const stopped = Promise.withResolvers<void>();
+  let stopping = false;
+  const stop = async (signal: Deno.Signal) => {
+    const server = await started.promise;
+    if (stopping) {
+      // A second signal: do not wait for the drain.
+      log.warn(`${signal} again: ending running executions now`, { event: "stop" });
+      server.shutdown().then(stopped.resolve, stopped.reject);
+      return;
+    }
+    stopping = true;
+    log.info(`${signal}: refusing new executions, draining running ones`, { event: "stop" });
+    server.drain().then(stopped.resolve, stopped.reject);
+  };
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   const server = await serve({
     ...options,
     onSpawnError: (error) =>
@@ -369,6 +387,7 @@ export async function main(args: string[]): Promise<number> {
       }
     },
   });
+  started.resolve(server);
   const runner = server.app.runner;
   const bound = runner.memoryBound;
   const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -394,21 +413,6 @@ export async function main(args: string[]): Promise<number> {
         "wasm memory are not capped (install util-linux)",
     );
   }
-  const stopped = Promise.withResolvers<void>();
-  let stopping = false;
-  const stop = (signal: Deno.Signal) => {
-    if (stopping) {
-      // A second signal: do not wait for the drain.
-      log.warn(`${signal} again: ending running executions now`, { event: "stop" });
-      server.shutdown().then(stopped.resolve, stopped.reject);
-      return;
-    }
-    stopping = true;
-    log.info(`${signal}: refusing new executions, draining running ones`, { event: "stop" });
-    server.drain().then(stopped.resolve, stopped.reject);
-  };
-  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   await stopped.promise;
   return 0;
 }
