@@ -8,6 +8,7 @@ Used through a load balancer (tests/haproxy_test.ts) and for the X-Progtc-Langua
 (tests/language_header_test.ts). Usage:
 
     python many_client.py stream|step COUNT [--language-header NAME] [--tool-seconds S]
+        [--mark-file PATH]
 
 The programs are Python when NAME is python, else TypeScript. BASE_URL and API_KEY come from
 $PROGTC_BASE_URL and $PROGTC_API_KEY.
@@ -36,6 +37,7 @@ def main() -> int:
     parser.add_argument("count", type=int)
     parser.add_argument("--language-header")
     parser.add_argument("--tool-seconds", type=float, default=0.0)
+    parser.add_argument("--mark-file", help="append a line to this file at each tool call")
     args = parser.parse_args()
     headers = {"X-Progtc-Language": args.language_header} if args.language_header else {}
     client = AsyncProgtcClient(
@@ -45,6 +47,9 @@ def main() -> int:
     )
 
     async def add(a, b):
+        if args.mark_file:
+            with open(args.mark_file, "a") as marks:
+                marks.write(f"{a}\n")
         await asyncio.sleep(args.tool_seconds)
         return a + b
 
