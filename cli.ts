@@ -14,6 +14,7 @@ import { type Language, LANGUAGES } from "./protocol.ts";
 import { type ProgtcServer, serve, type ServeOptions } from "./server/serve.ts";
 import { preparePython } from "./runner/python.ts";
 import { envName, type KeySource, settingsSummary, withEnv } from "./server/config.ts";
+export type { KeySource } from "./server/config.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./server/log.ts";
 
 /** The version of this package. */
@@ -168,6 +169,7 @@ function number(
 
 /** What {@linkcode parseServeArgs} found. */
 export interface ParsedServeArgs {
+  /** The server's options. */
   options: ServeOptions;
   /** No key was given: `options.apiKey` was generated for this run. */
   generatedKey: boolean;
