@@ -157,7 +157,7 @@ export function jsonSchemaOf(
  *   required: ["city"],
  * };
  * const result = await check(schema, { city: 1 });
- * console.assert(!result.ok && result.issues[0] === "city: expected string, got number");
+ * console.assert(!result.ok && result.issues[0] === "city: expected string, got integer");
  * ```
  */
 export async function check<T>(schema: Schema<T>, value: unknown): Promise<Checked<T>> {

@@ -62,8 +62,8 @@ export type KeySource = "command line" | "environment" | "generated";
  * @example
  * ```ts
  * import { settingsSummary } from "./config.ts";
- * const line = settingsSummary({ apiKey: "secret", port: 8000 }, "environment");
- * console.assert(!line.includes("secret") && line.includes("port=8000"));
+ * const line = settingsSummary({ apiKey: "k-3f9a", port: 8000 }, "environment");
+ * console.assert(!line.includes("k-3f9a") && line.includes("port=8000 "));
  * ```
  */
 export function settingsSummary(options: ServeOptions, keySource: KeySource): string {
