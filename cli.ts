@@ -11,8 +11,11 @@
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Language, LANGUAGES } from "./protocol.ts";
-import { serve, type ServeOptions } from "./server/serve.ts";
+import { type ProgtcServer, serve, type ServeOptions } from "./server/serve.ts";
 import { preparePython } from "./runner/python.ts";
+import { envName, type KeySource, settingsSummary, withEnv } from "./server/config.ts";
+export type { KeySource } from "./server/config.ts";
+import { createLogger, LOG_FORMATS, type LogFormat } from "./server/log.ts";
 
 /** The version of this package. */
 export const VERSION: string = denoJson.version;
@@ -24,11 +27,15 @@ Usage:
   progtc prepare          Build the Python snapshot now (install time, Docker images)
   progtc --help | --version
 
+Every option is also read from PROGTC_<OPTION> (PROGTC_PORT, PROGTC_CODE_EXECUTION_TIMEOUT,
+...); the command line wins. Give the API key as PROGTC_API_KEY: on the command line it is
+visible to every user of the machine (ps) and in your shell history.
+
 Options of serve (defaults in brackets):
   --host <address>              Address to bind to [127.0.0.1]
   --port <port>                 Port to bind to; 0 picks a free one [8000]
-  --api-key <key>               API key clients must send [env PROGTC_API_KEY;
-                                when neither is set, a random key is generated and printed]
+  --api-key <key>               API key clients must send (prefer PROGTC_API_KEY); when
+                                neither is set, a random key is generated and printed
   --tool-call-timeout <s>       Seconds before a tool call fails with TimeoutError [10]
   --code-execution-timeout <s>  Seconds before a program is stopped [30]
   --max-connections <n>         Connections open at once; at the cap a new one replaces the
@@ -36,8 +43,15 @@ Options of serve (defaults in brackets):
                                 most 4096]
   --header-timeout <s>          Seconds a new connection may take to send its headers [10]
   --idle-timeout <s>            Seconds a connection may stay open between requests [75]
-  --language <name>             Language of requests that name none:
-                                typescript, javascript or python [typescript]
+  --language <name>             Language of requests that name none (in the body or an
+                                X-Progtc-Language header): typescript, javascript or
+                                python [typescript]
+  --log-format <text|json>      Log lines as text or one JSON object per line [text]
+  --drain-timeout <s>           On SIGTERM, seconds running executions may take to finish
+                                before they are ended [25]
+  --cors-origin <origin>        Let browser pages of this origin call the server (CORS);
+                                repeatable, or a comma-separated list [none]
+  --sandbox-deno <path>         The Deno binary sandboxes run on [this Deno]
   --pool-size <n>               TypeScript/JavaScript sandbox hosts kept ready [2]
   --python-pool-size <n>        Python sandbox hosts kept ready; given, they start with the
                                 server, else on the first Python program [1]
@@ -118,6 +132,10 @@ const OPTIONS = {
   "host-idle-timeout": { type: "string" },
   "max-hosts": { type: "string" },
   "state-secret": { type: "string" },
+  "log-format": { type: "string" },
+  "drain-timeout": { type: "string" },
+  "cors-origin": { type: "string", multiple: true },
+  "sandbox-deno": { type: "string" },
   "max-state-bytes": { type: "string" },
   "state-max-age": { type: "string" },
   "warm-resume-ttl": { type: "string" },
@@ -149,26 +167,79 @@ function number(
   return value;
 }
 
+/** What {@linkcode parseServeArgs} found. */
+export interface ParsedServeArgs {
+  /** The server's options. */
+  options: ServeOptions;
+  /** No key was given: `options.apiKey` was generated for this run. */
+  generatedKey: boolean;
+  /** Where the API key came from. */
+  keySource: KeySource;
+  /** Flags whose values came from `PROGTC_*` variables. */
+  fromEnv: string[];
+  /** Things to tell the operator (a secret on the command line). */
+  warnings: string[];
+}
+
+const SERVE_FLAGS = Object.keys(OPTIONS).filter((name) => name !== "help" && name !== "version");
+
 /**
- * Parses the arguments of `progtc serve` into server options. The API key falls back to
- * `env.PROGTC_API_KEY`, then to a generated one (`generatedKey: true`).
+ * Parses the arguments of `progtc serve` into server options. Every flag missing from `args`
+ * is read from `env` as `PROGTC_<FLAG>` (`--drain-timeout` from `PROGTC_DRAIN_TIMEOUT`); the
+ * API key falls back to a generated one (`generatedKey: true`).
  *
  * @example
  * ```ts
  * import { parseServeArgs } from "./cli.ts";
- * const { options } = parseServeArgs(["--port", "9000", "--api-key", "k"], {});
+ * const { options } = parseServeArgs(["--port", "9000"], { PROGTC_API_KEY: "k" });
  * console.assert(options.port === 9000 && options.apiKey === "k");
  * ```
  */
 export function parseServeArgs(
   args: string[],
   env: Record<string, string | undefined>,
-): { options: ServeOptions; generatedKey: boolean } {
-  let values;
+): ParsedServeArgs {
+  let parsed;
   try {
-    ({ values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true }));
+    ({ values: parsed } = parseArgs({
+      args,
+      options: OPTIONS,
+      allowPositionals: false,
+      strict: true,
+    }));
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const cli = parsed as Record<string, string | string[] | boolean | undefined>;
+  // An empty `--api-key ""` counts as not given, as before: the environment's key applies.
+  if (cli["api-key"] === "") delete cli["api-key"];
+  const merged = withEnv(cli, SERVE_FLAGS, env, ["cors-origin"]);
+  const values = merged.values as {
+    [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[]
+      : (typeof OPTIONS)[K] extends { type: "boolean" } ? boolean
+      : string;
+  };
+  const warnings: string[] = [];
+  for (const secret of ["api-key", "state-secret"]) {
+    if (cli[secret] !== undefined) {
+      warnings.push(
+        `--${secret} was given on the command line, where every user of this machine can read ` +
+          `it (ps, /proc) and your shell keeps it: set ${envName(secret)} instead`,
+      );
+    }
+  }
+  const logFormat = values["log-format"];
+  if (logFormat !== undefined && !(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new UsageError(`Invalid value for --log-format: ${logFormat} (text or json)`);
+  }
+  const corsOrigins = (values["cors-origin"] ?? []).flatMap((o) => o.split(","))
+    .map((o) => o.trim()).filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new UsageError(
+        `Invalid value for --cors-origin: ${origin} (scheme://host[:port], no path)`,
+      );
+    }
   }
   if (values.cgroups !== undefined && values.cgroups !== "auto" && values.cgroups !== "off") {
     throw new UsageError(`Invalid value for --cgroups: ${values.cgroups} (auto or off)`);
@@ -179,8 +250,13 @@ export function parseServeArgs(
   }
   const port = number(values, "port", true);
   if (port !== undefined && port > 65535) throw new UsageError(`Invalid value for --port: ${port}`);
-  const apiKey = values["api-key"] || env.PROGTC_API_KEY || "";
+  const apiKey = values["api-key"] ?? "";
   const generatedKey = apiKey === "";
+  const keySource: KeySource = generatedKey
+    ? "generated"
+    : cli["api-key"] !== undefined
+    ? "command line"
+    : "environment";
   const entries: [keyof ServeOptions, unknown][] = [
     ["host", values.host],
     ["port", port],
@@ -214,16 +290,20 @@ export function parseServeArgs(
     ["hostMaxRssMb", number(values, "host-max-rss-mb", true)],
     ["hostIdleTimeout", number(values, "host-idle-timeout", false)],
     ["maxHosts", number(values, "max-hosts", true)],
-    ["stateSecret", values["state-secret"] || env.PROGTC_STATE_SECRET || undefined],
+    ["stateSecret", values["state-secret"] || undefined],
     ["maxStateBytes", number(values, "max-state-bytes", true)],
     ["stateMaxAge", number(values, "state-max-age", false)],
     ["warmResumeTtl", number(values, "warm-resume-ttl", false)],
     ["maxPaused", number(values, "max-paused", true)],
+    ["logFormat", logFormat as LogFormat | undefined],
+    ["drainTimeout", number(values, "drain-timeout", false)],
+    ["corsOrigins", corsOrigins.length > 0 ? corsOrigins : undefined],
+    ["denoPath", values["sandbox-deno"] || undefined],
   ];
   const options = Object.fromEntries(
     entries.filter(([, v]) => v !== undefined),
   ) as unknown as ServeOptions;
-  return { options, generatedKey };
+  return { options, generatedKey, keySource, fromEnv: merged.fromEnv, warnings };
 }
 
 function mapDefined<T, U>(value: T | undefined, f: (value: T) => U): U | undefined {
@@ -260,29 +340,60 @@ export async function main(args: string[]): Promise<number> {
     console.error(`${error.message}\nRun progtc --help for usage.`);
     return 2;
   }
-  const { options, generatedKey } = parsed;
+  const { options, generatedKey, keySource, warnings } = parsed;
+  const log = createLogger(options.logFormat ? { format: options.logFormat } : {});
+  for (const warning of warnings) log.warn(warning, { event: "config" });
+  const message = (error: unknown) => error instanceof Error ? error.message : String(error);
+  // Signals count from the start: one during start-up drains once the server is up.
+  const started = Promise.withResolvers<ProgtcServer>();
+  const stopped = Promise.withResolvers<void>();
+  let stopping = false;
+  const stop = async (signal: Deno.Signal) => {
+    const server = await started.promise;
+    if (stopping) {
+      // A second signal: do not wait for the drain.
+      log.warn(`${signal} again: ending running executions now`, { event: "stop" });
+      server.shutdown().then(stopped.resolve, stopped.reject);
+      return;
+    }
+    stopping = true;
+    log.info(`${signal}: refusing new executions, draining running ones`, { event: "stop" });
+    server.drain().then(stopped.resolve, stopped.reject);
+  };
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   const server = await serve({
     ...options,
     onSpawnError: (error) =>
-      console.error(`sandbox failed to start: ${error instanceof Error ? error.message : error}`),
+      log.error(`sandbox failed to start: ${message(error)}`, { event: "spawn_error" }),
+    onPythonProgress: (line) => log.info(line, { event: "python_snapshot" }),
     onPythonReady: ({ buildMs, snapshot }) =>
-      console.error(
+      log.info(
         buildMs > 0
           ? `Python snapshot built in ${(buildMs / 1000).toFixed(1)} s: ${snapshot}`
           : `Python snapshot found: ${snapshot}`,
+        { event: "python_ready", build_ms: Math.round(buildMs) },
       ),
     onListen: (addr) => {
-      console.error(`progtc ${VERSION} listening on http://${addr.hostname}:${addr.port}`);
-
+      log.info(`progtc ${VERSION} listening on http://${addr.hostname}:${addr.port}`, {
+        event: "listening",
+        host: addr.hostname,
+        port: addr.port,
+      });
+      log.info(settingsSummary({ ...options, port: addr.port }, keySource), {
+        event: "settings",
+      });
       if (generatedKey) {
-        console.error(`No API key was given; generated one for this run: ${options.apiKey}`);
+        // The one place a secret is written: the operator needs it, and asked for none.
+        log.warn(`No API key was given; generated one for this run: ${options.apiKey}`);
       }
     },
   });
+  started.resolve(server);
   const runner = server.app.runner;
   const bound = runner.memoryBound;
   const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
-  console.error(
+  log.info(
     `sandbox memory: ${
       bound.kind === "cgroup"
         ? `a cgroup v${bound.version} per sandbox (${bound.root})`
@@ -290,26 +401,20 @@ export async function main(args: string[]): Promise<number> {
     }; caps ${mib(runner.memoryBytes("typescript"))} MiB (TypeScript), ${
       mib(runner.memoryBytes("python"))
     } MiB (Python); budget ${mib(server.app.memory.budget)} MiB`,
+    { event: "memory" },
   );
   if (!server.app.runner.reusesHosts) {
-    console.error(
-      "warning: sandbox processes cannot be checked through /proc (not Linux, or the server " +
+    log.warn(
+      "sandbox processes cannot be checked through /proc (not Linux, or the server " +
         "runs without --allow-all): every program gets a new sandbox process, which is slower",
     );
   }
   if (!server.app.runner.dataLimited) {
-    console.error(
-      "warning: prlimit not found: sandboxes run without a data rlimit, so ArrayBuffer and " +
+    log.warn(
+      "prlimit not found: sandboxes run without a data rlimit, so ArrayBuffer and " +
         "wasm memory are not capped (install util-linux)",
     );
   }
-  const stopped = Promise.withResolvers<void>();
-  const stop = (signal: Deno.Signal) => {
-    console.error(`${signal}: ending running executions and stopping`);
-    server.shutdown().then(stopped.resolve, stopped.reject);
-  };
-  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   await stopped.promise;
   return 0;
 }

@@ -232,6 +232,7 @@ export type ProblemCode =
   | "over_capacity"
   | "sandbox_unavailable"
   | "shutting_down"
+  | "not_ready"
   | "state_malformed"
   | "state_signature"
   | "state_expired"

@@ -198,6 +198,9 @@ export class ProgtcClient {
       await response.body.cancel();
       throw new ProgtcProtocolError("Expected an event stream from /execute-code");
     }
+    // A load balancer's affinity cookie (HAProxy `cookie ... insert`, ingress affinity) must
+    // reach /tool-results so they go to the instance running this execution.
+    const affinity = affinityHeaders(response.headers, this.#headers);
     let failure: unknown;
     try {
       for await (const data of readEvents(response.body)) {
@@ -205,7 +208,7 @@ export class ProgtcClient {
         switch (frame.type) {
           case "tool_call":
             options.onToolCall?.(frame);
-            this.#runTool(frame, options.tools, signal).catch((error) => {
+            this.#runTool(frame, options.tools, signal, affinity).catch((error) => {
               failure ??= error;
               abort.abort(error);
             });
@@ -262,6 +265,7 @@ export class ProgtcClient {
     call: ToolCall,
     tools: Record<string, Tool>,
     signal: AbortSignal,
+    affinity: Record<string, string>,
   ): Promise<void> {
     const outcome = await runTool(call, tools);
     const ids = `"execution_id":${JSON.stringify(call.execution_id)},"tool_call_id":${
@@ -274,6 +278,7 @@ export class ProgtcClient {
       try {
         // Ask for 409 on a result nobody waits for (the reference silently answers 200).
         const response = await this.#post("/tool-results", body, signal, {
+          ...affinity,
           prefer: "handling=strict",
         });
         // 404/409: the execution or the call is over (ended, timed out); nothing waits for us.
@@ -370,4 +375,20 @@ function parseStepResult(value: unknown): ExecuteCodeStepResult {
   throw new ProgtcProtocolError(
     `The server sent an unknown step answer: ${JSON.stringify(value).slice(0, 80)}`,
   );
+}
+
+/**
+ * A `cookie` header with the cookies an `/execute-code` response set (`name=value` of each
+ * `Set-Cookie`), after any the client was given; none when it set none. Browsers hide
+ * `Set-Cookie` and send cookies themselves.
+ */
+function affinityHeaders(
+  response: Headers,
+  headers: Record<string, string>,
+): Record<string, string> {
+  const set = typeof response.getSetCookie === "function" ? response.getSetCookie() : [];
+  const cookies = set.map((line) => line.split(";", 1)[0]!.trim()).filter((c) => c.includes("="));
+  if (cookies.length === 0) return {};
+  const given = Object.entries(headers).find(([name]) => name.toLowerCase() === "cookie")?.[1];
+  return { cookie: [given, ...cookies].filter(Boolean).join("; ") };
 }

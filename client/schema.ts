@@ -150,10 +150,14 @@ export function jsonSchemaOf(
  *
  * @example
  * ```ts
- * import { check } from "./schema.ts";
- * const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
+ * import { check, type JsonSchema } from "./schema.ts";
+ * const schema: JsonSchema = {
+ *   type: "object",
+ *   properties: { city: { type: "string" } },
+ *   required: ["city"],
+ * };
  * const result = await check(schema, { city: 1 });
- * console.assert(!result.ok && result.issues[0] === "city: expected string, got number");
+ * console.assert(!result.ok && result.issues[0] === "city: expected string, got integer");
  * ```
  */
 export async function check<T>(schema: Schema<T>, value: unknown): Promise<Checked<T>> {

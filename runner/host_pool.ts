@@ -133,6 +133,12 @@ export class HostPool {
     this.#grow();
   }
 
+  /** Starts a lazy pool (an eager one has started already). */
+  start(): void {
+    this.#active = true;
+    this.fill();
+  }
+
   /** Waits until `size` hosts are ready, a spawn fails, or `timeoutMs` passes. */
   async warm(timeoutMs = 30_000): Promise<void> {
     this.#active = true;

@@ -44,6 +44,8 @@ export interface PreparePythonOptions {
    * @default {120000}
    */
   buildTimeoutMs?: number;
+  /** Reports the progress of a snapshot build: when it starts, every few seconds, its end. */
+  onProgress?: (message: string) => void;
 }
 
 /** How to start Python sandboxes. */
@@ -150,7 +152,27 @@ async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
   let buildMs = 0;
   if (!await isCached(base, entrySource)) {
     const started = performance.now();
-    await build(denoPath, sandboxDir, { ...paths, prelude, cacheDir, base, entrySource }, options);
+    const report = options.onProgress ?? (() => {});
+    report(`Python: building the memory snapshot (once per Pyodide and Deno version, 4–10 s)`);
+    const ticker = setInterval(
+      () =>
+        report(
+          `Python: still building the snapshot (${
+            ((performance.now() - started) / 1000).toFixed(0)
+          } s)`,
+        ),
+      3000,
+    );
+    try {
+      await build(
+        denoPath,
+        sandboxDir,
+        { ...paths, prelude, cacheDir, base, entrySource },
+        options,
+      );
+    } finally {
+      clearInterval(ticker);
+    }
     buildMs = performance.now() - started;
   }
   const { modules } = JSON.parse(await Deno.readTextFile(`${base}.json`));

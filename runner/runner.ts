@@ -124,9 +124,14 @@ export interface RunnerOptions {
    * on this machine) or found in the cache.
    */
   onPythonReady?: (info: { buildMs: number; snapshot: string }) => void;
+  /** Reports the progress of a Python snapshot build (a few lines over 4–10 s). */
+  onPythonProgress?: (message: string) => void;
   /** Reports a sandbox host that was retired or died after it started, and why. */
   onHostExit?: (info: { kind: SandboxKind; pid: number; runs: number; why: string }) => void;
 }
+
+/** Whether sandboxes of a language can start now, and why not. */
+export type Readiness = { ready: true } | { ready: false; reason: string };
 
 /** Limits the sandbox applies to one program. */
 export interface ProgramLimits {
@@ -235,6 +240,7 @@ export class Runner {
       preparePython({
         denoPath: hostOptions.denoPath,
         ...(options.pythonCacheDir !== undefined ? { cacheDir: options.pythonCacheDir } : {}),
+        ...(options.onPythonProgress ? { onProgress: options.onPythonProgress } : {}),
       }).then((entry) => {
         if (!reported) {
           options.onPythonReady?.({ buildMs: entry.buildMs, snapshot: entry.snapshot });
@@ -305,6 +311,24 @@ export class Runner {
       ? kinds.map((kind) => this.#pools.get(kind)!)
       : [...this.#pools.values()].filter((pool) => pool.active);
     await Promise.all(pools.map((pool) => pool.warm()));
+  }
+
+  /**
+   * Whether sandboxes of `language` can start now: a host is ready or in use and the last
+   * spawn did not fail. A pool that has not started (Python before its first program) starts.
+   */
+  readiness(language: Language): Readiness {
+    const pool = this.#pools.get(sandboxKind(language));
+    if (!pool) return { ready: false, reason: `This server does not run ${language}` };
+    const error = pool.lastError;
+    if (error !== undefined) {
+      const why = error instanceof Error ? error.message : String(error);
+      return { ready: false, reason: `${language} sandboxes cannot start: ${why}` };
+    }
+    if (!pool.active) pool.start();
+    const s = pool.stats;
+    if (s.ready > 0 || s.leased > 0) return { ready: true };
+    return { ready: false, reason: `${language} sandboxes are starting` };
   }
 
   /** What the pool of `kind` holds now. */

@@ -5,12 +5,14 @@
  *
  * @module
  */
-import type { Language } from "../protocol.ts";
+import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
+import { type Language, LANGUAGES } from "../protocol.ts";
 import { availableMemory } from "../runner/cgroups.ts";
 import { Runner } from "../runner/runner.ts";
 import { maxLineLength } from "../runner/sandbox_protocol.ts";
 import { utf8Length } from "../runner/text.ts";
 import { KeyCheck } from "./auth.ts";
+import { withCors } from "./cors.ts";
 import { readJson } from "./body.ts";
 import { Capacity } from "./capacity.ts";
 import { JsonParser } from "./json_parser.ts";
@@ -20,6 +22,7 @@ import { HttpProblem, problemResponse } from "./problem.ts";
 import { StateCodec } from "./state_token.ts";
 import { type Lease, StepService } from "./step.ts";
 import { StreamService } from "./stream.ts";
+import { endSpan, instruments, observeGauges, requestContext, startSpan } from "./telemetry.ts";
 
 /** A running progtc application. */
 export interface App {
@@ -34,6 +37,12 @@ export interface App {
    * @ignore
    */
   readonly runner: Runner;
+  /**
+   * Stops accepting executions (they get `503 shutting_down`, `/ready` answers 503) and lets
+   * the running ones go on: tool results and `/ping` are still served. {@linkcode close}
+   * ends what is left.
+   */
+  drain(): void;
   /**
    * Stops accepting executions, ends the running ones with a terminal frame, and closes the
    * runner (unless it was passed in).
@@ -56,6 +65,7 @@ export interface App {
  */
 export async function createApp(options: AppOptions): Promise<App> {
   const config = resolveOptions(options);
+  const logger = config.logger;
   const keys = new KeyCheck(config.apiKey);
   const lineLength = options.maxLineLength ?? maxLineLength(config.maxToolArgsBytes);
   const runner = options.runner ?? await Runner.create({
@@ -88,10 +98,27 @@ export async function createApp(options: AppOptions): Promise<App> {
     };
   }
 
-  async function lease(language: Language): Promise<Lease> {
+  async function lease(language: Language, parent: Context = ROOT_CONTEXT): Promise<Lease> {
     if (!runner.supports(language)) {
       throw new HttpProblem(400, "unsupported_language", `This server does not run ${language}`);
     }
+    const span = startSpan("progtc.sandbox.acquire", parent, { "progtc.language": language });
+    const waited = performance.now();
+    try {
+      const lent = await leaseNow(language);
+      const ms = performance.now() - waited;
+      instruments.queueWait.record(ms, { language, outcome: "ok" });
+      endSpan(span, "ok", { "progtc.wait_ms": ms, "progtc.sandbox_pid": lent.sandbox.pid });
+      return lent;
+    } catch (error) {
+      const outcome = error instanceof HttpProblem ? error.code : "internal";
+      instruments.queueWait.record(performance.now() - waited, { language, outcome });
+      endSpan(span, outcome);
+      throw error;
+    }
+  }
+
+  async function leaseNow(language: Language): Promise<Lease> {
     const started = Date.now();
     const release = await takeSlot();
     // The memory its sandbox may use, for as long as it holds it (paused ones too); paused
@@ -117,7 +144,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       release();
       memory.release(memoryBytes);
       const why = error instanceof Error ? error.message : String(error);
-      config.log(`sandbox unavailable: ${why}`);
+      logger.error(`sandbox unavailable: ${why}`, { event: "sandbox_unavailable", language });
       throw new HttpProblem(503, "sandbox_unavailable", "No sandbox could be started", {
         "retry-after": "1",
       });
@@ -129,7 +156,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     limits,
     language: config.language,
     maxBufferedBytes: config.maxBufferedBytes,
-    log: config.log,
+    logger,
   });
   const steps = new StepService({
     codec: await StateCodec.create(config.stateSecret),
@@ -141,8 +168,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     stateMaxAgeMs: config.stateMaxAgeMs,
     warmResumeTtlMs: config.warmResumeTtlMs,
     maxPaused: config.maxPaused,
-    log: config.log,
+    logger,
   });
+  const stopGauges = observeGauges(() => ({
+    ready: Object.fromEntries(
+      (["deno", "python"] as const).map((kind) => [kind, runner.stats(kind).ready]),
+    ),
+    paused: steps.paused,
+  }));
 
   /** Refuses a program over `maxProgramBytes` (code and modules) before anything parses it. */
   function checkSize(code: string, modules: Record<string, string> | undefined): void {
@@ -176,9 +209,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   if (endpoints.has("stream")) {
     routes["/execute-code"] = async (request) => {
       const { body } = await readJson(request, "execute", bodyLimits, parser);
+      body.language ??= headerLanguage(request.headers);
       checkSize(body.code, body.modules);
       await checkModules(body.modules, body.language ?? config.language);
-      return await stream.execute(body);
+      return await stream.execute(body, requestContext(request.headers));
     };
     routes["/tool-results"] = async (request) => {
       const { body, bytes } = await readJson(request, "tool_result", bodyLimits, parser);
@@ -191,10 +225,27 @@ export async function createApp(options: AppOptions): Promise<App> {
   if (endpoints.has("step")) {
     routes["/execute-code-step"] = async (request) => {
       const { body, bytes } = await readJson(request, "step", bodyLimits, parser);
+      body.language ??= headerLanguage(request.headers);
       checkSize(body.code, body.modules);
       await checkModules(body.modules, body.language ?? config.language);
-      return Response.json(await steps.step(body, bytes, request.signal));
+      const { result, session } = await steps.step(
+        body,
+        bytes,
+        request.signal,
+        requestContext(request.headers),
+      );
+      return Response.json(result, { headers: { "x-progtc-execution-id": session } });
     };
+  }
+
+  /** `GET /ready`: 200 when a program of the default language could start now. */
+  function ready(): Response {
+    if (closing) throw new HttpProblem(503, "shutting_down", "The server is shutting down");
+    const readiness = runner.readiness(config.language);
+    if (!readiness.ready) {
+      throw new HttpProblem(503, "not_ready", readiness.reason, { "retry-after": "1" });
+    }
+    return Response.json({ status: "ready", language: config.language });
   }
 
   async function route(request: Request): Promise<Response> {
@@ -202,6 +253,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (pathname === "/ping") {
       if (request.method !== "GET" && request.method !== "HEAD") throw methodNotAllowed("GET");
       return new Response(null, { status: 200 });
+    }
+    if (pathname === "/ready") {
+      if (request.method !== "GET" && request.method !== "HEAD") throw methodNotAllowed("GET");
+      return ready();
     }
     const handler = Object.hasOwn(routes, pathname) ? routes[pathname] : undefined;
     if (!handler) throw new HttpProblem(404, "not_found", `No route for ${pathname}`);
@@ -214,16 +269,36 @@ export async function createApp(options: AppOptions): Promise<App> {
     return await handler(request);
   }
 
-  return {
-    async fetch(request) {
-      try {
-        return await route(request);
-      } catch (error) {
-        if (error instanceof HttpProblem) return error.toResponse();
-        config.log(`internal error: ${error instanceof Error ? error.stack : String(error)}`);
-        return problemResponse(500, "internal", "Internal server error");
+  /** Logs and counts a request answered with a problem. */
+  function refused(request: Request, status: number, code: string): void {
+    const { pathname } = new URL(request.url);
+    logger.warn(`refused ${request.method} ${pathname}: ${status} ${code}`, {
+      event: "refused",
+      method: request.method,
+      path: pathname,
+      status,
+      code,
+    });
+    instruments.refusals.add(1, { status, code });
+  }
+
+  async function answer(request: Request): Promise<Response> {
+    try {
+      return await route(request);
+    } catch (error) {
+      if (error instanceof HttpProblem) {
+        refused(request, error.status, error.code);
+        return error.toResponse();
       }
-    },
+      logger.error(`internal error: ${error instanceof Error ? error.stack : String(error)}`);
+      refused(request, 500, "internal");
+      return problemResponse(500, "internal", "Internal server error");
+    }
+  }
+  const handler = withCors(answer, options.corsOrigins ?? []);
+
+  return {
+    fetch: handler,
     get running() {
       return stream.running + steps.running;
     },
@@ -231,8 +306,12 @@ export async function createApp(options: AppOptions): Promise<App> {
       return { budget: memory.max, held: memory.used };
     },
     runner,
+    drain() {
+      closing = true;
+    },
     async close() {
       closing = true;
+      stopGauges();
       parser.close();
       const done = Promise.all([stream.close(), steps.close()]);
       if (ownsRunner) runner.close();
@@ -250,6 +329,20 @@ export function defaultMemoryBudget(): number {
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+/** The language named by `X-Progtc-Language`, if any (the body's `language` wins). */
+function headerLanguage(headers: Headers): Language | undefined {
+  const value = headers.get("x-progtc-language")?.trim().toLowerCase();
+  if (!value) return undefined;
+  if (!(LANGUAGES as readonly string[]).includes(value)) {
+    throw new HttpProblem(
+      400,
+      "unsupported_language",
+      `Unknown X-Progtc-Language: ${value.slice(0, 40)} (${LANGUAGES.join(", ")})`,
+    );
+  }
+  return value as Language;
+}
 
 function methodNotAllowed(allowed: string): HttpProblem {
   return new HttpProblem(405, "method_not_allowed", `Use ${allowed}`, { allow: allowed });

@@ -29,7 +29,7 @@ const TYPESCRIPT = [
  * @example
  * ```ts
  * import { languageHint } from "./hints.ts";
- * const python = "from tools import get\\nprint(await get())";
+ * const python = "from tools import get\nprint(await get())";
  * console.assert(languageHint(python, "typescript")?.includes('"language": "python"'));
  * console.assert(languageHint(python, "python") === undefined);
  * ```

@@ -13,6 +13,7 @@
  */
 export { type App, createApp } from "./app.ts";
 export type { AppOptions } from "./options.ts";
+export type { LogFormat } from "./log.ts";
 export { type ProgtcServer, serve, type ServeOptions } from "./serve.ts";
 export type { ConnectionStats } from "./connections.ts";
 export type { RunnerOptions } from "../runner/runner.ts";

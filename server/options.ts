@@ -5,6 +5,7 @@
  */
 import type { Language } from "../protocol.ts";
 import type { Runner, RunnerOptions } from "../runner/runner.ts";
+import { createLogger, type LogFormat, type Logger } from "./log.ts";
 
 /** Options of {@linkcode createApp} and `serve()`. Limits are safe by default. */
 export interface AppOptions extends RunnerOptions {
@@ -128,10 +129,22 @@ export interface AppOptions extends RunnerOptions {
    */
   runner?: Runner;
   /**
-   * Where the one-line-per-execution log goes.
-   * @default {console.error}
+   * Where log lines go (each execution, step and refused request, and what went wrong), in
+   * `logFormat`.
+   * @default {console.info, console.warn or console.error, by level}
    */
   log?: (line: string) => void;
+  /**
+   * Log lines as text or as one JSON object per line.
+   * @default {"text"}
+   */
+  logFormat?: LogFormat;
+  /**
+   * Origins (`https://app.example`) whose browser pages may call the server (CORS); none when
+   * empty.
+   * @default {[]}
+   */
+  corsOrigins?: string[];
 }
 
 /** Options with every default filled in. */
@@ -156,7 +169,7 @@ export interface ResolvedOptions {
   stateMaxAgeMs: number;
   warmResumeTtlMs: number;
   maxPaused: number;
-  log: (line: string) => void;
+  logger: Logger;
 }
 
 const MiB = 1024 * 1024;
@@ -187,7 +200,7 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     stateMaxAgeMs: (options.stateMaxAge ?? 7 * 24 * 3600) * 1000,
     warmResumeTtlMs: (options.warmResumeTtl ?? 60) * 1000,
     maxPaused: options.maxPaused ?? 32,
-    log: options.log ?? ((line) => console.error(line)),
+    logger: loggerOf(options),
   };
   const zeroAllowed = new Set(["queueTimeoutMs", "warmResumeTtlMs", "maxPaused"]);
   for (const [name, value] of Object.entries(resolved)) {
@@ -198,4 +211,13 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     }
   }
   return resolved;
+}
+
+/** The logger of these options: `log` as the sink, if given, in `logFormat`. */
+export function loggerOf(options: Pick<AppOptions, "log" | "logFormat">): Logger {
+  const write = options.log;
+  return createLogger({
+    ...(options.logFormat ? { format: options.logFormat } : {}),
+    ...(write ? { write: (line: string) => write(line) } : {}),
+  });
 }

@@ -12,7 +12,7 @@ import {
   type ConnectionStats,
   defaultMaxConnections,
 } from "./connections.ts";
-import type { AppOptions } from "./options.ts";
+import { type AppOptions, loggerOf } from "./options.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions extends AppOptions {
@@ -42,6 +42,12 @@ export interface ServeOptions extends AppOptions {
    * @default {75}
    */
   idleTimeout?: number;
+  /**
+   * Seconds {@linkcode ProgtcServer.drain} lets running executions finish before it ends them
+   * (fits a 30 s termination grace period, such as Kubernetes' default).
+   * @default {25}
+   */
+  drainTimeout?: number;
   /** Called once the server listens. */
   onListen?: (address: Deno.NetAddr) => void;
 }
@@ -58,6 +64,12 @@ export interface ProgtcServer extends AsyncDisposable {
   readonly connections: ConnectionStats | undefined;
   /** Ends running executions with a terminal frame, then stops listening. */
   shutdown(): Promise<void>;
+  /**
+   * Stops taking executions (`503 shutting_down`; `/ready` answers 503), lets the running ones
+   * finish (their tool results are still served) for up to `drainTimeout`, then
+   * {@linkcode shutdown}s: what is still running ends with a terminal frame.
+   */
+  drain(): Promise<void>;
 }
 
 /**
@@ -72,7 +84,8 @@ export interface ProgtcServer extends AsyncDisposable {
  */
 export async function serve(options: ServeOptions): Promise<ProgtcServer> {
   const app = await createApp(options);
-  const log = options.log ?? ((line: string) => console.error(line));
+  const logger = loggerOf(options);
+  const log = (line: string) => logger.warn(line);
   let addr: Deno.NetAddr;
   let stop: () => Promise<void>;
   let stats: () => ConnectionStats | undefined = () => undefined;
@@ -106,6 +119,30 @@ export async function serve(options: ServeOptions): Promise<ProgtcServer> {
       await app.close();
       await stop();
     })();
+  const drainMs = (options.drainTimeout ?? 25) * 1000;
+  let drained: Promise<void> | undefined;
+  const drain = () =>
+    drained ??= (async () => {
+      app.drain();
+      const deadline = performance.now() + drainMs;
+      if (app.running > 0) {
+        logger.info(
+          `draining: ${app.running} executions running, up to ${drainMs / 1000} s to finish`,
+          { event: "drain", running: app.running, drain_timeout_s: drainMs / 1000 },
+        );
+      }
+      while (app.running > 0 && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const left = app.running;
+      logger.info(
+        left > 0
+          ? `drain timeout: ending ${left} executions still running`
+          : "drained: no execution running",
+        { event: "drained", ended: left },
+      );
+      await shutdown();
+    })();
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     addr,
@@ -115,6 +152,7 @@ export async function serve(options: ServeOptions): Promise<ProgtcServer> {
       return stats();
     },
     shutdown,
+    drain,
     [Symbol.asyncDispose]: shutdown,
   };
 }

@@ -32,8 +32,11 @@ import { newId } from "../protocol.ts";
 import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { ToolOutcome } from "./execution.ts";
+import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Limits } from "./limits.ts";
+import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
+import { contextOf, endSpan, instruments, startSpan } from "./telemetry.ts";
 import {
   type StateCodec,
   StateTokenError,
@@ -56,7 +59,7 @@ export type { Lease } from "./step_run.ts";
 export interface StepServiceOptions {
   codec: StateCodec;
   /** Takes an execution slot and a ready sandbox, or throws an {@linkcode HttpProblem}. */
-  acquire(language: Language): Promise<Lease>;
+  acquire(language: Language, parent?: Context): Promise<Lease>;
   /** Takes an execution slot only (to resume a held execution), or throws. */
   acquireSlot(): Promise<() => void>;
   limits: Limits;
@@ -69,7 +72,14 @@ export interface StepServiceOptions {
   warmResumeTtlMs: number;
   /** Paused executions held at once. */
   maxPaused: number;
-  log(line: string): void;
+  logger: Logger;
+}
+
+/** One step's answer, and the session (execution) it belongs to. */
+export interface StepAnswer {
+  result: ExecuteCodeStepResult;
+  /** The session id: the same for every step of one program's run, replays included. */
+  session: string;
 }
 
 interface Held {
@@ -108,7 +118,34 @@ export class StepService {
     body: ExecuteCodeStepRequest,
     bodyBytes: number,
     signal?: AbortSignal,
-  ): Promise<ExecuteCodeStepResult> {
+    parent: Context = ROOT_CONTEXT,
+  ): Promise<StepAnswer> {
+    const language = body.language ?? this.#options.language;
+    const span = startSpan("progtc.step", parent, {
+      "progtc.language": language,
+      "progtc.api": "step",
+    });
+    try {
+      const answer = await this.#step(body, bodyBytes, signal, contextOf(span, parent));
+      const { result } = answer;
+      endSpan(span, result.type, {
+        "progtc.session": answer.session,
+        ...(result.type === "tool_call" ? { "progtc.tool_calls": result.tool_calls.length } : {}),
+      });
+      instruments.executions.add(1, { outcome: result.type, language, api: "step" });
+      return answer;
+    } catch (error) {
+      endSpan(span, error instanceof HttpProblem ? error.code : "internal");
+      throw error;
+    }
+  }
+
+  async #step(
+    body: ExecuteCodeStepRequest,
+    bodyBytes: number,
+    signal: AbortSignal | undefined,
+    parent: Context,
+  ): Promise<StepAnswer> {
     const started = performance.now();
     const language = body.language ?? this.#options.language;
     const program = programHash(language, body);
@@ -147,7 +184,7 @@ export class StepService {
       if (results.length > 0) {
         pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
       }
-      const lease = await this.#options.acquire(language);
+      const lease = await this.#options.acquire(language, parent);
       run = new StepRun(lease, {
         session: previous?.session ?? newId(),
         program,
@@ -174,11 +211,21 @@ export class StepService {
       this.#active.delete(run);
     }
     const ms = (performance.now() - started).toFixed(1);
+    const fields = {
+      event: "step",
+      session: run.session,
+      step,
+      language,
+      mode,
+      duration_ms: Number(ms),
+      sandbox_pid: run.sandbox.pid,
+    };
     if (stop.kind === "end") {
-      this.#options.log(
+      this.#options.logger.info(
         `step ${run.session} #${step} ${stop.result.type} (${mode}, ${stop.why}) ${ms} ms, sandbox ${run.sandbox.pid}`,
+        { ...fields, outcome: stop.result.type, why: stop.why },
       );
-      return stop.result;
+      return { result: stop.result, session: run.session };
     }
     const hold = newId();
     const state: StepState = {
@@ -202,16 +249,20 @@ export class StepService {
       );
       const end = await run.next();
       if (end.kind !== "end") throw new Error("A stopped step run did not end");
-      return end.result;
+      return { result: end.result, session: run.session };
     }
     this.#hold(run, hold, step);
-    this.#options.log(
+    this.#options.logger.info(
       `step ${run.session} #${step} tool_call (${mode}) ${ms} ms, ${stop.calls.length} calls, sandbox ${run.sandbox.pid}`,
+      { ...fields, outcome: "tool_call", tool_calls: stop.calls.length },
     );
     return {
-      type: "tool_call",
-      tool_calls: stop.calls.map((call): StepToolCall => stepToolCall(call)),
-      state: encoded.token,
+      result: {
+        type: "tool_call",
+        tool_calls: stop.calls.map((call): StepToolCall => stepToolCall(call)),
+        state: encoded.token,
+      },
+      session: run.session,
     };
   }
 

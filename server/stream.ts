@@ -11,24 +11,27 @@
  *
  * @module
  */
+import type { Context, Span } from "@opentelemetry/api";
 import type { ExecuteCodeRequest, Language, ToolResultRequest } from "../protocol.ts";
 import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import { Execution } from "./execution.ts";
 import type { Limits } from "./limits.ts";
+import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
 import { EventStream } from "./sse.ts";
 import type { Lease } from "./step_run.ts";
+import { contextOf, endSpan, instruments, startSpan } from "./telemetry.ts";
 
 /** What the streaming service needs from its application. */
 export interface StreamServiceOptions {
   /** Takes an execution slot and a ready sandbox, or throws an {@linkcode HttpProblem}. */
-  acquire(language: Language): Promise<Lease>;
+  acquire(language: Language, parent?: Context): Promise<Lease>;
   limits: Limits;
   language: Language;
   /** Bytes an event stream may hold for a client that does not read. */
   maxBufferedBytes: number;
-  log(line: string): void;
+  logger: Logger;
 }
 
 /** How many ended executions are remembered (to answer late results as the reference). */
@@ -39,6 +42,8 @@ export class StreamService {
   #options: StreamServiceOptions;
   #executions = new Map<string, Execution>();
   #ended = new Set<string>();
+  /** Open tool-call spans by wire call id, with when the call was sent. */
+  #calls = new Map<string, { span: Span; sentAt: number }>();
 
   constructor(options: StreamServiceOptions) {
     this.#options = options;
@@ -49,17 +54,33 @@ export class StreamService {
     return this.#executions.size;
   }
 
-  /** Starts a program and answers with its event stream. */
-  async execute(body: ExecuteCodeRequest): Promise<Response> {
+  /** Starts a program and answers with its event stream; its spans go under `parent`. */
+  async execute(body: ExecuteCodeRequest, parent: Context): Promise<Response> {
     const language = body.language ?? this.#options.language;
-    const { sandbox, release } = await this.#options.acquire(language);
+    const { sandbox, release } = await this.#options.acquire(language, parent);
+    const span = startSpan("progtc.execution", parent, {
+      "progtc.language": language,
+      "progtc.api": "stream",
+    });
+    const inside = contextOf(span, parent);
+    const callIds: string[] = [];
     const events = new EventStream({
       maxBufferedBytes: this.#options.maxBufferedBytes,
       onCancel: () => execution.cancel("the client disconnected"),
       onOverflow: () => execution.cancel("the client does not read its event stream"),
     });
     const execution: Execution = new Execution(sandbox, body.tool_names, this.#options.limits, {
-      toolCall: (call) => events.send(call),
+      toolCall: (call) => {
+        callIds.push(call.id);
+        this.#calls.set(call.id, {
+          span: startSpan("progtc.tool_call", inside, {
+            "progtc.tool": call.tool_name,
+            "progtc.execution_id": call.execution_id,
+          }),
+          sentAt: performance.now(),
+        });
+        events.send(call);
+      },
       ...(body.stream_output
         ? { output: (stream, data) => events.send({ type: stream, data }) }
         : {}),
@@ -68,11 +89,29 @@ export class StreamService {
         events.close();
         release();
         this.#forget(execution.id);
+        for (const id of callIds) this.#endCall(id, "unanswered");
+        endSpan(span, result.type, {
+          "progtc.execution_id": execution.id,
+          "progtc.why": why,
+          "progtc.tool_calls": execution.toolCalls,
+        });
+        instruments.executions.add(1, { outcome: result.type, language, api: "stream" });
         const ms = (performance.now() - execution.startedAt).toFixed(1);
-        this.#options.log(
+        this.#options.logger.info(
           `execution ${execution.id} ${result.type} (${why}) ${ms} ms, ${execution.toolCalls} tool calls, sandbox ${sandbox.pid} run ${
             sandbox.runs + 1
           }`,
+          {
+            event: "execution",
+            execution_id: execution.id,
+            language,
+            outcome: result.type,
+            why,
+            duration_ms: Number(ms),
+            tool_calls: execution.toolCalls,
+            sandbox_pid: sandbox.pid,
+            sandbox_run: sandbox.runs + 1,
+          },
         );
       },
     });
@@ -90,6 +129,7 @@ export class StreamService {
         "content-type": "text/event-stream; charset=utf-8",
         "cache-control": "no-cache",
         "x-accel-buffering": "no",
+        "x-progtc-execution-id": execution.id,
       },
     });
   }
@@ -123,6 +163,9 @@ export class StreamService {
     if (status === "unknown") {
       throw new HttpProblem(404, "unknown_tool_call", `No tool call ${body.tool_call_id}`);
     }
+    if (status !== "not_pending") {
+      this.#endCall(body.tool_call_id, body.error !== undefined ? "tool_error" : "ok");
+    }
     if (status === "not_pending") {
       return notPending("The tool call was already answered or timed out");
     }
@@ -141,6 +184,15 @@ export class StreamService {
     const live = [...this.#executions.values()];
     for (const execution of live) execution.cancel("the server is shutting down");
     return Promise.all(live.map((execution) => execution.stopped)).then(() => {});
+  }
+
+  #endCall(id: string, outcome: string): void {
+    const call = this.#calls.get(id);
+    if (!call) return;
+    this.#calls.delete(id);
+    const ms = performance.now() - call.sentAt;
+    endSpan(call.span, outcome, { "progtc.duration_ms": ms });
+    instruments.toolCallDuration.record(ms, { outcome });
   }
 
   #forget(id: string): void {

@@ -95,13 +95,28 @@ export async function openStream(url: string, body: unknown) {
 
 /** Live child processes of this (test) process. */
 export function children(): number[] {
+  return childrenOf(Deno.pid);
+}
+
+/** Whether process `pid` is alive (not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Live child processes of `parent` (a server in its own process: its sandbox hosts). */
+export function childrenOf(parent: number): number[] {
   const pids: number[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
       const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(ppid) === Deno.pid && state !== "Z") pids.push(Number(entry.name));
+      if (Number(ppid) === parent && state !== "Z") pids.push(Number(entry.name));
     } catch {
       // Gone meanwhile.
     }

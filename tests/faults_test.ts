@@ -400,8 +400,14 @@ for (const prlimitPath of [undefined, null]) {
       strictEqual(body.code, "sandbox_unavailable");
       strictEqual(body.status, 503);
     }
-    strictEqual(logs.length, 2, logs.join("\n"));
-    for (const line of logs) match(line, /^sandbox unavailable: Sandbox did not start: /);
+    // One line for each sandbox that did not start, one for each refused request.
+    const unavailable = logs.filter((line) => line.startsWith("sandbox unavailable"));
+    strictEqual(unavailable.length, 2, logs.join("\n"));
+    for (const line of unavailable) match(line, /^sandbox unavailable: Sandbox did not start: /);
+    deepStrictEqual(logs.filter((line) => !unavailable.includes(line)), [
+      "refused POST /execute-code: 503 sandbox_unavailable",
+      "refused POST /execute-code-step: 503 sandbox_unavailable",
+    ]);
     strictEqual((await fetch(`${server.url}/ping`)).status, 200);
     strictEqual(server.app.running, 0);
     // Each failed start leaves nothing behind.
@@ -706,8 +712,8 @@ class CliServer implements AsyncDisposable {
   }
 }
 
-Deno.test("SIGTERM ends every running execution with a terminal frame, then the server exits 0", async () => {
-  await using cli = new CliServer(freePort());
+Deno.test("SIGTERM with --drain-timeout 0 ends every running execution with a terminal frame, then the server exits 0", async () => {
+  await using cli = new CliServer(freePort(), ["--drain-timeout", "0"]);
   await cli.ready();
   const waiting = await openStream(cli.url, {
     code: `import { never } from "tools"; console.log("waiting"); await never();`,
@@ -746,7 +752,8 @@ Deno.test("SIGTERM ends every running execution with a terminal frame, then the 
   strictEqual(status.code, 0, cli.output);
   const seconds = (performance.now() - signalled) / 1000;
   ok(seconds < 5, `took ${seconds} s`);
-  match(cli.output, /SIGTERM: ending running executions and stopping/);
+  match(cli.output, /SIGTERM: refusing new executions, draining running ones/);
+  match(cli.output, /drain timeout: ending 2 executions still running/);
   strictEqual(cli.output.match(/runtime_error \(the server is shutting down\)/g)?.length, 2);
   await watching;
   await waitFor(
@@ -756,8 +763,13 @@ Deno.test("SIGTERM ends every running execution with a terminal frame, then the 
   );
 });
 
-Deno.test("SIGTERM during a running step answers it with a terminal result, then the server exits 0", async () => {
-  await using cli = new CliServer(freePort(), ["--code-execution-timeout", "20"]);
+Deno.test("SIGTERM with --drain-timeout 0 during a running step answers it with a terminal result, then the server exits 0", async () => {
+  await using cli = new CliServer(freePort(), [
+    "--code-execution-timeout",
+    "20",
+    "--drain-timeout",
+    "0",
+  ]);
   await cli.ready();
   const step = post(`${cli.url}/execute-code-step`, {
     code: `console.log("spinning"); while (true) {}`,

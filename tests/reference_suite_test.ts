@@ -123,13 +123,16 @@ async function startOurServer(): Promise<Target> {
         () => reject(new Error(`The server did not listen within ${START_TIMEOUT_MS} ms`)),
         START_TIMEOUT_MS,
       );
-      stderr.onText((text) => {
+      // The listening line is an info record: on stdout (warnings and errors on stderr).
+      const onText = (text: string) => {
         const match = text.match(/listening on (http:\/\/\S+)/);
         if (match) {
           clearTimeout(timer);
           resolve(match[1]!);
         }
-      });
+      };
+      stdout.onText(onText);
+      stderr.onText(onText);
       child.status.then((status) => {
         clearTimeout(timer);
         reject(new Error(`The server exited with ${status.code} before listening`));

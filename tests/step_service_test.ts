@@ -9,6 +9,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { ExecuteCodeStepRequest, ExecuteCodeStepResult, StepToolCalls } from "../protocol.ts";
 import { limitsOf } from "../server/limits.ts";
+import { silentLogger } from "../server/log.ts";
 import { resolveOptions } from "../server/options.ts";
 import { HttpProblem } from "../server/problem.ts";
 import { StateCodec } from "../server/state_token.ts";
@@ -52,7 +53,7 @@ async function harness(
     stateMaxAgeMs: 60_000,
     warmResumeTtlMs: 60_000,
     maxPaused: 8,
-    log: () => {},
+    logger: silentLogger,
     ...options,
   });
   return {
@@ -60,7 +61,9 @@ async function harness(
     sandboxes,
     slots,
     step: (request) =>
-      service.step({ code: "", tool_names: ["t", "get", "log"], ...request }, 1000),
+      service.step({ code: "", tool_names: ["t", "get", "log"], ...request }, 1000).then((
+        answer,
+      ) => answer.result),
     live: () => sandboxes.filter((s) => s.live),
   };
 }

@@ -18,6 +18,12 @@ export interface ClientReport {
   error?: { type: string; message: string; status: number | null; body: string | null };
   events?: { kind: string; t: number; tool?: string; tool_call?: Record<string, unknown> }[];
   steps?: { tool_calls: Record<string, unknown>[]; state_chars: number }[];
+  /** One entry per execution (`many_client.py`): its result, or the error the client raised. */
+  results?: {
+    i: number;
+    result?: Record<string, unknown>;
+    error?: { type: string; message: string; status: number | null; body: string | null };
+  }[];
   /** What the README's own code printed (`readme_client.py`). */
   printed?: string;
   elapsed_s: number;
@@ -40,7 +46,12 @@ export interface RunClientOptions {
  */
 export async function runClient(
   version: ReferenceVersion,
-  script: "stream_client.py" | "step_client.py" | "readme_client.py" | "step_forks.py",
+  script:
+    | "stream_client.py"
+    | "step_client.py"
+    | "readme_client.py"
+    | "step_forks.py"
+    | "many_client.py",
   scenario: string,
   target: { baseUrl: string; apiKey: string },
   options: RunClientOptions = {},

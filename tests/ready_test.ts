@@ -1,0 +1,60 @@
+/**
+ * `GET /ready`: 200 only when sandboxes of the default language can start now; `/ping` stays
+ * the liveness probe.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { API_KEY, startServer } from "./_helpers.ts";
+import { serve } from "../server/serve.ts";
+import { spawnServer } from "./_process.ts";
+
+Deno.test("/ready answers 200 once sandboxes of the default language are ready", async () => {
+  await using t = await startServer();
+  const response = await fetch(`${t.url}/ready`);
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { status: "ready", language: "typescript" });
+});
+
+Deno.test("/ready answers 503 not_ready with the reason when the sandboxes' Deno binary is missing, /ping 200", async () => {
+  await using server = await serve({
+    apiKey: API_KEY,
+    port: 0,
+    poolSize: 1,
+    pythonPoolSize: 0,
+    denoPath: "/nonexistent/deno",
+    log: () => {},
+  });
+  let response: Response;
+  const deadline = Date.now() + 5000;
+  while (true) {
+    response = await fetch(`${server.url}/ready`);
+    const body = await response.json();
+    if (response.status === 503 && /cannot start/.test(body.detail)) {
+      assert.equal(response.headers.get("content-type"), "application/problem+json");
+      assert.equal(body.code, "not_ready");
+      assert.match(body.detail, /^typescript sandboxes cannot start: /);
+      break;
+    }
+    assert.ok(Date.now() < deadline, `no 503 in 5 s: ${response.status} ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal((await fetch(`${server.url}/ping`)).status, 200);
+});
+
+Deno.test("/ready with --sandbox-deno (or PROGTC_SANDBOX_DENO) naming a missing binary is 503", async () => {
+  await using cli = await spawnServer(["--sandbox-deno", "/nonexistent/deno"]);
+  const response = await fetch(`${cli.url}/ready`);
+  const body = await response.json();
+  assert.equal(response.status, 503, JSON.stringify(body));
+  assert.equal(body.code, "not_ready");
+  assert.equal((await fetch(`${cli.url}/ping`)).status, 200);
+});
+
+Deno.test("/ready answers 503 shutting_down while the server drains", async () => {
+  await using t = await startServer();
+  t.server.app.drain();
+  const response = await fetch(`${t.url}/ready`);
+  assert.equal(response.status, 503);
+  assert.equal((await response.json()).code, "shutting_down");
+});
