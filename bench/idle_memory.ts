@@ -36,10 +36,14 @@ export async function idleMemory(ctx: Ctx): Promise<Section> {
   await using ours = await startOurs([], "ours (idle memory)");
   const run = async (body: Record<string, unknown>, stdout: string) =>
     expectSuccess(await execute(ours, body), stdout, "idle_memory");
+  // The footprint an operator sees first: started with the defaults, no request yet (no Python
+  // until a Python program asks for it).
+  await settle(ours);
+  const rows = await rowsOf(ours, "at start, no request");
   await run({ code: "console.log(1)", tool_names: [] }, "1\n");
   await run({ code: "print(1)", tool_names: [], language: "python" }, "1\n");
   await settle(ours);
-  const rows = await rowsOf(ours, "warm");
+  rows.push(...await rowsOf(ours, "warm"));
   for (let i = 0; i < executions; i++) {
     await run({
       code: `import { echo } from "tools";\nfor (let i = 0; i < 10; i++) await echo(i);\n` +
@@ -58,8 +62,9 @@ export async function idleMemory(ctx: Ctx): Promise<Section> {
   }
   return {
     title: "Idle memory",
-    description: "A fresh server of ours with the default options (its own process), after one " +
-      "TypeScript and one Python execution and once quiet; then again after " +
+    description: "A fresh server of ours with the default options (its own process): at start " +
+      "before any request (the idle footprint), after one TypeScript and one Python execution " +
+      "and once quiet; then again after " +
       `${executions} executions (10 tool calls and 1 KB of output each). Child processes are ` +
       "named from their command lines. RSS counts shared pages in full in every process; PSS " +
       "splits them among the processes that share them, so the PSS of a tree adds up to what it " +

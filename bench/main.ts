@@ -27,6 +27,7 @@ import { loadTest } from "./load_test.ts";
 import { idleMemory } from "./idle_memory.ts";
 import { soak } from "./soak.ts";
 import { stalls } from "./stalls.ts";
+import { sseReader } from "./sse_reader.ts";
 
 /** What a section reports. */
 export interface Section {
@@ -71,6 +72,7 @@ const SECTIONS: { name: string; run: (ctx: Ctx) => Promise<Section> }[] = [
   { name: "step_api", run: stepApi },
   { name: "load_test", run: loadTest },
   { name: "idle_memory", run: idleMemory },
+  { name: "sse_reader", run: sseReader },
   { name: "stalls", run: stalls },
   { name: "soak", run: soak },
 ];
