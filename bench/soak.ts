@@ -114,7 +114,7 @@ try { await t(); } catch (e) { console.log(e.name); }`;
         const first = await postStep(server, body);
         const retry = await postStep(server, body);
         if (JSON.stringify(callsOf(first)) !== JSON.stringify(callsOf(retry))) {
-          return "a retried step gave other calls";
+          return `a retried step gave other calls (${kindOf(first)}, then ${kindOf(retry)})`;
         }
         answer = retry;
       }
@@ -124,6 +124,12 @@ try { await t(); } catch (e) { console.log(e.name); }`;
       return undefined;
     }
   }
+}
+
+/** An answer's type, and the start of its error if it has one. */
+function kindOf(answer: Record<string, unknown>): string {
+  const stderr = typeof answer.stderr === "string" ? answer.stderr.trim().slice(0, 80) : "";
+  return stderr ? `${answer.type}: ${stderr}` : String(answer.type);
 }
 
 function callsOf(answer: Record<string, unknown>) {

@@ -170,14 +170,23 @@ export class StepService {
 
     let run: StepRun;
     let mode: "start" | "warm" | "replay";
-    const held = previous && results.length > 0 ? this.#heldFor(previous, program) : undefined;
+    let held = previous && results.length > 0 ? this.#heldFor(previous, program) : undefined;
+    let release: (() => void) | undefined;
     if (held) {
       // The slot first: a step refused for capacity leaves the execution held.
-      const release = await this.#options.acquireSlot();
+      release = await this.#options.acquireSlot();
+      // While this waited, the hold may have ended (its memory reclaimed for a new execution,
+      // its TTL, a newer hold of the step) or gone to a retry of this request: replay then.
+      if (this.#heldFor(previous!, program) !== held) {
+        release();
+        held = undefined;
+      }
+    }
+    if (held) {
       this.#take(previous!.hold);
       mode = "warm";
       run = held;
-      run.resume(outcomes, release);
+      run.resume(outcomes, release!);
     } else {
       mode = previous ? "replay" : "start";
       const records = new Map<string, StepRecord>(Object.entries(previous?.records ?? {}));

@@ -296,3 +296,37 @@ Deno.test("StepService reclaims memory by dropping paused executions, oldest fir
   strictEqual(h.service.reclaim(1), 0, "nothing left to drop");
   strictEqual(h.live().length, 0);
 });
+
+Deno.test("StepService replays a step whose held execution ended while the resume waited for a slot", async () => {
+  // Found by the soak: a resume waiting for its slot while another execution's admission
+  // reclaimed the held execution's memory answered "paused execution dropped", losing the step.
+  let whileWaiting: (() => Promise<void>) | undefined;
+  const h = await harness({ echo: ECHO_TWICE }, {
+    acquireSlot: async () => {
+      const during = whileWaiting;
+      whileWaiting = undefined;
+      await during?.();
+      return () => {};
+    },
+  });
+  const first = calls(await h.step({ code: "echo" }));
+
+  // Admission reclaims the held execution's memory while the resume waits for its slot.
+  whileWaiting = () => Promise.resolve(void strictEqual(h.service.reclaim(1), 100));
+  const resumed = calls(await h.step({ code: "echo", state: first.state, tool_results: ["x"] }));
+  deepStrictEqual(resumed.tool_calls[0]!.args, ["second", "x"]);
+  strictEqual(h.sandboxes.length, 2, "the step replayed in a new sandbox");
+
+  // A retry of the same request gets the slot first and takes the hold: both answers are right.
+  let retry: Promise<ExecuteCodeStepResult> | undefined;
+  const request = { code: "echo", state: resumed.state, tool_results: ["y"] };
+  whileWaiting = async () => {
+    retry = h.step(request);
+    await retry;
+  };
+  const answer = await h.step(request);
+  const done = { type: "success", stdout: "x y\n", stderr: "" };
+  deepStrictEqual(answer, done);
+  deepStrictEqual(await retry, done);
+  strictEqual(h.live().length, 0, "a sandbox outlived its step");
+});
