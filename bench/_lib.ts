@@ -267,7 +267,10 @@ export async function describeMachine(root: string): Promise<[string, string][]>
   const kernel = (await readText("/proc/sys/kernel/osrelease"))?.trim();
   const head = await output("git", ["rev-parse", "--short", "HEAD"], root);
   const dirty = await output("git", ["status", "--porcelain", "--untracked-files=no"], root);
-  const changed = dirty ? dirty.split("\n").map((l) => l.slice(3)) : [];
+  // Porcelain lines are `XY path`; the output may have lost its first line's leading space.
+  // The report itself (which this run overwrites) is not part of what is measured.
+  const changed = (dirty ? dirty.split("\n").map((l) => l.replace(/^\s*\S{1,2}\s+/, "")) : [])
+    .filter((path) => path !== "BENCHMARKS.md");
   const commit = head === undefined
     ? `unknown (${root})`
     : changed.length
