@@ -145,9 +145,22 @@ export function callInput(
   return refusal instanceof Refusal ? { error: refusal.error } : { input: refusal.input };
 }
 
+/** Whether a defined tool takes one object; read from its schema once per tool. */
+const objectInputs = new WeakMap<DefinedTool, boolean>();
+
+function takesObjectInput(tool: DefinedTool): boolean {
+  let takes = objectInputs.get(tool);
+  if (takes === undefined) {
+    // For a Standard Schema this converts it to JSON Schema: not on every call.
+    const schema = jsonSchemaOf(tool.input);
+    takes = schema === undefined || isObjectSchema(schema);
+    objectInputs.set(tool, takes);
+  }
+  return takes;
+}
+
 function inputOf(call: ToolCall, tool: DefinedTool): Refusal | { input: unknown } {
-  const schema = jsonSchemaOf(tool.input);
-  const takesObject = schema === undefined || isObjectSchema(schema);
+  const takesObject = takesObjectInput(tool);
   const kwargs = Object.keys(call.kwargs).length > 0 ? call.kwargs : undefined;
   let input: unknown;
   if (call.args.length > 1) {
