@@ -145,14 +145,12 @@ interface Paused {
   readonly state: string;
   readonly calls: ToolCall[];
   readonly pending: PendingCall[];
-  readonly at: number;
 }
 
 /** A program that ended while its approval was checked. */
 interface Ended {
   readonly kind: "ended";
   readonly output: ProgtcToolOutput;
-  readonly at: number;
 }
 
 /** How long a paused program is kept for its approval (the server's hold may be shorter). */
@@ -186,9 +184,10 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
   const approvals = Object.values(tools).some((tool) =>
     isDefinedTool(tool) && tool.needsApproval !== undefined && tool.needsApproval !== false
   );
-  const kept = new Map<string, Paused | Ended>();
+  // By the id of the model's call: what `needsApproval` found, until `execute` takes it.
+  const kept = new Map<string, { entry: Paused | Ended; at: number }>();
   const forget = (now: number) => {
-    for (const [id, entry] of kept) if (now - entry.at > KEEP_MS) kept.delete(id);
+    for (const [id, { at }] of kept) if (now - at > KEEP_MS) kept.delete(id);
   };
 
   /** Steps the program on; stops before a batch that needs approval when `ask` is set. */
@@ -204,14 +203,15 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
     let results: { toolResults?: JsonValue[]; toolErrors?: StepToolError[] } = {};
     for (;;) {
       if (calls !== undefined) {
-        const needing = await needingApproval(calls, tools);
-        if (needing.size > 0 && !approved) {
+        // An approved batch is not asked about again (nor the tools' own checks run twice).
+        const needing = approved ? new Set<string>() : await needingApproval(calls, tools);
+        if (needing.size > 0) {
           if (ask) {
             const pending = calls.filter((call) => needing.has(call.id)).map((call) => ({
               toolName: call.tool_name,
               input: inputOf(call, tools),
             }));
-            return { kind: "paused", code, state: state!, calls, pending, at: Date.now() };
+            return { kind: "paused", code, state: state!, calls, pending };
           }
           results = await runWithRefusals(calls, tools, needing);
         } else {
@@ -227,7 +227,7 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
         returnValue: true,
         ...(state !== undefined ? { state, ...results } : {}),
       });
-      if (step.type !== "tool_call") return { kind: "ended", output: toOutput(step), at: 0 };
+      if (step.type !== "tool_call") return { kind: "ended", output: toOutput(step) };
       state = step.state;
       calls = step.tool_calls;
     }
@@ -237,16 +237,15 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
     input: ProgtcToolInput,
     execution: AiToolExecutionOptions,
   ): Promise<ProgtcToolOutput> => {
-    const entry = kept.get(execution.toolCallId);
+    const entry = kept.get(execution.toolCallId)?.entry;
     kept.delete(execution.toolCallId);
     if (entry?.kind === "ended") return entry.output;
-    if (entry?.kind === "paused") {
+    if (entry?.kind === "paused" || approvals) {
       // The AI SDK runs `execute` after an approval only: the paused calls are approved.
-      const from = { state: entry.state, calls: entry.calls, approved: true };
-      return ((await advance(entry.code, from, false, execution.abortSignal)) as Ended).output;
-    }
-    if (approvals) {
-      return ((await advance(input.code, undefined, false, execution.abortSignal)) as Ended).output;
+      const from = entry && { state: entry.state, calls: entry.calls, approved: true };
+      const end = await advance(entry?.code ?? input.code, from, false, execution.abortSignal);
+      if (end.kind === "ended") return end.output;
+      throw new Error("A program paused for an approval it could not ask for");
     }
     const result = await client.executeCode({
       code: input.code,
@@ -265,9 +264,9 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
     const now = Date.now();
     forget(now);
     // The AI SDK asks again before it runs an approved call: the program is still paused.
-    if (kept.get(execution.toolCallId)?.kind === "paused") return true;
+    if (kept.get(execution.toolCallId)?.entry.kind === "paused") return true;
     const entry = await advance(input.code, undefined, true, execution.abortSignal);
-    kept.set(execution.toolCallId, { ...entry, at: now });
+    kept.set(execution.toolCallId, { entry, at: now });
     return entry.kind === "paused";
   };
 
@@ -277,7 +276,7 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
     execute,
     ...(approvals ? { needsApproval } : {}),
     pendingCalls: (toolCallId) => {
-      const entry = kept.get(toolCallId);
+      const entry = kept.get(toolCallId)?.entry;
       return entry?.kind === "paused" ? entry.pending : [];
     },
     experimental_toolCaller: undefined as never,
