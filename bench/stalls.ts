@@ -10,36 +10,8 @@
 import { median, ms, sleep } from "./_lib.ts";
 import type { Server } from "./_servers.ts";
 import type { Check, Ctx, Section } from "./main.ts";
-
-const encoder = new TextEncoder();
-
-/** A state token signed as a server with `secret` signs it (anyone with the secret can). */
-async function mint(secret: string, payload: Uint8Array): Promise<string> {
-  const importKey = (raw: BufferSource) =>
-    crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const hmac = (key: CryptoKey, data: Uint8Array) =>
-    crypto.subtle.sign("HMAC", key, data as BufferSource);
-  const base = await importKey(encoder.encode(secret));
-  const key = await importKey(await hmac(base, encoder.encode("progtc state token v1")));
-  const signed = `p2.${payload.toBase64({ alphabet: "base64url", omitPadding: true })}`;
-  const mac = new Uint8Array(await hmac(key, encoder.encode(signed)));
-  return `${signed}.${mac.toBase64({ alphabet: "base64url", omitPadding: true })}`;
-}
-
-/** Raw deflate of `size` zero bytes, compressed a MiB at a time. */
-async function deflatedZeros(size: number): Promise<Uint8Array> {
-  const piece = new Uint8Array(2 ** 20);
-  let left = size;
-  const source = new ReadableStream<BufferSource>({
-    pull(controller) {
-      if (left <= 0) return controller.close();
-      controller.enqueue(piece.subarray(0, Math.min(left, piece.length)));
-      left -= piece.length;
-    },
-  });
-  const compressed = source.pipeThrough(new CompressionStream("deflate-raw"));
-  return new Uint8Array(await new Response(compressed).arrayBuffer());
-}
+// The attacker's side of a token bomb: no server code.
+import { deflatedZeros, mint } from "../tests/security/_forged_tokens.ts";
 
 /** The slowest `/ping` while `work` runs. */
 async function probe(server: Server, work: () => Promise<string>) {

@@ -151,3 +151,19 @@ export async function assertOnlyPoolHosts(...servers: TestServer[]): Promise<voi
     throw new Error(`children ${children()} are not the pools' hosts ${expected()}`);
   });
 }
+
+/** An execution that waits in its one tool call until `release()`; `result` is its end. */
+export function heldExecution(client: ProgtcClient) {
+  const gate = Promise.withResolvers<string>();
+  const called = Promise.withResolvers<void>();
+  const result = client.executeCode({
+    code: `import { wait } from "tools"; console.log(await wait());`,
+    tools: {
+      wait: () => {
+        called.resolve();
+        return gate.promise;
+      },
+    },
+  });
+  return { called: called.promise, release: () => gate.resolve("released"), result };
+}

@@ -7,8 +7,7 @@
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import type { ProgtcClient } from "../../client/mod.ts";
-import { API_KEY, assertOnlyPoolHosts, startServer, waitFor } from "../_helpers.ts";
+import { API_KEY, assertOnlyPoolHosts, heldExecution, startServer, waitFor } from "../_helpers.ts";
 import { openFds, spawnServer } from "../_process.ts";
 
 const encoder = new TextEncoder();
@@ -45,22 +44,6 @@ async function untilClosed(conn: Deno.TcpConn): Promise<string> {
   return text;
 }
 
-/** An execution that waits in a tool until `release()`; resolves with its result. */
-function held(client: ProgtcClient) {
-  const gate = Promise.withResolvers<string>();
-  const called = Promise.withResolvers<void>();
-  const result = client.executeCode({
-    code: `import { wait } from "tools"; console.log(await wait());`,
-    tools: {
-      wait: () => {
-        called.resolve();
-        return gate.promise;
-      },
-    },
-  });
-  return { called: called.promise, release: () => gate.resolve("released"), result };
-}
-
 const ADD = {
   code: `import { add } from "tools"; console.log(await add(20, 22));`,
   tools: { add: (a: number, b: number) => a + b },
@@ -95,7 +78,7 @@ Deno.test("a keep-alive connection is closed after --idle-timeout with no reques
 
 Deno.test("at --max-connections, new connections replace idle ones and an execution in progress finishes", async () => {
   await using t = await startServer({ maxConnections: 20 });
-  const execution = held(t.client);
+  const execution = heldExecution(t.client);
   await execution.called;
   const conns = await flood(t.server.addr.port, 200);
   await waitFor("the flood is accepted", () => t.server.connections!.accepted >= 200);
@@ -110,7 +93,7 @@ Deno.test("at --max-connections, new connections replace idle ones and an execut
 
 Deno.test("at --max-connections with every connection active, a new one is answered 503 over_capacity", async () => {
   await using t = await startServer({ maxConnections: 2, bodyTimeout: 1 });
-  const execution = held(t.client);
+  const execution = heldExecution(t.client);
   await execution.called;
   // Two active connections: the execution's event stream, and a request that trickles its body.
   const [slow] = await flood(
@@ -137,7 +120,7 @@ for (const cap of ["default", "none"] as const) {
     // With no cap that fits, the process runs out of descriptors: the accept loop backs off.
     const args = cap === "none" ? ["--max-connections", "100000"] : [];
     await using server = await spawnServer(args, { nofile: 256 });
-    const execution = held(server.client);
+    const execution = heldExecution(server.client);
     await execution.called;
     const conns: Deno.TcpConn[] = [];
     for (let i = 0; i < 1000; i++) {

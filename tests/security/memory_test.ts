@@ -8,28 +8,12 @@
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { type ProgtcClient, ProgtcHttpError } from "../../client/mod.ts";
+import { ProgtcHttpError } from "../../client/mod.ts";
 import { MemoryCgroups } from "../../runner/cgroups.ts";
-import { assertOnlyPoolHosts, startServer } from "../_helpers.ts";
+import { assertOnlyPoolHosts, heldExecution, startServer } from "../_helpers.ts";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
-
-/** An execution that waits in a tool until `release()`. */
-function held(client: ProgtcClient) {
-  const gate = Promise.withResolvers<string>();
-  const called = Promise.withResolvers<void>();
-  const result = client.executeCode({
-    code: `import { wait } from "tools"; console.log(await wait());`,
-    tools: {
-      wait: () => {
-        called.resolve();
-        return gate.promise;
-      },
-    },
-  });
-  return { called: called.promise, release: () => gate.resolve("released"), result };
-}
 
 function memAvailable(): number {
   const kb = Deno.readTextFileSync("/proc/meminfo").match(/^MemAvailable:\s+(\d+) kB$/m)![1];
@@ -43,7 +27,7 @@ cgroups.close();
 Deno.test("over --memory-budget-mb a request waits, then 503; paused step executions give theirs first", async () => {
   // Room for two TypeScript sandboxes of 768 MiB.
   await using t = await startServer({ memoryBudgetMb: 1600, queueTimeoutMs: 500, poolSize: 2 });
-  const [a, b] = [held(t.client), held(t.client)];
+  const [a, b] = [heldExecution(t.client), heldExecution(t.client)];
   await Promise.all([a.called, b.called]);
   strictEqual(t.server.app.memory.held, 2 * 768 * MiB);
   const refused = await t.client.executeCode({ code: "1", tools: {} }).catch((e) => e);

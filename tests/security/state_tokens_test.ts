@@ -10,42 +10,15 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { API_KEY, assertOnlyPoolHosts, post, startServer } from "../_helpers.ts";
 import { procStatusBytes, spawnServer } from "../_process.ts";
+import { deflatedZeros, mint } from "./_forged_tokens.ts";
 
 const encoder = new TextEncoder();
 const MiB = 1024 * 1024;
-
-/** Signs `payload` as a server with `secret` does: anyone with the secret can. */
-async function mint(secret: string, payload: Uint8Array): Promise<string> {
-  const hmac = (key: CryptoKey, data: Uint8Array) =>
-    crypto.subtle.sign("HMAC", key, data as BufferSource);
-  const importKey = (raw: BufferSource) =>
-    crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const base = await importKey(encoder.encode(secret));
-  const key = await importKey(await hmac(base, encoder.encode("progtc state token v1")));
-  const signed = `p2.${payload.toBase64({ alphabet: "base64url", omitPadding: true })}`;
-  const mac = new Uint8Array(await hmac(key, encoder.encode(signed)));
-  return `${signed}.${mac.toBase64({ alphabet: "base64url", omitPadding: true })}`;
-}
 
 /** The JSON of a token the server issued (the test holds the key too). */
 function open(token: string): Record<string, unknown> {
   const payload = Uint8Array.fromBase64(token.split(".")[1]!, { alphabet: "base64url" });
   return JSON.parse(new TextDecoder().decode(inflateRawSync(payload)));
-}
-
-/** Raw deflate of `size` zero bytes, compressed in pieces (the test never holds them all). */
-async function zeros(size: number): Promise<Uint8Array> {
-  const piece = new Uint8Array(MiB);
-  let left = size;
-  const source = new ReadableStream<BufferSource>({
-    pull(controller) {
-      if (left <= 0) return controller.close();
-      controller.enqueue(piece.subarray(0, Math.min(left, piece.length)));
-      left -= piece.length;
-    },
-  });
-  const compressed = source.pipeThrough(new CompressionStream("deflate-raw"));
-  return new Uint8Array(await new Response(compressed).arrayBuffer());
 }
 
 const CODE = `import { a } from "tools"; console.log("got", await a());`;
@@ -59,7 +32,7 @@ const stepBody = (state: string, results: unknown[] = [1]) => ({
 
 Deno.test("a minted token that inflates to 2 GiB is refused as malformed, and the server's peak memory stays flat", async () => {
   await using server = await spawnServer();
-  const bomb = await mint(API_KEY, await zeros(2048 * MiB));
+  const bomb = await mint(API_KEY, await deflatedZeros(2048 * MiB));
   ok(bomb.length < 4 * MiB, `${bomb.length}`);
   // First requests, so the peak below counts only the bomb: an execution, and a body as large
   // as the bomb's (the server parses large bodies in a worker it starts on first use).
