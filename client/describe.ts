@@ -187,11 +187,7 @@ function tsType(
   if (schema.allOf) {
     return schema.allOf.map((s) => wrap(tsType(s, root, indent, depth + 1))).join(" & ") + nullable;
   }
-  const types = schema.type === undefined
-    ? (schema.properties ? ["object"] : schema.items ? ["array"] : [])
-    : Array.isArray(schema.type)
-    ? schema.type
-    : [schema.type];
+  const types = typesOf(schema);
   if (types.length === 0) return "unknown";
   return types.map((type) => {
     switch (type) {
@@ -386,7 +382,7 @@ class PyTypes {
     const resolved = deref(schema, root);
     if (resolved !== schema) return this.of(resolved, root, name, depth + 1);
     const optional = schema.nullable === true ? " | None" : "";
-    const literal = (v: unknown) => v === null ? "None" : JSON.stringify(v);
+    const literal = (v: unknown) => pythonLiteral(v) ?? JSON.stringify(v);
     if (schema.const !== undefined) return `Literal[${literal(schema.const)}]${optional}`;
     if (schema.enum) return `Literal[${schema.enum.map(literal).join(", ")}]${optional}`;
     const union = schema.anyOf ?? schema.oneOf;
@@ -394,11 +390,7 @@ class PyTypes {
       return [...new Set(union.map((s, i) => this.of(s, root, `${name}${i}`, depth + 1)))]
         .join(" | ") + optional;
     }
-    const types = schema.type === undefined
-      ? (schema.properties ? ["object"] : schema.items ? ["array"] : [])
-      : Array.isArray(schema.type)
-      ? schema.type
-      : [schema.type];
+    const types = typesOf(schema);
     if (types.length === 0) return "Any";
     return types.map((type) => {
       switch (type) {
@@ -458,4 +450,12 @@ function pythonLiteral(value: unknown): string | undefined {
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   if (typeof value === "string") return JSON.stringify(value);
   return undefined;
+}
+
+/** The JSON types a schema names, or implies by its keywords (`properties`, `items`). */
+function typesOf(schema: JsonSchema): string[] {
+  if (schema.type === undefined) {
+    return schema.properties ? ["object"] : schema.items ? ["array"] : [];
+  }
+  return Array.isArray(schema.type) ? schema.type : [schema.type];
 }

@@ -170,14 +170,44 @@ Deno.test("describeTools for Python: stubs with type hints, keyword arguments an
     stubs,
   );
   ok(stubs.includes("async def legacy(*args: Any, **kwargs: Any) -> Any: ..."), stubs);
-  const parsed = await new Deno.Command("python3", {
-    args: ["-c", "import ast, sys; ast.parse(sys.stdin.read())"],
+  await assertPythonRuns(stubs);
+});
+
+/** Runs `source` in Python: it parses, and its annotations (evaluated at `def`) are valid. */
+async function assertPythonRuns(source: string): Promise<void> {
+  const python = await new Deno.Command("python3", {
+    args: ["-c", "import sys; exec(compile(sys.stdin.read(), 'tools', 'exec'), {})"],
     stdin: "piped",
     stderr: "piped",
   }).spawn();
-  const writer = parsed.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stubs));
+  const writer = python.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(source));
   await writer.close();
-  const status = await parsed.output();
+  const status = await python.output();
   strictEqual(status.code, 0, new TextDecoder().decode(status.stderr));
+}
+
+Deno.test("describeTools for Python writes JSON literals as Python's (True, False, None)", async () => {
+  const stubs = describeTools({
+    switch: defineTool({
+      input: {
+        type: "object",
+        properties: {
+          on: { const: true },
+          mode: { enum: ["a", null, false] },
+          retry: { type: "boolean", default: false },
+        },
+        required: ["on"],
+      },
+      execute: () => null,
+    }),
+  }, { language: "python", rules: false });
+  ok(
+    stubs.includes(
+      'async def switch(*, on: Literal[True], mode: Literal["a", None, False] | None = None, ' +
+        "retry: bool = False) -> Any: ...",
+    ),
+    stubs,
+  );
+  await assertPythonRuns(stubs);
 });
