@@ -367,8 +367,8 @@ export function runMessage(
   toolNames: string[],
   options: ProgramLimits & {
     reportIdle: boolean;
-    returnValue?: boolean;
-    modules?: Record<string, string>;
+    returnValue?: boolean | undefined;
+    modules?: Record<string, string> | undefined;
   },
 ): RunRequest {
   return {

@@ -206,8 +206,8 @@ export class StepService {
         runMessage(language, body.code, body.tool_names, {
           ...this.#options.limits,
           reportIdle: true,
-          returnValue: body.return_value === true,
-          ...(body.modules ? { modules: body.modules } : {}),
+          returnValue: body.return_value,
+          modules: body.modules,
         }),
       );
     }

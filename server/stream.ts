@@ -120,8 +120,8 @@ export class StreamService {
       runMessage(language, body.code, body.tool_names, {
         ...this.#options.limits,
         reportIdle: false,
-        returnValue: body.return_value === true,
-        ...(body.modules ? { modules: body.modules } : {}),
+        returnValue: body.return_value,
+        modules: body.modules,
       }),
     );
     return new Response(events.stream, {
