@@ -428,16 +428,18 @@ export const LOCKED_RUN_FLAGS: readonly string[] = [
 ];
 
 /**
- * The whole environment of a sandbox process: what Deno needs to find its cache, nothing else of
- * the server's environment (its API key above all).
+ * Where a sandbox process is told Deno's cache is: a path under `/dev/null`, which no one can
+ * create (not even root), so Deno runs with its caches in memory. A program may make Deno
+ * transpile modules and fill its code cache; nothing of that reaches the disk.
+ */
+export const SANDBOX_DENO_DIR = "/dev/null/progtc-sandbox-has-no-cache";
+
+/**
+ * The whole environment of a sandbox process: nothing of the server's (its API key above all),
+ * and no cache directory Deno could write to (no `HOME` either: Deno would look for one there).
  */
 export function sandboxEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
-  for (const name of ["DENO_DIR", "HOME", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
+  return { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_DIR: SANDBOX_DENO_DIR };
 }
 
 function commandLine(options: HostOptions): { cmd: string; args: string[] } {
