@@ -76,6 +76,14 @@ Options of serve (defaults in brackets):
   --max-tool-calls <n>          Tool calls per execution [1000]
   --max-tool-args-bytes <n>     JSON arguments per tool call [1048576]
   --max-tool-result-bytes <n>   JSON result per tool call [4194304]
+  --max-buffered-bytes <n>      Bytes an event stream holds for a client that does not
+                                read, its terminal frame included [16777216]
+  --unread-stream-timeout <s>   Seconds an ended execution's event stream may stay unread
+                                before its connection is closed [30]
+  --max-step-answer-bytes <n>   JSON of the tool calls of one step answer; a call past it
+                                fails in the program [16777216]
+  --max-held-bytes <n>          Bytes held for all clients together (unsent frames, kept
+                                output, step answers) [an eighth of the memory available]
 
 Sandbox hosts (each runs one program at a time, each program in a fresh worker):
   --host-max-runs <n>           Programs per host before it is retired; 1: a new process
@@ -124,6 +132,10 @@ const OPTIONS = {
   "max-tool-calls": { type: "string" },
   "max-tool-args-bytes": { type: "string" },
   "max-tool-result-bytes": { type: "string" },
+  "max-buffered-bytes": { type: "string" },
+  "unread-stream-timeout": { type: "string" },
+  "max-step-answer-bytes": { type: "string" },
+  "max-held-bytes": { type: "string" },
   "python-data-mb": { type: "string" },
   "python-memory-mb": { type: "string" },
   "host-max-runs": { type: "string" },
@@ -283,6 +295,10 @@ export function parseServeArgs(
     ["maxToolCalls", number(values, "max-tool-calls", true)],
     ["maxToolArgsBytes", number(values, "max-tool-args-bytes", true)],
     ["maxToolResultBytes", number(values, "max-tool-result-bytes", true)],
+    ["maxBufferedBytes", number(values, "max-buffered-bytes", true)],
+    ["unreadStreamTimeout", number(values, "unread-stream-timeout", false)],
+    ["maxStepAnswerBytes", number(values, "max-step-answer-bytes", true)],
+    ["maxHeldBytes", number(values, "max-held-bytes", true)],
     ["pythonDataMb", number(values, "python-data-mb", true)],
     ["pythonMemoryMb", number(values, "python-memory-mb", true)],
     ["hostMaxRuns", number(values, "host-max-runs", true)],

@@ -192,3 +192,40 @@ export async function step(
   if (!response.ok) throw new Error(`/execute-code-step ${response.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text);
 }
+
+/** Sends `/execute-code` on a raw connection and never reads the answer. */
+export async function unreadExecution(endpoint: Endpoint, code: string): Promise<Deno.TcpConn> {
+  const { hostname, port } = new URL(endpoint.url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const body = JSON.stringify({ code, tool_names: [] });
+  const request = `POST /execute-code HTTP/1.1\r\nhost: ${hostname}\r\n` +
+    `content-type: application/json\r\nx-progtc-api-key: ${endpoint.apiKey}\r\n` +
+    `content-length: ${new TextEncoder().encode(body).byteLength}\r\n\r\n${body}`;
+  await conn.write(new TextEncoder().encode(request));
+  return conn;
+}
+
+/**
+ * Reads what is left on `conn`: `"cut"` when the server closes it, `"complete"` when the whole
+ * response came (its last chunk) and the connection stays open for the next request, `"open"`
+ * when neither happens within `ms`.
+ */
+export async function drain(conn: Deno.TcpConn, ms: number): Promise<"cut" | "complete" | "open"> {
+  const buffer = new Uint8Array(1 << 20);
+  const deadline = Date.now() + ms;
+  let tail = "";
+  try {
+    while (Date.now() < deadline) {
+      const n = await Promise.race([
+        conn.read(buffer),
+        new Promise<"wait">((resolve) => setTimeout(() => resolve("wait"), deadline - Date.now())),
+      ]);
+      if (n === null) return "cut";
+      if (n === "wait") break;
+      tail = (tail + new TextDecoder().decode(buffer.subarray(0, n))).slice(-16);
+    }
+  } catch {
+    return "cut"; // Reset by the server.
+  }
+  return tail.endsWith("\r\n0\r\n\r\n") ? "complete" : "open";
+}

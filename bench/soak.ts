@@ -10,21 +10,53 @@
  * - `timeout`: the tool answers after the per-call timeout (1 s); the program sees TimeoutError.
  * - `step`: three steps; each step is sent twice (a retry: the same calls must come back), and
  *   sometimes a fork with other results is sent and dropped.
+ * - `unread`: the program prints 4 MiB of control characters (24 MiB once JSON-escaped, 4 MiB
+ *   kept) and the client never reads its stream: the server must end it by itself (complete in
+ *   the kernel's buffers, or cut after `--unread-stream-timeout`).
+ * - `batch`: a step whose program calls a tool 100 times at once with 400 KB each: the answer
+ *   carries the calls that fit 16 MiB, the others fail in the program.
  *
  * Every stream that the client did not drop must end with exactly one terminal frame. Afterwards,
  * once the server is quiet, its process tree must be back to its idle size and its RSS near idle.
  *
  * @module
  */
-import { type Endpoint, execute, type Run, step as postStep, type ToolCall } from "./_client.ts";
+import {
+  drain,
+  type Endpoint,
+  execute,
+  type Run,
+  step as postStep,
+  type ToolCall,
+  unreadExecution,
+} from "./_client.ts";
 import { mib, seededRandom, sleep, treeMemory } from "./_lib.ts";
 import { type Server, settle, startOurs } from "./_servers.ts";
 import type { Check, Ctx, Section } from "./main.ts";
 
-const FLAGS = ["--tool-call-timeout", "1", "--host-idle-timeout", "5", "--pool-size", "2"];
+const FLAGS = [
+  "--tool-call-timeout",
+  "1",
+  "--host-idle-timeout",
+  "5",
+  "--pool-size",
+  "2",
+  "--unread-stream-timeout",
+  "3",
+];
 const LOOPS = 8;
 const SEED = 20261201;
-const SCENARIOS = ["normal", "normal", "python", "vanish", "kill", "timeout", "step"] as const;
+const SCENARIOS = [
+  "normal",
+  "normal",
+  "python",
+  "vanish",
+  "kill",
+  "timeout",
+  "step",
+  "unread",
+  "batch",
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Tally {
@@ -42,6 +74,13 @@ s = ""
 for i in range(3):
     s += await t(i)
 print(s)`;
+
+const FLOOD = `console.log("\\u0001".repeat(4 * 1024 * 1024));`;
+
+const BATCH = `import { t } from "tools";
+const big = "b".repeat(400_000);
+const settled = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => t(i, big)));
+console.log(settled.filter((s) => s.status === "fulfilled").length);`;
 
 /** One scenario's run; why it is wrong, or undefined. */
 async function scenario(server: Endpoint, kind: Scenario, random: () => number) {
@@ -95,6 +134,33 @@ try { await t(); } catch (e) { console.log(e.name); }`;
         return "late";
       });
       return check(run, "success", "TimeoutError\n");
+    }
+    case "unread": {
+      const conn = await unreadExecution(server, FLOOD);
+      try {
+        // The server's cut comes 3 s after the end; a complete response sat in the kernel.
+        await sleep(4000);
+        const end = await drain(conn, 5000);
+        return end === "open" ? "the server left an unread stream open" : undefined;
+      } finally {
+        conn.close();
+      }
+    }
+    case "batch": {
+      const first = await postStep(server, { code: BATCH, tool_names: ["t"] });
+      if (first.type !== "tool_call") return `batch: ${kindOf(first)}`;
+      const calls = first.tool_calls as unknown[];
+      const bytes = new TextEncoder().encode(JSON.stringify(calls)).byteLength;
+      if (calls.length !== 41 || bytes > 16 * 2 ** 20) {
+        return `batch of ${calls.length}, ${bytes} B`;
+      }
+      const last = await postStep(server, {
+        code: BATCH,
+        tool_names: ["t"],
+        state: first.state,
+        tool_results: calls.map(() => "ok"),
+      });
+      return last.type === "success" && last.stdout === "41\n" ? undefined : `end ${kindOf(last)}`;
     }
     case "step": {
       const code = THREE;
@@ -247,8 +313,10 @@ export async function soak(ctx: Ctx): Promise<Section> {
       }\`): ${LOOPS} client loops, each running scenarios picked at random (seeded): normal ` +
       "(3 tool calls), Python, a client that drops the stream at the first call, a sandbox " +
       "SIGKILLed from outside (the program hands its pid to the tool), a tool that answers " +
-      "after the call timeout, and step executions whose every step is retried and sometimes " +
-      "forked. Idle is measured after a warm-up of each kind, once quiet.",
+      "after the call timeout, step executions whose every step is retried and sometimes " +
+      "forked, a client that never reads a stream of 4 MiB of control characters, and a step " +
+      "whose batch is larger than one answer may carry. Idle is measured after a warm-up of " +
+      "each kind, once quiet.",
     tables: [{
       head: ["scenario", "runs", "as expected", "faults"],
       rows,

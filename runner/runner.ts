@@ -136,7 +136,10 @@ export type Readiness = { ready: true } | { ready: false; reason: string };
 /** Limits the sandbox applies to one program. */
 export interface ProgramLimits {
   maxOutputBytes: number;
+  /** The arguments and return value limit (for the sandbox's messages; the server enforces it). */
   maxToolArgsBytes: number;
+  /** The longest line the server reads from a host, in UTF-16 units. */
+  maxLineLength: number;
   /** Largest Python heap (Pyodide's wasm memory), in bytes. */
   pythonMemoryBytes: number;
 }
@@ -379,6 +382,7 @@ export function runMessage(
     ...(language === "python" ? { toolsSpecifiers: [], nodeModules: false } : scanImports(code)),
     maxOutputBytes: options.maxOutputBytes,
     maxToolArgsBytes: options.maxToolArgsBytes,
+    maxLineLength: options.maxLineLength,
     reportIdle: options.reportIdle,
     returnValue: options.returnValue === true,
     ...(language === "python" ? { maxMemoryBytes: options.pythonMemoryBytes } : {}),

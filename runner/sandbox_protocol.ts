@@ -35,13 +35,21 @@ export interface RunMessage {
   nodeModules: boolean;
   /** Bytes of output the sandbox forwards before it only counts. */
   maxOutputBytes: number;
-  /** Longest JSON text of a tool call's arguments. */
+  /**
+   * The server's limit on a call's arguments and on the return value, in bytes of JSON: for
+   * messages only. The server measures and enforces it; the sandbox keeps to `maxLineLength`.
+   */
   maxToolArgsBytes: number;
+  /**
+   * The longest line the server reads from the host, in UTF-16 units with the key: a longer one
+   * breaks the protocol. A call or an end that would not fit is over the limit anyway.
+   */
+  maxLineLength: number;
   /** Send `idle` when every running path of the program waits on a tool (the step API). */
   reportIdle: boolean;
   /**
    * Send the program's return value with `success` (its `export default`; Python: its last
-   * expression), as JSON of at most `maxToolArgsBytes`.
+   * expression).
    */
   returnValue: boolean;
   /** Python: the largest the program's heap (Pyodide's wasm memory) may grow, in bytes. */

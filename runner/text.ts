@@ -62,26 +62,63 @@ export function splitText(text: string, maxUnits: number): string[] {
 }
 
 /**
- * `text` cut to at most `maxBytes` of UTF-8 (never inside a surrogate pair), with `marker`
- * after the cut; `text` itself when it fits.
+ * Bytes of `text` as it travels in a JSON string (a frame, a line): UTF-8, with `"` and `\\`
+ * escaped in 2 bytes, control characters in 2 (`\\n`) or 6 (`\\u0001`), and a lone surrogate
+ * in 6, as `JSON.stringify` writes them. Output and error texts are counted this way, so that
+ * the frame that carries them is bounded by their limits.
+ *
+ * @example
+ * ```ts
+ * import { jsonLength } from "./text.ts";
+ * console.assert(jsonLength('a"é\n\u0001😀') === 1 + 2 + 2 + 2 + 6 + 4);
+ * ```
+ */
+export function jsonLength(text: string): number {
+  // (Self-contained: serialised into the sandbox workers.)
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x20 && c < 0x80) bytes += c === 0x22 || c === 0x5c ? 2 : 1;
+    else if (c < 0x20) bytes += c === 8 || c === 9 || c === 10 || c === 12 || c === 13 ? 2 : 6;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c < 0xe000) {
+      const next = text.charCodeAt(i + 1);
+      if (c < 0xdc00 && next >= 0xdc00 && next < 0xe000) {
+        bytes += 4;
+        i++;
+      } else bytes += 6;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * `text` cut to at most `maxBytes` of {@linkcode jsonLength} (never inside a surrogate pair),
+ * with `marker` after the cut; `text` itself when it fits.
  *
  * @example
  * ```ts
  * import { clipText } from "./text.ts";
  * console.assert(clipText("héllo", 3, "…") === "hé…");
+ * console.assert(clipText("a\u0001b", 6, "…") === "a…");
  * ```
  */
 export function clipText(text: string, maxBytes: number, marker: string): string {
-  if (text.length * 3 <= maxBytes) return text;
+  if (text.length * 6 <= maxBytes) return text;
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    const pair = c >= 0xd800 && c < 0xdc00 && i + 1 < text.length &&
-      text.charCodeAt(i + 1) >= 0xdc00 && text.charCodeAt(i + 1) < 0xe000;
-    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    let size: number;
+    if (c >= 0x20 && c < 0x80) size = c === 0x22 || c === 0x5c ? 2 : 1;
+    else if (c < 0x20) size = c === 8 || c === 9 || c === 10 || c === 12 || c === 13 ? 2 : 6;
+    else if (c < 0x800) size = 2;
+    else if (c >= 0xd800 && c < 0xe000) {
+      const next = text.charCodeAt(i + 1);
+      size = c < 0xdc00 && next >= 0xdc00 && next < 0xe000 ? 4 : 6;
+    } else size = 3;
     if (bytes + size > maxBytes) return text.slice(0, i) + marker;
     bytes += size;
-    if (pair) i++;
+    if (size === 4) i++;
   }
   return text;
 }

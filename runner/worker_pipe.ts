@@ -21,6 +21,13 @@
 export interface WorkerPipe {
   /** Sets the key every line starts with (the execution's, from its run message). */
   setKey(key: string): void;
+  /** Sets the longest line the server reads, in UTF-16 units with the key (from the run message). */
+  setMaxLineLength(units: number): void;
+  /**
+   * Whether `line` (a JSON text without newline) fits that bound once keyed: the server's line
+   * reader counts the same units, so a line that fits is never a violation for its length.
+   */
+  fits(line: string): boolean;
   /** Writes one line (a JSON text without newline), keyed. Never throws. */
   write(line: string): void;
   /** The next line, reading synchronously; `null` when stdin is closed. */
@@ -64,6 +71,7 @@ export function openPipe(): WorkerPipe {
 
   const buffer = new Uint8Array(64 * 1024);
   let key = "";
+  let maxLineLength = Infinity;
   let pieces: string[] = [];
   let lines: string[] = [];
   let head = 0;
@@ -95,6 +103,12 @@ export function openPipe(): WorkerPipe {
     onBroken: () => {},
     setKey(value) {
       key = value;
+    },
+    setMaxLineLength(units) {
+      if (units > 0) maxLineLength = units;
+    },
+    fits(line) {
+      return key.length + line.length <= maxLineLength;
     },
     write(line) {
       try {

@@ -14,6 +14,7 @@ import { utf8Length } from "../runner/text.ts";
 import { KeyCheck } from "./auth.ts";
 import { withCors } from "./cors.ts";
 import { readJson } from "./body.ts";
+import { ByteBudget } from "./byte_budget.ts";
 import { Capacity } from "./capacity.ts";
 import { JsonParser } from "./json_parser.ts";
 import { limitsOf } from "./limits.ts";
@@ -79,7 +80,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const memory = new Capacity(
     options.memoryBudgetMb !== undefined ? options.memoryBudgetMb * 2 ** 20 : defaultMemoryBudget(),
   );
-  const limits = limitsOf(config);
+  const limits = limitsOf(config, lineLength);
+  const held = new ByteBudget(config.maxHeldBytes);
   const parser = new JsonParser();
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
   let closing = false;
@@ -156,6 +158,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     limits,
     language: config.language,
     maxBufferedBytes: config.maxBufferedBytes,
+    unreadTimeoutMs: config.unreadStreamTimeoutMs,
+    budget: held,
     logger,
   });
   const steps = new StepService({
@@ -168,6 +172,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     stateMaxAgeMs: config.stateMaxAgeMs,
     warmResumeTtlMs: config.warmResumeTtlMs,
     maxPaused: config.maxPaused,
+    maxAnswerBytes: config.maxStepAnswerBytes,
+    budget: held,
     logger,
   });
   const stopGauges = observeGauges(() => ({

@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { UnreadStreamError } from "./sse.ts";
 
 /** Options of {@linkcode Connections}. */
 export interface ConnectionOptions {
@@ -247,7 +248,12 @@ export class Connections {
     };
     try {
       conn.server = serveHttpOnConnection!(tcp, conn.signal, handler, (error) => {
-        this.#options.log(`internal error: ${error instanceof Error ? error.stack : error}`);
+        // A response body that ended its connection on purpose says so in a line of its own.
+        this.#options.log(
+          error instanceof UnreadStreamError
+            ? `connections: ${error.message}`
+            : `internal error: ${error instanceof Error ? error.stack : error}`,
+        );
         return new Response(null, { status: 500 });
       }, () => {});
     } catch (error) {

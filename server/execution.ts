@@ -9,13 +9,13 @@
  *   when the program ended by itself without crossing a limit, killed otherwise.
  * - A wire id is answered at most once: a second answer, or one after the call timed out or
  *   the execution ended, is refused (`not_pending`) and changes nothing.
- * - Everything the sandbox sends is checked, and every limit is applied here, to what arrived,
- *   in UTF-8 bytes (the runners apply the same limits first, but a program can write protocol
- *   lines itself): a call to a tool the program was not given, a reused call id, arguments over
- *   `maxToolArgsBytes`, more messages than a program can cause (calls past twice the call
- *   limit, idle reports past twice the calls, output past the limit), or an empty output, is a
- *   violation that ends the execution. Output is kept up to `maxOutputBytes`, an error's text up
- *   to {@linkcode MAX_ERROR_BYTES}.
+ * - Everything the sandbox sends is checked, and every limit is measured here, once, on what
+ *   arrived, in UTF-8 bytes of the JSON the client gets: arguments over `maxToolArgsBytes` fail
+ *   the call (`ToolError`), a return value over it ends the program. A call to a tool the program
+ *   was not given, a reused call id, more messages than a program can cause (calls past twice
+ *   the call limit, idle reports past twice the calls, output past the limit), or an empty
+ *   output, is a violation that ends the execution (a program can write protocol lines itself).
+ *   Output is kept up to `maxOutputBytes`, an error's text up to {@linkcode MAX_ERROR_BYTES}.
  *
  * @module
  */
@@ -23,10 +23,12 @@ import { type JsonValue, newId, type ToolCall } from "../protocol.ts";
 import type { Sandbox, SandboxEvent, SandboxExit } from "../runner/sandbox.ts";
 import {
   MAX_ERROR_BYTES,
+  OUTPUT_PIECE_UNITS,
   type RunRequest,
   type ToolErrorMessage,
 } from "../runner/sandbox_protocol.ts";
-import { clipText, utf8Length } from "../runner/text.ts";
+import { clipText, jsonLength, utf8Length } from "../runner/text.ts";
+import { type ByteBudget, UNLIMITED } from "./byte_budget.ts";
 import { languageHint } from "./hints.ts";
 import type { Limits } from "./limits.ts";
 
@@ -55,7 +57,8 @@ export interface KeyedToolCall extends ToolCall {
 
 /** Where an execution reports. */
 export interface ExecutionSink {
-  toolCall(call: KeyedToolCall): void;
+  /** A call the program made; `argsBytes`: its arguments and keyword arguments, as JSON. */
+  toolCall(call: KeyedToolCall, argsBytes: number): void;
   output?(stream: "stdout" | "stderr", data: string): void;
   /**
    * The program waits on these calls (wire ids) and nothing else (only with `reportIdle`). An
@@ -86,6 +89,8 @@ export class Execution {
   readonly id: string = newId();
   readonly startedAt: number = performance.now();
   #sandbox: Sandbox;
+  /** The server's bytes held for clients: the output this execution keeps is in it. */
+  #budget: ByteBudget;
   #toolNames: Set<string>;
   #limits: Limits;
   #sink: ExecutionSink;
@@ -102,11 +107,19 @@ export class Execution {
   #run: RunRequest | undefined;
   #callMessages = 0;
   #idleMessages = 0;
-  #outputAfterLimit = 0;
+  /** Output bytes the sandbox sent, kept or not. */
+  #outputReceived = 0;
   /** A limit was crossed: the program's process is not reused, whatever the end. */
   #limited = false;
 
-  constructor(sandbox: Sandbox, toolNames: string[], limits: Limits, sink: ExecutionSink) {
+  constructor(
+    sandbox: Sandbox,
+    toolNames: string[],
+    limits: Limits,
+    sink: ExecutionSink,
+    budget: ByteBudget = UNLIMITED,
+  ) {
+    this.#budget = budget;
     this.#sandbox = sandbox;
     this.#toolNames = new Set(toolNames);
     this.#limits = limits;
@@ -213,8 +226,12 @@ export class Execution {
         }
         const bytes = utf8Length(JSON.stringify(event.value) ?? "null");
         if (bytes > this.#limits.maxToolArgsBytes) {
-          return this.#violation(
-            `a return value of ${bytes} bytes, over the limit of ${this.#limits.maxToolArgsBytes}`,
+          const limit = this.#limits.maxToolArgsBytes;
+          return this.#end(
+            "runtime_error",
+            `Error: the program's return value exceeds the limit of ${limit} bytes of JSON (${bytes} bytes)\n`,
+            "return value over the limit",
+            true,
           );
         }
         return this.#end("success", "", "success", true, event.value as JsonValue);
@@ -290,26 +307,25 @@ export class Execution {
         : `call to unknown tool ${JSON.stringify(name.slice(0, 128))}`;
       return this.#violation(detail);
     }
-    const argsBytes = utf8Length(JSON.stringify(args)) + utf8Length(JSON.stringify(kwargs));
-    if (argsBytes > this.#limits.maxToolArgsBytes) {
-      return this.#violation(
-        `the arguments of a call to ${name}() are ${argsBytes} bytes, over the limit of ${this.#limits.maxToolArgsBytes}`,
-      );
-    }
     if (++this.#callMessages > 2 * this.#limits.maxToolCalls) {
       return this.#violation(`more than ${2 * this.#limits.maxToolCalls} tool calls`);
     }
     this.#sandboxIds.add(sandboxId);
+    const refuse = (message: string) =>
+      this.#sandbox.send({ type: "tool_error", id: sandboxId, name: "ToolError", message });
     if (++this.#callCount > this.#limits.maxToolCalls) {
       this.#limited = true;
-      this.#sandbox.send({
-        type: "tool_error",
-        id: sandboxId,
-        name: "ToolError",
-        message:
-          `Tool call limit exceeded: at most ${this.#limits.maxToolCalls} calls per execution`,
-      });
-      return;
+      return refuse(
+        `Tool call limit exceeded: at most ${this.#limits.maxToolCalls} calls per execution`,
+      );
+    }
+    // The limit is measured here, once, on what the client would get: the sandbox's own
+    // serialisation may differ (Python writes 1e16 where JSON.stringify writes 17 digits).
+    const argsBytes = utf8Length(JSON.stringify(args)) + utf8Length(JSON.stringify(kwargs));
+    if (argsBytes > this.#limits.maxToolArgsBytes) {
+      return refuse(
+        `Arguments of ${name}() exceed the limit of ${this.#limits.maxToolArgsBytes} bytes of JSON (${argsBytes} bytes)`,
+      );
     }
     const id = newId();
     const call: Call = { sandboxId, name, timer: undefined, pending: true };
@@ -326,7 +342,7 @@ export class Execution {
       kwargs: kwargs as Record<string, JsonValue>,
       frame_id: frame,
       call_index: index,
-    });
+    }, argsBytes);
   }
 
   #callTimeout(call: Call): void {
@@ -349,17 +365,23 @@ export class Execution {
 
   #onOutput(stream: "stdout" | "stderr", data: string): void {
     if (data === "") return this.#violation("an empty output message");
+    // Counted as it travels in a frame (JSON-escaped), so that the terminal frame is bounded.
+    const bytes = jsonLength(data);
+    this.#outputReceived += bytes;
     if (this.#truncated) {
-      // The runners stop at the piece that crosses the limit; a flood after it is forged.
-      if (++this.#outputAfterLimit > 16) this.#violation("output after the output limit");
+      // The runners forward up to the limit and the piece that crosses it (counted as here),
+      // whatever cut the output here; more than that is forged.
+      const most = this.#limits.maxOutputBytes + 6 * OUTPUT_PIECE_UNITS;
+      if (this.#outputReceived > most) this.#violation("output after the output limit");
       return;
     }
-    const bytes = utf8Length(data);
-    if (this.#outputBytes + bytes > this.#limits.maxOutputBytes) {
+    const over = this.#outputBytes + bytes > this.#limits.maxOutputBytes;
+    if (over || !this.#budget.take(bytes)) {
       this.#truncated = true;
       this.#limited = true;
-      const marker =
-        `\n[progtc: output truncated, the limit is ${this.#limits.maxOutputBytes} bytes]\n`;
+      const marker = over
+        ? `\n[progtc: output truncated, the limit is ${this.#limits.maxOutputBytes} bytes]\n`
+        : "\n[progtc: output truncated, the server holds too much output for its clients]\n";
       this.#append(stream, marker);
       return;
     }
@@ -411,6 +433,8 @@ export class Execution {
     clearTimeout(this.#timer);
     for (const call of this.#calls.values()) this.#settle(call);
     this.#sandbox.finish(byProgram && !this.#limited);
+    // Held from now on by whoever sends the result (an event stream takes its terminal frame).
+    this.#budget.give(this.#outputBytes);
     const end: ExecutionEnd = { type, stdout: this.#stdout, stderr: this.#stderr + error };
     if (value !== undefined) end.value = value;
     this.#sink.end(end, why);

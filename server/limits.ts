@@ -5,6 +5,7 @@
  * @module
  */
 import type { ProgramLimits } from "../runner/runner.ts";
+import { MAX_ERROR_BYTES } from "../runner/sandbox_protocol.ts";
 import type { ResolvedOptions } from "./options.ts";
 
 /** The limits of one execution. */
@@ -19,15 +20,35 @@ export interface Limits extends ProgramLimits {
   maxToolResultBytes: number;
 }
 
-/** The limits the server's options set. */
-export function limitsOf(config: ResolvedOptions): Limits {
+/** The limits the server's options set; `maxLineLength`: the line bound its hosts read with. */
+export function limitsOf(config: ResolvedOptions, maxLineLength: number): Limits {
   return {
     toolCallTimeoutMs: config.toolCallTimeoutMs,
     executionTimeoutMs: config.executionTimeoutMs,
     maxOutputBytes: config.maxOutputBytes,
     maxToolCalls: config.maxToolCalls,
     maxToolArgsBytes: config.maxToolArgsBytes,
+    maxLineLength,
     maxToolResultBytes: config.maxToolResultBytes,
     pythonMemoryBytes: config.pythonMemoryBytes,
   };
+}
+
+/**
+ * The most a terminal frame can take, in bytes: the output kept (counted as it travels in the
+ * frame), an error's text, the return value, and the frame's own fields. An event stream keeps
+ * this much free for it.
+ *
+ * @example
+ * ```ts
+ * import { terminalFrameBytes } from "./limits.ts";
+ * const bytes = terminalFrameBytes({ maxOutputBytes: 4 << 20, maxToolArgsBytes: 1 << 20 });
+ * console.assert(bytes > 5 << 20 && bytes < 6 << 20);
+ * ```
+ */
+export function terminalFrameBytes(
+  limits: Pick<Limits, "maxOutputBytes" | "maxToolArgsBytes">,
+): number {
+  // The truncation marker and the frame's fields fit in 4 KiB.
+  return limits.maxOutputBytes + MAX_ERROR_BYTES + limits.maxToolArgsBytes + 4096;
 }

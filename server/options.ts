@@ -5,6 +5,8 @@
  */
 import type { Language } from "../protocol.ts";
 import type { Runner, RunnerOptions } from "../runner/runner.ts";
+import { availableMemory } from "../runner/cgroups.ts";
+import { terminalFrameBytes } from "./limits.ts";
 import { createLogger, type LogFormat, type Logger } from "./log.ts";
 
 /** Options of {@linkcode createApp} and `serve()`. Limits are safe by default. */
@@ -69,11 +71,31 @@ export interface AppOptions extends RunnerOptions {
    */
   maxToolResultBytes?: number;
   /**
-   * Bytes an event stream may hold for a client that does not read; past that the execution
-   * is stopped.
+   * Bytes an event stream may hold for a client that does not read, its terminal frame
+   * included; past that the execution is stopped. It must leave room for a terminal frame (the
+   * output limit, the return value limit and an error's 64 KiB) and 64 KiB more.
    * @default {16 MiB}
    */
   maxBufferedBytes?: number;
+  /**
+   * Seconds an event stream may stay unread after its execution ended; then it is cut (its
+   * connection closes) and what it held is freed.
+   * @default {30}
+   */
+  unreadStreamTimeout?: number;
+  /**
+   * Bytes of JSON of the tool calls of one step answer: a call that would take a batch past it
+   * fails in the program with `ToolError` (and is recorded so, for replays).
+   * @default {16 MiB}
+   */
+  maxStepAnswerBytes?: number;
+  /**
+   * Bytes the server holds for all its clients together: frames event streams have not sent,
+   * output kept for terminal frames, tool calls of step answers. Past it, output is cut with a
+   * marker, a stream's execution is stopped, a step's call fails with `ToolError`.
+   * @default {an eighth of the memory available at start}
+   */
+  maxHeldBytes?: number;
   /**
    * Executions running at once.
    * @default {64}
@@ -162,6 +184,9 @@ export interface ResolvedOptions {
   maxToolResultBytes: number;
   pythonMemoryBytes: number;
   maxBufferedBytes: number;
+  unreadStreamTimeoutMs: number;
+  maxStepAnswerBytes: number;
+  maxHeldBytes: number;
   maxConcurrent: number;
   queueTimeoutMs: number;
   stateSecret: string;
@@ -193,6 +218,9 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     maxToolResultBytes: options.maxToolResultBytes ?? 4 * MiB,
     pythonMemoryBytes: (options.pythonMemoryMb ?? 512) * MiB,
     maxBufferedBytes: options.maxBufferedBytes ?? 16 * MiB,
+    unreadStreamTimeoutMs: (options.unreadStreamTimeout ?? 30) * 1000,
+    maxStepAnswerBytes: options.maxStepAnswerBytes ?? 16 * MiB,
+    maxHeldBytes: options.maxHeldBytes ?? Math.floor(availableMemory() / 8),
     maxConcurrent: options.maxConcurrent ?? 64,
     queueTimeoutMs: options.queueTimeoutMs ?? 10_000,
     stateSecret: options.stateSecret || options.apiKey,
@@ -209,6 +237,13 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     if (!ok || !Number.isFinite(value)) {
       throw new RangeError(`Cannot create the server: ${name} must be a positive number`);
     }
+  }
+  const terminal = terminalFrameBytes(resolved);
+  if (resolved.maxBufferedBytes < terminal + 64 * 1024) {
+    throw new RangeError(
+      `Cannot create the server: maxBufferedBytes (${resolved.maxBufferedBytes}) must leave room ` +
+        `for a terminal frame (${terminal} bytes with maxOutputBytes and maxToolArgsBytes) and 64 KiB more`,
+    );
   }
   return resolved;
 }

@@ -33,6 +33,7 @@ import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { ToolOutcome } from "./execution.ts";
 import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
+import type { ByteBudget } from "./byte_budget.ts";
 import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
@@ -72,6 +73,10 @@ export interface StepServiceOptions {
   warmResumeTtlMs: number;
   /** Paused executions held at once. */
   maxPaused: number;
+  /** Bytes of JSON the tool calls of one step answer may take. */
+  maxAnswerBytes: number;
+  /** The server's bytes held for clients. */
+  budget: ByteBudget;
   logger: Logger;
 }
 
@@ -201,6 +206,8 @@ export class StepService {
         determinism,
         toolNames: body.tool_names,
         limits: this.#options.limits,
+        maxAnswerBytes: this.#options.maxAnswerBytes,
+        budget: this.#options.budget,
       });
       run.start(
         runMessage(language, body.code, body.tool_names, {
@@ -260,6 +267,8 @@ export class StepService {
       if (end.kind !== "end") throw new Error("A stopped step run did not end");
       return { result: end.result, session: run.session };
     }
+    const toolCalls = stop.calls.map((call): StepToolCall => stepToolCall(call));
+    run.answered();
     this.#hold(run, hold, step);
     this.#options.logger.info(
       `step ${run.session} #${step} tool_call (${mode}) ${ms} ms, ${stop.calls.length} calls, sandbox ${run.sandbox.pid}`,
@@ -268,7 +277,7 @@ export class StepService {
     return {
       result: {
         type: "tool_call",
-        tool_calls: stop.calls.map((call): StepToolCall => stepToolCall(call)),
+        tool_calls: toolCalls,
         state: encoded.token,
       },
       session: run.session,

@@ -22,6 +22,8 @@ import type { Sandbox } from "../runner/sandbox.ts";
 import type { RunRequest } from "../runner/sandbox_protocol.ts";
 import { Execution, type ExecutionEnd, type KeyedToolCall, type ToolOutcome } from "./execution.ts";
 import type { Limits } from "./limits.ts";
+import type { ByteBudget } from "./byte_budget.ts";
+import { utf8Length } from "../runner/text.ts";
 import type { StepRecord } from "./state_token.ts";
 
 /** A sandbox lent to one execution, with its execution slot. */
@@ -33,11 +35,12 @@ export interface Lease {
   memoryBytes: number;
 }
 
-/** A new call of a batch: the wire call, its key and its hash. */
+/** A new call of a batch: the wire call, its key and its hash, and its bytes in the answer. */
 export interface BatchCall {
   call: KeyedToolCall;
   key: string;
   hash: string;
+  bytes: number;
 }
 
 /** Where a run stopped: at a batch of new calls, or at its end. */
@@ -56,6 +59,10 @@ export interface StepRunOptions {
   determinism: DeterminismMode;
   toolNames: string[];
   limits: Limits;
+  /** Bytes of JSON the tool calls of one answer may take. */
+  maxAnswerBytes: number;
+  /** The server's bytes held for clients: a batch's calls are in it until answered. */
+  budget: ByteBudget;
 }
 
 /** One program driven step by step. */
@@ -71,6 +78,8 @@ export class StepRun {
   #batch: BatchCall[] = [];
   /** Calls made after the last stop, before the resume: the next batch. */
   #next: BatchCall[] = [];
+  #maxAnswerBytes: number;
+  #budget: ByteBudget;
   #paused = false;
   #waiter: ((stop: Stop) => void) | undefined;
   #end: Stop | undefined;
@@ -81,20 +90,25 @@ export class StepRun {
     this.records = options.records;
     this.memoryBytes = lease.memoryBytes;
     this.#determinism = options.determinism;
+    this.#maxAnswerBytes = options.maxAnswerBytes;
+    this.#budget = options.budget;
     this.#release = lease.release;
     this.#execution = new Execution(
       lease.sandbox,
       options.toolNames,
       { ...options.limits, toolCallTimeoutMs: Infinity },
       {
-        toolCall: (call) => this.#onCall(call),
+        toolCall: (call, argsBytes) => this.#onCall(call, argsBytes),
         idle: (pending) => this.#onIdle(pending),
         end: (result, why) => {
           this.#release();
           this.#release = () => {};
+          this.#giveBack(this.#batch);
+          this.#giveBack(this.#next);
           this.#settle({ kind: "end", result, why });
         },
       },
+      options.budget,
     );
   }
 
@@ -139,6 +153,15 @@ export class StepRun {
     this.#release = () => {};
   }
 
+  /**
+   * The batch was answered to the client: its calls' arguments are no longer needed (a resume
+   * needs their ids only) nor held.
+   */
+  answered(): void {
+    this.#giveBack(this.#batch);
+    for (const entry of this.#batch) entry.call = { ...entry.call, args: [], kwargs: {} };
+  }
+
   /** Continues a paused run with the answers to its batch (in the batch's order). */
   resume(outcomes: ToolOutcome[], release: () => void): void {
     this.#release = release;
@@ -147,6 +170,7 @@ export class StepRun {
     this.#next = [];
     this.#paused = false;
     this.#execution.restartClock();
+    this.#giveBack(batch);
     batch.forEach(({ key, hash }, i) => this.records.set(key, record(hash, outcomes[i]!)));
     this.#execution.deliverAll(
       batch.map(({ call }, i) => ({ toolCallId: call.id, outcome: outcomes[i]! })),
@@ -163,12 +187,30 @@ export class StepRun {
     this.#execution.stop(type, error, why);
   }
 
-  #onCall(call: KeyedToolCall): void {
+  #onCall(call: KeyedToolCall, argsBytes: number): void {
     const key = callKey(call);
     const hash = callHash(call, this.#determinism);
     const recorded = this.records.get(key);
     if (recorded === undefined) {
-      (this.#paused ? this.#next : this.#batch).push({ call, key, hash });
+      const batch = this.#paused ? this.#next : this.#batch;
+      // The call as the answer will carry it: measured without its arguments, which the
+      // execution measured already.
+      const bytes = utf8Length(JSON.stringify({ ...call, args: [], kwargs: {} })) - 4 + argsBytes;
+      const held = batch.reduce((sum, entry) => sum + entry.bytes, 0);
+      if (held + bytes > this.#maxAnswerBytes || !this.#budget.take(bytes)) {
+        // Refused, and recorded so: a replay of this step refuses it the same way.
+        const refusal = {
+          error: held + bytes > this.#maxAnswerBytes
+            ? `The tool calls of one step may take ${this.#maxAnswerBytes} bytes of JSON; this call to ${call.tool_name}() would make them ${
+              held + bytes
+            }`
+            : `The server holds too much for its clients to take this call to ${call.tool_name}() now`,
+        };
+        this.records.set(key, record(hash, refusal));
+        this.#execution.deliver(call.id, refusal);
+        return;
+      }
+      batch.push({ call, key, hash, bytes });
       return;
     }
     this.#execution.deliver(
@@ -187,6 +229,13 @@ export class StepRun {
     this.#paused = true;
     this.#batch.sort((a, b) => compareCalls(a.call, b.call));
     this.#settle({ kind: "batch", calls: this.#batch });
+  }
+
+  #giveBack(batch: BatchCall[]): void {
+    for (const entry of batch) {
+      this.#budget.give(entry.bytes);
+      entry.bytes = 0;
+    }
   }
 
   #settle(stop: Stop): void {

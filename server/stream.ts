@@ -7,7 +7,9 @@
  *   forgets it when it ends (keeping its id a while, so that a late result is told apart from
  *   an unknown one).
  * - Every stream ends with exactly one terminal frame, whatever ended the execution; a client
- *   that leaves or stops reading ends its execution.
+ *   that leaves or stops reading ends its execution. A stream holds at most `maxBufferedBytes`
+ *   for its client, the terminal frame included (room for it is kept), and is cut when it is
+ *   still unread `unreadTimeoutMs` after its execution ended.
  *
  * @module
  */
@@ -16,7 +18,8 @@ import type { ExecuteCodeRequest, Language, ToolResultRequest } from "../protoco
 import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import { Execution } from "./execution.ts";
-import type { Limits } from "./limits.ts";
+import type { ByteBudget } from "./byte_budget.ts";
+import { type Limits, terminalFrameBytes } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
 import { EventStream } from "./sse.ts";
@@ -29,8 +32,12 @@ export interface StreamServiceOptions {
   acquire(language: Language, parent?: Context): Promise<Lease>;
   limits: Limits;
   language: Language;
-  /** Bytes an event stream may hold for a client that does not read. */
+  /** Bytes an event stream may hold for a client that does not read, its terminal frame included. */
   maxBufferedBytes: number;
+  /** How long an ended execution's stream may stay unread before it is cut, in ms. */
+  unreadTimeoutMs: number;
+  /** The server's budget of bytes held for clients. */
+  budget: ByteBudget;
   logger: Logger;
 }
 
@@ -66,6 +73,9 @@ export class StreamService {
     const callIds: string[] = [];
     const events = new EventStream({
       maxBufferedBytes: this.#options.maxBufferedBytes,
+      terminalReserveBytes: terminalFrameBytes(this.#options.limits),
+      unreadTimeoutMs: this.#options.unreadTimeoutMs,
+      budget: this.#options.budget,
       onCancel: () => execution.cancel("the client disconnected"),
       onOverflow: () => execution.cancel("the client does not read its event stream"),
     });
@@ -85,8 +95,7 @@ export class StreamService {
         ? { output: (stream, data) => events.send({ type: stream, data }) }
         : {}),
       end: (result, why) => {
-        events.send(result);
-        events.close();
+        events.sendLast(result);
         release();
         this.#forget(execution.id);
         for (const id of callIds) this.#endCall(id, "unanswered");
@@ -114,7 +123,7 @@ export class StreamService {
           },
         );
       },
-    });
+    }, this.#options.budget);
     this.#executions.set(execution.id, execution);
     execution.start(
       runMessage(language, body.code, body.tool_names, {

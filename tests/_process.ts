@@ -115,9 +115,21 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const port = freePort();
   const apiKey = options.apiKey ?? "test-key";
+  // As `deno task serve` runs it: its V8 flags and allocator setting shape its memory.
   const process = new DenoProcess(
-    ["run", "-A", "cli.ts", "serve", "--port", String(port), "--api-key", apiKey, ...args],
-    undefined,
+    [
+      "run",
+      "-A",
+      "--v8-flags=--max-semi-space-size=2",
+      "cli.ts",
+      "serve",
+      "--port",
+      String(port),
+      "--api-key",
+      apiKey,
+      ...args,
+    ],
+    { ...Deno.env.toObject(), MALLOC_MMAP_THRESHOLD_: "65536" },
     options.nofile,
   );
   const url = `http://127.0.0.1:${port}`;

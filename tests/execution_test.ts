@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { maxLineLength } from "../runner/sandbox_protocol.ts";
 import { deepStrictEqual, match, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { Execution, type ExecutionEnd, type KeyedToolCall } from "../server/execution.ts";
 import { type Limits, limitsOf } from "../server/limits.ts";
@@ -12,7 +13,7 @@ import { resolveOptions } from "../server/options.ts";
 import { runMessage } from "../runner/runner.ts";
 import { type FakeProgram, FakeSandbox } from "./_fake_sandbox.ts";
 
-const LIMITS = limitsOf(resolveOptions({ apiKey: "k" }));
+const LIMITS = limitsOf(resolveOptions({ apiKey: "k" }), maxLineLength(1024 * 1024));
 
 function start(program: FakeProgram, limits: Partial<Limits> = {}, tools = ["t"]) {
   const sandbox = new FakeSandbox(() => program);

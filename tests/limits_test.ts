@@ -1,3 +1,4 @@
+import { terminalFrameBytes } from "../server/limits.ts";
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { readEvents } from "../client/sse.ts";
 import { API_KEY, post, readFrames, startServer } from "./_helpers.ts";
@@ -46,8 +47,74 @@ console.log(await store("small"));`,
   strictEqual(calls, 1);
   deepStrictEqual(result, {
     type: "success",
-    stdout: "RangeError Arguments of store() exceed the limit of 100 bytes\n5\n",
+    stdout: "ToolError Arguments of store() exceed the limit of 100 bytes of JSON (206 bytes)\n5\n",
     stderr: "",
+  });
+});
+
+Deno.test("tool arguments too long for the sandbox's pipe fail the same way, in both languages", async () => {
+  await using t = await startServer({ maxToolArgsBytes: 100, pythonPoolSize: 1 });
+  let calls = 0;
+  const tools = { store: (value: string) => (calls++, value.length) };
+  // Longer than the line a host may write (the limit + 64 KiB): never sent.
+  const ts = await t.client.executeCode({
+    code: `import { store } from "tools";
+try { await store("x".repeat(1_000_000)); } catch (e) { console.log(e.name, e.message); }
+console.log(await store("small"));`,
+    tools,
+  });
+  const py = await t.client.executeCode({
+    code: `from tools import store, ToolError
+try:
+    await store("x" * 1_000_000)
+except ToolError as e:
+    print(type(e).__name__, e)
+print(await store("small"))`,
+    tools,
+    language: "python",
+  });
+  strictEqual(calls, 2);
+  const refused = "ToolError Arguments of store() exceed the limit of 100 bytes of JSON\n5\n";
+  deepStrictEqual(ts, { type: "success", stdout: refused, stderr: "" });
+  deepStrictEqual(py, { type: "success", stdout: refused, stderr: "" });
+});
+
+Deno.test("python: arguments and a return value within the limit are measured once, as the client gets them", async () => {
+  // Python writes 1e16 in 5 characters, JSON.stringify in 17: the limit counts what the
+  // client receives, and a program under it is neither refused nor killed.
+  await using t = await startServer({ maxToolArgsBytes: 200, pythonPoolSize: 1 });
+  const result = await t.client.executeCode({
+    code: `from tools import echo
+values = [1e16 + i for i in range(10)]
+print(len(await echo(values)))
+values`,
+    tools: { echo: (values: number[]) => values },
+    language: "python",
+    returnValue: true,
+  });
+  deepStrictEqual(result, {
+    type: "success",
+    stdout: "10\n",
+    stderr: "",
+    value: Array.from({ length: 10 }, (_, i) => 1e16 + i),
+  });
+  const over = await t.client.executeCode({
+    code: `from tools import echo, ToolError
+values = [1e16 + i for i in range(12)]
+try:
+    await echo(values)
+except ToolError as e:
+    print(e)
+values`,
+    tools: { echo: (values: number[]) => values },
+    language: "python",
+    returnValue: true,
+  });
+  deepStrictEqual(over, {
+    type: "runtime_error",
+    stdout: "Arguments of echo() exceed the limit of 200 bytes of JSON (221 bytes)\n",
+    stderr:
+      "Error: the program's return value exceeds the limit of 200 bytes of JSON (217 bytes)\n",
   });
 });
 
@@ -96,9 +163,13 @@ Deno.test("requests over the concurrency limit wait, then get 503 with Retry-Aft
 });
 
 Deno.test("a client that stops reading its event stream gets its execution stopped, with a terminal frame", async () => {
+  // The stream keeps room for a terminal frame (32 MiB of output at most) and has 256 KiB for
+  // other frames, once the kernel's buffers are full.
+  const maxOutputBytes = 32 * 1024 * 1024;
   await using t = await startServer({
-    maxOutputBytes: 64 * 1024 * 1024,
-    maxBufferedBytes: 256 * 1024,
+    maxOutputBytes,
+    maxBufferedBytes: terminalFrameBytes({ maxOutputBytes, maxToolArgsBytes: 1024 * 1024 }) +
+      320 * 1024,
   });
   const response = await fetch(`${t.url}/execute-code`, {
     method: "POST",

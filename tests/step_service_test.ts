@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { maxLineLength } from "../runner/sandbox_protocol.ts";
+import { ByteBudget } from "../server/byte_budget.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { ExecuteCodeStepRequest, ExecuteCodeStepResult, StepToolCalls } from "../protocol.ts";
 import { limitsOf } from "../server/limits.ts";
@@ -47,12 +49,14 @@ async function harness(
       return Promise.resolve({ sandbox, release: slot(), memoryBytes: 100 });
     },
     acquireSlot: () => Promise.resolve(slot()),
-    limits: limitsOf(resolveOptions({ apiKey: "k" })),
+    limits: limitsOf(resolveOptions({ apiKey: "k" }), maxLineLength(1024 * 1024)),
     language: "typescript",
     maxStateBytes: 1 << 20,
     stateMaxAgeMs: 60_000,
     warmResumeTtlMs: 60_000,
     maxPaused: 8,
+    maxAnswerBytes: 1 << 20,
+    budget: new ByteBudget(64 << 20),
     logger: silentLogger,
     ...options,
   });

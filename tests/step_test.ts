@@ -178,6 +178,30 @@ Deno.test("executeCodeStep() answers determinism_error when a replayed call's ar
   );
 });
 
+Deno.test("a determinism mismatch reached through export default ends as determinism_error", async () => {
+  await using t = await startServer({ warmResumeTtl: 0 });
+  const code = `
+import { fetch_page } from "tools";
+const first = await fetch_page(1);
+export default fetch_page(Math.floor(Math.random() * 1e9)).then((page) => [first, page]);
+`;
+  const tools = { fetch_page: (n: number) => `page ${n}` };
+  const toolNames = Object.keys(tools);
+  let result = await t.client.executeCodeStep({ code, toolNames, returnValue: true });
+  while (result.type === "tool_call") {
+    const { toolResults } = await runStepToolCalls(result.tool_calls, tools);
+    result = await t.client.executeCodeStep({
+      code,
+      toolNames,
+      returnValue: true,
+      state: result.state,
+      toolResults,
+    });
+  }
+  strictEqual(result.type, "determinism_error");
+  match(result.stderr, /^DeterminismError: This code execution framework only works/);
+});
+
 Deno.test("executeCodeStep() accepts changing arguments in order_only mode", async () => {
   await using t = await startServer({ warmResumeTtl: 0 });
   const { result } = await stepLoop(t.client, RANDOM, { fetch_page: () => "ok" }, {

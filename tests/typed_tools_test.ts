@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { z } from "zod";
 import { defineTool, runStepToolCalls } from "../client/mod.ts";
 import { startServer } from "./_helpers.ts";
@@ -151,6 +151,28 @@ export default { summary: \`\${w.city} \${w.celsius}\`, n: [1, 2] };`,
   );
 });
 
+Deno.test("a default export that rejects is reported as its own error, not as a value that is not JSON", async () => {
+  await using t = await startServer({ toolCallTimeout: 0.2 });
+  const failed = await t.client.executeCode({
+    code: `import { fails } from "tools";\nexport default fails();`,
+    tools: {
+      fails: () => {
+        throw new Error("the tool broke");
+      },
+    },
+    returnValue: true,
+  });
+  strictEqual(failed.type, "runtime_error");
+  match(failed.stderr, /^ToolError: the tool broke\n {4}at code\.ts:2:/);
+  const timedOut = await t.client.executeCode({
+    code: `import { slow } from "tools";\nexport default slow();`,
+    tools: { slow: () => new Promise(() => {}) },
+    returnValue: true,
+  });
+  strictEqual(timedOut.type, "runtime_error");
+  match(timedOut.stderr, /^TimeoutError: Tool call slow\(\) timed out after 0\.2 s\n/);
+});
+
 Deno.test("a return value over --max-tool-args-bytes is a runtime_error that says so", async () => {
   await using t = await startServer({ pythonPoolSize: 1, maxToolArgsBytes: 1024 });
   const ts = await t.client.executeCode({
@@ -158,11 +180,12 @@ Deno.test("a return value over --max-tool-args-bytes is a runtime_error that say
     tools: {},
     returnValue: true,
   });
-  strictEqual(ts.type, "runtime_error");
-  strictEqual(
-    ts.stderr.split("\n")[0],
-    "RangeError: The program's default export exceeds the limit of 1024 bytes of JSON",
-  );
+  deepStrictEqual(ts, {
+    type: "runtime_error",
+    stdout: "",
+    stderr:
+      "Error: the program's return value exceeds the limit of 1024 bytes of JSON (2002 bytes)\n",
+  });
   const py = await t.client.executeCode({
     language: "python",
     code: '"x" * 2000',
@@ -172,7 +195,8 @@ Deno.test("a return value over --max-tool-args-bytes is a runtime_error that say
   deepStrictEqual(py, {
     type: "runtime_error",
     stdout: "",
-    stderr: "ValueError: the program's last expression exceeds the limit of 1024 bytes of JSON\n",
+    stderr:
+      "Error: the program's return value exceeds the limit of 1024 bytes of JSON (2002 bytes)\n",
   });
   // Within it, the same server returns it.
   const small = await t.client.executeCode({

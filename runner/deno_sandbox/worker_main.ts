@@ -56,7 +56,10 @@ export function workerMain(realm: Realm): void {
   };
 
   let signal: (message: { type: string; error?: string }) => void = () => {};
-  let maxToolArgsBytes = Infinity;
+  /** Why a call's arguments or the return value cannot be sent (the limit, in the words of the
+   * server, which enforces it). */
+  let argsOverLimit = "";
+  let valueOverLimit = "";
   let reportIdle = false;
   let started = false;
   let ended = false;
@@ -79,14 +82,14 @@ export function workerMain(realm: Realm): void {
     `data:${type}${mark};base64,${(encoder.encode(source) as any).toBase64()}`;
 
   // ─── output: one line per write, at once (a program may never yield again) ─────────────
-  // Output is forwarded up to the limit (in UTF-8 bytes, as the server counts) plus the piece
+  // Output is forwarded up to the limit (in JSON bytes, as the server counts) plus the piece
   // that crosses it (so that the server marks the truncation), then only dropped: a flood
   // costs no messages. Pieces are at most 16 Ki units, so no line is long (OUTPUT_PIECE_UNITS).
   let outputBudget = Infinity;
   const output = (stream: "stdout" | "stderr", data: string) => {
     if (data === "" || ended || !started || outputBudget < 0) return;
     for (const piece of realm.splitText(data, 16_384)) {
-      outputBudget -= realm.utf8Length(piece);
+      outputBudget -= realm.jsonLength(piece);
       pipe.write(stringify({ type: "output", stream, data: piece }));
       if (outputBudget < 0) return;
     }
@@ -225,7 +228,16 @@ export function workerMain(realm: Realm): void {
     if (ended) return;
     ended = true;
     awaitingRelease = reading;
-    pipe.write(stringify(reading ? { ...message, reading: true } : message));
+    let line = stringify(reading ? { ...message, reading: true } : message);
+    // Only a return value can make an end too long for the pipe; the server would refuse it.
+    if (!pipe.fits(line)) {
+      line = stringify({
+        type: "runtime_error",
+        error: valueOverLimit,
+        reading: reading || undefined,
+      });
+    }
+    pipe.write(line);
     revokeObjectUrls();
     if (!reading) signal({ type: "done" });
   };
@@ -263,28 +275,31 @@ export function workerMain(realm: Realm): void {
     if (kwargsJson[0] !== "{") {
       return Promise.reject(new TypeError(`Keyword arguments of ${name}() must be an object`));
     }
-    if (realm.utf8Length(argsJson) + realm.utf8Length(kwargsJson) > maxToolArgsBytes) {
-      return Promise.reject(
-        new RangeError(`Arguments of ${name}() exceed the limit of ${maxToolArgsBytes} bytes`),
-      );
-    }
-    const id = nextId++;
+    const id = nextId;
     const frame: number[] = frames.get() ?? [0];
     const frameKey = frame.join(".");
     const index = callsIn.get(frameKey) ?? 0;
+    const line = `{"type":"tool_call","id":${id},"name":${
+      stringify(name)
+    },"args":${argsJson},"kwargs":${kwargsJson},"frame":[${
+      frameKey.replaceAll(".", ",")
+    }],"index":${index}}`;
+    // The server measures the arguments against their limit; the pipe only carries lines that
+    // fit its bound (longer ones would break the protocol), and a call that does not fit is
+    // over the limit too: it fails here, as the server would fail it, and counts for nothing.
+    if (!pipe.fits(line)) {
+      const error = new ToolCallError(`Arguments of ${name}() ${argsOverLimit}`);
+      error.name = "ToolError";
+      return Promise.reject(error);
+    }
+    nextId++;
     callsIn.set(frameKey, index + 1);
     // What runs after this call (the code awaiting it) runs in a frame of its own.
     const next = frame.length < 16 ? [...frame, index] : [0, hashFrame([...frame, index])];
     frames.enter(next);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     pending.set(id, { resolve, reject, error: new ToolCallError() });
-    send(
-      `{"type":"tool_call","id":${id},"name":${
-        stringify(name)
-      },"args":${argsJson},"kwargs":${kwargsJson},"frame":[${
-        frameKey.replaceAll(".", ",")
-      }],"index":${index}}`,
-    );
+    send(line);
     if (!reading) readLoop();
     scheduleIdle();
     return promise;
@@ -326,7 +341,10 @@ export function workerMain(realm: Realm): void {
 
   // ─── run ───────────────────────────────────────────────────────────────────────────────
   const run = async (message: any) => {
-    maxToolArgsBytes = message.maxToolArgsBytes;
+    argsOverLimit = `exceed the limit of ${message.maxToolArgsBytes} bytes of JSON`;
+    valueOverLimit =
+      `Error: the program's return value exceeds the limit of ${message.maxToolArgsBytes} bytes of JSON\n`;
+    pipe.setMaxLineLength(message.maxLineLength);
     outputBudget = message.maxOutputBytes;
     reportIdle = message.reportIdle === true;
     if (message.nodeModules) lockProcess();
@@ -351,20 +369,18 @@ export function workerMain(realm: Realm): void {
     try {
       const module = await import(userUrl);
       if (!message.returnValue || module.default === undefined) return end({ type: "success" });
+      // A default export that rejects is the program's error (a failed tool, a determinism
+      // mismatch), reported as such; only a value that is not JSON is this runner's complaint.
+      const value = await module.default;
       let json: string | undefined;
       try {
-        json = stringify(await module.default);
+        json = stringify(value);
       } catch (error) {
         throw new TypeError(
           `The program's default export cannot be sent as JSON: ${(error as Error)?.message}`,
         );
       }
       if (json === undefined) return end({ type: "success" });
-      if (realm.utf8Length(json) > maxToolArgsBytes) {
-        throw new RangeError(
-          `The program's default export exceeds the limit of ${maxToolArgsBytes} bytes of JSON`,
-        );
-      }
       end({ type: "success", value: parse(json) });
     } catch (error) {
       if (error instanceof ExitSignal) return;

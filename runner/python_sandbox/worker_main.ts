@@ -75,7 +75,7 @@ export function pythonWorkerMain(realm: Realm): void {
   let awaitingRelease = false;
   let runner: any;
   const needsInput = () => ended ? awaitingRelease : pending.size > 0;
-  const callId = /^\{"type":"tool_call","id":(\d+),/;
+  const callHead = /^\{"type":"tool_call","id":(\d+),"name":("(?:[^"\\]|\\.)*")/;
   const resultId = /^\{"type":"tool_(?:result|error)","id":(\d+)[,}]/;
   const receive = (line: string) => {
     if (ended) {
@@ -112,28 +112,46 @@ export function pythonWorkerMain(realm: Realm): void {
     }
     if (ended) signal({ type: "done" });
   };
+  // The server measures a call's arguments and the return value against their limit; a line
+  // too long for the pipe is over it anyway, and is answered here as the server would.
+  let argsOverLimit = "";
+  let valueOverLimit = "";
   const send = (line: string) => {
     if (ended) return;
-    const id = callId.exec(line)?.[1];
-    if (id !== undefined) pending.add(Number(id));
+    const call = callHead.exec(line);
+    if (call && !pipe.fits(line)) {
+      const message = `Arguments of ${parse(call[2]!)}() ${argsOverLimit}`;
+      const answer = stringify({
+        type: "tool_error",
+        id: Number(call[1]),
+        name: "ToolError",
+        message,
+      });
+      queueMicrotask(() => runner.receive(answer));
+      return;
+    }
+    if (call) pending.add(Number(call[1]));
     pipe.write(line);
-    if (id !== undefined && !reading) readLoop();
+    if (call && !reading) readLoop();
   };
   const finish = (line: string) => {
     if (ended) return;
     ended = true;
     awaitingRelease = reading;
+    if (!pipe.fits(`${line},"reading":true`)) {
+      line = stringify({ type: "runtime_error", error: valueOverLimit });
+    }
     pipe.write(reading ? `${line.slice(0, -1)},"reading":true}` : line);
     revokeObjectUrls();
     if (!reading) signal({ type: "done" });
   };
   const output = (stream: "stdout" | "stderr", data: string) => {
-    // Forward up to the limit (UTF-8 bytes, as the server counts); the server sees a piece
+    // Forward up to the limit (JSON bytes, as the server counts); the server sees a piece
     // cross it and truncates. Past it, drop: a huge write must not flood the pipe. Pieces are at
     // most 16 Ki units, so no line is long (OUTPUT_PIECE_UNITS in sandbox_protocol.ts).
     if (!live || ended || data === "" || forwarded > maxOutputBytes) return;
     for (const piece of realm.splitText(data, 16_384)) {
-      forwarded += realm.utf8Length(piece);
+      forwarded += realm.jsonLength(piece);
       send(stringify({ type: "output", stream, data: piece }));
       if (forwarded > maxOutputBytes) return;
     }
@@ -299,6 +317,10 @@ export function pythonWorkerMain(realm: Realm): void {
       if (message?.type === "run" && typeof message.key === "string") break;
     }
     pipe.setKey(message.key);
+    argsOverLimit = `exceed the limit of ${message.maxToolArgsBytes} bytes of JSON`;
+    valueOverLimit =
+      `Error: the program's return value exceeds the limit of ${message.maxToolArgsBytes} bytes of JSON\n`;
+    pipe.setMaxLineLength(message.maxLineLength);
     const limit = Number(message.maxOutputBytes);
     if (limit >= 0) maxOutputBytes = limit;
     const memory = Number(message.maxMemoryBytes);

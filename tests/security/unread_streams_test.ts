@@ -1,0 +1,109 @@
+/**
+ * Clients that never read their event stream: each stream holds at most its bound, the terminal
+ * frame included, all streams together at most the server's budget, and a stream still unread
+ * some time after its execution ended is cut, which gives its memory back.
+ *
+ * Servers run in their own process, so that their resident memory is theirs alone. Programs
+ * print control characters, which JSON escapes six-fold: output is counted as it travels, so a
+ * 12 MiB output limit makes a 12 MiB terminal frame (before, 72 MiB). A connection's kernel
+ * buffers take the first 4–5 MiB of it; the rest waits in the server.
+ *
+ * @module
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { procStatusBytes, spawnServer } from "../_process.ts";
+import { drain, unreadExecution } from "../../bench/_client.ts";
+import { assertStillServes } from "./_attempt.ts";
+import { terminalFrameBytes } from "../../server/limits.ts";
+
+const MiB = 1024 * 1024;
+const FLOOD = `console.log("\\u0001".repeat(4 * 1024 * 1024));`;
+const BUDGET_MARKER =
+  "\n[progtc: output truncated, the server holds too much output for its clients]\n";
+const LIMIT_MARKER = `\n[progtc: output truncated, the limit is ${12 * MiB} bytes]\n`;
+const OUTPUT = ["--max-output-bytes", String(12 * MiB), "--max-buffered-bytes", String(16 * MiB)];
+
+const settledRss = async (pid: number) => {
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return procStatusBytes(pid, "VmRSS");
+};
+
+/** Starts `n` executions of `code` whose streams nobody reads; resolves once all ended. */
+async function unreadExecutions(
+  server: Awaited<ReturnType<typeof spawnServer>>,
+  n: number,
+  code: string,
+): Promise<Deno.TcpConn[]> {
+  const before = ended(server);
+  const conns = await Promise.all(
+    Array.from({ length: n }, () => unreadExecution({ url: server.url, apiKey: "test-key" }, code)),
+  );
+  const deadline = Date.now() + 60_000;
+  while (ended(server) < before + n && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  strictEqual(ended(server), before + n, server.process.output);
+  return conns;
+}
+
+const ended = (server: Awaited<ReturnType<typeof spawnServer>>) =>
+  (server.process.output.match(/execution \S+ success/g) ?? []).length;
+
+Deno.test("20 unread streams of 4 MiB of control characters hold what their terminal frames take", async () => {
+  // Defaults: output is 4 MiB as it travels in the frame. Before, these frames were 24 MiB each
+  // and 20 of them grew the server by over 500 MiB.
+  await using server = await spawnServer(["--max-concurrent", "32"]);
+  strictEqual((await server.client.executeCode({ code: FLOOD, tools: {} })).type, "success");
+  const idle = await settledRss(server.pid);
+  const conns = await unreadExecutions(server, 20, FLOOD);
+  const grown = (await settledRss(server.pid)) - idle;
+  // A terminal frame, and its text while it is encoded: twice terminalFrameBytes at most.
+  const bound = 20 * 2 * terminalFrameBytes({ maxOutputBytes: 4 * MiB, maxToolArgsBytes: MiB });
+  ok(
+    grown < bound,
+    `20 unread streams grew the server by ${grown / MiB} MiB (bound ${bound / MiB})`,
+  );
+  for (const conn of conns) conn.close();
+  await assertStillServes({ client: server.client } as Parameters<typeof assertStillServes>[0]);
+});
+
+Deno.test("unread streams fill the server's budget, are cut after the unread timeout, and give it back", async () => {
+  // 12 MiB terminal frames: the kernel takes the first 4–5 MiB of each, the rest waits here,
+  // in a budget of 40 MiB for all clients.
+  await using server = await spawnServer([
+    ...OUTPUT,
+    "--max-held-bytes",
+    String(40 * MiB),
+    "--unread-stream-timeout",
+    "3",
+  ]);
+  strictEqual((await server.client.executeCode({ code: FLOOD, tools: {} })).type, "success");
+  const idle = await settledRss(server.pid);
+  const conns = await unreadExecutions(server, 6, FLOOD);
+  const held = (await settledRss(server.pid)) - idle;
+  ok(held < 6 * 2 * 16 * MiB, `6 unread streams grew the server by ${held / MiB} MiB`);
+  // The budget is full: the next program's output is cut short, with a marker that says why,
+  // instead of adding to it.
+  const squeezed = await server.client.executeCode({ code: FLOOD, tools: {} });
+  strictEqual(squeezed.type, "success");
+  ok(squeezed.stdout.endsWith(BUDGET_MARKER), `no budget marker: ${squeezed.stdout.slice(-80)}`);
+  // Past the unread timeout (3 s), the server has closed every unread connection (what the
+  // kernel took is all there is to read), and what the streams held is given back.
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  const ends = await Promise.all(conns.map((conn) => drain(conn, 5000)));
+  // A stream whose output the budget cut short fit in the kernel's buffers: it was complete,
+  // nothing of it was held here, and its idle connection waits for the idle timeout.
+  const cut = ends.filter((end) => end === "cut").length;
+  deepStrictEqual(ends.filter((end) => end === "open"), [], `${ends}`);
+  ok(cut >= 4, `only ${cut} of 6 connections were cut: ${ends}`);
+  strictEqual(
+    (server.process.output.match(/connections: the event stream was not read in time/g) ?? [])
+      .length,
+    cut,
+  );
+  for (const conn of conns) conn.close();
+  const after = await server.client.executeCode({ code: FLOOD, tools: {} });
+  strictEqual(after.type, "success");
+  ok(after.stdout.endsWith(LIMIT_MARKER), `cut short after the cut: ${after.stdout.slice(-80)}`);
+  await assertStillServes({ client: server.client } as Parameters<typeof assertStillServes>[0]);
+});
