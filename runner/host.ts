@@ -72,8 +72,15 @@ export interface HostOptions {
 export type HostState = "starting" | "ready" | "leased" | "recycling" | "dead";
 
 const STDERR_TAIL = 8 * 1024;
+/**
+ * What the runtime prints when the process runs out of memory: V8's fatal out-of-memory (then it
+ * traps), Rust's failed allocation under the data rlimit (then it aborts). Looked for only in
+ * what the process wrote to stderr since its current program started: a program can write
+ * anything to fd 2, but only about its own end.
+ */
 const OOM_PATTERN =
   /out of memory|heap limit|allocation failed|memory allocation of \d+ bytes failed/i;
+
 /** How long the checks may wait for the previous program's threads to go away. */
 const SETTLE_MS = 250;
 
@@ -99,6 +106,7 @@ export class SandboxHost {
   #why: string | undefined;
   /** A worker of this host could not start: it takes no more programs. */
   #broken = false;
+  #stderr: StderrTail;
   /** Called when the host is idle again after a program. */
   onIdle: (() => void) | undefined;
 
@@ -115,7 +123,7 @@ export class SandboxHost {
       // Nothing of the server's own directory: `Deno.cwd()` needs no permission.
       cwd: "/",
       clearEnv: true,
-      env: sandboxEnv(),
+      env: { ...sandboxEnv(), ...sandboxRuntime(options.denoPath).env },
     }).spawn();
     this.#child = child;
     this.pid = child.pid;
@@ -128,11 +136,12 @@ export class SandboxHost {
       this.kill(`it could not join its memory cgroup: ${error}`);
     }
     this.#write(this.#key);
-    const stderr = collectTail(child.stderr, STDERR_TAIL);
+    const stderr = new StderrTail(child.stderr, STDERR_TAIL);
+    this.#stderr = stderr;
     const stdoutDone = this.#readStdout();
     this.exited = (async (): Promise<SandboxExit> => {
       const [status] = await Promise.all([child.status, stdoutDone]);
-      const tail = await stderr;
+      const tail = await stderr.done;
       // The kernel killed it at its cgroup's limit (SIGKILL, and nothing said).
       const cgroupOom = cgroup?.oomKilled() ?? false;
       cgroup?.remove();
@@ -141,8 +150,6 @@ export class SandboxHost {
         code: status.code,
         signal: status.signal,
         stderr: tail,
-        // V8's fatal OOM traps (SIGTRAP, exit 133) after saying so on stderr; a program can
-        // also send itself SIGTRAP, which says nothing.
         outOfMemory: cgroupOom || OOM_PATTERN.test(tail),
       };
     })();
@@ -197,6 +204,8 @@ export class SandboxHost {
     if (this.#state !== "ready") throw new Error(`Cannot lease a host that is ${this.#state}`);
     this.#state = "leased";
     this.#runs++;
+    // What an earlier program wrote to fd 2 says nothing about this one.
+    this.#stderr.clear();
     this.#lease = new Lease(this, newId(), this.#runs - 1);
     return this.#lease;
   }
@@ -442,6 +451,18 @@ export function sandboxEnv(): Record<string, string> {
   return { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_DIR: SANDBOX_DENO_DIR };
 }
 
+/**
+ * The runtime as a host starts it: by its name on a `PATH` of its own directory, so that the
+ * process's `argv[0]` (Node's `process.argv0`) does not tell a program where it is installed.
+ */
+export function sandboxRuntime(denoPath: string): { cmd: string; env: Record<string, string> } {
+  const slash = denoPath.lastIndexOf("/");
+  const name = denoPath.slice(slash + 1);
+  if (slash <= 0 || name !== "deno") return { cmd: denoPath, env: {} };
+  // Its own directory only: nothing else of that name is ever run in its place.
+  return { cmd: name, env: { PATH: denoPath.slice(0, slash) } };
+}
+
 function commandLine(options: HostOptions): { cmd: string; args: string[] } {
   const deno = [
     ...LOCKED_RUN_FLAGS,
@@ -450,12 +471,10 @@ function commandLine(options: HostOptions): { cmd: string; args: string[] } {
     ...options.entry.flags,
     options.entry.module,
   ];
-  if (options.prlimitPath === null) return { cmd: options.denoPath, args: deno };
+  const runtime = sandboxRuntime(options.denoPath).cmd;
+  if (options.prlimitPath === null) return { cmd: runtime, args: deno };
   const data = options.dataMb * 1024 * 1024;
-  return {
-    cmd: options.prlimitPath,
-    args: [`--data=${data}:${data}`, "--", options.denoPath, ...deno],
-  };
+  return { cmd: options.prlimitPath, args: [`--data=${data}:${data}`, "--", runtime, ...deno] };
 }
 
 function describeLine(line: string, key: string): string {
@@ -464,16 +483,31 @@ function describeLine(line: string, key: string): string {
   return `unexpected line from sandbox: ${JSON.stringify(shown)}`;
 }
 
-async function collectTail(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
-  const decoder = new TextDecoder();
-  let tail = "";
-  try {
-    for await (const chunk of chunks(stream, 4096)) {
-      tail += decoder.decode(chunk, { stream: true });
-      if (tail.length > max * 2) tail = tail.slice(-max);
-    }
-  } catch {
-    // The process is gone.
+/**
+ * The last `max` characters a process wrote to stderr since the last `clear()`: for the server's
+ * log when the process dies (the runtime's own fatal message), never to decide anything.
+ */
+class StderrTail {
+  /** Resolves with the tail once the stream ended. */
+  readonly done: Promise<string>;
+  #tail = "";
+
+  constructor(stream: ReadableStream<Uint8Array>, max: number) {
+    this.done = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of chunks(stream, 4096)) {
+          this.#tail += decoder.decode(chunk, { stream: true });
+          if (this.#tail.length > max * 2) this.#tail = this.#tail.slice(-max);
+        }
+      } catch {
+        // The process is gone.
+      }
+      return this.#tail.slice(-max);
+    })();
   }
-  return tail.slice(-max);
+
+  clear(): void {
+    this.#tail = "";
+  }
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { clipText, splitText, utf8Length } from "./text.ts";
+import { clipText, jsonLength, splitText } from "./text.ts";
 import { openPipe } from "./worker_pipe.ts";
 
 /** What the lock-down calls back into the worker's runner code. */
@@ -113,7 +113,8 @@ export function trackObjectUrls(): () => void {
  * Closes what the program must not use once the runner has loaded everything it needs: the
  * `Deno[Deno.internal]` handle, nested workers (they could only have fewer permissions, but a
  * new isolate does not fit under the data rlimit: refuse clearly instead of dying of it),
- * `Deno.execPath()` and `Deno.ppid`, and Node's `process` stdio, exits and working directory.
+ * `Deno.execPath()` and `Deno.ppid`, and Node's `process` stdio, exits, working directory, title
+ * and the runtime's path (`execPath`, `argv0`, `argv[0]`).
  *
  * Node's `process` costs milliseconds to make, so it is made when the program first reaches
  * `globalThis.process`, and locked then. A program that imports a `node:` module may reach it
@@ -232,6 +233,12 @@ export function closeEscapes(hooks: RealmHooks): () => void {
       abort: { value: () => hooks.exit(134), configurable: true, writable: true },
       cwd: { value: () => "/", configurable: true, writable: true },
     });
+    // The runtime's install path is the host's, not the program's business. (`execPath`,
+    // `argv0` and `title` are accessors Node's process cannot redefine: `execPath` has a
+    // setter, `title` shows it until set, and hosts start as `deno`, found on PATH, so that
+    // `argv0` is that name.)
+    proc.execPath = "deno";
+    if (Array.isArray(proc.argv) && proc.argv.length > 0) proc.argv[0] = "deno";
   }
   return () => void makeProcess();
 }
@@ -242,7 +249,7 @@ export interface Realm {
   closeEscapes: typeof closeEscapes;
   openPipe: typeof openPipe;
   trackObjectUrls: typeof trackObjectUrls;
-  utf8Length: typeof utf8Length;
+  jsonLength: typeof jsonLength;
   splitText: typeof splitText;
   clipText: typeof clipText;
 }
@@ -258,5 +265,5 @@ export interface Realm {
  * ```
  */
 export function workerSource(main: (realm: Realm) => void): string {
-  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, openPipe: ${openPipe}, trackObjectUrls: ${trackObjectUrls}, utf8Length: ${utf8Length}, splitText: ${splitText}, clipText: ${clipText} });`;
+  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, openPipe: ${openPipe}, trackObjectUrls: ${trackObjectUrls}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText} });`;
 }

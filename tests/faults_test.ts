@@ -121,6 +121,8 @@ async function assertStillServes(t: TestServer): Promise<void> {
  * threads to check: its server runs each host once.)
  */
 const FAKE_RUNTIME = String.raw`#!/bin/bash
+# Started as "deno" on a PATH of its own directory only, like the real one.
+export PATH=/usr/bin:/bin
 IFS= read -r key
 printf '%s{"type":"ready","workers":[1]}\n' "$key"
 IFS= read -r run

@@ -319,3 +319,38 @@ print(json.dumps(["leak" in sys.modules, hasattr(builtins, "leak"), os.path.exis
   assertNotLeaked(second.result, secret);
   await assertStillServes(server);
 });
+
+Deno.test("reuse: what one program writes to fd 2 does not decide how the next one is reported", async () => {
+  await using server = await startOneHostServer();
+  // The first program writes what V8 and Rust print when they run out of memory, and ends cleanly.
+  const first = await attempt(
+    server,
+    `${PID}
+import { writeSync } from "node:fs";
+writeSync(2, "\\n#\\n# Fatal JavaScript out of memory: Reached heap limit\\nmemory allocation of 1 bytes failed\\n");
+console.log("written");`,
+  );
+  strictEqual(first.result.type, "success", first.result.stderr);
+  const pid = printedPid(first.result);
+  // The next program on the same host waits on a tool while the host is killed from outside.
+  const called = Promise.withResolvers<void>();
+  const second = attempt(server, `${PID}\nimport { wait } from "tools";\nawait wait();`, {
+    tools: {
+      wait: () => {
+        called.resolve();
+        return new Promise(() => {});
+      },
+    },
+  });
+  await called.promise;
+  Deno.kill(pid, "SIGKILL");
+  const { result } = await second;
+  strictEqual(printedPid(result), pid, "the second program did not run on the same host");
+  strictEqual(result.type, "runtime_error");
+  strictEqual(result.stderr, "Error: the sandbox stopped unexpectedly (signal SIGKILL)\n");
+  ok(
+    !server.logs.some((line) => /out of memory|exceeded its memory/i.test(line)),
+    `logged as out of memory: ${server.logs.join("\n")}`,
+  );
+  await assertStillServes(server);
+});

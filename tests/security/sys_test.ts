@@ -78,3 +78,27 @@ for (const [name, probe] of Object.entries(probes)) {
   ]);
   await assertStillServes(server);
 });
+
+Deno.test("the runtime's install path is not a fact a program learns (execPath, argv, title), in both languages", async () => {
+  await using server = await startServer({ pythonPoolSize: 1 });
+  const installed = Deno.execPath();
+  const { result } = await attempt(
+    server,
+    `import process from "node:process";
+console.log(JSON.stringify([process.execPath, process.argv0, process.argv[0], process.title]));`,
+  );
+  strictEqual(result.type, "success", result.stderr);
+  deepStrictEqual(JSON.parse(result.stdout), ["deno", "deno", "deno", "deno"]);
+  const py = await attempt(
+    server,
+    `import js
+print(js.process.execPath, js.process.argv0, js.process.argv[0], js.process.title)`,
+    { language: "python" },
+  );
+  strictEqual(py.result.type, "success", py.result.stderr);
+  strictEqual(py.result.stdout, "deno deno deno deno\n");
+  for (const text of [result.stdout, py.result.stdout]) {
+    strictEqual(text.includes(installed), false, `leaks ${installed}: ${text}`);
+  }
+  await assertStillServes(server);
+});
