@@ -1,5 +1,6 @@
 /**
- * The `progtc` command line: `progtc serve [options]`, `--help`, `--version`.
+ * The `progtc` command line: `progtc serve [options]`, `progtc mcp [options]` (in `mcp/cli.ts`),
+ * `--help`, `--version`.
  *
  * @example
  * ```sh
@@ -16,6 +17,7 @@ import { preparePython } from "./runner/python.ts";
 import { envName, type KeySource, settingsSummary, withEnv } from "./server/config.ts";
 export type { KeySource } from "./server/config.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./server/log.ts";
+import { mcpMain } from "./mcp/cli.ts";
 
 /** The version of this package. */
 export const VERSION: string = denoJson.version;
@@ -25,6 +27,8 @@ const HELP = `progtc ${VERSION}: programmatic tool calling in a locked sandbox
 Usage:
   progtc serve [options]
   progtc prepare          Build the Python snapshot now (install time, Docker images)
+  progtc mcp --config servers.json [options]
+                          A code-mode MCP server in front of MCP servers (progtc mcp --help)
   progtc --help | --version
 
 Every option is also read from PROGTC_<OPTION> (PROGTC_PORT, PROGTC_CODE_EXECUTION_TIMEOUT,
@@ -315,6 +319,8 @@ export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   const asks = (...flags: string[]) =>
     flags.includes(command ?? "") || rest.some((a) => flags.includes(a));
+  // `progtc mcp` has its own flags and help.
+  if (command === "mcp") return await mcpMain(rest, VERSION);
   if (asks("--version", "-V")) {
     console.log(VERSION);
     return 0;
