@@ -110,10 +110,15 @@ export function executeDescription(catalog: Catalog, language: ProgramLanguage):
   return parts.join("\n\n");
 }
 
-/** A program that calls one real tool that needs no arguments, or none. */
+/**
+ * A program that calls one real tool: the first read-only one that needs no arguments (and does
+ * not look like it reads secrets), or none.
+ */
 function exampleOf(entries: CatalogEntry[], language: ProgramLanguage): string | undefined {
   const entry = entries.find((e) =>
-    !e.confirm && ((e.tool.inputSchema.required as string[] | undefined) ?? []).length === 0
+    e.tool.annotations?.readOnlyHint === true && !e.confirm &&
+    !/env|secret|token|key|password/i.test(e.name) &&
+    ((e.tool.inputSchema.required as string[] | undefined) ?? []).length === 0
   );
   if (!entry) return undefined;
   const { namespace, id } = entry;

@@ -101,6 +101,8 @@ export class Upstream {
       client.onclose = () => this.#stopped();
       this.#tools = await abortable(this.#list(timeout), timeout);
       this.#state = "ready";
+      // What it wrote while starting (a banner) does not explain a later stop.
+      this.#stderr = [];
     } catch (error) {
       this.#state = "failed";
       this.#error = this.#explain(
