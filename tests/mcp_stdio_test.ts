@@ -20,7 +20,7 @@ Deno.test("progtc mcp over stdio, with the MCP TypeScript SDK's client", async (
   const client = newClient(person);
   await client.connect(transport);
   try {
-    const context = { client, person, fixture, pid: () => transport.pid! };
+    const context = { client, person, fixture, pid: () => transport.pid!, tools: 36 };
     for (const [name, scenario] of SCENARIOS) {
       const ok = await t.step(name, () => scenario(context));
       if (!ok) console.error(stderr);
