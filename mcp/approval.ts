@@ -66,7 +66,9 @@ export async function approve(
 export function messageOf(entry: CatalogEntry, args: unknown): string {
   let shown = JSON.stringify(args ?? {}, null, 2) ?? "{}";
   if (shown.length > MAX_SHOWN_ARGS) {
-    shown = `${shown.slice(0, MAX_SHOWN_ARGS)}\n… (${shown.length - MAX_SHOWN_ARGS} more characters)`;
+    shown = `${shown.slice(0, MAX_SHOWN_ARGS)}\n… (${
+      shown.length - MAX_SHOWN_ARGS
+    } more characters)`;
   }
   return `A program wants to run ${entry.name} on the MCP server "${entry.server}" (${
     why(entry)

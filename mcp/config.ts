@@ -197,7 +197,11 @@ function transportOf(
   return {
     kind: "http",
     url,
-    headers: mapOf(server.headers, `${at}.headers`, (value, key) => expand(value, `headers.${key}`)),
+    headers: mapOf(
+      server.headers,
+      `${at}.headers`,
+      (value, key) => expand(value, `headers.${key}`),
+    ),
   };
 }
 

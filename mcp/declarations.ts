@@ -7,7 +7,7 @@
  * @module
  */
 import type { JsonSchema } from "../client/schema.ts";
-import { defineTool, describeTools, type DefinedTool } from "../client/mod.ts";
+import { type DefinedTool, defineTool, describeTools } from "../client/mod.ts";
 import type { CatalogEntry } from "./catalog.ts";
 
 /** The language a model writes its program in. */

@@ -93,18 +93,21 @@ export function serveHttp(front: FrontOptions, options: HttpOptions): HttpFront 
     return await transport.handleRequest(request, { parsedBody: body });
   };
 
-  const httpServer = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    onListen: ({ hostname, port }) => {
-      const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-      const url = `http://${host}:${port}/mcp`;
-      options.onListen?.(url);
+  const httpServer = Deno.serve(
+    {
+      hostname: options.hostname,
+      port: options.port,
+      onListen: ({ hostname, port }) => {
+        const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+        const url = `http://${host}:${port}/mcp`;
+        options.onListen?.(url);
+      },
     },
-  }, (request) =>
-    handle(request).catch((error) =>
-      problem(500, `Internal error: ${error instanceof Error ? error.message : error}`)
-    ));
+    (request) =>
+      handle(request).catch((error) =>
+        problem(500, `Internal error: ${error instanceof Error ? error.message : error}`)
+      ),
+  );
   const addr = httpServer.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const close = async () => {

@@ -28,7 +28,10 @@ const HEADLINES: Record<ExecuteCodeResult["type"], string> = {
  * console.assert(text.includes("characters cut"));
  * ```
  */
-export function formatResult(result: ExecuteCodeResult, maxChars = DEFAULT_MAX_RESULT_CHARS): string {
+export function formatResult(
+  result: ExecuteCodeResult,
+  maxChars = DEFAULT_MAX_RESULT_CHARS,
+): string {
   const parts: [string, string][] = [];
   if (result.stdout !== "") parts.push(["stdout", result.stdout]);
   if (result.stderr !== "") parts.push(["stderr", result.stderr]);

@@ -63,7 +63,9 @@ export function renderSearch(
 function score(entry: CatalogEntry, terms: string[]): number {
   if (terms.length === 0) return 1;
   const names = words(`${entry.server} ${entry.namespace} ${entry.name} ${entry.id}`);
-  const schema = entry.tool.inputSchema as { properties?: Record<string, { description?: string }> };
+  const schema = entry.tool.inputSchema as {
+    properties?: Record<string, { description?: string }>;
+  };
   const properties = Object.entries(schema.properties ?? {});
   const params = words(properties.map(([name]) => name).join(" "));
   const text = words(

@@ -47,61 +47,64 @@ export function createMcpServer(options: FrontOptions, onClose?: () => void): Se
     tools: toolList(options.catalog, options.language),
   }));
   type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-  server.setRequestHandler(CallToolRequestSchema, async (request: CallToolRequest, extra: Extra) => {
-    const args = request.params.arguments ?? {};
-    const language = args.language ?? options.language;
-    if (!LANGUAGES.includes(language as string)) {
-      return refuse(`language must be "typescript" or "python", not ${JSON.stringify(language)}`);
-    }
-    switch (request.params.name) {
-      case "execute": {
-        if (typeof args.code !== "string" || args.code.trim() === "") {
-          return refuse("execute needs code: the program, as a string");
-        }
-        const token = extra._meta?.progressToken;
-        const asker: Asker = {
-          canAsk: server.getClientCapabilities()?.elicitation?.form !== undefined,
-          ask: async (message, signal) => {
-            const answer = await server.elicitInput(
-              { mode: "form", message, requestedSchema: { type: "object", properties: {} } },
-              { signal, relatedRequestId: extra.requestId, timeout: 10 * 60 * 1000 },
-            );
-            return answer.action;
-          },
-        };
-        return await runExecute(args.code, language as ProgramLanguage, {
-          backend: options.backend,
-          catalog: options.catalog,
-          asker,
-          signal: extra.signal,
-          maxResultChars: options.maxResultChars,
-          ...(token !== undefined
-            ? {
-              progress: ({ progress, message }) =>
-                void extra.sendNotification({
-                  method: "notifications/progress",
-                  params: { progressToken: token, progress, message },
-                }).catch(() => {}),
-            }
-            : {}),
-        });
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    async (request: CallToolRequest, extra: Extra) => {
+      const args = request.params.arguments ?? {};
+      const language = args.language ?? options.language;
+      if (!LANGUAGES.includes(language as string)) {
+        return refuse(`language must be "typescript" or "python", not ${JSON.stringify(language)}`);
       }
-      case "search_tools": {
-        const query = args.query ?? "";
-        const limit = args.limit ?? 10;
-        if (typeof query !== "string") return refuse("query must be a string");
-        if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
-          return refuse("limit must be a positive integer");
+      switch (request.params.name) {
+        case "execute": {
+          if (typeof args.code !== "string" || args.code.trim() === "") {
+            return refuse("execute needs code: the program, as a string");
+          }
+          const token = extra._meta?.progressToken;
+          const asker: Asker = {
+            canAsk: server.getClientCapabilities()?.elicitation?.form !== undefined,
+            ask: async (message, signal) => {
+              const answer = await server.elicitInput(
+                { mode: "form", message, requestedSchema: { type: "object", properties: {} } },
+                { signal, relatedRequestId: extra.requestId, timeout: 10 * 60 * 1000 },
+              );
+              return answer.action;
+            },
+          };
+          return await runExecute(args.code, language as ProgramLanguage, {
+            backend: options.backend,
+            catalog: options.catalog,
+            asker,
+            signal: extra.signal,
+            maxResultChars: options.maxResultChars,
+            ...(token !== undefined
+              ? {
+                progress: ({ progress, message }) =>
+                  void extra.sendNotification({
+                    method: "notifications/progress",
+                    params: { progressToken: token, progress, message },
+                  }).catch(() => {}),
+              }
+              : {}),
+          });
         }
-        const { entries } = options.catalog;
-        const found = searchEntries(entries, query, limit);
-        const text = renderSearch(found, entries.length, language as ProgramLanguage);
-        return { content: [{ type: "text", text }] };
+        case "search_tools": {
+          const query = args.query ?? "";
+          const limit = args.limit ?? 10;
+          if (typeof query !== "string") return refuse("query must be a string");
+          if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
+            return refuse("limit must be a positive integer");
+          }
+          const { entries } = options.catalog;
+          const found = searchEntries(entries, query, limit);
+          const text = renderSearch(found, entries.length, language as ProgramLanguage);
+          return { content: [{ type: "text", text }] };
+        }
+        default:
+          return refuse(`Unknown tool ${request.params.name}: use execute or search_tools`);
       }
-      default:
-        return refuse(`Unknown tool ${request.params.name}: use execute or search_tools`);
-    }
-  });
+    },
+  );
   const unsubscribe = options.catalog.onChange(() => {
     server.sendToolListChanged().catch(() => {});
   });

@@ -66,12 +66,20 @@ export class Person {
   answers: ElicitResult["action"][] = [];
   asked: string[] = [];
 
+  /** What the person answers to `message`: the next of `answers`, else decline. */
+  answer(message: string): ElicitResult["action"] {
+    this.asked.push(message);
+    return this.answers.shift() ?? "decline";
+  }
+
   /** Lets `client` answer elicitation requests as this person. */
   attach(client: Client): void {
-    client.setRequestHandler(ElicitRequestSchema, (request: { params: { message: string } }) => {
-      this.asked.push(request.params.message);
-      return { action: this.answers.shift() ?? "decline" };
-    });
+    client.setRequestHandler(
+      ElicitRequestSchema,
+      (request: { params: { message: string } }) => ({
+        action: this.answer(request.params.message),
+      }),
+    );
   }
 }
 
@@ -91,18 +99,31 @@ export function textOf(result: CallToolResult): string {
     .map((block) => block.type === "text" ? block.text : "").join("");
 }
 
+/** What the scenarios need of an MCP client (the TypeScript SDK's, or the Python one's). */
+export interface ScenarioClient {
+  listTools(): Promise<{ tools: { name: string; description?: string | undefined }[] }>;
+  callTool(
+    params: { name: string; arguments?: Record<string, unknown> },
+    resultSchema?: undefined,
+    options?: { signal?: AbortSignal; onprogress?: (p: Progress) => void },
+  ): Promise<unknown>;
+}
+
 /** Calls `execute` and returns its text and whether it failed. */
 export async function execute(
-  client: Client,
+  client: ScenarioClient,
   code: string,
   options: { language?: string; signal?: AbortSignal; onprogress?: (p: Progress) => void } = {},
 ): Promise<{ text: string; isError: boolean }> {
   const result = await client.callTool(
-    { name: "execute", arguments: { code, ...(options.language ? { language: options.language } : {}) } },
+    {
+      name: "execute",
+      arguments: { code, ...(options.language ? { language: options.language } : {}) },
+    },
     undefined,
     {
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {}),
+      ...(options.onprogress ? { onprogress: options.onprogress } : {}),
     },
   ) as CallToolResult;
   const text = textOf(result);
@@ -125,7 +146,7 @@ export async function childrenMatching(pid: number, needle: string): Promise<num
 
 /** What a scenario is given. */
 export interface ScenarioContext {
-  client: Client;
+  client: ScenarioClient;
   person: Person;
   fixture: McpFixture;
   /** The pid of the `progtc mcp` process. */
@@ -153,8 +174,8 @@ export async function listsTools({ client }: ScenarioContext): Promise<void> {
 /** search_tools answers declarations in TypeScript and in Python. */
 export async function searchesTools({ client, tools }: ScenarioContext): Promise<void> {
   const search = async (args: Record<string, unknown>) => {
-    const result = await client.callTool({ name: "search_tools", arguments: args }) as CallToolResult;
-    return textOf(result);
+    const result = await client.callTool({ name: "search_tools", arguments: args });
+    return textOf(result as CallToolResult);
   };
   const ts = await search({ query: "create entities knowledge graph", limit: 2 });
   match(ts, new RegExp(`^2 best of \\d+ matching tools \\(of ${tools}\\):`));
@@ -266,7 +287,10 @@ console.log(graph.entities.map((e) => e.name).filter((n) => n.startsWith("Old"))
   match(text, /ToolError: the person declined memory\.delete_entities, so it did not run\n/);
   match(text, /\[ "Older" \]/);
   strictEqual(person.asked.length, 2);
-  match(person.asked[0]!, /run delete_entities on the MCP server "memory" \(the server marks it destructive\) with:\n\{\n {2}"entityNames": \[\n {4}"Old"/);
+  match(
+    person.asked[0]!,
+    /run delete_entities on the MCP server "memory" \(the server marks it destructive\) with:\n\{\n {2}"entityNames": \[\n {4}"Old"/,
+  );
 }
 
 /** Cancelling `execute` ends the program: what it would have done next never happens. */
@@ -318,7 +342,10 @@ console.log((await memory.search_nodes({ query: "Grace" })).entities.length);`,
   strictEqual(isError, false, text);
   match(text, /ToolError: server everything stopped during the call: the connection closed/);
   match(text, /\n1\n/);
-  const after = await execute(client, `import { everything } from "tools"; await everything.echo({ message: "x" });`);
+  const after = await execute(
+    client,
+    `import { everything } from "tools"; await everything.echo({ message: "x" });`,
+  );
   match(after.text, /ToolError: server everything is not running: the connection closed/);
   const { tools } = await client.listTools();
   match(tools[0]!.description!, /Not running: everything \(stopped: the connection closed\)/);

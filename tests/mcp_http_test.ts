@@ -27,11 +27,23 @@ Deno.test("progtc mcp over Streamable HTTP, programs on a remote progtc server",
     },
   });
   await using mcp = new DenoProcess(
-    ["run", "-A", `${ROOT}cli.ts`, "mcp", "--config", fixture.config, "--http", "127.0.0.1:0",
-      "--server", progtc.url],
+    [
+      "run",
+      "-A",
+      `${ROOT}cli.ts`,
+      "mcp",
+      "--config",
+      fixture.config,
+      "--http",
+      "127.0.0.1:0",
+      "--server",
+      progtc.url,
+    ],
     { ...Deno.env.toObject(), PROGTC_API_KEY: API_KEY, TEST_DIR: fixture.dir },
   );
-  const [, url] = await mcp.waitFor(/listening on (http:\/\/\S+) \(http:\/\/127\.0\.0\.1:\d+ progtc/);
+  const [, url] = await mcp.waitFor(
+    /listening on (http:\/\/\S+) \(http:\/\/127\.0\.0\.1:\d+ progtc/,
+  );
   const connect = async (person?: Person, token = TOKEN) => {
     const client = newClient(person);
     await client.connect(
@@ -46,7 +58,11 @@ Deno.test("progtc mcp over Streamable HTTP, programs on a remote progtc server",
     for (const headers of [{}, { authorization: "Bearer wrong" }]) {
       const response = await fetch(url!, {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...headers,
+        },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: {} }),
       });
       strictEqual(response.status, 401);
@@ -64,7 +80,10 @@ try { await memory.delete_entities({ entityNames: ["x"] }); }
 catch (error) { console.log(error.name + ": " + error.message); }
 console.log(await trusted.delete_entities({ entityNames: ["x"] }));`,
       );
-      match(text, /ToolError: memory\.delete_entities needs the person's approval \(the server marks it destructive\), and this MCP client cannot ask \(it does not support elicitation\), so it did not run/);
+      match(
+        text,
+        /ToolError: memory\.delete_entities needs the person's approval \(the server marks it destructive\), and this MCP client cannot ask \(it does not support elicitation\), so it did not run/,
+      );
       match(text, /Entities deleted successfully/);
     } finally {
       await client.close();
