@@ -51,15 +51,19 @@ export interface McpApp extends AsyncDisposable {
  */
 export async function startMcp(options: McpOptions): Promise<McpApp> {
   const { log } = options;
-  let catalog: Catalog | undefined;
-  const upstreams = options.config.servers.map((config) =>
-    new Upstream(config, {
+  const changed = (upstream: Upstream) => {
+    if (upstream.state === "stopped") log(`server ${upstream.name} stopped: ${upstream.error}`);
+    catalog.refresh();
+  };
+  const upstreams: Upstream[] = options.config.servers.map((config) => {
+    const upstream: Upstream = new Upstream(config, {
       startTimeoutMs: options.startTimeoutMs,
       onStderr: (line) => options.verbose && log(`[${config.name}] ${line}`),
-      onChange: () => catalog?.refresh(),
-    })
-  );
-  catalog = new Catalog(upstreams, log);
+      onChange: () => changed(upstream),
+    });
+    return upstream;
+  });
+  const catalog = new Catalog(upstreams, log);
   const backend = options.remote
     ? remoteBackend(options.remote.url, options.remote.apiKey)
     : embeddedBackend({

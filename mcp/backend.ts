@@ -52,7 +52,19 @@ export async function embeddedBackend(options: EmbeddedOptions): Promise<Backend
   return { client, where: "embedded", close, [Symbol.asyncDispose]: close };
 }
 
-/** A remote progtc server; throws when it does not answer `/ping` within `timeoutMs`. */
+/** The remote progtc server does not answer. */
+export class BackendUnreachable extends Error {
+  /** An error saying `message`. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BackendUnreachable";
+  }
+}
+
+/**
+ * A remote progtc server; throws a {@linkcode BackendUnreachable} when it does not answer
+ * `/ping` within `timeoutMs`.
+ */
 export async function remoteBackend(
   url: string,
   apiKey: string,
@@ -60,7 +72,7 @@ export async function remoteBackend(
 ): Promise<Backend> {
   const client = new ProgtcClient({ baseUrl: url, apiKey });
   if (!await client.ping({ timeoutMs })) {
-    throw new Error(`the progtc server at ${url} does not answer /ping`);
+    throw new BackendUnreachable(`the progtc server at ${url} does not answer /ping`);
   }
   const close = () => Promise.resolve();
   return { client, where: url, close, [Symbol.asyncDispose]: close };

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { startMcp } from "./app.ts";
+import { BackendUnreachable } from "./backend.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import type { ProgramLanguage } from "./declarations.ts";
 import { serveHttp } from "./http.ts";
@@ -180,6 +181,10 @@ export async function mcpMain(args: string[], version: string): Promise<number> 
   } catch (error) {
     if (error instanceof McpUsageError || error instanceof ConfigError) {
       console.error(`progtc mcp: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof BackendUnreachable) {
+      console.error(`progtc mcp: --server: ${error.message}`);
       return 2;
     }
     if (error instanceof NameClash) {
