@@ -1,11 +1,15 @@
 /**
  * `progtc mcp` start mistakes: each is one line on stderr naming the flag, the variable or the
- * config key, exit code 2, no stack trace; and `--help`.
+ * config key, exit code 2, no stack trace; `--help`; and an upstream server whose tools come in
+ * pages and change while it runs (tests/_mcp_fixture_server.ts).
  *
  * @module
  */
 import { match, strictEqual } from "node:assert/strict";
-import { ROOT } from "./_mcp.ts";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { execute, ROOT } from "./_mcp.ts";
 
 async function mcp(args: string[], env: Record<string, string> = {}) {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -92,7 +96,7 @@ Deno.test("progtc mcp: start mistakes are one line naming the flag or key, exit 
             mcpServers: {
               clash: {
                 command: Deno.execPath(),
-                args: ["run", "-A", `${ROOT}tests/_mcp_clash_server.ts`],
+                args: ["run", "-A", `${ROOT}tests/_mcp_fixture_server.ts`, "clash"],
               },
             },
           }),
@@ -122,4 +126,39 @@ Deno.test("progtc mcp --help, and progtc --help names it", async () => {
     stdout: "piped",
   }).output();
   match(new TextDecoder().decode(top.stdout), /progtc mcp --config servers\.json \[options\]/);
+});
+
+Deno.test("progtc mcp: tools listed page by page, and kept current on tools/list_changed", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = await config(dir, "grow.json", {
+    mcpServers: {
+      fixture: { command: Deno.execPath(), args: ["run", "-A", `${ROOT}tests/_mcp_fixture_server.ts`] },
+    },
+  });
+  const client = new Client({ name: "test", version: "1.0.0" });
+  const changed = Promise.withResolvers<void>();
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => changed.resolve());
+  await client.connect(
+    new StdioClientTransport({
+      command: Deno.execPath(),
+      args: ["run", "-A", `${ROOT}cli.ts`, "mcp", "--config", path],
+      stderr: "ignore",
+    }),
+  );
+  try {
+    // Four tools over two pages.
+    match((await client.listTools()).tools[0]!.description!, /export function third\(/);
+    const added = await execute(
+      client,
+      `import { fixture } from "tools"; console.log(await fixture.add_tool({ name: "fourth" }));`,
+    );
+    match(added.text, /added fourth/);
+    await changed.promise;
+    match((await client.listTools()).tools[0]!.description!, /export function fourth\(/);
+    const ran = await execute(client, `import { fixture } from "tools"; console.log(await fixture.fourth());`);
+    match(ran.text, /--- stdout ---\nfourth\n/);
+  } finally {
+    await client.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
