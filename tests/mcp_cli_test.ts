@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { match, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { parseConfig } from "../mcp/config.ts";
 import { execute, ROOT } from "./_mcp.ts";
 
 async function mcp(args: string[], env: Record<string, string> = {}) {
@@ -132,7 +133,10 @@ Deno.test("progtc mcp: tools listed page by page, and kept current on tools/list
   const dir = await Deno.makeTempDir();
   const path = await config(dir, "grow.json", {
     mcpServers: {
-      fixture: { command: Deno.execPath(), args: ["run", "-A", `${ROOT}tests/_mcp_fixture_server.ts`] },
+      fixture: {
+        command: Deno.execPath(),
+        args: ["run", "-A", `${ROOT}tests/_mcp_fixture_server.ts`],
+      },
     },
   });
   const client = new Client({ name: "test", version: "1.0.0" });
@@ -155,8 +159,50 @@ Deno.test("progtc mcp: tools listed page by page, and kept current on tools/list
     match(added.text, /added fourth/);
     await changed.promise;
     match((await client.listTools()).tools[0]!.description!, /export function fourth\(/);
-    const ran = await execute(client, `import { fixture } from "tools"; console.log(await fixture.fourth());`);
+    const ran = await execute(
+      client,
+      `import { fixture } from "tools"; console.log(await fixture.fourth());`,
+    );
     match(ran.text, /--- stdout ---\nfourth\n/);
+  } finally {
+    await client.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("README: the client config launches progtc mcp from a checkout; servers.json parses", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!));
+  const servers = blocks.find((b) => b.mcpServers?.memory);
+  deepStrictEqual(parseConfig(servers, {}).servers.map((s) => s.name), ["memory", "files"]);
+  const { command, args } = blocks.find((b) => b.mcpServers?.progtc).mcpServers.progtc;
+  strictEqual(command, "deno");
+  const dir = await Deno.makeTempDir();
+  const path = await config(dir, "servers.json", {
+    mcpServers: {
+      fixture: {
+        command: Deno.execPath(),
+        args: ["run", "-A", `${ROOT}tests/_mcp_fixture_server.ts`],
+      },
+    },
+  });
+  const client = new Client({ name: "test", version: "1.0.0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: Deno.execPath(),
+      args: (args as string[]).map((arg) =>
+        arg.replace("/path/to/progtc/", ROOT).replace("/path/to/servers.json", path)
+      ),
+      cwd: dir, // a desktop client starts it anywhere
+      stderr: "ignore",
+    }),
+  );
+  try {
+    const ran = await execute(
+      client,
+      `import { fixture } from "tools"; console.log(await fixture.first());`,
+    );
+    match(ran.text, /--- stdout ---\nfirst\n/);
   } finally {
     await client.close();
     await Deno.remove(dir, { recursive: true });
