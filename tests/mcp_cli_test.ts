@@ -52,6 +52,10 @@ Deno.test("progtc mcp: start mistakes are one line naming the flag or key, exit 
       [["--config", `${dir}/missing.json`], /missing\.json: cannot read it/],
       [["--config", await config(dir, "bad.json", "{")], /bad\.json: not JSON/],
       [
+        ["--config", await config(dir, "big.json", " ".repeat(1024 * 1024 + 1))],
+        /big\.json: larger than 1048576 bytes/,
+      ],
+      [
         [
           "--config",
           await config(dir, "key.json", { mcpServers: { a: { command: "x", autoApprove: [] } } }),

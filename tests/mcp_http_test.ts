@@ -78,12 +78,17 @@ Deno.test("progtc mcp over Streamable HTTP, programs on a remote progtc server",
         `import { memory, trusted } from "tools";
 try { await memory.delete_entities({ entityNames: ["x"] }); }
 catch (error) { console.log(error.name + ": " + error.message); }
+// Reaching the flat wire name instead does not skip the approval.
+const flat = await import("tools");
+try { await flat["memory.delete_entities"]({ entityNames: ["x"] }); }
+catch (error) { console.log("flat " + error.name + ": " + error.message); }
 console.log(await trusted.delete_entities({ entityNames: ["x"] }));`,
       );
       match(
         text,
         /ToolError: memory\.delete_entities needs the person's approval \(the server marks it destructive\), and this MCP client cannot ask \(it does not support elicitation\), so it did not run/,
       );
+      match(text, /flat ToolError: memory\.delete_entities needs the person's approval/);
       match(text, /Entities deleted successfully/);
     } finally {
       await client.close();
