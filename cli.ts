@@ -17,7 +17,6 @@ import { preparePython } from "./runner/python.ts";
 import { envName, type KeySource, settingsSummary, withEnv } from "./server/config.ts";
 export type { KeySource } from "./server/config.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "./server/log.ts";
-import { mcpMain } from "./mcp/cli.ts";
 
 /** The version of this package. */
 export const VERSION: string = denoJson.version;
@@ -319,8 +318,9 @@ export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   const asks = (...flags: string[]) =>
     flags.includes(command ?? "") || rest.some((a) => flags.includes(a));
-  // `progtc mcp` has its own flags and help.
-  if (command === "mcp") return await mcpMain(rest, VERSION);
+  // `progtc mcp` has its own flags and help; loaded only for it (the MCP SDK reads the
+  // environment as it loads, which `serve` and `--help` need not allow).
+  if (command === "mcp") return await (await import("./mcp/cli.ts")).mcpMain(rest, VERSION);
   if (asks("--version", "-V")) {
     console.log(VERSION);
     return 0;
