@@ -20,6 +20,7 @@ const tool = (name: string): Tool => ({
   name,
   description: `The tool ${name}: answers its own name`,
   inputSchema: { type: "object", properties: {} },
+  annotations: { readOnlyHint: true },
 });
 const tools: Tool[] = Deno.args[0] === "clash"
   ? [tool("get-env"), tool("get_env")]

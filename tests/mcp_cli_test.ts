@@ -212,3 +212,39 @@ Deno.test("README: the client config launches progtc mcp from a checkout; server
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("progtc mcp --language python: execute's rules and example are Python, and the example runs", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = await config(dir, "servers.json", {
+    mcpServers: {
+      fixture: {
+        command: Deno.execPath(),
+        args: ["run", "-A", `${ROOT}tests/_mcp_fixture_server.ts`],
+      },
+    },
+  });
+  const client = new Client({ name: "test", version: "1.0.0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: Deno.execPath(),
+      args: ["run", "-A", `${ROOT}cli.ts`, "mcp", "--config", path, "--language", "python"],
+      stderr: "ignore",
+    }),
+  );
+  try {
+    const description: string = (await client.listTools()).tools[0]!.description!;
+    match(description, /^Runs a Python program in a sandbox/);
+    match(description, /class fixture:\n/);
+    const example = description.match(/```python\n([\s\S]*?)\n```/)![1]!;
+    strictEqual(
+      example,
+      "from tools import fixture\n\nresult = await fixture.first()\nprint(result)",
+    );
+    const ran = await execute(client, example);
+    strictEqual(ran.isError, false, ran.text);
+    match(ran.text, /--- stdout ---\nfirst\n/);
+  } finally {
+    await client.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
