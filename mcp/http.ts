@@ -48,8 +48,9 @@ export function serveHttp(front: FrontOptions, options: HttpOptions): HttpFront 
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [id, session] of sessions) {
-      if (now - session.lastUsed > idleMs) void session.server.close().catch(() => {});
-      if (now - session.lastUsed > idleMs) sessions.delete(id);
+      if (now - session.lastUsed <= idleMs) continue;
+      sessions.delete(id);
+      void session.server.close().catch(() => {});
     }
   }, Math.min(idleMs, 60_000));
 

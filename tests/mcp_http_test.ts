@@ -10,7 +10,8 @@ import { match, strictEqual } from "node:assert/strict";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { API_KEY, startServer } from "./_helpers.ts";
 import { DenoProcess } from "./_process.ts";
-import { execute, mcpFixture, newClient, Person, ROOT, SCENARIOS } from "./_mcp.ts";
+import { execute, mcpFixture, newClient, Person, ROOT } from "./_mcp.ts";
+import { SCENARIOS } from "./_mcp_scenarios.ts";
 
 const TOKEN = API_KEY;
 

@@ -10,14 +10,8 @@
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { readLines } from "../runner/lines.ts";
 import { ensureMcpVenv } from "./interop/venv.ts";
-import {
-  childrenMatching,
-  mcpFixture,
-  Person,
-  ROOT,
-  type ScenarioClient,
-  SCENARIOS,
-} from "./_mcp.ts";
+import { childrenMatching, mcpFixture, Person, ROOT, type ScenarioClient } from "./_mcp.ts";
+import { SCENARIOS } from "./_mcp_scenarios.ts";
 
 type Event = Record<string, unknown> & { op: string; id?: number };
 

@@ -5,7 +5,8 @@
  * @module
  */
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { mcpFixture, newClient, Person, ROOT, SCENARIOS } from "./_mcp.ts";
+import { mcpFixture, newClient, Person, ROOT } from "./_mcp.ts";
+import { SCENARIOS } from "./_mcp_scenarios.ts";
 
 Deno.test("progtc mcp over stdio, with the MCP TypeScript SDK's client", async (t) => {
   await using fixture = await mcpFixture({ broken: { command: "does-not-exist-xyz" } });
