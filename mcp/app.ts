@@ -96,6 +96,7 @@ export async function startMcp(options: McpOptions): Promise<McpApp> {
     catalog,
     language: options.language,
     maxResultChars: options.maxResultChars,
+    ...(options.remote ? {} : { callTimeoutMs: options.toolCallTimeout * 1000 }),
     version: options.version,
   };
   return {

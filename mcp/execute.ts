@@ -39,6 +39,11 @@ export interface ExecuteContext {
   maxResultChars: number;
   /** Milliseconds between two beats of progress while nothing else happens. */
   beatMs?: number;
+  /**
+   * The progtc server's tool call timeout, when known (the embedded server's): a call whose
+   * approval came later, when the program has already seen a TimeoutError, does not run.
+   */
+  callTimeoutMs?: number;
 }
 
 /** Runs `code` and answers the model. */
@@ -61,7 +66,12 @@ export async function runExecute(
     : undefined;
   const call = async (entry: CatalogEntry, input: Record<string, unknown>) => {
     const name = `${entry.namespace}.${entry.id}`;
+    const asked = performance.now();
     await approve(entry, input, context.asker, signal);
+    const waited = performance.now() - asked;
+    if (context.callTimeoutMs !== undefined && waited >= context.callTimeoutMs) {
+      throw new Error(`the approval of ${name} came after the call had timed out: it did not run`);
+    }
     const result = await context.catalog.upstreamOf(entry).call(entry.name, input, {
       signal,
       onProgress: (p) => report(`${name}: ${p.message ?? `${p.progress}/${p.total ?? "?"}`}`),

@@ -31,6 +31,8 @@ export interface FrontOptions {
   language: ProgramLanguage;
   /** The budget of an `execute` answer, in characters. */
   maxResultChars: number;
+  /** The progtc server's tool call timeout in milliseconds, when known. */
+  callTimeoutMs?: number;
   /** The version this server reports. */
   version: string;
 }
@@ -77,6 +79,9 @@ export function createMcpServer(options: FrontOptions, onClose?: () => void): Se
             asker,
             signal: extra.signal,
             maxResultChars: options.maxResultChars,
+            ...(options.callTimeoutMs !== undefined
+              ? { callTimeoutMs: options.callTimeoutMs }
+              : {}),
             ...(token !== undefined
               ? {
                 progress: ({ progress, message }) =>

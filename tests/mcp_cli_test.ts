@@ -8,7 +8,10 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ElicitRequestSchema,
+  ToolListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { parseConfig } from "../mcp/config.ts";
 import { execute, ROOT } from "./_mcp.ts";
 
@@ -243,6 +246,53 @@ Deno.test("progtc mcp --language python: execute's rules and example are Python,
     const ran = await execute(client, example);
     strictEqual(ran.isError, false, ran.text);
     match(ran.text, /--- stdout ---\nfirst\n/);
+  } finally {
+    await client.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("progtc mcp: an approval that comes after the call timed out does not run the call", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = await config(dir, "servers.json", {
+    mcpServers: {
+      fixture: {
+        command: Deno.execPath(),
+        args: ["run", "-A", `${ROOT}tests/_mcp_fixture_server.ts`],
+        confirm: ["add_tool"],
+      },
+    },
+  });
+  const client = new Client({ name: "test", version: "1.0.0" }, {
+    capabilities: { elicitation: { form: {} } },
+  });
+  const answered = Promise.withResolvers<void>();
+  client.setRequestHandler(ElicitRequestSchema, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the person takes their time
+    setTimeout(() => answered.resolve(), 1000); // past the relisting a late add_tool would cause
+    return { action: "accept" as const };
+  });
+  await client.connect(
+    new StdioClientTransport({
+      command: Deno.execPath(),
+      args: ["run", "-A", `${ROOT}cli.ts`, "mcp", "--config", path, "--tool-call-timeout", "0.5"],
+      stderr: "ignore",
+    }),
+  );
+  try {
+    const ran = await execute(
+      client,
+      `import { fixture } from "tools";
+try { await fixture.add_tool({ name: "late" }); } catch (error) { console.log(error.name); }
+await new Promise((resolve) => setTimeout(resolve, 2000)); // still running when the person answers`,
+    );
+    match(ran.text, /--- stdout ---\nTimeoutError\n/);
+    await answered.promise;
+    const after = await execute(
+      client,
+      `import { fixture } from "tools"; console.log(Object.keys(fixture));`,
+    );
+    match(after.text, /"first", "second", "third", "add_tool" \]/);
   } finally {
     await client.close();
     await Deno.remove(dir, { recursive: true });
