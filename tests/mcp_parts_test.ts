@@ -5,7 +5,8 @@
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
-import type { CatalogEntry } from "../mcp/catalog.ts";
+import { Catalog, type CatalogEntry } from "../mcp/catalog.ts";
+import { serveHttp } from "../mcp/http.ts";
 import { ConfigError, parseConfig } from "../mcp/config.ts";
 import { declarationsOf } from "../mcp/declarations.ts";
 import { identifierOf, NameClash, namespacesOf, toolIdentifiersOf } from "../mcp/naming.ts";
@@ -211,4 +212,77 @@ Deno.test("results: each part clipped with a visible marker, within the budget",
     formatResult({ type: "timeout_error", stdout: "", stderr: "" }),
     /ran out of time\. It printed nothing/,
   );
+});
+
+Deno.test("HTTP front: at most maxSessions sessions; past it 503, and the others still serve", async () => {
+  const front = {
+    backend: { client: undefined, where: "none", close: () => Promise.resolve() } as never,
+    catalog: new Catalog([]),
+    language: "typescript" as const,
+    maxResultChars: 1000,
+    version: "test",
+  };
+  await using http = serveHttp(front, {
+    hostname: "127.0.0.1",
+    port: 0,
+    apiKey: "k",
+    maxSessions: 2,
+  });
+  const initialize = () =>
+    fetch(http.url, {
+      method: "POST",
+      headers: {
+        authorization: "Bearer k",
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: { name: "t", version: "1" },
+        },
+      }),
+    });
+  const opened: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const response = await initialize();
+    strictEqual(response.status, 200);
+    opened.push(response.headers.get("mcp-session-id")!);
+    await response.body?.cancel();
+  }
+  const refused = await initialize();
+  strictEqual(refused.status, 503);
+  match(await refused.text(), /Too many sessions \(2\)/);
+  strictEqual(http.sessions, 2);
+  const listed = await fetch(http.url, {
+    method: "POST",
+    headers: {
+      authorization: "Bearer k",
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": opened[1]!,
+      "mcp-protocol-version": "2025-06-18",
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
+  });
+  strictEqual(listed.status, 200);
+  match(await listed.text(), /"name":"execute"/);
+  // A session ends (DELETE): a new one may start.
+  const closed = await fetch(http.url, {
+    method: "DELETE",
+    headers: {
+      authorization: "Bearer k",
+      "mcp-session-id": opened[0]!,
+      "mcp-protocol-version": "2025-06-18",
+    },
+  });
+  strictEqual(closed.status, 200);
+  await closed.body?.cancel();
+  const again = await initialize();
+  strictEqual(again.status, 200);
+  await again.body?.cancel();
 });
