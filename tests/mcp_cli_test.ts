@@ -14,6 +14,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { parseConfig } from "../mcp/config.ts";
 import { execute, ROOT } from "./_mcp.ts";
+import { DenoProcess, freePort } from "./_process.ts";
 
 async function mcp(args: string[], env: Record<string, string> = {}) {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -296,5 +297,46 @@ await new Promise((resolve) => setTimeout(resolve, 2000)); // still running when
   } finally {
     await client.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("progtc mcp: an upstream server over Streamable HTTP (server-everything's streamableHttp)", async () => {
+  const port = freePort();
+  await using everything = new DenoProcess(
+    [
+      "run",
+      "-A",
+      "--quiet",
+      "npm:@modelcontextprotocol/server-everything@2026.8.31",
+      "streamableHttp",
+    ],
+    { ...Deno.env.toObject(), PORT: String(port) },
+  );
+  await everything.waitFor(/listening on port/);
+  const dir = await Deno.makeTempDir();
+  const path = await config(dir, "servers.json", {
+    mcpServers: {
+      remote: { url: `http://127.0.0.1:${port}/mcp`, headers: { "x-client": "${CLIENT_NAME}" } },
+    },
+  });
+  const client = new Client({ name: "test", version: "1.0.0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: Deno.execPath(),
+      args: ["run", "-A", `${ROOT}cli.ts`, "mcp", "--config", path],
+      env: { ...Deno.env.toObject(), CLIENT_NAME: "progtc-test" },
+      stderr: "ignore",
+    }),
+  );
+  try {
+    const ran = await execute(
+      client,
+      `import { remote } from "tools"; console.log(await remote.echo({ message: "over HTTP" }));`,
+    );
+    match(ran.text, /--- stdout ---\nEcho: over HTTP\n/);
+  } finally {
+    await client.close();
+    await Deno.remove(dir, { recursive: true });
+    everything.child.kill("SIGTERM");
   }
 });
