@@ -142,3 +142,10 @@ export async function childrenMatching(pid: number, needle: string): Promise<num
   }
   return found;
 }
+
+/** Writes `json` (or text) to `dir/name` and returns its path. */
+export async function writeConfig(dir: string, name: string, json: unknown): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, typeof json === "string" ? json : JSON.stringify(json));
+  return path;
+}
