@@ -1,5 +1,6 @@
 /**
- * The `progtc` command line: `progtc serve [options]`, `--help`, `--version`.
+ * The `progtc` command line: `progtc serve [options]`, `progtc mcp [options]` (in `mcp/cli.ts`),
+ * `--help`, `--version`.
  *
  * @example
  * ```sh
@@ -25,6 +26,8 @@ const HELP = `progtc ${VERSION}: programmatic tool calling in a locked sandbox
 Usage:
   progtc serve [options]
   progtc prepare          Build the Python snapshot now (install time, Docker images)
+  progtc mcp --config servers.json [options]
+                          A code-mode MCP server in front of MCP servers (progtc mcp --help)
   progtc --help | --version
 
 Every option is also read from PROGTC_<OPTION> (PROGTC_PORT, PROGTC_CODE_EXECUTION_TIMEOUT,
@@ -331,6 +334,9 @@ export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   const asks = (...flags: string[]) =>
     flags.includes(command ?? "") || rest.some((a) => flags.includes(a));
+  // `progtc mcp` has its own flags and help; loaded only for it (the MCP SDK reads the
+  // environment as it loads, which `serve` and `--help` need not allow).
+  if (command === "mcp") return await (await import("./mcp/cli.ts")).mcpMain(rest, VERSION);
   if (asks("--version", "-V")) {
     console.log(VERSION);
     return 0;

@@ -28,6 +28,7 @@ import { idleMemory } from "./idle_memory.ts";
 import { soak } from "./soak.ts";
 import { stalls } from "./stalls.ts";
 import { sseReader } from "./sse_reader.ts";
+import { mcpTokens } from "./mcp_tokens.ts";
 
 /** What a section reports. */
 export interface Section {
@@ -75,6 +76,7 @@ const SECTIONS: { name: string; run: (ctx: Ctx) => Promise<Section> }[] = [
   { name: "sse_reader", run: sseReader },
   { name: "stalls", run: stalls },
   { name: "soak", run: soak },
+  { name: "mcp", run: mcpTokens },
 ];
 
 const USAGE = `Usage: deno task bench [section...] [options]

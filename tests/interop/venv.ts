@@ -89,6 +89,25 @@ export function ensurePydanticAiVenv(): Promise<string> {
   });
 }
 
+/** The Python MCP SDK and FastMCP versions the `progtc mcp` tests use. */
+export const PYTHON_MCP_VERSION = "2.3.0";
+export const FASTMCP_VERSION = "4.2.3";
+
+/**
+ * The venv of the `progtc mcp` tests: the Python `mcp` SDK's client (tests/mcp_python_test.ts),
+ * and FastMCP with the reference client for the sandbox provider (examples/fastmcp_progtc.py).
+ */
+export function ensureMcpVenv(): Promise<string> {
+  return ensurePythonEnv({
+    name: `mcp-${PYTHON_MCP_VERSION}-fastmcp-${FASTMCP_VERSION}`,
+    requirements: ["progtc==0.2.0", `mcp==${PYTHON_MCP_VERSION}`, `fastmcp==${FASTMCP_VERSION}`],
+    check: "import importlib.metadata as m, mcp, fastmcp, progtc; " +
+      "print(m.version('mcp'), m.version('fastmcp'))",
+    expect: `${PYTHON_MCP_VERSION} ${FASTMCP_VERSION}`,
+    marker: `progtc 0.2.0, mcp ${PYTHON_MCP_VERSION}, fastmcp ${FASTMCP_VERSION}\n`,
+  });
+}
+
 /**
  * Returns the path of the Python interpreter of the venv `spec` describes, creating it first if
  * needed (see the module's invariants).
@@ -222,10 +241,11 @@ async function main(): Promise<void> {
   const started = performance.now();
   // The reference's own test suites (tests/reference/) need their sources and a venv each.
   const { ensureReferenceSuite } = await import("../reference/setup.ts");
-  const [pythons, suites, pydanticAi] = await Promise.all([
+  const [pythons, suites, pydanticAi, mcp] = await Promise.all([
     Promise.all(REFERENCE_VERSIONS.map(ensureVenv)),
     Promise.all(REFERENCE_VERSIONS.map(ensureReferenceSuite)),
     ensurePydanticAiVenv(),
+    ensureMcpVenv(),
   ]);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   REFERENCE_VERSIONS.forEach((version, i) => {
@@ -233,6 +253,7 @@ async function main(): Promise<void> {
     console.log(`progtc ${version} test suite: ${suites[i]!.tests} (${suites[i]!.python})`);
   });
   console.log(`pydantic-ai ${PYDANTIC_AI_VERSION}: ${pydanticAi}`);
+  console.log(`mcp ${PYTHON_MCP_VERSION}, fastmcp ${FASTMCP_VERSION}: ${mcp}`);
   console.log(`Reference virtualenvs ready in ${seconds} s`);
 }
 
