@@ -23,11 +23,11 @@ export interface Limits extends ProgramLimits {
 export function limitsOf(config: ResolvedOptions): Limits {
   return {
     toolCallTimeoutMs: config.toolCallTimeoutMs,
-    executionTimeoutMs: config.executionTimeoutMs,
+    executionTimeoutMs: config.codeExecutionTimeoutMs,
     maxOutputBytes: config.maxOutputBytes,
     maxToolCalls: config.maxToolCalls,
     maxToolArgsBytes: config.maxToolArgsBytes,
     maxToolResultBytes: config.maxToolResultBytes,
-    pythonMemoryBytes: config.pythonMemoryBytes,
+    pythonMemoryBytes: config.pythonMemoryMb * 2 ** 20,
   };
 }

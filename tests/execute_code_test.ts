@@ -91,7 +91,7 @@ await flaky();
 });
 
 Deno.test("executeCode() raises a catchable TimeoutError when a tool call takes too long", async () => {
-  await using t = await startServer({ toolCallTimeout: 0.3 });
+  await using t = await startServer({ toolCallTimeoutMs: 300 });
   const result = await t.client.executeCode({
     code: `
 import { slow, fast } from "tools";
@@ -115,7 +115,7 @@ console.log(await fast());
 });
 
 Deno.test("executeCode() keeps the output printed before an execution timeout", async () => {
-  await using t = await startServer({ codeExecutionTimeout: 0.5 });
+  await using t = await startServer({ codeExecutionTimeoutMs: 500 });
   const result = await t.client.executeCode({
     code: `console.log("before"); console.error("warned"); await new Promise(() => {});`,
     tools: {},

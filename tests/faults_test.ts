@@ -550,7 +550,7 @@ Deno.test("a step client that disconnects while its step runs gets its program k
   await using t = await startServer({
     maxConcurrent: 1,
     queueTimeoutMs: 500,
-    codeExecutionTimeout: 4,
+    codeExecutionTimeoutMs: 4000,
   });
   const pid = await nextSandbox();
   const controller = new AbortController();

@@ -143,7 +143,7 @@ Deno.test("the Python client gets runtime_error with the output printed before t
 });
 
 Deno.test("keepalives hold the Python client's stream open through a 7 s tool (5 s read timeout)", async () => {
-  await using t = await startServer({ toolCallTimeout: 20 });
+  await using t = await startServer({ toolCallTimeoutMs: 20_000 });
   await forEachVersion(async (version) => {
     const report = await stream(t, version, "long_tool");
     assert.deepEqual(resultOf(report, version), {
@@ -175,7 +175,7 @@ Deno.test("the Python client still gets the result when its tools answer after t
   // its tool tasks before it returns, so a late result refused with 409 fails the whole
   // execute_code. The reference answers 200 to both late results here: one reaches a running
   // execution whose call timed out, the other an execution that has ended.
-  await using t = await startServer({ toolCallTimeout: 1 });
+  await using t = await startServer({ toolCallTimeoutMs: 1000 });
   await forEachVersion(async (version) => {
     const report = await stream(t, version, "late_result");
     assert.deepEqual(resultOf(report, version), {
@@ -266,7 +266,7 @@ for (const [mode, serverOptions] of STEP_MODES) {
 }
 
 Deno.test("the Python client gets determinism_error when a replayed call changes", async () => {
-  await using t = await startServer({ warmResumeTtl: 0 });
+  await using t = await startServer({ warmResumeTtlMs: 0 });
   await forEachVersion(async (version) => {
     const report = await step(t, version, "random_args");
     const result = resultOf(report, version);

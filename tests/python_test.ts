@@ -310,7 +310,7 @@ except tools.ToolError as error:
 });
 
 Deno.test("python: a tool call past the per-call timeout raises a catchable TimeoutError", async () => {
-  await using t = await startServer({ pythonPoolSize: 1, toolCallTimeout: 0.3 });
+  await using t = await startServer({ pythonPoolSize: 1, toolCallTimeoutMs: 300 });
   const result = await t.client.executeCode({
     ...python,
     code: `
@@ -333,7 +333,7 @@ print("still running")
 // ─── timeouts and exits ─────────────────────────────────────────────────────────────────────
 
 Deno.test("python: the execution timeout stops a busy loop and keeps earlier output", async () => {
-  await using t = await startServer({ pythonPoolSize: 1, codeExecutionTimeout: 1 });
+  await using t = await startServer({ pythonPoolSize: 1, codeExecutionTimeoutMs: 1000 });
   const started = performance.now();
   const result = await t.client.executeCode({
     ...python,

@@ -62,8 +62,8 @@ console.log("done");
 
 Deno.test("TypeScript call keys are the same whether each step resumes warm or replays, and key every call once", async () => {
   const observed = [];
-  for (const warmResumeTtl of [60, 0]) {
-    await using t = await startServer({ warmResumeTtl });
+  for (const warmResumeTtlMs of [60_000, 0]) {
+    await using t = await startServer({ warmResumeTtlMs });
     const { seen, end } = await loop(t.client, NESTED, { log: () => null });
     deepStrictEqual(end, { type: "success", stdout: "done\n", stderr: "" });
     strictEqual(Object.keys(seen).length, 12);
@@ -204,7 +204,7 @@ Deno.test("a resume refused for capacity keeps its execution held, resumable, an
 });
 
 Deno.test("an expired hold frees its sandbox, and its state still replays", async () => {
-  await using t = await startServer({ warmResumeTtl: 0.2 });
+  await using t = await startServer({ warmResumeTtlMs: 200 });
   const first = calls(await t.client.executeCodeStep({ code: TWO, toolNames: ["t"] }));
   strictEqual(t.server.app.runner.stats("deno").leased, 1);
   await new Promise((resolve) => setTimeout(resolve, 400));

@@ -64,7 +64,7 @@ Deno.test("executeCodeStep() finishes two calls and a Promise.all of two in thre
 
 Deno.test("executeCodeStep() gives the same output with warm resume and with forced replay", async () => {
   await using warm = await startServer();
-  await using cold = await startServer({ warmResumeTtl: 0 });
+  await using cold = await startServer({ warmResumeTtlMs: 0 });
   const a = await stepLoop(warm.client, PROGRAM, TOOLS);
   const b = await stepLoop(cold.client, PROGRAM, TOOLS);
   deepStrictEqual(a, b);
@@ -130,7 +130,7 @@ Deno.test("executeCodeStep() refuses tampered, truncated, foreign and oversized 
 });
 
 Deno.test("executeCodeStep() refuses an expired token and a wrong result count", async () => {
-  await using t = await startServer({ stateMaxAge: 0.2 });
+  await using t = await startServer({ stateMaxAgeMs: 200 });
   const step = await firstStep(t.client);
   await refused(
     t.client.executeCodeStep({
@@ -168,7 +168,7 @@ console.log(first, page);
 `;
 
 Deno.test("executeCodeStep() answers determinism_error when a replayed call's arguments change", async () => {
-  await using t = await startServer({ warmResumeTtl: 0 });
+  await using t = await startServer({ warmResumeTtlMs: 0 });
   const { result } = await stepLoop(t.client, RANDOM, { fetch_page: (n: number) => `page ${n}` });
   strictEqual(result.type, "determinism_error");
   // Raised at the call, in the program, with the reference's message.
@@ -179,16 +179,16 @@ Deno.test("executeCodeStep() answers determinism_error when a replayed call's ar
 });
 
 Deno.test("executeCodeStep() accepts changing arguments in order_only mode", async () => {
-  await using t = await startServer({ warmResumeTtl: 0 });
+  await using t = await startServer({ warmResumeTtlMs: 0 });
   const { result } = await stepLoop(t.client, RANDOM, { fetch_page: () => "ok" }, {
     determinism: "order_only",
   });
   deepStrictEqual(result, { type: "success", stdout: "ok ok\n", stderr: "" });
 });
 
-for (const warmResumeTtl of [60, 0]) {
-  Deno.test(`executeCodeStep() raises a failed tool in the program (warm resume ttl ${warmResumeTtl})`, async () => {
-    await using t = await startServer({ warmResumeTtl });
+for (const warmResumeTtlMs of [60_000, 0]) {
+  Deno.test(`executeCodeStep() raises a failed tool in the program (warm resume ttl ${warmResumeTtlMs} ms)`, async () => {
+    await using t = await startServer({ warmResumeTtlMs });
     const { result } = await stepLoop(
       t.client,
       `

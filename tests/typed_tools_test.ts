@@ -184,8 +184,8 @@ Deno.test("a return value over --max-tool-args-bytes is a runtime_error that say
 });
 
 Deno.test("return values in the step API, warm and replayed", async () => {
-  for (const warmResumeTtl of [60, 0]) {
-    await using t = await startServer({ warmResumeTtl });
+  for (const warmResumeTtlMs of [60_000, 0]) {
+    await using t = await startServer({ warmResumeTtlMs });
     const code = `import { get_weather } from "tools";
 export default (await get_weather({ city: "Lima" })).celsius * 2;`;
     let step = await t.client.executeCodeStep({

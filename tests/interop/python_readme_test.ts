@@ -13,7 +13,7 @@ import { assertWireIds, batches, forEachVersion, resultOf, STEP_MODES } from "./
 import type { ReferenceVersion } from "./venv.ts";
 
 /** A server whose default language is Python, as `progtc serve --language python`. */
-function startPythonServer(options: { warmResumeTtl?: number } = {}): Promise<TestServer> {
+function startPythonServer(options: { warmResumeTtlMs?: number } = {}): Promise<TestServer> {
   // One warm Python sandbox: the second client version waits for a spawn (a bigger pool
   // refilling at once is slower on two cores).
   return startServer({ language: "python", poolSize: 0, pythonPoolSize: 1, ...options });
@@ -176,7 +176,7 @@ for (const [mode, serverOptions] of STEP_MODES) {
 }
 
 Deno.test("python: the README step loop ends with the runtime error and the output printed once", async () => {
-  await using t = await startPythonServer({ warmResumeTtl: 0 });
+  await using t = await startPythonServer({ warmResumeTtlMs: 0 });
   await forEachVersion(async (version) => {
     const report = await assertReadme(t, version, "step_runtime_error", {
       result: RUNTIME_ERROR,

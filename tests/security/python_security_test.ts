@@ -31,7 +31,7 @@ function run(
 
 /** Starts a server with two warm Python sandbox hosts and no TypeScript pool. */
 function pythonServer(
-  options: { codeExecutionTimeout?: number; pythonMemoryMb?: number } = {},
+  options: { codeExecutionTimeoutMs?: number; pythonMemoryMb?: number } = {},
 ): Promise<TestServer> {
   return startServer({ pythonPoolSize: 2, poolSize: 0, ...options });
 }
@@ -378,7 +378,7 @@ async function assertStoppedAtTimeout(server: TestServer, loop: string): Promise
 }
 
 Deno.test("python: busy loops, also one that catches every exception, are killed", async () => {
-  await using server = await pythonServer({ codeExecutionTimeout: 1 });
+  await using server = await pythonServer({ codeExecutionTimeoutMs: 1000 });
   await assertStoppedAtTimeout(server, "while True:\n    pass");
   await assertStoppedAtTimeout(
     server,
@@ -388,7 +388,7 @@ Deno.test("python: busy loops, also one that catches every exception, are killed
 });
 
 Deno.test("python: C-level loops (sum over a huge range, a regex catastrophe) are killed", async () => {
-  await using server = await pythonServer({ codeExecutionTimeout: 1 });
+  await using server = await pythonServer({ codeExecutionTimeoutMs: 1000 });
   await assertStoppedAtTimeout(server, "print(sum(range(10**12)))");
   await assertStoppedAtTimeout(server, `import re\nre.match(r"(a+)+$", "a" * 64 + "b")`);
   await assertStillServes(server);
@@ -407,7 +407,7 @@ Deno.test("python: huge allocations fail inside the program", async () => {
 
 Deno.test("python: a growing list hits MemoryError at the memory cap, and is catchable", async () => {
   // A smaller cap than the default 512 MiB, so the list fills it sooner.
-  await using server = await pythonServer({ codeExecutionTimeout: 20, pythonMemoryMb: 256 });
+  await using server = await pythonServer({ codeExecutionTimeoutMs: 20_000, pythonMemoryMb: 256 });
   const result = await run(
     server,
     `
@@ -430,7 +430,7 @@ except MemoryError:
 });
 
 Deno.test("python: a memory bomb in the JS realm kills only its sandbox", async () => {
-  await using server = await pythonServer({ codeExecutionTimeout: 20 });
+  await using server = await pythonServer({ codeExecutionTimeoutMs: 20_000 });
   const result = await run(
     server,
     `import js\njs.eval("const a = []; while (true) a.push(new Array(1e6).fill(1.5));")\n`,

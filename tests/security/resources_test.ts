@@ -28,7 +28,7 @@ const STALL_LIMIT_MS = 250;
 
 /** Runs a program that must hit the 1 s execution timeout. */
 async function assertTimesOut(body: string): Promise<void> {
-  await using server = await startServer({ codeExecutionTimeout: 1 });
+  await using server = await startServer({ codeExecutionTimeoutMs: 1000 });
   const { result, ms } = await attempt(
     server,
     `console.log(Deno.pid);
@@ -161,7 +161,7 @@ for (;;) keep.push(new Blob([new Uint8Array(64 * 1024 * 1024)]));`,
 
 Deno.test("An output flood is truncated at the output limit and ends at the execution timeout", async () => {
   const limit = 64 * 1024;
-  await using server = await startServer({ codeExecutionTimeout: 1, maxOutputBytes: limit });
+  await using server = await startServer({ codeExecutionTimeoutMs: 1000, maxOutputBytes: limit });
   await assertStillServes(server);
   const before = serverRss();
   const { result } = await attempt(
