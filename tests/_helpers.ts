@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { ok, strictEqual } from "node:assert/strict";
-import { ProgtcClient } from "../client/mod.ts";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { type Language, ProgtcClient, type ToolCall } from "../client/mod.ts";
 import { readEvents } from "../client/sse.ts";
 import { type ProgtcServer, serve, type ServeOptions } from "../server/serve.ts";
 
@@ -55,12 +55,20 @@ export function post(
   });
 }
 
+/** The `data:` frames of an SSE response (or body), parsed, as they come. */
+export async function* sseFrames(
+  response: Response | ReadableStream<Uint8Array>,
+): AsyncGenerator<Record<string, unknown>> {
+  const body = response instanceof Response ? response.body : response;
+  if (!body) throw new Error("The response has no body");
+  for await (const data of readEvents(body)) yield JSON.parse(data);
+}
+
 /** Reads every `data:` frame of an SSE response. */
 export async function readFrames(response: Response): Promise<Record<string, unknown>[]> {
-  const text = await response.text();
-  return text.split("\n\n").filter((block) => block.startsWith("data: ")).map((block) =>
-    JSON.parse(block.slice(6))
-  );
+  const frames = [];
+  for await (const frame of sseFrames(response)) frames.push(frame);
+  return frames;
 }
 
 /** An `/execute-code` event stream read one frame at a time, abortable like a real client. */
@@ -73,24 +81,58 @@ export async function openStream(url: string, body: unknown) {
     signal: controller.signal,
   });
   strictEqual(response.status, 200);
-  const events = readEvents(response.body!);
+  const frames = sseFrames(response);
   return {
     async next(): Promise<Record<string, unknown>> {
-      const { value, done } = await events.next();
+      const { value, done } = await frames.next();
       ok(!done, "the stream ended early");
-      return JSON.parse(value);
+      return value;
     },
     async rest(): Promise<Record<string, unknown>[]> {
-      const frames = [];
-      for await (const data of events) frames.push(JSON.parse(data));
-      return frames;
+      const rest = [];
+      for await (const frame of frames) rest.push(frame);
+      return rest;
     },
     /** The client goes away: the connection is dropped. */
     async abort(): Promise<void> {
       controller.abort();
-      await events.return(undefined).catch(() => {});
+      await frames.return(undefined).catch(() => {});
     },
   };
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Asserts the server still serves: `/ping` answers, and a program in `language` with one tool
+ * call runs to its end (in a fresh sandbox once the pools are warm again).
+ */
+export async function assertStillServes(
+  t: TestServer,
+  language: Language = "typescript",
+): Promise<void> {
+  const ping = await fetch(`${t.url}/ping`);
+  await ping.body?.cancel();
+  strictEqual(ping.status, 200);
+  await t.server.app.runner.warm();
+  const calls: ToolCall[] = [];
+  const result = await t.client.executeCode({
+    code: language === "python"
+      ? "from tools import add\nprint(await add(20, 22))\n"
+      : `import { add } from "tools"; console.log(await add(20, 22));`,
+    tools: { add: (a: number, b: number) => a + b },
+    language,
+    onToolCall: (call) => calls.push(call),
+  });
+  deepStrictEqual(
+    result,
+    { type: "success", stdout: "42\n", stderr: "" },
+    "the server still serves",
+  );
+  strictEqual(calls.length, 1);
 }
 
 /** Live child processes of this (test) process. */
@@ -124,16 +166,17 @@ export function childrenOf(parent: number): number[] {
   return pids.sort();
 }
 
-/** Waits until `condition` holds, polling every 20 ms; throws after `timeoutMs`. */
+/** Waits until `condition` holds, polling every `intervalMs`; throws after `timeoutMs`. */
 export async function waitFor(
   what: string,
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
+  intervalMs = 20,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!await condition()) {
     if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await delay(intervalMs);
   }
 }
 

@@ -1,5 +1,5 @@
 import { deepStrictEqual, doesNotMatch, match, ok, rejects, strictEqual } from "node:assert/strict";
-import { startServer } from "./_helpers.ts";
+import { delay, startServer } from "./_helpers.ts";
 
 Deno.test("executeCode() runs the README example in a sandbox", async () => {
   await using t = await startServer();
@@ -272,7 +272,3 @@ console.log(JSON.stringify([...out, ...both]));
   });
   strictEqual(t.logs.filter((line) => / success /.test(line)).length, 50);
 });
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -12,28 +12,21 @@
  */
 import { deepStrictEqual, equal, match, ok, strictEqual } from "node:assert/strict";
 import { serve } from "../server/serve.ts";
-import { API_KEY, openStream, post, readFrames, startServer, type TestServer } from "./_helpers.ts";
+import {
+  API_KEY,
+  assertStillServes,
+  delay,
+  openStream,
+  post,
+  readFrames,
+  startServer,
+  waitFor,
+} from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const STRICT = { "x-progtc-api-key": API_KEY, prefer: "handling=strict" };
 
 // ─── helpers ────────────────────────────────────────────────────────────────────────────────
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}`);
-    await delay(20);
-  }
-}
 
 /** Resolves as `promise`, or rejects once `ms` have passed. */
 async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
@@ -99,16 +92,6 @@ async function assertKilled(pid: number, what: string, timeoutMs = 3000): Promis
     `${what}: only the warm pool is left`,
     async () => (await liveChildren()).length <= 1,
   );
-}
-
-async function assertStillServes(t: TestServer): Promise<void> {
-  strictEqual((await fetch(`${t.url}/ping`)).status, 200);
-  await t.server.app.runner.warm();
-  const result = await t.client.executeCode({
-    code: `import { add } from "tools"; console.log(await add(20, 22));`,
-    tools: { add: (a: number, b: number) => a + b },
-  });
-  deepStrictEqual(result, { type: "success", stdout: "42\n", stderr: "" });
 }
 
 // ─── a fake runtime that breaks the sandbox protocol ────────────────────────────────────────

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
-import { alive, childrenOf, waitFor } from "./_helpers.ts";
+import { alive, childrenOf, delay, waitFor } from "./_helpers.ts";
 import { DenoProcess, freePort } from "./_process.ts";
 import { type ClientReport, runClient } from "./interop/_python.ts";
 
@@ -87,7 +87,7 @@ function ours(client: ProgtcClient, toolMs: number, calls = { n: 0 }) {
         tools: {
           add: async (a: number, b: number) => {
             calls.n++;
-            await new Promise((resolve) => setTimeout(resolve, toolMs));
+            await delay(toolMs);
             return a + b;
           },
         },
@@ -151,7 +151,7 @@ Deno.test({
     try {
       await client.waitForServer({ timeoutMs: 10_000 });
       // Every server is up in HAProxy's eyes before the load.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await delay(1000);
 
       // ─── all three up: 20 executions each, all correct ───
       const [stream, step, mine] = await Promise.all([

@@ -7,7 +7,7 @@
  * @module
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { assertOnlyPoolHosts, startServer, type TestServer, waitFor } from "./_helpers.ts";
+import { assertOnlyPoolHosts, delay, startServer, type TestServer, waitFor } from "./_helpers.ts";
 import { spawnServer } from "./_process.ts";
 
 /** The pid of the host that ran a program (the program prints it). */
@@ -47,7 +47,7 @@ Deno.test("a host older than --host-max-age takes no more programs", async () =>
   await using t = await startServer({ poolSize: 0, hostMaxAgeMs: 300 });
   const first = await hostOf(t);
   strictEqual(await hostOf(t), first);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await delay(400);
   // The program that finds it too old still runs in it; its end retires the host.
   strictEqual(await hostOf(t), first);
   notStrictEqual(await hostOf(t), first);

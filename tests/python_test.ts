@@ -7,7 +7,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { runStepToolCalls, type ToolHandler } from "../client/mod.ts";
-import { API_KEY, post, startServer, type TestServer } from "./_helpers.ts";
+import { API_KEY, post, sseFrames, startServer, type TestServer } from "./_helpers.ts";
 
 const python = { language: "python" } as const;
 
@@ -33,25 +33,17 @@ async function executeWithModules(
     language: "python",
   });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-  let buffer = "";
-  for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      if (!block.startsWith("data: ")) continue;
-      const frame = JSON.parse(block.slice(6));
-      if (frame.type !== "tool_call") return frame;
-      const result = await tools[frame.tool_name]!(frame.args, frame.kwargs);
-      const answer = await post(`${t.url}/tool-results`, {
-        execution_id: frame.execution_id,
-        tool_call_id: frame.id,
-        result,
-      });
-      strictEqual(answer.status, 200);
-      await answer.body?.cancel();
-    }
+  for await (const frame of sseFrames(response)) {
+    if (frame.type !== "tool_call") return frame;
+    const tool = tools[frame.tool_name as string]!;
+    const result = await tool(frame.args as unknown[], frame.kwargs as Record<string, unknown>);
+    const answer = await post(`${t.url}/tool-results`, {
+      execution_id: frame.execution_id,
+      tool_call_id: frame.id,
+      result,
+    });
+    strictEqual(answer.status, 200);
+    await answer.body?.cancel();
   }
   throw new Error("The event stream ended without a result");
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { API_KEY, startServer } from "./_helpers.ts";
+import { API_KEY, delay, startServer } from "./_helpers.ts";
 import { serve } from "../server/serve.ts";
 import { spawnServer } from "./_process.ts";
 
@@ -53,7 +53,7 @@ Deno.test("/ready answers 503 not_ready with the reason when the sandboxes' Deno
       break;
     }
     assert.ok(Date.now() < deadline, `no 503 in 5 s: ${response.status} ${JSON.stringify(body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
   }
   assert.equal((await fetch(`${server.url}/ping`)).status, 200);
 });
@@ -64,7 +64,7 @@ Deno.test("/ready with --sandbox-deno naming a Deno that cannot run sandboxes is
   let response = await fetch(`${cli.url}/ready`);
   let body = await response.json();
   for (let i = 0; i < 100 && !/cannot start/.test(body.detail); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
     response = await fetch(`${cli.url}/ready`);
     body = await response.json();
   }

@@ -10,7 +10,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { ProgtcClient, ProgtcHttpError, runStepToolCalls } from "../client/mod.ts";
 import type { ExecuteCodeStepResult, StepToolCalls, ToolHandler } from "../client/mod.ts";
-import { API_KEY, assertOnlyPoolHosts, startServer } from "./_helpers.ts";
+import { API_KEY, assertOnlyPoolHosts, delay, startServer } from "./_helpers.ts";
 import { runClient } from "./interop/_python.ts";
 
 function calls(step: ExecuteCodeStepResult): StepToolCalls {
@@ -177,7 +177,7 @@ Deno.test("a resume refused for capacity keeps its execution held, resumable, an
     code: `import { wait } from "tools"; await wait();`,
     tools: { wait: () => release.promise },
   });
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await delay(200);
   await rejects(
     t.client.executeCodeStep({
       code: TWO,
@@ -207,7 +207,7 @@ Deno.test("an expired hold frees its sandbox, and its state still replays", asyn
   await using t = await startServer({ warmResumeTtlMs: 200 });
   const first = calls(await t.client.executeCodeStep({ code: TWO, toolNames: ["t"] }));
   strictEqual(t.server.app.runner.stats("deno").leased, 1);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await delay(400);
   strictEqual(t.server.app.runner.stats("deno").leased, 0);
   await assertOnlyPoolHosts(t);
   const next = calls(

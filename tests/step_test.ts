@@ -6,7 +6,7 @@ import {
   runStepToolCalls,
   type ToolHandler,
 } from "../client/mod.ts";
-import { API_KEY, post, startServer } from "./_helpers.ts";
+import { API_KEY, delay, post, startServer } from "./_helpers.ts";
 
 const PROGRAM = `
 import { get_weather, search } from "tools";
@@ -147,7 +147,7 @@ Deno.test("executeCodeStep() refuses an expired token and a wrong result count",
     400,
     "invalid_body",
   );
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await delay(300);
   await refused(
     t.client.executeCodeStep({
       code: PROGRAM,
@@ -249,11 +249,11 @@ Deno.test("executeCodeStep() stops the program when the client aborts the reques
     toolNames: [],
     signal: controller.signal,
   });
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await delay(300);
   controller.abort();
   await rejects(pending, { name: "AbortError" });
   for (let i = 0; i < 100 && !t.logs.some((l) => l.includes("client disconnected")); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await delay(20);
   }
   ok(
     t.logs.some((l) => /runtime_error \(start, the client disconnected\)/.test(l)),

@@ -15,6 +15,7 @@ import { preparePython } from "../../runner/python.ts";
 import {
   assertNotLeaked,
   assertProcessGone,
+  assertStillServes,
   marker,
   startServer,
   type TestServer,
@@ -34,14 +35,6 @@ function pythonServer(
   options: { codeExecutionTimeoutMs?: number; pythonMemoryMb?: number } = {},
 ): Promise<TestServer> {
   return startServer({ pythonPoolSize: 2, poolSize: 0, ...options });
-}
-
-/** Asserts the server still runs a Python program with a tool call, from a fresh sandbox. */
-async function assertStillServes(server: TestServer): Promise<void> {
-  const result = await run(server, `from tools import add\nprint(await add(20, 22))\n`, {
-    add: (a: number, b: number) => a + b,
-  });
-  deepStrictEqual(result, { type: "success", stdout: "42\n", stderr: "" });
 }
 
 /** Asserts a runtime_error whose last stderr line is `last`. */
@@ -127,7 +120,7 @@ Deno.test("python: open() and os.listdir() see only Pyodide's in-memory file sys
   assertNotLeaked(result, file.secret);
   strictEqual(await exists(`/tmp/${name}`), false);
   strictEqual(await exists(`${file.dir}/${name}`), false);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: js.Deno file access is denied read and write access", async () => {
@@ -156,7 +149,7 @@ Deno.test("python: js.Deno file access is denied read and write access", async (
   });
   assertNotLeaked(result, file.secret);
   strictEqual(await exists(target), false);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 // ─── network ────────────────────────────────────────────────────────────────────────────────
@@ -201,7 +194,7 @@ for fetch in (lambda: pyodide.http.pyfetch("${url}"), lambda: js.fetch("${url}")
     stderr: "",
   });
   strictEqual(hits, 0);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 // ─── the JS realm ───────────────────────────────────────────────────────────────────────────
@@ -235,7 +228,7 @@ Deno.test("python: js reaches no environment, process, eval escape, worker or ho
     ].join("\n"),
     stderr: "",
   });
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: neither pyodide_js nor the file system exposes the memory snapshot", async () => {
@@ -254,7 +247,7 @@ ${attempts([`len(js.Deno.readFileSync(${JSON.stringify(snapshot)}))`])}`,
     stdout: `False False\n${notCapable("read", snapshot)}\n`,
     stderr: "",
   });
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: forged protocol lines from js.postMessage are ignored by the host realm", async () => {
@@ -266,7 +259,7 @@ Deno.test("python: forged protocol lines from js.postMessage are ignored by the 
       `import asyncio\nawait asyncio.sleep(0.3)\nprint("after")\n`,
   );
   deepStrictEqual(result, { type: "success", stdout: "after\n", stderr: "" });
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: js.console, js.Deno.stdout and js.process.stdout writes are captured", async () => {
@@ -282,7 +275,7 @@ Deno.test("python: js.console, js.Deno.stdout and js.process.stdout writes are c
     stdout: "from console\nraw\nnode\npython\n",
     stderr: "to stderr\n",
   });
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 // ─── processes ──────────────────────────────────────────────────────────────────────────────
@@ -313,7 +306,7 @@ Deno.test("python: subprocess and os.system start no host process", async () => 
     result.stderr,
   );
   strictEqual(await exists(touched), false);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 // ─── state between executions ───────────────────────────────────────────────────────────────
@@ -384,14 +377,14 @@ Deno.test("python: busy loops, also one that catches every exception, are killed
     server,
     "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
   );
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: C-level loops (sum over a huge range, a regex catastrophe) are killed", async () => {
   await using server = await pythonServer({ codeExecutionTimeoutMs: 1000 });
   await assertStoppedAtTimeout(server, "print(sum(range(10**12)))");
   await assertStoppedAtTimeout(server, `import re\nre.match(r"(a+)+$", "a" * 64 + "b")`);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: huge allocations fail inside the program", async () => {
@@ -402,7 +395,7 @@ Deno.test("python: huge allocations fail inside the program", async () => {
   );
   assertRaised(result, "MemoryError");
   strictEqual(result.stdout, "OverflowError: cannot fit 'int' into an index-sized integer\n");
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: a growing list hits MemoryError at the memory cap, and is catchable", async () => {
@@ -426,7 +419,7 @@ except MemoryError:
     stdout: "MemoryError after at least 100 MB\n",
     stderr: "",
   });
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: a memory bomb in the JS realm kills only its sandbox", async () => {
@@ -437,5 +430,5 @@ Deno.test("python: a memory bomb in the JS realm kills only its sandbox", async 
   );
   strictEqual(result.type, "runtime_error", JSON.stringify(result));
   ok(result.stderr.includes("exceeded its memory limit"), result.stderr);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });

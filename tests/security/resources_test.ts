@@ -17,6 +17,7 @@ import {
   startOneHostServer,
   startServer,
 } from "./_attempt.ts";
+import { delay } from "../_helpers.ts";
 
 const MiB = 1024 * 1024;
 const TIMEOUT = "TimeoutError: the program did not finish within 1 s\n";
@@ -188,7 +189,7 @@ Deno.test("A program printing 15 MiB lines does not stall the server's event loo
   const probe = (async () => {
     while (running) {
       const started = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await delay(5);
       maxLag = Math.max(maxLag, performance.now() - started - 5);
     }
   })();
