@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
 import { z } from "zod";
 import { defineTool, describeTools } from "../client/mod.ts";
+import { parameterNames } from "../client/signature.ts";
 
 const tools = {
   get_weather: defineTool({
@@ -72,12 +73,13 @@ async function check(
 }
 
 Deno.test("describeTools for TypeScript: declarations with JSDoc, types from zod and JSON Schema, and the rules", () => {
-  const text = describeTools(tools, { language: "typescript" });
+  const text = describeTools(tools, { language: "typescript", returnValue: true });
   match(
     text,
     /^Write a TypeScript program that uses these tools\. Import the tools you need from "tools"/,
   );
-  match(text, /export default/);
+  match(text, /export default/, "returnValue: true promises the default export");
+  doesNotMatch(describeTools(tools), /export default/, "without it, nothing promises a value");
   const declarations = text.slice(text.indexOf('declare module "tools"'));
   strictEqual(
     declarations,
@@ -96,7 +98,7 @@ Deno.test("describeTools for TypeScript: declarations with JSDoc, types from zod
   /** Sends an email. */
   function tool2(input: string): Promise<unknown>;
   export { tool2 as "send-email" };
-  export function legacy(...args: unknown[]): Promise<unknown>;
+  export function legacy(a: unknown, b: unknown): Promise<unknown>;
 }`,
   );
 });
@@ -169,7 +171,7 @@ Deno.test("describeTools for Python: stubs with type hints, keyword arguments an
     ),
     stubs,
   );
-  ok(stubs.includes("async def legacy(*args: Any, **kwargs: Any) -> Any: ..."), stubs);
+  ok(stubs.includes("async def legacy(a: Any, b: Any, /) -> Any: ..."), stubs);
   await assertPythonRuns(stubs);
 });
 
@@ -210,4 +212,24 @@ Deno.test("describeTools for Python writes JSON literals as Python's (True, Fals
     stubs,
   );
   await assertPythonRuns(stubs);
+});
+
+Deno.test("a plain function's parameters are read from its source; anything else takes any positional arguments", () => {
+  const cases: [(...args: never[]) => unknown, string[] | undefined][] = [
+    [(a: number, b: number) => a + b, ["a", "b"]],
+    [async (city: string) => city, ["city"]],
+    [function add(a: number, b: number) {
+      return a + b;
+    }, ["a", "b"]],
+    [() => 1, []],
+    [(...xs: number[]) => xs.length, undefined],
+    [({ city }: { city: string }) => city, undefined],
+    [(a: number, b = 2) => a + b, undefined],
+    [Math.max, undefined],
+    [((a: number) => a).bind(null), undefined],
+  ];
+  for (const [fn, names] of cases) deepStrictEqual(parameterNames(fn), names, String(fn));
+  const text = describeTools({ rest: (...xs: number[]) => xs.length }, { language: "python" });
+  ok(text.includes("async def rest(*args: Any) -> Any: ..."), text);
+  ok(text.includes("Pass a tool's inputs as positional arguments, as its stub says."), text);
 });

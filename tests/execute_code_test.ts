@@ -66,6 +66,27 @@ console.log(await get_weather.invoke(["London"], { country: "UK" }));
   strictEqual(result.type, "success");
 });
 
+Deno.test("executeCode() puts keyword arguments that name a plain function's parameters in their places", async () => {
+  await using t = await startServer();
+  const seen: unknown[][] = [];
+  const result = await t.client.executeCode({
+    code: `
+import { add } from "tools";
+console.log(await add.invoke([], { b: 2, a: 1 }), await add.invoke([10], { b: 5 }));
+console.log(JSON.stringify(await add.invoke([1], { a: 5 })));
+`,
+    tools: {
+      add: (a: number, b: number) => {
+        seen.push([a, b]);
+        return a + b;
+      },
+    },
+  });
+  // The last call names a parameter already given: its keywords come as one trailing object.
+  deepStrictEqual(seen, [[1, 2], [10, 5], [1, { a: 5 }]]);
+  deepStrictEqual(result, { type: "success", stdout: '3 15\n"1[object Object]"\n', stderr: "" });
+});
+
 Deno.test("executeCode() raises a failed tool's error inside the program", async () => {
   await using t = await startServer();
   const result = await t.client.executeCode({
