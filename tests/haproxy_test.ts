@@ -13,6 +13,7 @@ import { ProgtcClient } from "../client/mod.ts";
 import { alive, childrenOf, delay, waitFor } from "./_helpers.ts";
 import { DenoProcess, freePort } from "./_process.ts";
 import { type ClientReport, runClient } from "./interop/_python.ts";
+import { needsPython } from "./interop/venv.ts";
 
 const KEY = `lb-key-${crypto.randomUUID()}`;
 const N = 20;
@@ -130,7 +131,7 @@ function assertAllCorrect(report: ClientReport, what: string): void {
 Deno.test({
   name:
     "HAProxy with cookie affinity in front of three servers: Python (stream, step) and our client, 20 each, then one instance killed mid-load",
-  ignore: HAPROXY === undefined,
+  ignore: HAPROXY === undefined || needsPython.ignore,
   async fn() {
     const instances = await Promise.all(["s1", "s2", "s3"].map(startInstance));
     const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-" });

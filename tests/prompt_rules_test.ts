@@ -17,6 +17,7 @@ import {
 } from "../client/mod.ts";
 import { startServer, type TestServer } from "./_helpers.ts";
 import { runClient } from "./interop/_python.ts";
+import { needsPython } from "./interop/venv.ts";
 
 /** `meet(name)` returns once two calls have arrived: only calls that run at once pass. */
 function barrier() {
@@ -228,31 +229,35 @@ for (const language of ["typescript", "python"] as const) {
     }
   });
 
-  Deno.test(`describeTools' ${language} rules for the reference client hold through the reference Python client 0.2.0`, async (t) => {
-    await using server = await startServer({ pythonPoolSize: language === "python" ? 1 : 0 });
-    const options = { reference: true, returnValue: false };
-    const expected = rules(language, options);
-    strictEqual(
-      rulesOf({ language, client: "reference" }),
-      expected.map(([text]) => text).join(" "),
-    );
-    const report = await runClient(
-      "0.2.0",
-      "prompt_client.py",
-      language,
-      { baseUrl: server.url, apiKey: "test-key" },
-      { args: [JSON.stringify(expected.map(([, rule]) => PROGRAMS[language][rule]))] },
-    );
-    for (const [index, [text, rule]] of expected.entries()) {
-      await t.step(text, () => {
-        const outcome = report.results![index]!;
-        check(rule, language, {
-          ...(outcome.result ? { result: outcome.result as unknown as ExecuteCodeResult } : {}),
-          ...(outcome.error ? { error: outcome.error } : {}),
-        }, options);
-      });
-    }
-  });
+  Deno.test(
+    `describeTools' ${language} rules for the reference client hold through the reference Python client 0.2.0`,
+    needsPython,
+    async (t) => {
+      await using server = await startServer({ pythonPoolSize: language === "python" ? 1 : 0 });
+      const options = { reference: true, returnValue: false };
+      const expected = rules(language, options);
+      strictEqual(
+        rulesOf({ language, client: "reference" }),
+        expected.map(([text]) => text).join(" "),
+      );
+      const report = await runClient(
+        "0.2.0",
+        "prompt_client.py",
+        language,
+        { baseUrl: server.url, apiKey: "test-key" },
+        { args: [JSON.stringify(expected.map(([, rule]) => PROGRAMS[language][rule]))] },
+      );
+      for (const [index, [text, rule]] of expected.entries()) {
+        await t.step(text, () => {
+          const outcome = report.results![index]!;
+          check(rule, language, {
+            ...(outcome.result ? { result: outcome.result as unknown as ExecuteCodeResult } : {}),
+            ...(outcome.error ? { error: outcome.error } : {}),
+          }, options);
+        });
+      }
+    },
+  );
 }
 
 Deno.test("describeTools refuses to promise a return value through the reference client", () => {

@@ -12,6 +12,7 @@ import { ProgtcClient, ProgtcHttpError, runStepToolCalls } from "../client/mod.t
 import type { ExecuteCodeStepResult, StepToolCalls, ToolHandler } from "../client/mod.ts";
 import { API_KEY, assertOnlyPoolHosts, delay, startServer } from "./_helpers.ts";
 import { runClient } from "./interop/_python.ts";
+import { needsPython } from "./interop/venv.ts";
 
 function calls(step: ExecuteCodeStepResult): StepToolCalls {
   strictEqual(step.type, "tool_call", JSON.stringify(step));
@@ -222,25 +223,29 @@ Deno.test("an expired hold frees its sandbox, and its state still replays", asyn
   await assertOnlyPoolHosts(t);
 });
 
-Deno.test("the real Python client (0.2.0): a retried step gets the same next step, forks their own, nothing left behind", async () => {
-  await using t = await startServer({ language: "python", pythonPoolSize: 1, apiKey: API_KEY });
-  const report = await runClient("0.2.0", "step_forks.py", "forks", {
-    baseUrl: t.url,
-    apiKey: API_KEY,
-  });
-  strictEqual(report.error, undefined, JSON.stringify(report.error));
-  const r = report as unknown as Record<string, unknown>;
-  deepStrictEqual(r.first, ["0.0#0", "0.1#0"]);
-  deepStrictEqual(r.second, ["0.0#1", "0.1#1"]);
-  strictEqual(r.retry_same, true);
-  const finals = r.finals as Record<string, { type: string; stdout: string }>;
-  deepStrictEqual(
-    [finals.once!.stdout, finals.again!.stdout, finals.fork!.stdout],
-    [
-      "['0:x:1', '1:y:2']\n",
-      "['0:x:1', '1:y:2']\n",
-      "['0:X:0-b-X', '1:Y:1-b-Y']\n",
-    ],
-  );
-  await assertOnlyPoolHosts(t);
-});
+Deno.test(
+  "the real Python client (0.2.0): a retried step gets the same next step, forks their own, nothing left behind",
+  needsPython,
+  async () => {
+    await using t = await startServer({ language: "python", pythonPoolSize: 1, apiKey: API_KEY });
+    const report = await runClient("0.2.0", "step_forks.py", "forks", {
+      baseUrl: t.url,
+      apiKey: API_KEY,
+    });
+    strictEqual(report.error, undefined, JSON.stringify(report.error));
+    const r = report as unknown as Record<string, unknown>;
+    deepStrictEqual(r.first, ["0.0#0", "0.1#0"]);
+    deepStrictEqual(r.second, ["0.0#1", "0.1#1"]);
+    strictEqual(r.retry_same, true);
+    const finals = r.finals as Record<string, { type: string; stdout: string }>;
+    deepStrictEqual(
+      [finals.once!.stdout, finals.again!.stdout, finals.fork!.stdout],
+      [
+        "['0:x:1', '1:y:2']\n",
+        "['0:x:1', '1:y:2']\n",
+        "['0:X:0-b-X', '1:Y:1-b-Y']\n",
+      ],
+    );
+    await assertOnlyPoolHosts(t);
+  },
+);
