@@ -261,7 +261,7 @@ export const OPTIONS: OptionTable = {
       flag: "max-body-bytes",
       kind: bytes(
         JSON.stringify(SMALLEST_REQUEST).length,
-        `no request fits (${JSON.stringify(SMALLEST_REQUEST)})`,
+        `no request fits: ${JSON.stringify(SMALLEST_REQUEST)} is the smallest`,
       ),
       default: 10 * MiB,
       help: "Largest request body",

@@ -179,8 +179,8 @@ export interface Settings {
    */
   queueTimeoutMs?: number;
   /**
-   * Largest request body. Allowed: bytes from 28 to 1099511627776 (below 28, no request fits
-   * ({"code":"1","tool_names":[]})). Command line: `--max-body-bytes <bytes>`, or
+   * Largest request body. Allowed: bytes from 28 to 1099511627776 (below 28, no request fits:
+   * {"code":"1","tool_names":[]} is the smallest). Command line: `--max-body-bytes <bytes>`, or
    * `PROGTC_MAX_BODY_BYTES`.
    * @default {10485760 (10 MiB)}
    */
