@@ -45,8 +45,9 @@ export interface RunnerHooks {
  */
 export interface RunnerConfig extends RunnerHooks {
   poolSize: number;
-  /** Given: Python hosts start with the server; else on the first Python program. */
-  pythonPoolSize: number | undefined;
+  pythonPoolSize: number;
+  /** Python hosts start on the first Python program, not with the server. */
+  pythonLazy: boolean;
   maxHosts: number;
   hostMaxRuns: number;
   hostMaxAgeMs: number;
@@ -192,8 +193,8 @@ export class Runner {
       "python",
       new HostPool({
         ...common,
-        size: options.pythonPoolSize ?? 1,
-        lazy: options.pythonPoolSize === undefined,
+        size: options.pythonPoolSize,
+        lazy: options.pythonLazy,
         spawn: async () => SandboxHost.spawn({ ...pythonOptions, entry: await python() }),
       }),
     );

@@ -55,6 +55,9 @@ export const FLOOR_MB = {
   pythonSandbox: 256,
 } as const;
 
+/** Python hosts kept ready once the first Python program started them (no `--python-pool-size`). */
+export const LAZY_PYTHON_POOL_SIZE = 1;
+
 /** The smallest request body the server runs (28 bytes): a body limit below it refuses all. */
 const SMALLEST_REQUEST = { code: "1", tool_names: [] };
 
@@ -178,7 +181,7 @@ export const OPTIONS: OptionTable = {
     pythonPoolSize: optional<number>({
       flag: "python-pool-size",
       kind: count(0),
-      unset: "1, started by the first Python program",
+      unset: `${LAZY_PYTHON_POOL_SIZE}, started by the first Python program`,
       help: "Python sandbox hosts kept ready; given, they start with the server",
       summary: "on first use",
     }),

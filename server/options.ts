@@ -11,7 +11,13 @@ import { type Machine, thisMachine } from "./machine.ts";
 import { OptionError } from "./option_kinds.ts";
 import { checkCombination, sandboxCharge } from "./option_checks.ts";
 import { isComputed } from "./option_spec.ts";
-import { OPTION_KEYS, type OptionKey, type OptionValues, specOf } from "./option_table.ts";
+import {
+  LAZY_PYTHON_POOL_SIZE,
+  OPTION_KEYS,
+  type OptionKey,
+  type OptionValues,
+  specOf,
+} from "./option_table.ts";
 import type { Settings } from "./option_types.ts";
 
 export { OptionError } from "./option_kinds.ts";
@@ -90,7 +96,8 @@ export function runnerConfig(config: ResolvedOptions, hooks: RunnerHooks): Runne
   return {
     ...hooks,
     poolSize: config.poolSize,
-    pythonPoolSize: config.pythonPoolSize,
+    pythonPoolSize: config.pythonPoolSize ?? LAZY_PYTHON_POOL_SIZE,
+    pythonLazy: config.pythonPoolSize === undefined,
     maxHosts: config.maxHosts,
     hostMaxRuns: config.hostMaxRuns,
     hostMaxAgeMs: config.hostMaxAgeMs,

@@ -17,10 +17,10 @@ export interface EventStreamOptions {
    */
   keepaliveMs?: number;
   /**
-   * Bytes the stream may hold for a reader that does not read; past that, `onOverflow` runs.
-   * @default {16 MiB}
+   * Bytes the stream may hold for a reader that does not read; past that, `onOverflow` runs
+   * (the server's `--max-buffered-bytes`).
    */
-  maxBufferedBytes?: number;
+  maxBufferedBytes: number;
   /** The reader went away (disconnected or cancelled). */
   onCancel?: () => void;
   /** The reader is too slow: more than `maxBufferedBytes` are waiting. */
@@ -36,7 +36,7 @@ export class EventStream {
   #keepalive: ReturnType<typeof setInterval>;
   #options: EventStreamOptions;
 
-  constructor(options: EventStreamOptions = {}) {
+  constructor(options: EventStreamOptions) {
     this.#options = options;
     const keepaliveMs = options.keepaliveMs ?? 1000;
     this.stream = new ReadableStream<Uint8Array>({
@@ -83,7 +83,7 @@ export class EventStream {
     } catch {
       return;
     }
-    const max = this.#options.maxBufferedBytes ?? 16 * 1024 * 1024;
+    const max = this.#options.maxBufferedBytes;
     if ((this.#controller.desiredSize ?? 0) < -max) this.#options.onOverflow?.();
   }
 
