@@ -42,6 +42,28 @@ export async function startServer(options: Partial<ServeOptions> = {}): Promise<
   };
 }
 
+/**
+ * Tests that need nothing of their own share one server: each is a step of one test (`name`),
+ * which starts the server with `options` before the first and stops it after the last.
+ *
+ * @example
+ * ```ts ignore
+ * const shared = sharedServerTests("python programs on one server", { pythonPoolSize: 1 });
+ * shared("prints", async (t) => { ... });
+ * ```
+ */
+export function sharedServerTests(
+  name: string,
+  options: Partial<ServeOptions>,
+): (name: string, fn: (t: TestServer) => Promise<void>) => void {
+  const tests: [string, (t: TestServer) => Promise<void>][] = [];
+  Deno.test(name, async (context) => {
+    await using server = await startServer(options);
+    for (const [step, fn] of tests) await context.step(step, () => fn(server));
+  });
+  return (step, fn) => void tests.push([step, fn]);
+}
+
 /** POSTs JSON with the test key (or the given headers) and returns the response. */
 export function post(
   url: string,
