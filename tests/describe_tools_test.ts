@@ -226,7 +226,7 @@ Deno.test(
 Deno.test("a plain function's parameters are read from its source; anything else takes any positional arguments", () => {
   const cases: [(...args: never[]) => unknown, string[] | undefined][] = [
     [(a: number, b: number) => a + b, ["a", "b"]],
-    [async (city: string) => city, ["city"]],
+    [async (city: string) => await Promise.resolve(city), ["city"]],
     [function add(a: number, b: number) {
       return a + b;
     }, ["a", "b"]],
