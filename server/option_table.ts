@@ -153,9 +153,10 @@ export const OPTIONS: OptionTable = {
     }),
     drainTimeoutMs: option({
       flag: "drain-timeout",
-      kind: duration({ min: 1 }),
+      kind: duration({ min: 0 }),
       default: 25 * SECOND,
-      help: "On SIGTERM, how long running executions may take to finish before they are ended",
+      help: "On SIGTERM, how long running executions may take to finish before they are ended; " +
+        "0 ends them at once",
       summary: true,
     }),
     corsOrigins: option({

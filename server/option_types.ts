@@ -82,9 +82,9 @@ export interface Settings {
    */
   bodyTimeoutMs?: number;
   /**
-   * On SIGTERM, how long running executions may take to finish before they are ended. Allowed:
-   * milliseconds from 1 to 2147483647 (about 24.8 days, the longest timer). Command line:
-   * `--drain-timeout <s>` (in seconds), or `PROGTC_DRAIN_TIMEOUT`.
+   * On SIGTERM, how long running executions may take to finish before they are ended; 0 ends them
+   * at once. Allowed: milliseconds from 0 to 2147483647 (about 24.8 days, the longest timer).
+   * Command line: `--drain-timeout <s>` (in seconds), or `PROGTC_DRAIN_TIMEOUT`.
    * @default {25000}
    */
   drainTimeoutMs?: number;

@@ -97,13 +97,16 @@ async function assertKilled(pid: number, what: string, timeoutMs = 3000): Promis
 // ─── a fake runtime that breaks the sandbox protocol ────────────────────────────────────────
 
 /**
- * A stand-in for the Deno binary. It ignores its arguments (`run ...flags... bootstrap.ts`),
+ * A stand-in for the Deno binary. It answers `--version` as Deno does (the server checks its
+ * sandboxes' Deno at start), and ignores its other arguments (`run ...flags... bootstrap.ts`),
  * reads the host key, says ready, reads the `run` message (and the execution key in it) and
  * then does what the program's text names (`FAULT:<name>`). `hang` waits on stdin without a
  * child process, so that SIGKILL of this one process is the end of it. (It has no worker
  * threads to check: its server runs each host once.)
  */
 const FAKE_RUNTIME = String.raw`#!/bin/bash
+# The server's check at start: the binary says it is Deno.
+if [ "$1" = --version ]; then echo "deno 2.9.6 (fake runtime)"; exit 0; fi
 IFS= read -r key
 printf '%s{"type":"ready","workers":[1]}\n' "$key"
 IFS= read -r run
@@ -351,18 +354,35 @@ Deno.test("a real sandbox killed from outside while a tool call is pending ends 
 
 // ─── sandboxes that cannot start ────────────────────────────────────────────────────────────
 
+/**
+ * A runtime binary that disappears once the server has checked it: it answers the check at start
+ * (`--version`) and deletes itself, so every sandbox spawn after that finds no binary. (A binary
+ * missing at start is refused then: cli_test.ts.)
+ */
+async function vanishingDeno(path: string): Promise<void> {
+  await Deno.writeTextFile(
+    path,
+    '#!/bin/sh\nif [ "$1" = --version ]; then echo "deno 2.9.6 (vanishing)"; rm -f -- "$0"; exit 0; fi\n' +
+      "exit 1\n",
+    { mode: 0o755 },
+  );
+}
+
 for (const prlimitPath of [undefined, null]) {
   const how = prlimitPath === null ? "spawned directly" : "behind prlimit";
-  Deno.test(`a missing runtime binary (${how}) gets 503 sandbox_unavailable, and the pool backs off`, async () => {
+  Deno.test(`a runtime binary gone after start (${how}) gets 503 sandbox_unavailable, and the pool backs off`, async () => {
     const spawnErrors: number[] = [];
     const logs: string[] = [];
+    const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
+    const denoPath = `${dir}/deno`;
+    await vanishingDeno(denoPath);
     const started = Date.now();
     await using server = await serve({
       apiKey: API_KEY,
       port: 0,
       poolSize: 1,
       pythonPoolSize: 0,
-      denoPath: "/nonexistent/deno",
+      denoPath,
       ...(prlimitPath === null ? { prlimitPath } : {}),
       onSpawnError: () => spawnErrors.push(Date.now() - started),
       log: (line) => logs.push(line),
@@ -378,7 +398,7 @@ for (const prlimitPath of [undefined, null]) {
       strictEqual(response.headers.get("content-type"), "application/problem+json");
       strictEqual(response.headers.get("retry-after"), "1");
       const text = await response.text();
-      ok(!text.includes("/nonexistent"), `the binary's path reached the client: ${text}`);
+      ok(!text.includes(dir), `the binary's path reached the client: ${text}`);
       const body = JSON.parse(text);
       strictEqual(body.code, "sandbox_unavailable");
       strictEqual(body.status, 503);
@@ -395,13 +415,15 @@ for (const prlimitPath of [undefined, null]) {
     strictEqual(server.app.running, 0);
     // Each failed start leaves nothing behind.
     await waitFor("no sandbox process is left", async () => (await liveChildren()).length === 0);
+    await Deno.remove(dir, { recursive: true });
   });
 }
 
-Deno.test("when the runtime binary appears, the pool refills by itself and executions run", async () => {
+Deno.test("when the runtime binary comes back, the pool refills by itself and executions run", async () => {
   const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
   try {
     const denoPath = `${dir}/deno`;
+    await vanishingDeno(denoPath);
     let spawnErrors = 0;
     await using server = await serve({
       apiKey: API_KEY,

@@ -1,9 +1,0 @@
-/**
- * The reference package's own test suite at 0.1.17, run unchanged with pytest against our server
- * (tests/reference/suite.ts says how).
- *
- * @module
- */
-import { referenceSuiteTest } from "./reference/suite.ts";
-
-referenceSuiteTest("0.1.17");
