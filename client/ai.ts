@@ -180,7 +180,7 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
   const tools = toProgtcTools(options.tools ?? {});
   const names = Object.keys(tools);
   const description = (options.instructions ? `${options.instructions.trim()}\n\n` : "") +
-    describeTools(tools, { language });
+    describeTools(tools, { language, returnValue: true });
   const approvals = Object.values(tools).some((tool) =>
     isDefinedTool(tool) && tool.needsApproval !== undefined && tool.needsApproval !== false
   );

@@ -15,7 +15,7 @@
  * const mcp = new Client({ name: "agent", version: "1.0.0" });
  * await mcp.connect(transport);
  * const tools = await mcpTools(mcp);
- * const prompt = describeTools(tools);
+ * const prompt = describeTools(tools, { returnValue: true });
  * const result = await progtc.executeCode({ code, tools, returnValue: true });
  * ```
  *

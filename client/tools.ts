@@ -14,12 +14,14 @@ import {
   type Schema,
   type StandardSchemaV1,
 } from "./schema.ts";
+import { parameterNames } from "./signature.ts";
 
 /**
- * A tool as a plain function: called with the program's positional arguments and, when the
- * program passed keyword arguments (Python `f(x=1)`), one more argument holding them as an
- * object. Its return value must be JSON-serialisable; a thrown error reaches the program as an
- * exception.
+ * A tool as a plain function: called with the program's positional arguments. Keyword arguments
+ * (Python `f(x=1)`) that all name its parameters (`(a, b) => …` read from its source) go in
+ * their places, so `add(a=1, b=2)` is `add(1, 2)`; any others come as one more argument
+ * holding them as an object. Its return value must be JSON-serialisable; a thrown error reaches
+ * the program as an exception.
  */
 // deno-lint-ignore no-explicit-any
 export type ToolHandler = (...args: any[]) => unknown;
@@ -114,15 +116,35 @@ export async function runTool(call: ToolCall, tools: Record<string, Tool>): Prom
   const tool = Object.hasOwn(tools, call.tool_name) ? tools[call.tool_name] : undefined;
   if (!tool) return { error: `Unknown tool: ${call.tool_name}` };
   try {
-    const value = isDefinedTool(tool) ? await runDefined(call, tool) : await tool(
-      ...(Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args),
-    );
+    const value = isDefinedTool(tool)
+      ? await runDefined(call, tool)
+      : await tool(...plainArguments(call, tool));
     if (value instanceof Refusal) return { error: value.error };
     // Serialised once, here: a value that is not JSON (a cycle, a BigInt) fails the call.
     return { json: JSON.stringify(value ?? null) };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }
+}
+
+/** A plain function's parameter names, read from its source once. */
+const parameters = new WeakMap<ToolHandler, string[] | undefined>();
+
+/**
+ * The arguments of a plain function: the positional ones, then keyword arguments in the places
+ * of the parameters they name (when all of them name one not already given), else as one
+ * trailing object.
+ */
+function plainArguments(call: ToolCall, tool: ToolHandler): unknown[] {
+  const keys = Object.keys(call.kwargs);
+  if (keys.length === 0) return call.args;
+  if (!parameters.has(tool)) parameters.set(tool, parameterNames(tool));
+  const names = parameters.get(tool);
+  const places = keys.map((key) => names?.indexOf(key) ?? -1);
+  if (places.some((place) => place < call.args.length)) return [...call.args, call.kwargs];
+  const args: unknown[] = [...call.args];
+  keys.forEach((key, i) => args[places[i]!] = call.kwargs[key]);
+  return args;
 }
 
 /** A call refused before its tool ran (its input did not fit). */

@@ -81,7 +81,7 @@ export default { inStock: await describe({ sku: "A-1" }), empty: empty.map((l) =
       tools,
       returnValue: true,
     });
-    return { result, prompt: describeTools(tools) };
+    return { result, prompt: describeTools(tools, { returnValue: true }) };
   } finally {
     await mcp.close();
     await server.close();

@@ -1,7 +1,9 @@
 /**
  * The tools of examples/pydantic_ai_agent.py described for a Python program: the text its
- * agent puts in its instructions, from `describeTools(tools, { language: "python" })`. The
- * tools run in the Python agent; here they are only declared (their schemas).
+ * agent puts in its instructions, from
+ * `describeTools(tools, { language: "python", client: "reference" })` (the agent runs programs
+ * with the reference Python client). The tools run in the Python agent; here they are only
+ * declared (their schemas).
  *
  * ```sh
  * deno run examples/python_tool_docs.ts > tool_docs.txt
@@ -43,4 +45,8 @@ export const tools = {
   }),
 };
 
-if (import.meta.main) console.log(describeTools(tools, { language: "python" }));
+if (import.meta.main) {
+  // The agent runs its programs with the reference Python client: a failed tool ends the
+  // execution, and only what the program prints comes back.
+  console.log(describeTools(tools, { language: "python", client: "reference" }));
+}

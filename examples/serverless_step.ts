@@ -20,7 +20,7 @@ const stateSecret = Deno.env.get("PROGTC_STATE_SECRET");
 const app = await createApp({
   apiKey,
   endpoints: ["step"],
-  warmResumeTtl: 0,
+  warmResumeTtlMs: 0,
   poolSize: 1,
   pythonPoolSize: 0,
   ...(stateSecret ? { stateSecret } : {}),

@@ -19,10 +19,10 @@ export interface McpOptions {
   language: ProgramLanguage;
   /** A remote progtc server instead of the embedded one. */
   remote?: { url: string; apiKey: string };
-  /** Seconds an upstream call may take inside a program. */
-  toolCallTimeout: number;
-  /** Seconds a program may run. */
-  codeExecutionTimeout: number;
+  /** How long an upstream call may take inside a program, in ms. */
+  toolCallTimeoutMs: number;
+  /** How long a program may run, in ms. */
+  codeExecutionTimeoutMs: number;
   /** The budget of an `execute` answer, in characters. */
   maxResultChars: number;
   /** Milliseconds an upstream server may take to start and list its tools. */
@@ -67,8 +67,8 @@ export async function startMcp(options: McpOptions): Promise<McpApp> {
   const backend = options.remote
     ? remoteBackend(options.remote.url, options.remote.apiKey)
     : embeddedBackend({
-      toolCallTimeout: options.toolCallTimeout,
-      codeExecutionTimeout: options.codeExecutionTimeout,
+      toolCallTimeoutMs: options.toolCallTimeoutMs,
+      codeExecutionTimeoutMs: options.codeExecutionTimeoutMs,
       language: options.language,
       log: (line) => options.verbose && log(line),
     });
@@ -96,7 +96,7 @@ export async function startMcp(options: McpOptions): Promise<McpApp> {
     catalog,
     language: options.language,
     maxResultChars: options.maxResultChars,
-    ...(options.remote ? {} : { callTimeoutMs: options.toolCallTimeout * 1000 }),
+    ...(options.remote ? {} : { callTimeoutMs: options.toolCallTimeoutMs }),
     version: options.version,
   };
   return {

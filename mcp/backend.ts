@@ -22,10 +22,10 @@ export interface Backend extends AsyncDisposable {
 
 /** Options of the embedded server. */
 export interface EmbeddedOptions {
-  /** Seconds an upstream tool call may take before the program sees a TimeoutError. */
-  toolCallTimeout: number;
-  /** Seconds a program may run. */
-  codeExecutionTimeout: number;
+  /** How long an upstream tool call may take before the program sees a TimeoutError, in ms. */
+  toolCallTimeoutMs: number;
+  /** How long a program may run, in ms. */
+  codeExecutionTimeoutMs: number;
   /** The language whose sandbox starts with the server (the other starts on first use). */
   language: "typescript" | "python";
   /** Receives the server's log lines. */
@@ -43,8 +43,8 @@ export async function embeddedBackend(options: EmbeddedOptions): Promise<Backend
     poolSize: 1,
     ...(options.language === "python" ? { pythonPoolSize: 1 } : {}),
     language: options.language as Language,
-    toolCallTimeout: options.toolCallTimeout,
-    codeExecutionTimeout: options.codeExecutionTimeout,
+    toolCallTimeoutMs: options.toolCallTimeoutMs,
+    codeExecutionTimeoutMs: options.codeExecutionTimeoutMs,
     log: options.log,
   });
   const client = new ProgtcClient({ baseUrl: server.url, apiKey });

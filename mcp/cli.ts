@@ -70,8 +70,8 @@ export interface McpArgs {
   http?: { hostname: string; port: number };
   server?: string;
   language: ProgramLanguage;
-  toolCallTimeout: number;
-  codeExecutionTimeout: number;
+  toolCallTimeoutMs: number;
+  codeExecutionTimeoutMs: number;
   maxResultChars: number;
   startTimeout: number;
   verbose: boolean;
@@ -116,8 +116,8 @@ export function parseMcpArgs(args: string[]): McpArgs {
     ...(values.http !== undefined ? { http: hostPort(values.http) } : {}),
     ...(values.server !== undefined ? { server: values.server } : {}),
     language,
-    toolCallTimeout: bounded(values, "tool-call-timeout", 60, 0.1, 3600),
-    codeExecutionTimeout: bounded(values, "code-execution-timeout", 300, 0.1, 86_400),
+    toolCallTimeoutMs: bounded(values, "tool-call-timeout", 60, 0.1, 3600) * 1000,
+    codeExecutionTimeoutMs: bounded(values, "code-execution-timeout", 300, 0.1, 86_400) * 1000,
     maxResultChars: bounded(values, "max-result-chars", DEFAULT_MAX_RESULT_CHARS, 1000, 1e7),
     startTimeout: bounded(values, "start-timeout", 30, 0.1, 600),
     verbose: values.verbose === true,
@@ -170,8 +170,8 @@ export async function mcpMain(args: string[], version: string): Promise<number> 
       config,
       language: parsed.language,
       ...(parsed.server !== undefined ? { remote: { url: parsed.server, apiKey } } : {}),
-      toolCallTimeout: parsed.toolCallTimeout,
-      codeExecutionTimeout: parsed.codeExecutionTimeout,
+      toolCallTimeoutMs: parsed.toolCallTimeoutMs,
+      codeExecutionTimeoutMs: parsed.codeExecutionTimeoutMs,
       maxResultChars: parsed.maxResultChars,
       startTimeoutMs: parsed.startTimeout * 1000,
       log,

@@ -14,13 +14,17 @@ import ts from "typescript";
 import denoJson from "../deno.json" with { type: "json" };
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const OUT = `${ROOT}dist/npm/`;
+const DEFAULT_OUT = `${ROOT}dist/npm/`;
 
 /** The package's entry points: its subpath, and the module under `client/`. */
 const ENTRIES = { ".": "mod", "./ai": "ai", "./mcp": "mcp", "./codemode": "codemode" } as const;
 
-/** Builds the package; resolves with its directory. */
-export async function buildNpm(): Promise<string> {
+/**
+ * Builds the package into `out` (its contents replaced; by default `dist/npm/`); resolves with
+ * the directory.
+ */
+export async function buildNpm(out: string = DEFAULT_OUT): Promise<string> {
+  const OUT = out.endsWith("/") ? out : `${out}/`;
   await Deno.remove(OUT, { recursive: true }).catch(() => {});
   const options: ts.CompilerOptions = {
     module: ts.ModuleKind.ESNext,

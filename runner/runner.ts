@@ -14,109 +14,18 @@ import { sandboxRoot } from "./sandbox_files.ts";
 import type { RunRequest, SandboxKind } from "./sandbox_protocol.ts";
 import { scanImports } from "./tools_specifiers.ts";
 
-/** Options of {@linkcode Runner}. */
-export interface RunnerOptions {
-  /**
-   * TypeScript/JavaScript sandbox hosts kept ready.
-   * @default {2}
-   */
-  poolSize?: number;
-  /**
-   * Python sandbox hosts kept ready. When it is not given, Python hosts (and the snapshot) start
-   * on the first Python program; when it is, they start with the server.
-   * @default {1, from the first Python program on}
-   */
-  pythonPoolSize?: number;
-  /**
-   * Sandbox hosts of each language at once, whatever they do.
-   * @default {96}
-   */
-  maxHosts?: number;
-  /**
-   * Programs one sandbox host runs (each in a fresh worker) before it is retired; 1 gives every
-   * program a new process.
-   * @default {1000}
-   */
-  hostMaxRuns?: number;
-  /**
-   * Seconds after which a sandbox host takes no more programs.
-   * @default {600}
-   */
-  hostMaxAge?: number;
-  /**
-   * Resident memory of a TypeScript/JavaScript sandbox host above which it takes no more
-   * programs, in MiB (Python: twice this).
-   * @default {512}
-   */
-  hostMaxRssMb?: number;
-  /**
-   * Seconds a ready host beyond what the pool needs (its size, or the demand of the last
-   * minute if higher) waits unused before it is retired.
-   * @default {60}
-   */
-  hostIdleTimeout?: number;
-  /**
-   * V8 heap cap per isolate of a sandbox, in MiB.
-   * @default {256}
-   */
-  heapMb?: number;
-  /**
-   * Data rlimit per sandbox host (heaps, ArrayBuffers, wasm), in MiB. A host holds up to three
-   * isolates (its own realm, the running program's worker and the next one), and Deno reserves
-   * about 1.8 GiB of address space for them before it runs anything.
-   * @default {2304}
-   */
-  dataMb?: number;
-  /**
-   * Data rlimit per Python sandbox host, in MiB: the same isolates, plus two Pyodide instances
-   * (the running program's and the next one's wasm memory).
-   * @default {3072}
-   */
-  pythonDataMb?: number;
-  /**
-   * The memory one TypeScript/JavaScript sandbox host may use, in MiB: its memory cgroup's
-   * limit where the server can make cgroups, and what admission charges for it. (Under the
-   * default data rlimit alone a host cannot use more: ~765 MiB was the most measured.)
-   * @default {768}
-   */
-  sandboxMemoryMb?: number;
-  /**
-   * The memory one Python sandbox host may use, in MiB (as `sandboxMemoryMb`; ~1.47 GiB was the
-   * most measured under the default data rlimit).
-   * @default {1536}
-   */
-  pythonSandboxMemoryMb?: number;
-  /**
-   * `"auto"`: a memory cgroup per sandbox host where the server may make them; `"off"`: the
-   * data rlimit only.
-   * @default {"auto"}
-   */
-  cgroups?: "auto" | "off";
+/** What only code gives the runner: where things are, and what it reports. */
+export interface RunnerHooks {
   /**
    * Where the Python memory snapshot is cached.
    * @default {".cache/progtc" of this project}
    */
   pythonCacheDir?: string;
   /**
-   * The Deno binary sandboxes run on.
-   * @default {Deno.execPath()}
-   */
-  denoPath?: string;
-  /**
    * `prlimit` binary, or `null` to run sandboxes without a data rlimit.
    * @default {"/usr/bin/prlimit" when it exists}
    */
   prlimitPath?: string | null;
-  /**
-   * Longest protocol line accepted from a sandbox, in characters.
-   * @default {16 MiB}
-   */
-  maxLineLength?: number;
-  /**
-   * How long a sandbox host may take to become ready, in ms.
-   * @default {20000}
-   */
-  readyTimeoutMs?: number;
   /** Reports a failed background spawn. */
   onSpawnError?: (error: unknown) => void;
   /**
@@ -128,6 +37,31 @@ export interface RunnerOptions {
   onPythonProgress?: (message: string) => void;
   /** Reports a sandbox host that was retired or died after it started, and why. */
   onHostExit?: (info: { kind: SandboxKind; pid: number; runs: number; why: string }) => void;
+}
+
+/**
+ * What a {@linkcode Runner} is made with: the server's resolved options (server/option_table.ts
+ * says what each means and its default), and the hooks.
+ */
+export interface RunnerConfig extends RunnerHooks {
+  poolSize: number;
+  pythonPoolSize: number;
+  /** Python hosts start on the first Python program, not with the server. */
+  pythonLazy: boolean;
+  maxHosts: number;
+  hostMaxRuns: number;
+  hostMaxAgeMs: number;
+  hostMaxRssMb: number;
+  hostIdleTimeoutMs: number;
+  heapMb: number;
+  dataMb: number;
+  pythonDataMb: number;
+  /** What one sandbox may use and admission charges for it, in bytes, per kind. */
+  memoryBytes: Record<SandboxKind, number>;
+  cgroups: "auto" | "off";
+  denoPath: string;
+  maxLineLength: number;
+  readyTimeoutMs: number;
 }
 
 /** Whether sandboxes of a language can start now, and why not. */
@@ -183,28 +117,25 @@ export class Runner {
   }
 
   /** Creates the pools and starts filling them off the caller's path. */
-  static async create(options: RunnerOptions = {}): Promise<Runner> {
+  static async create(options: RunnerConfig): Promise<Runner> {
     const prlimitPath = options.prlimitPath !== undefined
       ? options.prlimitPath
       : await findPrlimit();
-    const maxRuns = options.hostMaxRuns ?? 1000;
+    const maxRuns = options.hostMaxRuns;
     const reuse = maxRuns > 1 && await canCheckHosts();
-    const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+    const readyTimeoutMs = options.readyTimeoutMs;
     const cgroups = options.cgroups === "off"
       ? MemoryCgroups.disabled("--cgroups off")
       : MemoryCgroups.detect();
-    const memoryBytes: Record<SandboxKind, number> = {
-      deno: (options.sandboxMemoryMb ?? 768) * 1024 * 1024,
-      python: (options.pythonSandboxMemoryMb ?? 1536) * 1024 * 1024,
-    };
+    const memoryBytes = options.memoryBytes;
     const hostOptions: HostOptions = {
       kind: "deno",
-      denoPath: options.denoPath ?? Deno.execPath(),
+      denoPath: options.denoPath,
       prlimitPath,
-      heapMb: options.heapMb ?? 256,
+      heapMb: options.heapMb,
       v8Flags: [],
-      dataMb: options.dataMb ?? 2304,
-      maxLineLength: options.maxLineLength ?? 16 * 1024 * 1024,
+      dataMb: options.dataMb,
+      maxLineLength: options.maxLineLength,
       readyTimeoutMs,
       // Local files: this package's, or a copy when it runs from a URL (sandbox_files.ts).
       entry: {
@@ -213,15 +144,14 @@ export class Runner {
       },
       reuse,
       maxRuns,
-      maxAgeMs: (options.hostMaxAge ?? 600) * 1000,
-      maxRssBytes: (options.hostMaxRssMb ?? 512) * 1024 * 1024,
+      maxAgeMs: options.hostMaxAgeMs,
+      maxRssBytes: options.hostMaxRssMb * 1024 * 1024,
       cgroups,
       memoryBytes: memoryBytes.deno,
     };
-    const maxHosts = options.maxHosts ?? 96;
     const common = {
-      maxHosts,
-      idleTimeoutMs: (options.hostIdleTimeout ?? 60) * 1000,
+      maxHosts: options.maxHosts,
+      idleTimeoutMs: options.hostIdleTimeoutMs,
       ...(options.onSpawnError ? { onSpawnError: options.onSpawnError } : {}),
       onHostExit: (host: PoolHost, why: string) =>
         options.onHostExit?.({ kind: host.kind, pid: host.pid, runs: host.runs, why }),
@@ -231,7 +161,7 @@ export class Runner {
       "deno",
       new HostPool({
         ...common,
-        size: options.poolSize ?? 2,
+        size: options.poolSize,
         lazy: false,
         spawn: () => SandboxHost.spawn(hostOptions),
       }),
@@ -254,7 +184,7 @@ export class Runner {
     const pythonOptions: HostOptions = {
       ...hostOptions,
       kind: "python",
-      dataMb: options.pythonDataMb ?? 3072,
+      dataMb: options.pythonDataMb,
       // Each program restores Pyodide in a fresh isolate: mostly allocation. Without helper
       // threads and with a larger young generation that costs about 30% less CPU, for Python
       // code that runs about 10% slower (see BENCHMARKS.md).
@@ -266,8 +196,8 @@ export class Runner {
       "python",
       new HostPool({
         ...common,
-        size: options.pythonPoolSize ?? 1,
-        lazy: options.pythonPoolSize === undefined,
+        size: options.pythonPoolSize,
+        lazy: options.pythonLazy,
         spawn: async () => SandboxHost.spawn({ ...pythonOptions, entry: await python() }),
       }),
     );

@@ -7,9 +7,7 @@
  */
 import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
 import { type Language, LANGUAGES } from "../protocol.ts";
-import { availableMemory } from "../runner/cgroups.ts";
 import { Runner } from "../runner/runner.ts";
-import { maxLineLength } from "../runner/sandbox_protocol.ts";
 import { utf8Length } from "../runner/text.ts";
 import { KeyCheck } from "./auth.ts";
 import { withCors } from "./cors.ts";
@@ -18,7 +16,8 @@ import { ByteBudget } from "./byte_budget.ts";
 import { Capacity } from "./capacity.ts";
 import { JsonParser } from "./json_parser.ts";
 import { limitsOf } from "./limits.ts";
-import { type AppOptions, resolveOptions } from "./options.ts";
+import { checkDenoBinary } from "./option_checks.ts";
+import { type AppOptions, resolveOptions, runnerConfig } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
 import { StateCodec } from "./state_token.ts";
 import { type Lease, StepService } from "./step.ts";
@@ -68,19 +67,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   const config = resolveOptions(options);
   const logger = config.logger;
   const keys = new KeyCheck(config.apiKey);
-  const lineLength = options.maxLineLength ?? maxLineLength(config.maxToolArgsBytes);
-  const runner = options.runner ?? await Runner.create({
-    ...options,
-    maxLineLength: lineLength,
-    // Paused step executions hold a host without an execution slot.
-    maxHosts: options.maxHosts ?? config.maxConcurrent + config.maxPaused,
-  });
+  if (!options.runner) await checkDenoBinary(config.denoPath);
+  const runner = options.runner ?? await Runner.create(runnerConfig(config, options));
   const ownsRunner = options.runner === undefined;
   const capacity = new Capacity(config.maxConcurrent);
-  const memory = new Capacity(
-    options.memoryBudgetMb !== undefined ? options.memoryBudgetMb * 2 ** 20 : defaultMemoryBudget(),
-  );
-  const limits = limitsOf(config, lineLength);
+  const memory = new Capacity(config.memoryBudgetMb * 2 ** 20);
+  const limits = limitsOf(config);
   const held = new ByteBudget(config.maxHeldBytes);
   const parser = new JsonParser();
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
@@ -301,7 +293,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       return problemResponse(500, "internal", "Internal server error");
     }
   }
-  const handler = withCors(answer, options.corsOrigins ?? []);
+  const handler = withCors(answer, config.corsOrigins);
 
   return {
     fetch: handler,
@@ -324,14 +316,6 @@ export async function createApp(options: AppOptions): Promise<App> {
       await done;
     },
   };
-}
-
-/**
- * Half the memory available at start (the host's, or its cgroup's): every sandbox may reach its
- * cap at once and the host still has half its memory, for the server, ready hosts and the rest.
- */
-export function defaultMemoryBudget(): number {
-  return Math.floor(availableMemory() * 0.5);
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);

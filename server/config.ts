@@ -1,10 +1,12 @@
 /**
- * Settings from the environment: every flag `--some-flag` of `progtc serve` may also be given
- * as `PROGTC_SOME_FLAG`; a flag on the command line wins. And the one-line summary of the
- * effective settings the server logs at start (secrets never in it).
+ * Settings from the environment and the settings line: every flag `--some-flag` of `progtc
+ * serve` may also be given as `PROGTC_SOME_FLAG` (a flag on the command line wins), and the one
+ * line of effective settings the server logs at start (secrets never in it).
  *
  * @module
  */
+import { resolveOptions } from "./options.ts";
+import { OPTION_KEYS, specOf } from "./option_table.ts";
 import type { ServeOptions } from "./serve.ts";
 
 /** The environment variable of a flag: `code-execution-timeout` → `PROGTC_CODE_EXECUTION_TIMEOUT`. */
@@ -12,52 +14,13 @@ export function envName(flag: string): string {
   return `PROGTC_${flag.toUpperCase().replaceAll("-", "_")}`;
 }
 
-/** A flag's value: a string, or several for a repeatable flag. */
-export type FlagValue = string | string[];
-
-/**
- * Fills in, from `env`, the flags of `names` that `values` (the parsed command line) lacks.
- * A repeatable flag (in `repeatable`) takes a comma-separated list. Empty variables count as
- * unset. Returns the merged values and the flags that came from the environment.
- *
- * @example
- * ```ts
- * import { withEnv } from "./config.ts";
- * const { values, fromEnv } = withEnv(
- *   { port: "9000" },
- *   ["port", "code-execution-timeout"],
- *   { PROGTC_PORT: "1", PROGTC_CODE_EXECUTION_TIMEOUT: "5" },
- * );
- * console.assert(values.port === "9000" && values["code-execution-timeout"] === "5");
- * console.assert(fromEnv.join() === "code-execution-timeout");
- * ```
- */
-export function withEnv(
-  values: Record<string, FlagValue | boolean | undefined>,
-  names: readonly string[],
-  env: Record<string, string | undefined>,
-  repeatable: readonly string[] = [],
-): { values: Record<string, FlagValue | boolean | undefined>; fromEnv: string[] } {
-  const merged = { ...values };
-  const fromEnv: string[] = [];
-  for (const name of names) {
-    if (merged[name] !== undefined) continue;
-    const raw = env[envName(name)];
-    if (raw === undefined || raw === "") continue;
-    merged[name] = repeatable.includes(name)
-      ? raw.split(",").map((s) => s.trim()).filter(Boolean)
-      : raw;
-    fromEnv.push(name);
-  }
-  return { values: merged, fromEnv };
-}
-
 /** Where the API key came from. */
 export type KeySource = "command line" | "environment" | "generated";
 
 /**
- * One line with the effective settings that differ from nothing secret: address, language,
- * timeouts, pools, limits set, where the key came from. Never the key or the state secret.
+ * One line with the effective settings the table marks for it (address, language, timeouts,
+ * pools, where the key came from), in the command line's units. Never the key or the state
+ * secret.
  *
  * @example
  * ```ts
@@ -67,20 +30,21 @@ export type KeySource = "command line" | "environment" | "generated";
  * ```
  */
 export function settingsSummary(options: ServeOptions, keySource: KeySource): string {
-  const shown: [string, unknown][] = [
-    ["host", options.host ?? "127.0.0.1"],
-    ["port", options.port ?? 8000],
-    ["language", options.language ?? "typescript"],
-    ["code-execution-timeout", `${options.codeExecutionTimeout ?? 30}s`],
-    ["tool-call-timeout", `${options.toolCallTimeout ?? 10}s`],
-    ["drain-timeout", `${options.drainTimeout ?? 25}s`],
-    ["max-concurrent", options.maxConcurrent ?? 64],
-    ["pool-size", options.poolSize ?? 2],
-    ["python-pool-size", options.pythonPoolSize ?? "on first use"],
-    ["log-format", options.logFormat ?? "text"],
-    ["cors-origin", options.corsOrigins?.length ? options.corsOrigins.join(",") : "none"],
-    ["api-key", `from the ${keySource === "generated" ? "generator" : keySource}`],
-    ["state-secret", options.stateSecret ? "set" : "derived from the API key"],
-  ];
-  return `settings: ${shown.map(([k, v]) => `${k}=${String(v).replaceAll(" ", "_")}`).join(" ")}`;
+  const resolved = resolveOptions(options) as unknown as Record<string, unknown>;
+  const given = options as unknown as Record<string, unknown>;
+  const shown: string[] = [];
+  for (const key of OPTION_KEYS) {
+    const spec = specOf(key);
+    if (!spec.summary || !spec.flag) continue;
+    let value: string;
+    if (key === "apiKey") {
+      value = `from the ${keySource === "generated" ? "generator" : keySource}`;
+    } else if (typeof spec.summary === "string" && given[key] === undefined) {
+      value = spec.summary;
+    } else {
+      value = `${spec.kind.show(resolved[key])}${spec.kind.suffix ?? ""}`;
+    }
+    shown.push(`${spec.flag}=${value.replaceAll(" ", "_")}`);
+  }
+  return `settings: ${shown.join(" ")}`;
 }

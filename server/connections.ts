@@ -322,18 +322,3 @@ function closeQuietly(conn: Deno.Conn): void {
     // Already closed.
   }
 }
-
-/**
- * The default cap on open connections: half of the file descriptors this process may open
- * (the other half is for sandbox pipes and the server itself), at most 4096.
- */
-export function defaultMaxConnections(): number {
-  let limit = 1024;
-  try {
-    const match = Deno.readTextFileSync("/proc/self/limits").match(/^Max open files\s+(\d+)/m);
-    if (match) limit = Number(match[1]);
-  } catch {
-    // Not Linux, or no read access: assume the common default.
-  }
-  return Math.max(16, Math.min(4096, Math.floor(limit / 2) - 32));
-}

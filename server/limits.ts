@@ -20,17 +20,17 @@ export interface Limits extends ProgramLimits {
   maxToolResultBytes: number;
 }
 
-/** The limits the server's options set; `maxLineLength`: the line bound its hosts read with. */
-export function limitsOf(config: ResolvedOptions, maxLineLength: number): Limits {
+/** The limits the server's options set. */
+export function limitsOf(config: ResolvedOptions): Limits {
   return {
     toolCallTimeoutMs: config.toolCallTimeoutMs,
-    executionTimeoutMs: config.executionTimeoutMs,
+    executionTimeoutMs: config.codeExecutionTimeoutMs,
     maxOutputBytes: config.maxOutputBytes,
     maxToolCalls: config.maxToolCalls,
     maxToolArgsBytes: config.maxToolArgsBytes,
-    maxLineLength,
+    maxLineLength: config.maxLineLength,
     maxToolResultBytes: config.maxToolResultBytes,
-    pythonMemoryBytes: config.pythonMemoryBytes,
+    pythonMemoryBytes: config.pythonMemoryMb * 2 ** 20,
   };
 }
 

@@ -12,9 +12,11 @@
  * @module
  */
 export { type App, createApp } from "./app.ts";
-export type { AppOptions } from "./options.ts";
+export { type AppOptions, OptionError } from "./options.ts";
+export type { Settings } from "./option_types.ts";
+export type { Audience } from "./option_kinds.ts";
 export type { LogFormat } from "./log.ts";
 export { type ProgtcServer, serve, type ServeOptions } from "./serve.ts";
 export type { ConnectionStats } from "./connections.ts";
-export type { RunnerOptions } from "../runner/runner.ts";
+export type { RunnerHooks } from "../runner/runner.ts";
 export type { SandboxKind } from "../runner/sandbox_protocol.ts";

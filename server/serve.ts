@@ -6,48 +6,12 @@
  * @module
  */
 import { type App, createApp } from "./app.ts";
-import {
-  canServeConnections,
-  Connections,
-  type ConnectionStats,
-  defaultMaxConnections,
-} from "./connections.ts";
-import { type AppOptions, loggerOf } from "./options.ts";
+import { canServeConnections, Connections, type ConnectionStats } from "./connections.ts";
+import { listenProblem } from "./option_checks.ts";
+import { type AppOptions, loggerOf, resolveOptions } from "./options.ts";
 
-/** Options of {@linkcode serve}. */
+/** Options of {@linkcode serve}: the app's, and who to tell once it listens. */
 export interface ServeOptions extends AppOptions {
-  /**
-   * Address to listen on.
-   * @default {"127.0.0.1"}
-   */
-  host?: string;
-  /**
-   * Port to listen on; 0 picks a free one.
-   * @default {8000}
-   */
-  port?: number;
-  /**
-   * Connections open at once; at the cap, a new one replaces the oldest that has no request in
-   * progress.
-   * @default {half the file descriptor limit, at most 4096}
-   */
-  maxConnections?: number;
-  /**
-   * Seconds a new connection may take to send its first request's headers.
-   * @default {10}
-   */
-  headerTimeout?: number;
-  /**
-   * Seconds a connection may stay open with no request in progress.
-   * @default {75}
-   */
-  idleTimeout?: number;
-  /**
-   * Seconds {@linkcode ProgtcServer.drain} lets running executions finish before it ends them
-   * (fits a 30 s termination grace period, such as Kubernetes' default).
-   * @default {25}
-   */
-  drainTimeout?: number;
   /** Called once the server listens. */
   onListen?: (address: Deno.NetAddr) => void;
 }
@@ -66,14 +30,15 @@ export interface ProgtcServer extends AsyncDisposable {
   shutdown(): Promise<void>;
   /**
    * Stops taking executions (`503 shutting_down`; `/ready` answers 503), lets the running ones
-   * finish (their tool results are still served) for up to `drainTimeout`, then
+   * finish (their tool results are still served) for up to `drainTimeoutMs`, then
    * {@linkcode shutdown}s: what is still running ends with a terminal frame.
    */
   drain(): Promise<void>;
 }
 
 /**
- * Starts a progtc server.
+ * Starts a progtc server. Throws an `OptionError` naming the option when one cannot be used,
+ * or the server cannot listen where it says (a port in use, a host that does not resolve).
  *
  * @example
  * ```ts ignore
@@ -83,33 +48,45 @@ export interface ProgtcServer extends AsyncDisposable {
  * ```
  */
 export async function serve(options: ServeOptions): Promise<ProgtcServer> {
+  const config = resolveOptions(options);
   const app = await createApp(options);
   const logger = loggerOf(options);
   const log = (line: string) => logger.warn(line);
   let addr: Deno.NetAddr;
   let stop: () => Promise<void>;
   let stats: () => ConnectionStats | undefined = () => undefined;
+  const listening = { hostname: config.host, port: config.port };
   if (canServeConnections) {
-    const connections = new Connections({
-      hostname: options.host ?? "127.0.0.1",
-      port: options.port ?? 8000,
-      maxConnections: options.maxConnections ?? defaultMaxConnections(),
-      headerTimeoutMs: (options.headerTimeout ?? 10) * 1000,
-      idleTimeoutMs: (options.idleTimeout ?? 75) * 1000,
-      log,
-    }, (request) => app.fetch(request));
+    let connections: Connections;
+    try {
+      connections = new Connections({
+        ...listening,
+        maxConnections: config.maxConnections,
+        headerTimeoutMs: config.headerTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        log,
+      }, (request) => app.fetch(request));
+    } catch (error) {
+      await app.close();
+      throw listenProblem(error, config.host, config.port);
+    }
     addr = connections.addr;
     stop = () => connections.shutdown();
     stats = () => connections.stats;
   } else {
     log("warning: this Deno cannot serve accepted connections: no connection limits or timeouts");
-    const listening = Promise.withResolvers<Deno.NetAddr>();
-    const server = Deno.serve({
-      hostname: options.host ?? "127.0.0.1",
-      port: options.port ?? 8000,
-      onListen: (address) => listening.resolve(address as Deno.NetAddr),
-    }, app.fetch);
-    addr = await listening.promise;
+    const listened = Promise.withResolvers<Deno.NetAddr>();
+    let server: Deno.HttpServer;
+    try {
+      server = Deno.serve({
+        ...listening,
+        onListen: (address) => listened.resolve(address as Deno.NetAddr),
+      }, app.fetch);
+    } catch (error) {
+      await app.close();
+      throw listenProblem(error, config.host, config.port);
+    }
+    addr = await listened.promise;
     stop = () => server.shutdown();
   }
   options.onListen?.(addr);
@@ -119,7 +96,7 @@ export async function serve(options: ServeOptions): Promise<ProgtcServer> {
       await app.close();
       await stop();
     })();
-  const drainMs = (options.drainTimeout ?? 25) * 1000;
+  const drainMs = config.drainTimeoutMs;
   let drained: Promise<void> | undefined;
   const drain = () =>
     drained ??= (async () => {

@@ -40,10 +40,10 @@ export interface EventStreamOptions {
    */
   keepaliveMs?: number;
   /**
-   * Bytes the stream may hold for a reader that does not read, the terminal frame included.
-   * @default {16 MiB}
+   * Bytes the stream may hold for a reader that does not read, the terminal frame included
+   * (the server's `--max-buffered-bytes`).
    */
-  maxBufferedBytes?: number;
+  maxBufferedBytes: number;
   /**
    * Bytes kept free for the terminal frame: other frames overflow past
    * `maxBufferedBytes - terminalReserveBytes`.
@@ -80,10 +80,10 @@ export class EventStream {
   #keepalive: ReturnType<typeof setInterval>;
   #unreadTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(options: EventStreamOptions = {}) {
+  constructor(options: EventStreamOptions) {
     this.#options = options;
     this.#budget = options.budget ?? UNLIMITED;
-    this.#max = options.maxBufferedBytes ?? 16 * 1024 * 1024;
+    this.#max = options.maxBufferedBytes;
     const keepaliveMs = options.keepaliveMs ?? 1000;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { ok, strictEqual } from "node:assert/strict";
-import { ProgtcClient } from "../client/mod.ts";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { type Language, ProgtcClient, type ToolCall } from "../client/mod.ts";
 import { readEvents } from "../client/sse.ts";
 import { type ProgtcServer, serve, type ServeOptions } from "../server/serve.ts";
 
@@ -42,6 +42,28 @@ export async function startServer(options: Partial<ServeOptions> = {}): Promise<
   };
 }
 
+/**
+ * Tests that need nothing of their own share one server: each is a step of one test (`name`),
+ * which starts the server with `options` before the first and stops it after the last.
+ *
+ * @example
+ * ```ts ignore
+ * const shared = sharedServerTests("python programs on one server", { pythonPoolSize: 1 });
+ * shared("prints", async (t) => { ... });
+ * ```
+ */
+export function sharedServerTests(
+  name: string,
+  options: Partial<ServeOptions>,
+): (name: string, fn: (t: TestServer) => Promise<void>) => void {
+  const tests: [string, (t: TestServer) => Promise<void>][] = [];
+  Deno.test(name, async (context) => {
+    await using server = await startServer(options);
+    for (const [step, fn] of tests) await context.step(step, () => fn(server));
+  });
+  return (step, fn) => void tests.push([step, fn]);
+}
+
 /** POSTs JSON with the test key (or the given headers) and returns the response. */
 export function post(
   url: string,
@@ -55,12 +77,20 @@ export function post(
   });
 }
 
+/** The `data:` frames of an SSE response (or body), parsed, as they come. */
+export async function* sseFrames(
+  response: Response | ReadableStream<Uint8Array>,
+): AsyncGenerator<Record<string, unknown>> {
+  const body = response instanceof Response ? response.body : response;
+  if (!body) throw new Error("The response has no body");
+  for await (const data of readEvents(body)) yield JSON.parse(data);
+}
+
 /** Reads every `data:` frame of an SSE response. */
 export async function readFrames(response: Response): Promise<Record<string, unknown>[]> {
-  const text = await response.text();
-  return text.split("\n\n").filter((block) => block.startsWith("data: ")).map((block) =>
-    JSON.parse(block.slice(6))
-  );
+  const frames = [];
+  for await (const frame of sseFrames(response)) frames.push(frame);
+  return frames;
 }
 
 /** An `/execute-code` event stream read one frame at a time, abortable like a real client. */
@@ -73,24 +103,59 @@ export async function openStream(url: string, body: unknown) {
     signal: controller.signal,
   });
   strictEqual(response.status, 200);
-  const events = readEvents(response.body!);
+  const frames = sseFrames(response);
   return {
     async next(): Promise<Record<string, unknown>> {
-      const { value, done } = await events.next();
+      const { value, done } = await frames.next();
       ok(!done, "the stream ended early");
-      return JSON.parse(value);
+      return value;
     },
     async rest(): Promise<Record<string, unknown>[]> {
-      const frames = [];
-      for await (const data of events) frames.push(JSON.parse(data));
-      return frames;
+      const rest = [];
+      for await (const frame of frames) rest.push(frame);
+      return rest;
     },
     /** The client goes away: the connection is dropped. */
     async abort(): Promise<void> {
       controller.abort();
-      await events.return(undefined).catch(() => {});
+      await frames.return(undefined).catch(() => {});
     },
   };
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Asserts the server still serves: `/ping` answers, and a program in `language` with one tool
+ * call runs to its end (in a fresh sandbox once the pools are warm again).
+ */
+export async function assertStillServes(
+  t: Pick<TestServer, "url" | "client"> & { server?: TestServer["server"] },
+  language: Language = "typescript",
+): Promise<void> {
+  const ping = await fetch(`${t.url}/ping`);
+  await ping.body?.cancel();
+  strictEqual(ping.status, 200);
+  // A server in this process: wait for its pool (one in its own process has to be ready).
+  await t.server?.app.runner.warm();
+  const calls: ToolCall[] = [];
+  const result = await t.client.executeCode({
+    code: language === "python"
+      ? "from tools import add\nprint(await add(20, 22))\n"
+      : `import { add } from "tools"; console.log(await add(20, 22));`,
+    tools: { add: (a: number, b: number) => a + b },
+    language,
+    onToolCall: (call) => calls.push(call),
+  });
+  deepStrictEqual(
+    result,
+    { type: "success", stdout: "42\n", stderr: "" },
+    "the server still serves",
+  );
+  strictEqual(calls.length, 1);
 }
 
 /** Live child processes of this (test) process. */
@@ -124,16 +189,17 @@ export function childrenOf(parent: number): number[] {
   return pids.sort();
 }
 
-/** Waits until `condition` holds, polling every 20 ms; throws after `timeoutMs`. */
+/** Waits until `condition` holds, polling every `intervalMs`; throws after `timeoutMs`. */
 export async function waitFor(
   what: string,
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
+  intervalMs = 20,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!await condition()) {
     if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await delay(intervalMs);
   }
 }
 

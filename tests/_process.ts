@@ -97,6 +97,45 @@ export class DenoProcess implements AsyncDisposable {
   }
 }
 
+/** This process's environment without `PROGTC_*` variables, and with `extra`. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([name]) => !name.startsWith("PROGTC_")),
+  );
+  return { ...env, ...extra };
+}
+
+/** What a command line that ends by itself gave: its exit code and its output. */
+export interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno <args>` in the repository to its end (killed after `timeoutMs`). */
+export async function runDeno(
+  args: string[],
+  env: Record<string, string> = cleanEnv(),
+  timeoutMs = 30_000,
+): Promise<Finished> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
 /** A progtc server in its own process (`deno run -A cli.ts serve`). */
 export interface ServerProcess extends AsyncDisposable {
   process: DenoProcess;

@@ -1,7 +1,7 @@
 /**
  * The npm package in a real browser: headless Chromium (Debian's `chromium`) opens a page served
- * from one origin, which imports the built package (`dist/npm/`) and runs the README example
- * against a progtc server on another origin, started with `--cors-origin` for the page's origin;
+ * from one origin, which imports the built package (`buildNpm`, as `deno task build:npm`) and
+ * runs the README example against a progtc server on another origin, started with `--cors-origin` for the page's origin;
  * the page answers the program's tool call itself and posts what happened back to the test. A
  * page from an origin not on the list cannot call the server.
  *
@@ -122,7 +122,8 @@ Deno.test({
     "the npm package in headless Chromium: the README example, a tool call answered by the page",
   ignore: CHROMIUM === undefined,
   async fn() {
-    const dist = await buildNpm();
+    // Built in a directory of its own: `dist/npm/` is the README's (tests/install_test.ts).
+    const dist = await buildNpm(await Deno.makeTempDir({ prefix: "progtc-browser-npm-" }));
     const page = pageServer(dist);
     const stranger = pageServer(dist);
     try {
@@ -152,6 +153,7 @@ Deno.test({
     } finally {
       await page.server.shutdown();
       await stranger.server.shutdown();
+      await Deno.remove(dist, { recursive: true });
     }
   },
 });

@@ -5,6 +5,7 @@
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { Capacity } from "../server/capacity.ts";
+import { delay } from "./_helpers.ts";
 
 Deno.test("Capacity grants weighted shares in arrival order, and refuses after the wait", async () => {
   const capacity = new Capacity(10);
@@ -13,7 +14,7 @@ Deno.test("Capacity grants weighted shares in arrival order, and refuses after t
   const big = capacity.acquire(1000, 8).then((ok) => order.push(`big ${ok}`));
   // Fits now, but waits behind the earlier request: no starving of large shares.
   const small = capacity.acquire(1000, 2).then((ok) => order.push(`small ${ok}`));
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  await delay(10);
   deepStrictEqual(order, []);
   capacity.release(6);
   await Promise.all([big, small]);

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
 import denoJson from "../deno.json" with { type: "json" };
-import { DenoProcess, freePort } from "./_process.ts";
+import { OPTION_KEYS, specOf } from "../server/option_table.ts";
+import { cleanEnv, DenoProcess, type Finished, freePort, runDeno } from "./_process.ts";
 
 const ADD = {
   code: `import { add } from "tools"; console.log(await add(1, 2));`,
@@ -98,11 +99,152 @@ for (
   });
 }
 
-Deno.test("`deno task serve` with an unknown flag exits 2 and names the flag", async () => {
-  await using cli = serveTask(["--bogus-flag", "--api-key", "k"]);
-  const status = await cli.exit(20_000);
-  assert.equal(status.timedOut, false, `still running after 20 s:\n${cli.output}`);
-  assert.equal(status.code, 2, cli.output);
-  assert.match(cli.output, /--bogus-flag/);
-  assert.doesNotMatch(cli.output, /listening on/);
+// ─── start mistakes: one line naming the flag or variable, exit code 2 ─────────────────────
+
+/** Runs `cli.ts serve <args>` (with `env` added to a clean environment) to its end. */
+function serveOnce(args: string[], env: Record<string, string> = {}): Promise<Finished> {
+  return runDeno(
+    ["run", "-A", "cli.ts", "serve", ...args],
+    cleanEnv({ PROGTC_API_KEY: "k", ...env }),
+  );
+}
+
+/** Asserts `run` refused to start with one line that matches each of `expected`. */
+function assertOneLine(run: Finished, ...expected: (string | RegExp)[]): void {
+  const text = run.stdout + run.stderr;
+  assert.equal(run.code, 2, text);
+  assert.equal(run.stdout, "", text);
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `not one line:\n${run.stderr}`);
+  const [line] = lines as [string];
+  assert.match(line, /^error: /);
+  for (const part of expected) {
+    if (typeof part === "string") assert.ok(line.includes(part), `${part} is not in: ${line}`);
+    else assert.match(line, part);
+  }
+  assert.doesNotMatch(line, /Uncaught| {4}at /, "a stack trace");
+  // No internal field name (camelCase: toolCallTimeoutMs, memoryBudgetMb).
+  assert.doesNotMatch(line, /\b[a-z]+[A-Z][A-Za-z]*\b/, `an internal name in: ${line}`);
+}
+
+/** Runs the cases `[args, env, ...expected]` two at a time. */
+async function refusals(
+  cases: [string[], Record<string, string>, ...(string | RegExp)[]][],
+): Promise<void> {
+  const queue = [...cases];
+  await Promise.all([0, 1].map(async () => {
+    for (let c = queue.shift(); c; c = queue.shift()) {
+      const [args, env, ...expected] = c;
+      assertOneLine(await serveOnce(args, env), ...expected);
+    }
+  }));
+}
+
+const DURATION_FLAGS = OPTION_KEYS.map(specOf)
+  .filter((spec) => spec.flag !== undefined && spec.kind.placeholder === "<s>")
+  .map((spec) => spec.flag!);
+
+Deno.test("bad values on the command line and in PROGTC_* are one line each, naming the flag or variable, exit 2", async () => {
+  await refusals([
+    [["--port", "abc"], {}, "--port abc: ", "0 to 65535"],
+    [[], { PROGTC_PORT: "abc" }, "PROGTC_PORT=abc: ", "0 to 65535"],
+    [["--port", "70000"], {}, "--port 70000: "],
+    [["--code-execution-timeout", "0"], {}, "--code-execution-timeout 0: ", "seconds from 0.001"],
+    [["--code-execution-timeout", "-1"], {}, "--code-execution-timeout -1: ", "seconds from 0.001"],
+    [["--tool-call-timeout", "0"], {}, "--tool-call-timeout 0: "],
+    [["--max-concurrent", "0"], {}, "--max-concurrent 0: ", "at least 1"],
+    [["--max-tool-calls", "0"], {}, "--max-tool-calls 0: ", "at least 1"],
+    [["--max-connections", "0"], {}, "--max-connections 0: ", "at least 1"],
+    [["--language", "rust"], {}, "--language rust: ", "typescript, javascript or python"],
+    [[], { PROGTC_LANGUAGE: "rust" }, "PROGTC_LANGUAGE=rust: "],
+    [["--log-format", "xml"], {}, "--log-format xml: ", "text or json"],
+    [["--cors-origin", "https://a.example/path"], {}, "--cors-origin https://a.example/path: "],
+    [["--cgroups", "maybe"], {}, "--cgroups maybe: ", "auto or off"],
+    [["--port"], {}, "--port: expects a value"],
+    [["--host", "--port", "1"], {}, "--host: expects a value"],
+    [["--bogus-flag", "1"], {}, "--bogus-flag: unknown option"],
+    [["8000"], {}, "8000: unexpected argument"],
+  ]);
+});
+
+Deno.test("every duration is bounded where it is parsed: 30 days is refused at start, 24.8 days is the bound", async () => {
+  const thirtyDays = String(30 * 86_400);
+  assert.ok(DURATION_FLAGS.length >= 11, DURATION_FLAGS.join());
+  await refusals(
+    DURATION_FLAGS.filter((flag) => flag !== "state-max-age").map((
+      flag,
+    ) => [
+      [`--${flag}`, thirtyDays],
+      {},
+      `--${flag} ${thirtyDays}: `,
+      "to 2147483.647",
+      "24.8 days",
+    ]),
+  );
+  // The state's age is no timer: up to a year, not more.
+  await refusals([
+    [["--state-max-age", String(400 * 86_400)], {}, "--state-max-age 34560000: ", "366 days"],
+    [[], { PROGTC_TOOL_CALL_TIMEOUT: thirtyDays }, `PROGTC_TOOL_CALL_TIMEOUT=${thirtyDays}: `],
+  ]);
+});
+
+Deno.test("settings that start a server that can never work are refused at start, naming the setting", async () => {
+  await refusals([
+    [
+      ["--memory-budget-mb", "100"],
+      {},
+      "--memory-budget-mb 100: ",
+      "768 MiB",
+      "--sandbox-memory-mb",
+    ],
+    [[], { PROGTC_MEMORY_BUDGET_MB: "100" }, "PROGTC_MEMORY_BUDGET_MB=100: "],
+    [
+      ["--memory-budget-mb", "1000", "--language", "python"],
+      {},
+      "--memory-budget-mb 1000: ",
+      "--python-sandbox-memory-mb",
+    ],
+    [["--sandbox-memory-mb", "4000", "--memory-budget-mb", "3000"], {}, "--memory-budget-mb 3000"],
+    [["--data-mb", "1000"], {}, "--data-mb 1000: ", "below 1664"],
+    [["--python-data-mb", "1000"], {}, "--python-data-mb 1000: ", "below 1920"],
+    [["--heap-mb", "8"], {}, "--heap-mb 8: "],
+    [["--sandbox-memory-mb", "16"], {}, "--sandbox-memory-mb 16: "],
+    [["--python-sandbox-memory-mb", "200"], {}, "--python-sandbox-memory-mb 200: "],
+    [["--max-body-bytes", "10"], {}, "--max-body-bytes 10: ", "no request fits"],
+  ]);
+});
+
+Deno.test("a failed start is one line naming the flag: port in use, a host that does not resolve, a Deno that does not run", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = String(listener.addr.port);
+  const dir = await Deno.makeTempDir({ prefix: "progtc-cli-" });
+  try {
+    const notExecutable = `${dir}/deno`;
+    await Deno.writeTextFile(notExecutable, "");
+    await refusals([
+      [["--port", port], {}, `--port ${port}: `, "is in use", "--port 0"],
+      [[], { PROGTC_PORT: port }, `PROGTC_PORT=${port}: `, "is in use"],
+      [["--host", "nowhere.invalid"], {}, "--host nowhere.invalid: ", "does not resolve"],
+      [["--host", "192.0.2.1"], {}, "--host 192.0.2.1: ", "not an address of this machine"],
+      [["--sandbox-deno", `${dir}/missing`], {}, `--sandbox-deno ${dir}/missing: `, "no such file"],
+      [
+        ["--sandbox-deno", notExecutable],
+        {},
+        `--sandbox-deno ${notExecutable}: `,
+        "not executable",
+      ],
+      [["--sandbox-deno", dir], {}, `--sandbox-deno ${dir}: `, "not a file"],
+      [["--sandbox-deno", "/bin/true"], {}, "--sandbox-deno /bin/true: ", "not a Deno binary"],
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("`progtc --help` states the bounds: durations in seconds up to the longest timer", async () => {
+  const run = await runDeno(["run", "-A", "cli.ts", "--help"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /at most 2147483\.647 \(about 24\.8 days, the longest\s+timer\)/);
+  for (const flag of DURATION_FLAGS) assert.match(run.stdout, new RegExp(`--${flag} <s> `));
+  assert.match(run.stdout, /--body-timeout <s> /);
 });

@@ -5,9 +5,11 @@
  *
  * @module
  */
-import { match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
 import { z } from "zod";
 import { defineTool, describeTools } from "../client/mod.ts";
+import { parameterNames } from "../client/signature.ts";
+import { needsPython } from "./interop/venv.ts";
 
 const tools = {
   get_weather: defineTool({
@@ -72,12 +74,13 @@ async function check(
 }
 
 Deno.test("describeTools for TypeScript: declarations with JSDoc, types from zod and JSON Schema, and the rules", () => {
-  const text = describeTools(tools, { language: "typescript" });
+  const text = describeTools(tools, { language: "typescript", returnValue: true });
   match(
     text,
     /^Write a TypeScript program that uses these tools\. Import the tools you need from "tools"/,
   );
-  match(text, /export default/);
+  match(text, /export default/, "returnValue: true promises the default export");
+  doesNotMatch(describeTools(tools), /export default/, "without it, nothing promises a value");
   const declarations = text.slice(text.indexOf('declare module "tools"'));
   strictEqual(
     declarations,
@@ -96,7 +99,7 @@ Deno.test("describeTools for TypeScript: declarations with JSDoc, types from zod
   /** Sends an email. */
   function tool2(input: string): Promise<unknown>;
   export { tool2 as "send-email" };
-  export function legacy(...args: unknown[]): Promise<unknown>;
+  export function legacy(a: unknown, b: unknown): Promise<unknown>;
 }`,
   );
 });
@@ -127,51 +130,55 @@ const t: string = (await get_weather({ city: "Oslo", units: "kelvin" })).tempera
   match(wrong.errors, /Type 'number' is not assignable to type 'string'/);
 });
 
-Deno.test("describeTools for Python: stubs with type hints, keyword arguments and docstrings, that parse", async () => {
-  const text = describeTools(tools, { language: "python" });
-  match(
-    text,
-    /^Write a Python program that uses these tools\. Import the tools you need from `tools`/,
-  );
-  const stubs = text.slice(text.indexOf("# module tools"));
-  ok(
-    stubs.includes(
-      `async def get_weather(*, city: str, units: Literal["celsius", "fahrenheit"] | None = None) -> GetWeatherResult:
+Deno.test(
+  "describeTools for Python: stubs with type hints, keyword arguments and docstrings, that parse",
+  needsPython,
+  async () => {
+    const text = describeTools(tools, { language: "python" });
+    match(
+      text,
+      /^Write a Python program that uses these tools\. Import the tools you need from `tools`/,
+    );
+    const stubs = text.slice(text.indexOf("# module tools"));
+    ok(
+      stubs.includes(
+        `async def get_weather(*, city: str, units: Literal["celsius", "fahrenheit"] | None = None) -> GetWeatherResult:
     """Current weather of a city.
 
     Args:
         city: City name, in English
     """`,
-    ),
-    stubs,
-  );
-  ok(
-    stubs.includes(
-      "class GetWeatherResult(TypedDict):\n    city: str\n    temperature: float\n    tags: list[str]",
-    ),
-    stubs,
-  );
-  ok(
-    stubs.includes(
-      "class SearchFilters(TypedDict, total=False):\n    color: str\n    price: float | None",
-    ),
-    stubs,
-  );
-  ok(
-    stubs.includes(
-      "async def search(*, query: str, limit: int | None = None, filters: SearchFilters | None = None) -> Any:",
-    ),
-    stubs,
-  );
-  ok(
-    stubs.includes(
-      `# importable as: import tools; getattr(tools, "send-email")\nasync def _(value: str, /) -> Any:`,
-    ),
-    stubs,
-  );
-  ok(stubs.includes("async def legacy(*args: Any, **kwargs: Any) -> Any: ..."), stubs);
-  await assertPythonRuns(stubs);
-});
+      ),
+      stubs,
+    );
+    ok(
+      stubs.includes(
+        "class GetWeatherResult(TypedDict):\n    city: str\n    temperature: float\n    tags: list[str]",
+      ),
+      stubs,
+    );
+    ok(
+      stubs.includes(
+        "class SearchFilters(TypedDict, total=False):\n    color: str\n    price: float | None",
+      ),
+      stubs,
+    );
+    ok(
+      stubs.includes(
+        "async def search(*, query: str, limit: int | None = None, filters: SearchFilters | None = None) -> Any:",
+      ),
+      stubs,
+    );
+    ok(
+      stubs.includes(
+        `# importable as: import tools; getattr(tools, "send-email")\nasync def _(value: str, /) -> Any:`,
+      ),
+      stubs,
+    );
+    ok(stubs.includes("async def legacy(a: Any, b: Any, /) -> Any: ..."), stubs);
+    await assertPythonRuns(stubs);
+  },
+);
 
 /** Runs `source` in Python: it parses, and its annotations (evaluated at `def`) are valid. */
 async function assertPythonRuns(source: string): Promise<void> {
@@ -187,27 +194,51 @@ async function assertPythonRuns(source: string): Promise<void> {
   strictEqual(status.code, 0, new TextDecoder().decode(status.stderr));
 }
 
-Deno.test("describeTools for Python writes JSON literals as Python's (True, False, None)", async () => {
-  const stubs = describeTools({
-    switch: defineTool({
-      input: {
-        type: "object",
-        properties: {
-          on: { const: true },
-          mode: { enum: ["a", null, false] },
-          retry: { type: "boolean", default: false },
+Deno.test(
+  "describeTools for Python writes JSON literals as Python's (True, False, None)",
+  needsPython,
+  async () => {
+    const stubs = describeTools({
+      switch: defineTool({
+        input: {
+          type: "object",
+          properties: {
+            on: { const: true },
+            mode: { enum: ["a", null, false] },
+            retry: { type: "boolean", default: false },
+          },
+          required: ["on"],
         },
-        required: ["on"],
-      },
-      execute: () => null,
-    }),
-  }, { language: "python", rules: false });
-  ok(
-    stubs.includes(
-      'async def switch(*, on: Literal[True], mode: Literal["a", None, False] | None = None, ' +
-        "retry: bool = False) -> Any: ...",
-    ),
-    stubs,
-  );
-  await assertPythonRuns(stubs);
+        execute: () => null,
+      }),
+    }, { language: "python", rules: false });
+    ok(
+      stubs.includes(
+        'async def switch(*, on: Literal[True], mode: Literal["a", None, False] | None = None, ' +
+          "retry: bool = False) -> Any: ...",
+      ),
+      stubs,
+    );
+    await assertPythonRuns(stubs);
+  },
+);
+
+Deno.test("a plain function's parameters are read from its source; anything else takes any positional arguments", () => {
+  const cases: [(...args: never[]) => unknown, string[] | undefined][] = [
+    [(a: number, b: number) => a + b, ["a", "b"]],
+    [async (city: string) => await Promise.resolve(city), ["city"]],
+    [function add(a: number, b: number) {
+      return a + b;
+    }, ["a", "b"]],
+    [() => 1, []],
+    [(...xs: number[]) => xs.length, undefined],
+    [({ city }: { city: string }) => city, undefined],
+    [(a: number, b = 2) => a + b, undefined],
+    [Math.max, undefined],
+    [((a: number) => a).bind(null), undefined],
+  ];
+  for (const [fn, names] of cases) deepStrictEqual(parameterNames(fn), names, String(fn));
+  const text = describeTools({ rest: (...xs: number[]) => xs.length }, { language: "python" });
+  ok(text.includes("async def rest(*args: Any) -> Any: ..."), text);
+  ok(text.includes("Pass a tool's inputs as positional arguments, as its stub says."), text);
 });

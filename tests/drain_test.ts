@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { alive, API_KEY, childrenOf, openStream, post, waitFor } from "./_helpers.ts";
+import { alive, API_KEY, childrenOf, delay, openStream, post, waitFor } from "./_helpers.ts";
 import { spawnServer } from "./_process.ts";
 
 Deno.test("SIGTERM drains: a program that finishes within --drain-timeout succeeds, one that does not gets a terminal frame, new executions are refused", async () => {
@@ -18,7 +18,7 @@ Deno.test("SIGTERM drains: a program that finishes within --drain-timeout succee
       slow: async () => {
         called.resolve();
         // Answered well after SIGTERM, within the drain timeout.
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await delay(1000);
         return "answered";
       },
     },

@@ -1,5 +1,5 @@
 import { deepStrictEqual, doesNotMatch, match, ok, rejects, strictEqual } from "node:assert/strict";
-import { startServer } from "./_helpers.ts";
+import { delay, startServer } from "./_helpers.ts";
 
 Deno.test("executeCode() runs the README example in a sandbox", async () => {
   await using t = await startServer();
@@ -66,6 +66,27 @@ console.log(await get_weather.invoke(["London"], { country: "UK" }));
   strictEqual(result.type, "success");
 });
 
+Deno.test("executeCode() puts keyword arguments that name a plain function's parameters in their places", async () => {
+  await using t = await startServer();
+  const seen: unknown[][] = [];
+  const result = await t.client.executeCode({
+    code: `
+import { add } from "tools";
+console.log(await add.invoke([], { b: 2, a: 1 }), await add.invoke([10], { b: 5 }));
+console.log(JSON.stringify(await add.invoke([1], { a: 5 })));
+`,
+    tools: {
+      add: (a: number, b: number) => {
+        seen.push([a, b]);
+        return a + b;
+      },
+    },
+  });
+  // The last call names a parameter already given: its keywords come as one trailing object.
+  deepStrictEqual(seen, [[1, 2], [10, 5], [1, { a: 5 }]]);
+  deepStrictEqual(result, { type: "success", stdout: '3 15\n"1[object Object]"\n', stderr: "" });
+});
+
 Deno.test("executeCode() raises a failed tool's error inside the program", async () => {
   await using t = await startServer();
   const result = await t.client.executeCode({
@@ -91,7 +112,7 @@ await flaky();
 });
 
 Deno.test("executeCode() raises a catchable TimeoutError when a tool call takes too long", async () => {
-  await using t = await startServer({ toolCallTimeout: 0.3 });
+  await using t = await startServer({ toolCallTimeoutMs: 300 });
   const result = await t.client.executeCode({
     code: `
 import { slow, fast } from "tools";
@@ -115,7 +136,7 @@ console.log(await fast());
 });
 
 Deno.test("executeCode() keeps the output printed before an execution timeout", async () => {
-  await using t = await startServer({ codeExecutionTimeout: 0.5 });
+  await using t = await startServer({ codeExecutionTimeoutMs: 500 });
   const result = await t.client.executeCode({
     code: `console.log("before"); console.error("warned"); await new Promise(() => {});`,
     tools: {},
@@ -272,7 +293,3 @@ console.log(JSON.stringify([...out, ...both]));
   });
   strictEqual(t.logs.filter((line) => / success /.test(line)).length, 50);
 });
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

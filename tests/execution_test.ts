@@ -5,15 +5,15 @@
  *
  * @module
  */
-import { maxLineLength } from "../runner/sandbox_protocol.ts";
 import { deepStrictEqual, match, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { Execution, type ExecutionEnd, type KeyedToolCall } from "../server/execution.ts";
 import { type Limits, limitsOf } from "../server/limits.ts";
 import { resolveOptions } from "../server/options.ts";
 import { runMessage } from "../runner/runner.ts";
 import { type FakeProgram, FakeSandbox } from "./_fake_sandbox.ts";
+import { waitFor } from "./_helpers.ts";
 
-const LIMITS = limitsOf(resolveOptions({ apiKey: "k" }), maxLineLength(1024 * 1024));
+const LIMITS = limitsOf(resolveOptions({ apiKey: "k" }));
 
 function start(program: FakeProgram, limits: Partial<Limits> = {}, tools = ["t"]) {
   const sandbox = new FakeSandbox(() => program);
@@ -27,9 +27,7 @@ function start(program: FakeProgram, limits: Partial<Limits> = {}, tools = ["t"]
   return { sandbox, execution, calls, ended: ended.promise };
 }
 
-const until = async (condition: () => boolean) => {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 1));
-};
+const until = (condition: () => boolean) => waitFor("the condition", condition, 5000, 1);
 
 Deno.test("Execution gives each call a fresh wire id and passes its call key", async () => {
   const t = start(async ({ call, print }) => {

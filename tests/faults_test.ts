@@ -12,28 +12,21 @@
  */
 import { deepStrictEqual, equal, match, ok, strictEqual } from "node:assert/strict";
 import { serve } from "../server/serve.ts";
-import { API_KEY, openStream, post, readFrames, startServer, type TestServer } from "./_helpers.ts";
+import {
+  API_KEY,
+  assertStillServes,
+  delay,
+  openStream,
+  post,
+  readFrames,
+  startServer,
+  waitFor,
+} from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const STRICT = { "x-progtc-api-key": API_KEY, prefer: "handling=strict" };
 
 // ─── helpers ────────────────────────────────────────────────────────────────────────────────
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}`);
-    await delay(20);
-  }
-}
 
 /** Resolves as `promise`, or rejects once `ms` have passed. */
 async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
@@ -101,26 +94,19 @@ async function assertKilled(pid: number, what: string, timeoutMs = 3000): Promis
   );
 }
 
-async function assertStillServes(t: TestServer): Promise<void> {
-  strictEqual((await fetch(`${t.url}/ping`)).status, 200);
-  await t.server.app.runner.warm();
-  const result = await t.client.executeCode({
-    code: `import { add } from "tools"; console.log(await add(20, 22));`,
-    tools: { add: (a: number, b: number) => a + b },
-  });
-  deepStrictEqual(result, { type: "success", stdout: "42\n", stderr: "" });
-}
-
 // ─── a fake runtime that breaks the sandbox protocol ────────────────────────────────────────
 
 /**
- * A stand-in for the Deno binary. It ignores its arguments (`run ...flags... bootstrap.ts`),
+ * A stand-in for the Deno binary. It answers `--version` as Deno does (the server checks its
+ * sandboxes' Deno at start), and ignores its other arguments (`run ...flags... bootstrap.ts`),
  * reads the host key, says ready, reads the `run` message (and the execution key in it) and
  * then does what the program's text names (`FAULT:<name>`). `hang` waits on stdin without a
  * child process, so that SIGKILL of this one process is the end of it. (It has no worker
  * threads to check: its server runs each host once.)
  */
 const FAKE_RUNTIME = String.raw`#!/bin/bash
+# The server's check at start: the binary says it is Deno.
+if [ "$1" = --version ]; then echo "deno 2.9.6 (fake runtime)"; exit 0; fi
 # Started as "deno" on a PATH of its own directory only, like the real one.
 export PATH=/usr/bin:/bin
 IFS= read -r key
@@ -370,18 +356,35 @@ Deno.test("a real sandbox killed from outside while a tool call is pending ends 
 
 // ─── sandboxes that cannot start ────────────────────────────────────────────────────────────
 
+/**
+ * A runtime binary that disappears once the server has checked it: it answers the check at start
+ * (`--version`) and deletes itself, so every sandbox spawn after that finds no binary. (A binary
+ * missing at start is refused then: cli_test.ts.)
+ */
+async function vanishingDeno(path: string): Promise<void> {
+  await Deno.writeTextFile(
+    path,
+    '#!/bin/sh\nif [ "$1" = --version ]; then echo "deno 2.9.6 (vanishing)"; rm -f -- "$0"; exit 0; fi\n' +
+      "exit 1\n",
+    { mode: 0o755 },
+  );
+}
+
 for (const prlimitPath of [undefined, null]) {
   const how = prlimitPath === null ? "spawned directly" : "behind prlimit";
-  Deno.test(`a missing runtime binary (${how}) gets 503 sandbox_unavailable, and the pool backs off`, async () => {
+  Deno.test(`a runtime binary gone after start (${how}) gets 503 sandbox_unavailable, and the pool backs off`, async () => {
     const spawnErrors: number[] = [];
     const logs: string[] = [];
+    const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
+    const denoPath = `${dir}/deno`;
+    await vanishingDeno(denoPath);
     const started = Date.now();
     await using server = await serve({
       apiKey: API_KEY,
       port: 0,
       poolSize: 1,
       pythonPoolSize: 0,
-      denoPath: "/nonexistent/deno",
+      denoPath,
       ...(prlimitPath === null ? { prlimitPath } : {}),
       onSpawnError: () => spawnErrors.push(Date.now() - started),
       log: (line) => logs.push(line),
@@ -397,7 +400,7 @@ for (const prlimitPath of [undefined, null]) {
       strictEqual(response.headers.get("content-type"), "application/problem+json");
       strictEqual(response.headers.get("retry-after"), "1");
       const text = await response.text();
-      ok(!text.includes("/nonexistent"), `the binary's path reached the client: ${text}`);
+      ok(!text.includes(dir), `the binary's path reached the client: ${text}`);
       const body = JSON.parse(text);
       strictEqual(body.code, "sandbox_unavailable");
       strictEqual(body.status, 503);
@@ -414,13 +417,15 @@ for (const prlimitPath of [undefined, null]) {
     strictEqual(server.app.running, 0);
     // Each failed start leaves nothing behind.
     await waitFor("no sandbox process is left", async () => (await liveChildren()).length === 0);
+    await Deno.remove(dir, { recursive: true });
   });
 }
 
-Deno.test("when the runtime binary appears, the pool refills by itself and executions run", async () => {
+Deno.test("when the runtime binary comes back, the pool refills by itself and executions run", async () => {
   const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
   try {
     const denoPath = `${dir}/deno`;
+    await vanishingDeno(denoPath);
     let spawnErrors = 0;
     await using server = await serve({
       apiKey: API_KEY,
@@ -552,7 +557,7 @@ Deno.test("a step client that disconnects while its step runs gets its program k
   await using t = await startServer({
     maxConcurrent: 1,
     queueTimeoutMs: 500,
-    codeExecutionTimeout: 4,
+    codeExecutionTimeoutMs: 4000,
   });
   const pid = await nextSandbox();
   const controller = new AbortController();

@@ -10,9 +10,10 @@
  */
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
-import { alive, childrenOf, waitFor } from "./_helpers.ts";
+import { alive, childrenOf, delay, waitFor } from "./_helpers.ts";
 import { DenoProcess, freePort } from "./_process.ts";
 import { type ClientReport, runClient } from "./interop/_python.ts";
+import { needsPython } from "./interop/venv.ts";
 
 const KEY = `lb-key-${crypto.randomUUID()}`;
 const N = 20;
@@ -87,7 +88,7 @@ function ours(client: ProgtcClient, toolMs: number, calls = { n: 0 }) {
         tools: {
           add: async (a: number, b: number) => {
             calls.n++;
-            await new Promise((resolve) => setTimeout(resolve, toolMs));
+            await delay(toolMs);
             return a + b;
           },
         },
@@ -130,7 +131,7 @@ function assertAllCorrect(report: ClientReport, what: string): void {
 Deno.test({
   name:
     "HAProxy with cookie affinity in front of three servers: Python (stream, step) and our client, 20 each, then one instance killed mid-load",
-  ignore: HAPROXY === undefined,
+  ignore: HAPROXY === undefined || needsPython.ignore,
   async fn() {
     const instances = await Promise.all(["s1", "s2", "s3"].map(startInstance));
     const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-" });
@@ -151,7 +152,7 @@ Deno.test({
     try {
       await client.waitForServer({ timeoutMs: 10_000 });
       // Every server is up in HAProxy's eyes before the load.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await delay(1000);
 
       // ─── all three up: 20 executions each, all correct ───
       const [stream, step, mine] = await Promise.all([

@@ -10,6 +10,7 @@ import { HostPool, type PoolHost } from "../runner/host_pool.ts";
 import type { HostState } from "../runner/host.ts";
 import type { SandboxExit } from "../runner/sandbox.ts";
 import { FakeSandbox } from "./_fake_sandbox.ts";
+import { delay } from "./_helpers.ts";
 
 let pids = 1;
 
@@ -73,7 +74,7 @@ function pool(options: Partial<ConstructorParameters<typeof HostPool>[0]> = {}) 
     lazy: false,
     idleTimeoutMs: 60_000,
     spawn: async () => {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await delay(20);
       if (fail) throw new Error("the runtime does not start");
       const host = new FakeHost();
       hosts.push(host);
@@ -109,7 +110,7 @@ Deno.test("HostPool replaces a host that died, and fails waiters at once while a
   await p.warm();
   const lease = await p.acquire();
   lease.finish(false); // killed: not reusable
-  await new Promise((resolve) => setTimeout(resolve, 60));
+  await delay(60);
   strictEqual(p.stats.ready, 1, "the dead host was not replaced");
   strictEqual(hosts.filter((h) => h.state !== "dead").length, 1);
   p.close();
@@ -117,7 +118,7 @@ Deno.test("HostPool replaces a host that died, and fails waiters at once while a
   const broken = pool({ size: 1 });
   broken.failing(true);
   broken.pool.fill();
-  await new Promise((resolve) => setTimeout(resolve, 40));
+  await delay(40);
   await rejects(broken.pool.acquire(), /does not start/);
   broken.pool.close();
   failing(false);
@@ -130,12 +131,12 @@ Deno.test("HostPool keeps hosts for the demand it saw and retires them after the
   const leases = await Promise.all(Array.from({ length: 5 }, () => p.acquire()));
   strictEqual(hosts.length >= 5, true);
   for (const lease of leases) lease.finish(true);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await delay(50);
   strictEqual(p.stats.ready >= 5, true, JSON.stringify(p.stats));
   // The burst ages out of the demand window; the pool goes back to its size.
   const deadline = Date.now() + 3000;
   while (p.pids.length > 1 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
   }
   strictEqual(p.pids.length, 1);
   p.close();

@@ -7,7 +7,7 @@
  * @module
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { assertOnlyPoolHosts, startServer, type TestServer, waitFor } from "./_helpers.ts";
+import { assertOnlyPoolHosts, delay, startServer, type TestServer, waitFor } from "./_helpers.ts";
 import { spawnServer } from "./_process.ts";
 
 /** The pid of the host that ran a program (the program prints it). */
@@ -44,10 +44,10 @@ Deno.test("a host over --host-max-rss-mb after its program is retired", async ()
 });
 
 Deno.test("a host older than --host-max-age takes no more programs", async () => {
-  await using t = await startServer({ poolSize: 0, hostMaxAge: 0.3 });
+  await using t = await startServer({ poolSize: 0, hostMaxAgeMs: 300 });
   const first = await hostOf(t);
   strictEqual(await hostOf(t), first);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await delay(400);
   // The program that finds it too old still runs in it; its end retires the host.
   strictEqual(await hostOf(t), first);
   notStrictEqual(await hostOf(t), first);
@@ -55,7 +55,7 @@ Deno.test("a host older than --host-max-age takes no more programs", async () =>
 });
 
 Deno.test("after a burst the pool is ready for the demand it saw, and retires what it no longer needs", async () => {
-  await using t = await startServer({ poolSize: 1, hostIdleTimeout: 1 });
+  await using t = await startServer({ poolSize: 1, hostIdleTimeoutMs: 1000 });
   const runner = t.server.app.runner;
   // Eight programs at once, each waiting until all have called: eight hosts at once.
   let arrived = 0;
@@ -83,7 +83,7 @@ Deno.test("after a burst the pool is ready for the demand it saw, and retires wh
 });
 
 Deno.test("no sandbox process outlives its execution: after each kind of end the children are the pool's", async () => {
-  await using t = await startServer({ poolSize: 1, codeExecutionTimeout: 1 });
+  await using t = await startServer({ poolSize: 1, codeExecutionTimeoutMs: 1000 });
   const ends = [
     `console.log(1)`,
     `throw new Error("x")`,

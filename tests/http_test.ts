@@ -170,7 +170,7 @@ Deno.test("/tool-results answers 409 to a duplicate result when asked to be stri
 });
 
 Deno.test("/tool-results answers 409 to a late result after the call timed out, when asked to be strict", async () => {
-  await using t = await startServer({ toolCallTimeout: 0.2 });
+  await using t = await startServer({ toolCallTimeoutMs: 200 });
   const stream = await openStream(t.url, {
     code: `import { a } from "tools";
 try { await a(); } catch (e) { console.log(e.name); }

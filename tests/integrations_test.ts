@@ -11,7 +11,7 @@ import { MockLanguageModelV4 } from "ai/test";
 import { z } from "zod";
 import { progtcTool } from "../client/ai.ts";
 import { API_KEY, assertOnlyPoolHosts, startServer } from "./_helpers.ts";
-import { ensurePydanticAiVenv } from "./interop/venv.ts";
+import { ensurePydanticAiVenv, needsPython } from "./interop/venv.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const decoder = new TextDecoder();
@@ -104,33 +104,37 @@ Deno.test("examples/mcp.ts: an MCP server's tools called from one program", asyn
   await assertOnlyPoolHosts(t);
 });
 
-Deno.test("examples/pydantic_ai_agent.py: pydantic-ai with the reference Python client", async () => {
-  const python = await ensurePydanticAiVenv();
-  await using t = await startServer({ language: "python", pythonPoolSize: 1 });
-  const docs = await Deno.makeTempFile({ suffix: ".txt" });
-  try {
-    const printed = await denoExample("examples/python_tool_docs.ts", {});
-    // The whole output, not only its last line.
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "examples/python_tool_docs.ts"],
-      cwd: ROOT,
-    }).output();
-    await Deno.writeFile(docs, out.stdout);
-    ok(printed.includes("Hotels of a city"), printed);
-    const report = JSON.parse(
-      await runExample(python, ["examples/pydantic_ai_agent.py"], {
-        PROGTC_URL: t.url,
-        PROGTC_API_KEY: API_KEY,
-        PROGTC_TOOL_DOCS: docs,
-      }),
-    );
-    strictEqual(report.answer, "From the program: warmest: Rome (24 °C), stay at Rome Hotel 1");
-    ok(report.instructions.includes("async def get_weather(*, city: str) -> GetWeatherResult:"));
-    ok(report.instructions.includes("async def search_hotels(*, city: str, limit: int = 3)"));
-  } finally {
-    await Deno.remove(docs);
-  }
-});
+Deno.test(
+  "examples/pydantic_ai_agent.py: pydantic-ai with the reference Python client",
+  needsPython,
+  async () => {
+    const python = await ensurePydanticAiVenv();
+    await using t = await startServer({ language: "python", pythonPoolSize: 1 });
+    const docs = await Deno.makeTempFile({ suffix: ".txt" });
+    try {
+      const printed = await denoExample("examples/python_tool_docs.ts", {});
+      // The whole output, not only its last line.
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "examples/python_tool_docs.ts"],
+        cwd: ROOT,
+      }).output();
+      await Deno.writeFile(docs, out.stdout);
+      ok(printed.includes("Hotels of a city"), printed);
+      const report = JSON.parse(
+        await runExample(python, ["examples/pydantic_ai_agent.py"], {
+          PROGTC_URL: t.url,
+          PROGTC_API_KEY: API_KEY,
+          PROGTC_TOOL_DOCS: docs,
+        }),
+      );
+      strictEqual(report.answer, "From the program: warmest: Rome (24 °C), stay at Rome Hotel 1");
+      ok(report.instructions.includes("async def get_weather(*, city: str) -> GetWeatherResult:"));
+      ok(report.instructions.includes("async def search_hotels(*, city: str, limit: int = 3)"));
+    } finally {
+      await Deno.remove(docs);
+    }
+  },
+);
 
 Deno.test("progtcTool in the AI SDK's tool-caller seam: bound tools are hidden from the model and called by the program", async () => {
   await using t = await startServer();

@@ -10,30 +10,35 @@ import assert from "node:assert/strict";
 import { API_KEY, post, readFrames, startServer } from "./_helpers.ts";
 import { runClient } from "./interop/_python.ts";
 import { forEachVersion } from "./interop/_report.ts";
+import { needsPython } from "./interop/venv.ts";
 
-Deno.test("the Python client with an X-Progtc-Language: python header runs Python programs, streaming and step", async () => {
-  await using t = await startServer();
-  await forEachVersion(async (version) => {
-    for (const mode of ["stream", "step"]) {
-      const report = await runClient(
-        version,
-        "many_client.py",
-        mode,
-        { baseUrl: t.url, apiKey: API_KEY },
-        { args: ["2", "--language-header", "python"] },
-      );
-      assert.deepEqual(
-        report.results,
-        [0, 1].map((i) => ({
-          i,
-          result: { type: "success", stdout: `${i + 1} ${i + 2}\n`, stderr: "" },
-        })),
-        `${mode}: ${JSON.stringify(report)}`,
-      );
-    }
-  });
-  assert.ok(t.logs.some((line) => /^execution \S+ success/.test(line)), t.logs.join("\n"));
-});
+Deno.test(
+  "the Python client with an X-Progtc-Language: python header runs Python programs, streaming and step",
+  needsPython,
+  async () => {
+    await using t = await startServer();
+    await forEachVersion(async (version) => {
+      for (const mode of ["stream", "step"]) {
+        const report = await runClient(
+          version,
+          "many_client.py",
+          mode,
+          { baseUrl: t.url, apiKey: API_KEY },
+          { args: ["2", "--language-header", "python"] },
+        );
+        assert.deepEqual(
+          report.results,
+          [0, 1].map((i) => ({
+            i,
+            result: { type: "success", stdout: `${i + 1} ${i + 2}\n`, stderr: "" },
+          })),
+          `${mode}: ${JSON.stringify(report)}`,
+        );
+      }
+    });
+    assert.ok(t.logs.some((line) => /^execution \S+ success/.test(line)), t.logs.join("\n"));
+  },
+);
 
 Deno.test("the body's language wins over X-Progtc-Language", async () => {
   await using t = await startServer();

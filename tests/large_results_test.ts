@@ -51,9 +51,9 @@ Deno.test("a tool result over the inline size reaches the program whole, on the 
   );
 });
 
-for (const warmResumeTtl of [60, 0]) {
-  Deno.test(`a large tool result in the step API is answered the same warm and replayed (ttl ${warmResumeTtl})`, async () => {
-    await using t = await startServer({ warmResumeTtl });
+for (const warmResumeTtlMs of [60_000, 0]) {
+  Deno.test(`a large tool result in the step API is answered the same warm and replayed (ttl ${warmResumeTtlMs} ms)`, async () => {
+    await using t = await startServer({ warmResumeTtlMs });
     const result = bigResult(INLINE_BYTES * 2);
     const toolNames = ["big", "small"];
     let step = await t.client.executeCodeStep({ code: CODE, toolNames });

@@ -1,7 +1,6 @@
 import { terminalFrameBytes } from "../server/limits.ts";
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { readEvents } from "../client/sse.ts";
-import { API_KEY, post, readFrames, startServer } from "./_helpers.ts";
+import { API_KEY, delay, post, readFrames, sseFrames, startServer, waitFor } from "./_helpers.ts";
 
 Deno.test("an execution's output is truncated at the limit with a marker, and the result still comes", async () => {
   await using t = await startServer({ maxOutputBytes: 1000 });
@@ -125,8 +124,8 @@ Deno.test("a tool result over the size limit fails inside the program, and the c
 try { await big(); } catch (e) { console.log(e.name, e.message); }`,
     tool_names: ["big"],
   });
-  const events = readEvents(response.body!);
-  const call = JSON.parse((await events.next()).value);
+  const events = sseFrames(response);
+  const call = (await events.next()).value!;
   const answer = await post(`${t.url}/tool-results`, {
     execution_id: call.execution_id,
     tool_call_id: call.id,
@@ -134,7 +133,7 @@ try { await big(); } catch (e) { console.log(e.name, e.message); }`,
   });
   strictEqual(answer.status, 413);
   strictEqual((await answer.json()).code, "result_too_large");
-  deepStrictEqual(JSON.parse((await events.next()).value), {
+  deepStrictEqual((await events.next()).value, {
     type: "success",
     stdout: "ToolError The tool's result of 202 bytes exceeds the limit of 100\n",
     stderr: "",
@@ -149,7 +148,7 @@ Deno.test("requests over the concurrency limit wait, then get 503 with Retry-Aft
     code: `import { hold } from "tools"; await hold(); console.log("first");`,
     tools: { hold: () => release.promise },
   });
-  await waitFor(() => t.server.app.running === 1);
+  await waitFor("the execution runs", () => t.server.app.running === 1);
   const refused = await post(`${t.url}/execute-code`, { code: "", tool_names: [] });
   strictEqual(refused.status, 503);
   strictEqual(refused.headers.get("retry-after"), "1");
@@ -181,7 +180,7 @@ Deno.test("a client that stops reading its event stream gets its execution stopp
     }),
   });
   // Do not read: the frames pile up in the server until the bound is hit.
-  await waitFor(() => t.logs.length > 0, 20_000);
+  await waitFor("a log line", () => t.logs.length > 0, 20_000);
   match(t.logs[0]!, /runtime_error \(the client does not read its event stream\)/);
   const frames = await readFrames(response);
   const last = frames.at(-1)!;
@@ -189,15 +188,3 @@ Deno.test("a client that stops reading its event stream gets its execution stopp
   match(String(last.stderr), /Error: the client does not read its event stream\n$/);
   ok(frames.length < 40_000, `${frames.length} frames were sent`);
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await delay(10);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { API_KEY, post, readFrames, startServer } from "./_helpers.ts";
+import { API_KEY, post, readFrames, sseFrames, startServer } from "./_helpers.ts";
 import { DenoProcess, freePort } from "./_process.ts";
 
 const ADD = { code: `import { add } from "tools"; console.log(await add(1, 2));`, tool_names: [] };
@@ -73,13 +73,11 @@ Deno.test("the tool calls of an execution carry the id its x-progtc-execution-id
     tool_names: ["add"],
   });
   const id = response.headers.get("x-progtc-execution-id");
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n\n")) text += (await reader.read()).value ?? "";
-  const call = JSON.parse(text.slice(text.indexOf("data: ") + 6, text.indexOf("\n\n")));
+  const frames = sseFrames(response);
+  const call = (await frames.next()).value!;
   assert.equal(call.type, "tool_call");
   assert.equal(call.execution_id, id);
-  await reader.cancel();
+  await frames.return(undefined);
 });
 
 Deno.test("`--log-format json` writes every line of `deno task serve` as JSON, info on stdout", async () => {

@@ -24,9 +24,12 @@ async function run(command: string, args: string[], cwd: string): Promise<string
   return decoder.decode(output.stdout);
 }
 
-/** Builds and packs the package once, and installs it into a fresh project. */
+/**
+ * Builds and packs the package once (in a directory of its own: `dist/npm/` is the README's,
+ * tests/install_test.ts), and installs it into a fresh project.
+ */
 async function installed(): Promise<string> {
-  const dist = await buildNpm();
+  dist = await buildNpm(await Deno.makeTempDir({ prefix: "progtc-npm-build-" }));
   const project = await Deno.makeTempDir({ prefix: "progtc-npm-" });
   const tarball = (await run("npm", ["pack", "--pack-destination", project], dist)).trim().split(
     "\n",
@@ -38,6 +41,7 @@ async function installed(): Promise<string> {
 }
 
 const project = installed();
+let dist = "";
 
 for (const target of ["node 20", "node LTS", "bun"] as const) {
   Deno.test(`the npm tarball runs the README example and the step loop under ${target}`, async () => {
@@ -82,4 +86,5 @@ Deno.test("the npm package has no dependencies and only the client's files", asy
   }
   deepStrictEqual(files.sort(), ["client", "protocol.d.ts", "protocol.js"]);
   await Deno.remove(dir, { recursive: true });
+  await Deno.remove(dist, { recursive: true });
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { preparePython } from "../runner/python.ts";
 import { serve } from "../server/serve.ts";
-import { API_KEY, post, readFrames } from "./_helpers.ts";
+import { API_KEY, delay, post, readFrames } from "./_helpers.ts";
 
 Deno.test("a server with the default Python options starts no Python sandbox until a Python program", async () => {
   const ready: unknown[] = [];
@@ -19,7 +19,7 @@ Deno.test("a server with the default Python options starts no Python sandbox unt
     onPythonReady: (info) => ready.push(info),
   });
   await server.app.runner.warm();
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await delay(500);
   assert.deepEqual(server.app.runner.pids("python"), []);
   assert.deepEqual(server.app.runner.stats("python"), {
     ready: 0,

@@ -7,7 +7,14 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { runStepToolCalls, type ToolHandler } from "../client/mod.ts";
-import { API_KEY, post, startServer, type TestServer } from "./_helpers.ts";
+import {
+  API_KEY,
+  post,
+  sharedServerTests,
+  sseFrames,
+  startServer,
+  type TestServer,
+} from "./_helpers.ts";
 
 const python = { language: "python" } as const;
 
@@ -33,55 +40,54 @@ async function executeWithModules(
     language: "python",
   });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-  let buffer = "";
-  for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      if (!block.startsWith("data: ")) continue;
-      const frame = JSON.parse(block.slice(6));
-      if (frame.type !== "tool_call") return frame;
-      const result = await tools[frame.tool_name]!(frame.args, frame.kwargs);
-      const answer = await post(`${t.url}/tool-results`, {
-        execution_id: frame.execution_id,
-        tool_call_id: frame.id,
-        result,
-      });
-      strictEqual(answer.status, 200);
-      await answer.body?.cancel();
-    }
+  for await (const frame of sseFrames(response)) {
+    if (frame.type !== "tool_call") return frame;
+    const tool = tools[frame.tool_name as string]!;
+    const result = await tool(frame.args as unknown[], frame.kwargs as Record<string, unknown>);
+    const answer = await post(`${t.url}/tool-results`, {
+      execution_id: frame.execution_id,
+      tool_call_id: frame.id,
+      result,
+    });
+    strictEqual(answer.status, 200);
+    await answer.body?.cancel();
   }
   throw new Error("The event stream ended without a result");
 }
 
+/** The tests that need no server of their own: steps of one test, on one server. */
+const onePythonServer = sharedServerTests("python: programs on one server with a Python host", {
+  pythonPoolSize: 1,
+});
+
 // ─── the reference README ───────────────────────────────────────────────────────────────────
 
-Deno.test("python: the README quick start calls one tool with positional arguments", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const result = await t.client.executeCode({
-    ...python,
-    code: `
+onePythonServer(
+  "python: the README quick start calls one tool with positional arguments",
+  async (t) => {
+    const result = await t.client.executeCode({
+      ...python,
+      code: `
 from tools import get_weather
 
 weather = await get_weather("London", "UK")
 print(f"The weather is: {weather}")
 `,
-    tools: {
-      get_weather: (city: string, country: string) => `Weather in ${city}, ${country}: Sunny, 22°C`,
-      search_database: () => [{ id: 1, name: "Result" }],
-    },
-  });
-  deepStrictEqual(result, {
-    type: "success",
-    stdout: "The weather is: Weather in London, UK: Sunny, 22°C\n",
-    stderr: "",
-  });
-});
+      tools: {
+        get_weather: (city: string, country: string) =>
+          `Weather in ${city}, ${country}: Sunny, 22°C`,
+        search_database: () => [{ id: 1, name: "Result" }],
+      },
+    });
+    deepStrictEqual(result, {
+      type: "success",
+      stdout: "The weather is: Weather in London, UK: Sunny, 22°C\n",
+      stderr: "",
+    });
+  },
+);
 
-Deno.test("python: a tool called with no arguments is awaited", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
+onePythonServer("python: a tool called with no arguments is awaited", async (t) => {
   const seen: unknown[][] = [];
   const result = await t.client.executeCode({
     ...python,
@@ -92,24 +98,25 @@ Deno.test("python: a tool called with no arguments is awaited", async () => {
   deepStrictEqual(seen, [[]]);
 });
 
-Deno.test("python: sequential calls feed one result into the next and print it", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const result = await t.client.executeCode({
-    ...python,
-    code: `
+onePythonServer(
+  "python: sequential calls feed one result into the next and print it",
+  async (t) => {
+    const result = await t.client.executeCode({
+      ...python,
+      code: `
 from tools import tool_a, tool_b
 
 a = await tool_a()
 b = await tool_b(a)
 print(b)
 `,
-    tools: { tool_a: () => ({ n: 20 }), tool_b: (a: { n: number }) => [a.n + 22, null, true] },
-  });
-  deepStrictEqual(result, { type: "success", stdout: "[42, None, True]\n", stderr: "" });
-});
+      tools: { tool_a: () => ({ n: 20 }), tool_b: (a: { n: number }) => [a.n + 22, null, true] },
+    });
+    deepStrictEqual(result, { type: "success", stdout: "[42, None, True]\n", stderr: "" });
+  },
+);
 
-Deno.test("python: asyncio.gather issues both calls before either is answered", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
+onePythonServer("python: asyncio.gather issues both calls before either is answered", async (t) => {
   const bothOutstanding = barrier(2);
   const result = await t.client.executeCode({
     ...python,
@@ -145,8 +152,7 @@ print(f"Results: {results}")
   });
 });
 
-Deno.test("python: keyword arguments reach a TS tool as a trailing object", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
+onePythonServer("python: keyword arguments reach a TS tool as a trailing object", async (t) => {
   const calls: unknown[][] = [];
   const result = await t.client.executeCode({
     ...python,
@@ -169,41 +175,45 @@ print(await tools.get_weather("Paris", country="FR", days=3))
   deepStrictEqual(calls, [["Paris", { country: "FR", days: 3 }]]);
 });
 
-Deno.test("python: a syntax error is a syntax_error in the user's line numbers", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const result = await t.client.executeCode({
-    ...python,
-    code: `print("fine")\nx = (\n`,
-    tools: {},
-  });
-  strictEqual(result.type, "syntax_error");
-  strictEqual(result.stdout, "");
-  ok(result.stderr.startsWith(`  File "<code>", line 2\n`), result.stderr);
-  ok(result.stderr.endsWith("SyntaxError: '(' was never closed\n"), result.stderr);
-});
+onePythonServer(
+  "python: a syntax error is a syntax_error in the user's line numbers",
+  async (t) => {
+    const result = await t.client.executeCode({
+      ...python,
+      code: `print("fine")\nx = (\n`,
+      tools: {},
+    });
+    strictEqual(result.type, "syntax_error");
+    strictEqual(result.stdout, "");
+    ok(result.stderr.startsWith(`  File "<code>", line 2\n`), result.stderr);
+    ok(result.stderr.endsWith("SyntaxError: '(' was never closed\n"), result.stderr);
+  },
+);
 
-Deno.test("python: an exception is a runtime_error with a traceback of the user's frames", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const result = await t.client.executeCode({
-    ...python,
-    code: `print("before")\n\ndef parse(text):\n    return int(text)\n\nparse("x")\n`,
-    tools: {},
-  });
-  deepStrictEqual(result, {
-    type: "runtime_error",
-    stdout: "before\n",
-    stderr: [
-      "Traceback (most recent call last):",
-      `  File "<code>", line 6, in <module>`,
-      `    parse("x")`,
-      `    ~~~~~^^^^^`,
-      `  File "<code>", line 4, in parse`,
-      `    return int(text)`,
-      "ValueError: invalid literal for int() with base 10: 'x'",
-      "",
-    ].join("\n"),
-  });
-});
+onePythonServer(
+  "python: an exception is a runtime_error with a traceback of the user's frames",
+  async (t) => {
+    const result = await t.client.executeCode({
+      ...python,
+      code: `print("before")\n\ndef parse(text):\n    return int(text)\n\nparse("x")\n`,
+      tools: {},
+    });
+    deepStrictEqual(result, {
+      type: "runtime_error",
+      stdout: "before\n",
+      stderr: [
+        "Traceback (most recent call last):",
+        `  File "<code>", line 6, in <module>`,
+        `    parse("x")`,
+        `    ~~~~~^^^^^`,
+        `  File "<code>", line 4, in parse`,
+        `    return int(text)`,
+        "ValueError: invalid literal for int() with base 10: 'x'",
+        "",
+      ].join("\n"),
+    });
+  },
+);
 
 /** The README's snippets, for the step API: each must end exactly as it does streaming. */
 const README_SNIPPETS: { name: string; code: string; tools: Record<string, ToolHandler> }[] = [
@@ -242,44 +252,45 @@ const README_SNIPPETS: { name: string; code: string; tools: Record<string, ToolH
   },
 ];
 
-Deno.test("python: the README's snippets end the same through the step API as streaming", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  for (const snippet of README_SNIPPETS) {
-    const streamed = await t.client.executeCode({
-      ...python,
-      code: snippet.code,
-      tools: snippet.tools,
-    });
-    const toolNames = Object.keys(snippet.tools);
-    let step = await t.client.executeCodeStep({ ...python, code: snippet.code, toolNames });
-    let steps = 0;
-    while (step.type === "tool_call") {
-      steps++;
-      const answers = await runStepToolCalls(step.tool_calls, snippet.tools);
-      step = await t.client.executeCodeStep({
+onePythonServer(
+  "python: the README's snippets end the same through the step API as streaming",
+  async (t) => {
+    for (const snippet of README_SNIPPETS) {
+      const streamed = await t.client.executeCode({
         ...python,
         code: snippet.code,
-        toolNames,
-        state: step.state,
-        ...answers,
+        tools: snippet.tools,
       });
+      const toolNames = Object.keys(snippet.tools);
+      let step = await t.client.executeCodeStep({ ...python, code: snippet.code, toolNames });
+      let steps = 0;
+      while (step.type === "tool_call") {
+        steps++;
+        const answers = await runStepToolCalls(step.tool_calls, snippet.tools);
+        step = await t.client.executeCodeStep({
+          ...python,
+          code: snippet.code,
+          toolNames,
+          state: step.state,
+          ...answers,
+        });
+      }
+      deepStrictEqual(step, streamed, snippet.name);
+      const expectedType = { "syntax error": "syntax_error", "runtime error": "runtime_error" }[
+        snippet.name
+      ] ?? "success";
+      strictEqual(step.type, expectedType, `${snippet.name}: ${step.stderr}`);
+      ok(step.stdout.length > 0 || step.type === "syntax_error", `${snippet.name} printed nothing`);
+      const expectedSteps = { "sequential calls": 2, "syntax error": 0 }[snippet.name] ??
+        (toolNames.length > 0 ? 1 : 0);
+      strictEqual(steps, expectedSteps, `${snippet.name}: steps`);
     }
-    deepStrictEqual(step, streamed, snippet.name);
-    const expectedType = { "syntax error": "syntax_error", "runtime error": "runtime_error" }[
-      snippet.name
-    ] ?? "success";
-    strictEqual(step.type, expectedType, `${snippet.name}: ${step.stderr}`);
-    ok(step.stdout.length > 0 || step.type === "syntax_error", `${snippet.name} printed nothing`);
-    const expectedSteps = { "sequential calls": 2, "syntax error": 0 }[snippet.name] ??
-      (toolNames.length > 0 ? 1 : 0);
-    strictEqual(steps, expectedSteps, `${snippet.name}: steps`);
-  }
-});
+  },
+);
 
 // ─── tools that fail ────────────────────────────────────────────────────────────────────────
 
-Deno.test("python: a failed tool raises ToolError at the call site, catchable", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
+onePythonServer("python: a failed tool raises ToolError at the call site, catchable", async (t) => {
   const tools = {
     lookup: () => {
       throw new Error("no such user");
@@ -310,7 +321,7 @@ except tools.ToolError as error:
 });
 
 Deno.test("python: a tool call past the per-call timeout raises a catchable TimeoutError", async () => {
-  await using t = await startServer({ pythonPoolSize: 1, toolCallTimeout: 0.3 });
+  await using t = await startServer({ pythonPoolSize: 1, toolCallTimeoutMs: 300 });
   const result = await t.client.executeCode({
     ...python,
     code: `
@@ -333,7 +344,7 @@ print("still running")
 // ─── timeouts and exits ─────────────────────────────────────────────────────────────────────
 
 Deno.test("python: the execution timeout stops a busy loop and keeps earlier output", async () => {
-  await using t = await startServer({ pythonPoolSize: 1, codeExecutionTimeout: 1 });
+  await using t = await startServer({ pythonPoolSize: 1, codeExecutionTimeoutMs: 1000 });
   const started = performance.now();
   const result = await t.client.executeCode({
     ...python,
@@ -346,93 +357,101 @@ Deno.test("python: the execution timeout stops a busy loop and keeps earlier out
   ok(performance.now() - started < 3000);
 });
 
-Deno.test("python: sys.exit(0) and sys.exit() end as success with the output so far", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  for (const exit of ["sys.exit(0)", "sys.exit()", "raise SystemExit"]) {
-    const result = await t.client.executeCode({
+onePythonServer(
+  "python: sys.exit(0) and sys.exit() end as success with the output so far",
+  async (t) => {
+    for (const exit of ["sys.exit(0)", "sys.exit()", "raise SystemExit"]) {
+      const result = await t.client.executeCode({
+        ...python,
+        code: `import sys\nprint("done", end="")\n${exit}\nprint("never")\n`,
+        tools: {},
+      });
+      deepStrictEqual(result, { type: "success", stdout: "done", stderr: "" }, exit);
+      await t.server.app.runner.warm();
+    }
+  },
+);
+
+onePythonServer(
+  "python: sys.exit(3), sys.exit('message') and sys.exit(True) end as runtime_error",
+  async (t) => {
+    const code3 = await t.client.executeCode({
       ...python,
-      code: `import sys\nprint("done", end="")\n${exit}\nprint("never")\n`,
+      code: `import sys\nsys.exit(3)\n`,
       tools: {},
     });
-    deepStrictEqual(result, { type: "success", stdout: "done", stderr: "" }, exit);
+    deepStrictEqual(code3, {
+      type: "runtime_error",
+      stdout: "",
+      stderr: "Error: the program exited with code 3\n",
+    });
     await t.server.app.runner.warm();
-  }
-});
+    const message = await t.client.executeCode({
+      ...python,
+      code: `import sys\nsys.exit("giving up")\n`,
+      tools: {},
+    });
+    deepStrictEqual(message, {
+      type: "runtime_error",
+      stdout: "",
+      stderr: "giving up\nError: the program exited with code 1\n",
+    });
+    await t.server.app.runner.warm();
+    const flag = await t.client.executeCode({
+      ...python,
+      code: `import sys\nsys.exit(True)\n`,
+      tools: {},
+    });
+    deepStrictEqual(flag, {
+      type: "runtime_error",
+      stdout: "",
+      stderr: "Error: the program exited with code 1\n",
+    });
+  },
+);
 
-Deno.test("python: sys.exit(3), sys.exit('message') and sys.exit(True) end as runtime_error", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const code3 = await t.client.executeCode({
-    ...python,
-    code: `import sys\nsys.exit(3)\n`,
-    tools: {},
-  });
-  deepStrictEqual(code3, {
-    type: "runtime_error",
-    stdout: "",
-    stderr: "Error: the program exited with code 3\n",
-  });
-  await t.server.app.runner.warm();
-  const message = await t.client.executeCode({
-    ...python,
-    code: `import sys\nsys.exit("giving up")\n`,
-    tools: {},
-  });
-  deepStrictEqual(message, {
-    type: "runtime_error",
-    stdout: "",
-    stderr: "giving up\nError: the program exited with code 1\n",
-  });
-  await t.server.app.runner.warm();
-  const flag = await t.client.executeCode({
-    ...python,
-    code: `import sys\nsys.exit(True)\n`,
-    tools: {},
-  });
-  deepStrictEqual(flag, {
-    type: "runtime_error",
-    stdout: "",
-    stderr: "Error: the program exited with code 1\n",
-  });
-});
-
-Deno.test("python: sys.exit() inside a task created by the program still ends the run", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const result = await t.client.executeCode({
-    ...python,
-    code: `
+onePythonServer(
+  "python: sys.exit() inside a task created by the program still ends the run",
+  async (t) => {
+    const result = await t.client.executeCode({
+      ...python,
+      code: `
 import asyncio, sys
 async def stop():
     sys.exit(4)
 await asyncio.gather(asyncio.create_task(stop()), asyncio.sleep(5))
 `,
-    tools: {},
-  });
-  deepStrictEqual(result, {
-    type: "runtime_error",
-    stdout: "",
-    stderr: "Error: the program exited with code 4\n",
-  });
-});
+      tools: {},
+    });
+    deepStrictEqual(result, {
+      type: "runtime_error",
+      stdout: "",
+      stderr: "Error: the program exited with code 4\n",
+    });
+  },
+);
 
 // ─── output ─────────────────────────────────────────────────────────────────────────────────
 
-Deno.test("python: stdout and stderr are captured apart, with a last line without newline", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const streamed: string[] = [];
-  const result = await t.client.executeCode({
-    ...python,
-    code: `
+onePythonServer(
+  "python: stdout and stderr are captured apart, with a last line without newline",
+  async (t) => {
+    const streamed: string[] = [];
+    const result = await t.client.executeCode({
+      ...python,
+      code: `
 import sys
 print("out 1")
 print("err 1", file=sys.stderr)
 sys.stdout.write("no newline")
 `,
-    tools: {},
-    onOutput: (frame) => streamed.push(`${frame.type}:${frame.data}`),
-  });
-  deepStrictEqual(result, { type: "success", stdout: "out 1\nno newline", stderr: "err 1\n" });
-  deepStrictEqual(streamed, ["stdout:out 1\n", "stderr:err 1\n", "stdout:no newline"]);
-});
+      tools: {},
+      onOutput: (frame) => streamed.push(`${frame.type}:${frame.data}`),
+    });
+    deepStrictEqual(result, { type: "success", stdout: "out 1\nno newline", stderr: "err 1\n" });
+    deepStrictEqual(streamed, ["stdout:out 1\n", "stderr:err 1\n", "stdout:no newline"]);
+  },
+);
 
 Deno.test("python: output past the limit is truncated, even one write longer than a line", async () => {
   await using t = await startServer({ pythonPoolSize: 1, maxOutputBytes: 1000 });
@@ -450,9 +469,10 @@ Deno.test("python: output past the limit is truncated, even one write longer tha
 
 // ─── client modules (progtc 0.2.0) ──────────────────────────────────────────────────────────
 
-Deno.test("python: client modules import tools, and their tracebacks name the module", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const helpers = `
+onePythonServer(
+  "python: client modules import tools, and their tracebacks name the module",
+  async (t) => {
+    const helpers = `
 import tools
 
 async def shout_weather(city):
@@ -462,28 +482,29 @@ async def shout_weather(city):
 def fail():
     raise KeyError("missing")
 `;
-  const shout = await executeWithModules(
-    t,
-    {
-      code: `from helpers import shout_weather\nprint(await shout_weather("Tokyo"))\n`,
-      modules: { helpers },
-    },
-    { get_weather: (_args, kwargs) => `sunny in ${kwargs.city}` },
-  );
-  deepStrictEqual(shout, { type: "success", stdout: "SUNNY IN TOKYO\n", stderr: "" });
-  await t.server.app.runner.warm();
-  const failed = await executeWithModules(
-    t,
-    { code: `import helpers\nhelpers.fail()\n`, modules: { helpers } },
-    {},
-  );
-  strictEqual(failed.type, "runtime_error");
-  ok(
-    String(failed.stderr).includes(`  File "<helpers>", line 9, in fail\n`),
-    String(failed.stderr),
-  );
-  ok(String(failed.stderr).endsWith("KeyError: 'missing'\n"), String(failed.stderr));
-});
+    const shout = await executeWithModules(
+      t,
+      {
+        code: `from helpers import shout_weather\nprint(await shout_weather("Tokyo"))\n`,
+        modules: { helpers },
+      },
+      { get_weather: (_args, kwargs) => `sunny in ${kwargs.city}` },
+    );
+    deepStrictEqual(shout, { type: "success", stdout: "SUNNY IN TOKYO\n", stderr: "" });
+    await t.server.app.runner.warm();
+    const failed = await executeWithModules(
+      t,
+      { code: `import helpers\nhelpers.fail()\n`, modules: { helpers } },
+      {},
+    );
+    strictEqual(failed.type, "runtime_error");
+    ok(
+      String(failed.stderr).includes(`  File "<helpers>", line 9, in fail\n`),
+      String(failed.stderr),
+    );
+    ok(String(failed.stderr).endsWith("KeyError: 'missing'\n"), String(failed.stderr));
+  },
+);
 
 Deno.test("python: client module names that shadow get a 400; reserved or not identifiers a 422", async () => {
   await using t = await startServer({ pythonPoolSize: 0, poolSize: 0 });
@@ -532,42 +553,45 @@ Deno.test("python: client module names that shadow get a 400; reserved or not id
 
 // ─── the step API ───────────────────────────────────────────────────────────────────────────
 
-Deno.test("python: a step batches every call of an asyncio.gather, then resumes to the end", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const code = `
+onePythonServer(
+  "python: a step batches every call of an asyncio.gather, then resumes to the end",
+  async (t) => {
+    const code = `
 import asyncio
 from tools import double
 a, b = await asyncio.gather(double(1), double(x=2))
 c = await double(a + b)
 print(a, b, c)
 `;
-  const tools = {
-    double: (x: number | { x: number }) => 2 * (typeof x === "number" ? x : x.x),
-  };
-  let step = await t.client.executeCodeStep({ ...python, code, toolNames: ["double"] });
-  strictEqual(step.type, "tool_call");
-  if (step.type !== "tool_call") return;
-  deepStrictEqual(step.tool_calls.map((c) => [c.args, c.kwargs]), [[[1], {}], [[], { x: 2 }]]);
-  const batches: number[] = [step.tool_calls.length];
-  while (step.type === "tool_call") {
-    const { toolResults, toolErrors } = await runStepToolCalls(step.tool_calls, tools);
-    step = await t.client.executeCodeStep({
-      ...python,
-      code,
-      toolNames: ["double"],
-      state: step.state,
-      toolResults,
-      toolErrors,
-    });
-    if (step.type === "tool_call") batches.push(step.tool_calls.length);
-  }
-  deepStrictEqual(batches, [2, 1]);
-  deepStrictEqual(step, { type: "success", stdout: "2 4 12\n", stderr: "" });
-});
+    const tools = {
+      double: (x: number | { x: number }) => 2 * (typeof x === "number" ? x : x.x),
+    };
+    let step = await t.client.executeCodeStep({ ...python, code, toolNames: ["double"] });
+    strictEqual(step.type, "tool_call");
+    if (step.type !== "tool_call") return;
+    deepStrictEqual(step.tool_calls.map((c) => [c.args, c.kwargs]), [[[1], {}], [[], { x: 2 }]]);
+    const batches: number[] = [step.tool_calls.length];
+    while (step.type === "tool_call") {
+      const { toolResults, toolErrors } = await runStepToolCalls(step.tool_calls, tools);
+      step = await t.client.executeCodeStep({
+        ...python,
+        code,
+        toolNames: ["double"],
+        state: step.state,
+        toolResults,
+        toolErrors,
+      });
+      if (step.type === "tool_call") batches.push(step.tool_calls.length);
+    }
+    deepStrictEqual(batches, [2, 1]);
+    deepStrictEqual(step, { type: "success", stdout: "2 4 12\n", stderr: "" });
+  },
+);
 
-Deno.test("python: a step waits for calls issued after other awaits, not for sleeping paths", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const code = `
+onePythonServer(
+  "python: a step waits for calls issued after other awaits, not for sleeping paths",
+  async (t) => {
+    const code = `
 import asyncio
 from tools import echo
 
@@ -582,17 +606,18 @@ async def sleepy(x):
 
 print(await asyncio.gather(echo("now"), later("later"), sleepy("sleepy")))
 `;
-  const step = await t.client.executeCodeStep({ ...python, code, toolNames: ["echo"] });
-  strictEqual(step.type, "tool_call", JSON.stringify(step));
-  if (step.type !== "tool_call") return;
-  deepStrictEqual(step.tool_calls.map((c) => c.args), [["now"], ["later"], ["sleepy"]]);
-  const { toolResults } = await runStepToolCalls(step.tool_calls, { echo: (x: string) => x });
-  const end = await t.client.executeCodeStep({
-    ...python,
-    code,
-    toolNames: ["echo"],
-    state: step.state,
-    toolResults,
-  });
-  deepStrictEqual(end, { type: "success", stdout: "['now', 'later', 'sleepy']\n", stderr: "" });
-});
+    const step = await t.client.executeCodeStep({ ...python, code, toolNames: ["echo"] });
+    strictEqual(step.type, "tool_call", JSON.stringify(step));
+    if (step.type !== "tool_call") return;
+    deepStrictEqual(step.tool_calls.map((c) => c.args), [["now"], ["later"], ["sleepy"]]);
+    const { toolResults } = await runStepToolCalls(step.tool_calls, { echo: (x: string) => x });
+    const end = await t.client.executeCodeStep({
+      ...python,
+      code,
+      toolNames: ["echo"],
+      state: step.state,
+      toolResults,
+    });
+    deepStrictEqual(end, { type: "success", stdout: "['now', 'later', 'sleepy']\n", stderr: "" });
+  },
+);

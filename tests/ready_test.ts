@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { API_KEY, startServer } from "./_helpers.ts";
+import { API_KEY, delay, startServer } from "./_helpers.ts";
 import { serve } from "../server/serve.ts";
 import { spawnServer } from "./_process.ts";
 
@@ -16,13 +16,29 @@ Deno.test("/ready answers 200 once sandboxes of the default language are ready",
   assert.deepEqual(await response.json(), { status: "ready", language: "typescript" });
 });
 
-Deno.test("/ready answers 503 not_ready with the reason when the sandboxes' Deno binary is missing, /ping 200", async () => {
+/**
+ * A "Deno" that passes the check at start (`--version` says deno) but cannot run a sandbox, as
+ * a binary replaced or broken after the server started; removed on disposal.
+ */
+async function brokenDeno(): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "progtc-ready-" });
+  const path = `${dir}/deno`;
+  await Deno.writeTextFile(
+    path,
+    '#!/bin/sh\nif [ "$1" = --version ]; then echo "deno 2.9.6"; exit 0; fi\necho broken >&2\nexit 1\n',
+  );
+  await Deno.chmod(path, 0o755);
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+}
+
+Deno.test("/ready answers 503 not_ready with the reason when the sandboxes' Deno cannot run them, /ping 200", async () => {
+  await using deno = await brokenDeno();
   await using server = await serve({
     apiKey: API_KEY,
     port: 0,
     poolSize: 1,
     pythonPoolSize: 0,
-    denoPath: "/nonexistent/deno",
+    denoPath: deno.path,
     log: () => {},
   });
   let response: Response;
@@ -37,16 +53,23 @@ Deno.test("/ready answers 503 not_ready with the reason when the sandboxes' Deno
       break;
     }
     assert.ok(Date.now() < deadline, `no 503 in 5 s: ${response.status} ${JSON.stringify(body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
   }
   assert.equal((await fetch(`${server.url}/ping`)).status, 200);
 });
 
-Deno.test("/ready with --sandbox-deno (or PROGTC_SANDBOX_DENO) naming a missing binary is 503", async () => {
-  await using cli = await spawnServer(["--sandbox-deno", "/nonexistent/deno"]);
-  const response = await fetch(`${cli.url}/ready`);
-  const body = await response.json();
+Deno.test("/ready with --sandbox-deno naming a Deno that cannot run sandboxes is 503 (a missing one is refused at start: cli_test.ts)", async () => {
+  await using deno = await brokenDeno();
+  await using cli = await spawnServer(["--sandbox-deno", deno.path]);
+  let response = await fetch(`${cli.url}/ready`);
+  let body = await response.json();
+  for (let i = 0; i < 100 && !/cannot start/.test(body.detail); i++) {
+    await delay(50);
+    response = await fetch(`${cli.url}/ready`);
+    body = await response.json();
+  }
   assert.equal(response.status, 503, JSON.stringify(body));
+  assert.match(body.detail, /^typescript sandboxes cannot start: /);
   assert.equal(body.code, "not_ready");
   assert.equal((await fetch(`${cli.url}/ping`)).status, 200);
 });

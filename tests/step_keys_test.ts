@@ -10,8 +10,9 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { ProgtcClient, ProgtcHttpError, runStepToolCalls } from "../client/mod.ts";
 import type { ExecuteCodeStepResult, StepToolCalls, ToolHandler } from "../client/mod.ts";
-import { API_KEY, assertOnlyPoolHosts, startServer } from "./_helpers.ts";
+import { API_KEY, assertOnlyPoolHosts, delay, startServer } from "./_helpers.ts";
 import { runClient } from "./interop/_python.ts";
+import { needsPython } from "./interop/venv.ts";
 
 function calls(step: ExecuteCodeStepResult): StepToolCalls {
   strictEqual(step.type, "tool_call", JSON.stringify(step));
@@ -62,8 +63,8 @@ console.log("done");
 
 Deno.test("TypeScript call keys are the same whether each step resumes warm or replays, and key every call once", async () => {
   const observed = [];
-  for (const warmResumeTtl of [60, 0]) {
-    await using t = await startServer({ warmResumeTtl });
+  for (const warmResumeTtlMs of [60_000, 0]) {
+    await using t = await startServer({ warmResumeTtlMs });
     const { seen, end } = await loop(t.client, NESTED, { log: () => null });
     deepStrictEqual(end, { type: "success", stdout: "done\n", stderr: "" });
     strictEqual(Object.keys(seen).length, 12);
@@ -177,7 +178,7 @@ Deno.test("a resume refused for capacity keeps its execution held, resumable, an
     code: `import { wait } from "tools"; await wait();`,
     tools: { wait: () => release.promise },
   });
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await delay(200);
   await rejects(
     t.client.executeCodeStep({
       code: TWO,
@@ -204,10 +205,10 @@ Deno.test("a resume refused for capacity keeps its execution held, resumable, an
 });
 
 Deno.test("an expired hold frees its sandbox, and its state still replays", async () => {
-  await using t = await startServer({ warmResumeTtl: 0.2 });
+  await using t = await startServer({ warmResumeTtlMs: 200 });
   const first = calls(await t.client.executeCodeStep({ code: TWO, toolNames: ["t"] }));
   strictEqual(t.server.app.runner.stats("deno").leased, 1);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await delay(400);
   strictEqual(t.server.app.runner.stats("deno").leased, 0);
   await assertOnlyPoolHosts(t);
   const next = calls(
@@ -222,25 +223,29 @@ Deno.test("an expired hold frees its sandbox, and its state still replays", asyn
   await assertOnlyPoolHosts(t);
 });
 
-Deno.test("the real Python client (0.2.0): a retried step gets the same next step, forks their own, nothing left behind", async () => {
-  await using t = await startServer({ language: "python", pythonPoolSize: 1, apiKey: API_KEY });
-  const report = await runClient("0.2.0", "step_forks.py", "forks", {
-    baseUrl: t.url,
-    apiKey: API_KEY,
-  });
-  strictEqual(report.error, undefined, JSON.stringify(report.error));
-  const r = report as unknown as Record<string, unknown>;
-  deepStrictEqual(r.first, ["0.0#0", "0.1#0"]);
-  deepStrictEqual(r.second, ["0.0#1", "0.1#1"]);
-  strictEqual(r.retry_same, true);
-  const finals = r.finals as Record<string, { type: string; stdout: string }>;
-  deepStrictEqual(
-    [finals.once!.stdout, finals.again!.stdout, finals.fork!.stdout],
-    [
-      "['0:x:1', '1:y:2']\n",
-      "['0:x:1', '1:y:2']\n",
-      "['0:X:0-b-X', '1:Y:1-b-Y']\n",
-    ],
-  );
-  await assertOnlyPoolHosts(t);
-});
+Deno.test(
+  "the real Python client (0.2.0): a retried step gets the same next step, forks their own, nothing left behind",
+  needsPython,
+  async () => {
+    await using t = await startServer({ language: "python", pythonPoolSize: 1, apiKey: API_KEY });
+    const report = await runClient("0.2.0", "step_forks.py", "forks", {
+      baseUrl: t.url,
+      apiKey: API_KEY,
+    });
+    strictEqual(report.error, undefined, JSON.stringify(report.error));
+    const r = report as unknown as Record<string, unknown>;
+    deepStrictEqual(r.first, ["0.0#0", "0.1#0"]);
+    deepStrictEqual(r.second, ["0.0#1", "0.1#1"]);
+    strictEqual(r.retry_same, true);
+    const finals = r.finals as Record<string, { type: string; stdout: string }>;
+    deepStrictEqual(
+      [finals.once!.stdout, finals.again!.stdout, finals.fork!.stdout],
+      [
+        "['0:x:1', '1:y:2']\n",
+        "['0:x:1', '1:y:2']\n",
+        "['0:X:0-b-X', '1:Y:1-b-Y']\n",
+      ],
+    );
+    await assertOnlyPoolHosts(t);
+  },
+);

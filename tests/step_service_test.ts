@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { maxLineLength } from "../runner/sandbox_protocol.ts";
 import { ByteBudget } from "../server/byte_budget.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { ExecuteCodeStepRequest, ExecuteCodeStepResult, StepToolCalls } from "../protocol.ts";
@@ -17,6 +16,7 @@ import { HttpProblem } from "../server/problem.ts";
 import { StateCodec } from "../server/state_token.ts";
 import { StepService, type StepServiceOptions } from "../server/step.ts";
 import { type FakeProgram, FakeSandbox } from "./_fake_sandbox.ts";
+import { delay } from "./_helpers.ts";
 
 interface Harness {
   service: StepService;
@@ -49,7 +49,7 @@ async function harness(
       return Promise.resolve({ sandbox, release: slot(), memoryBytes: 100 });
     },
     acquireSlot: () => Promise.resolve(slot()),
-    limits: limitsOf(resolveOptions({ apiKey: "k" }), maxLineLength(1024 * 1024)),
+    limits: limitsOf(resolveOptions({ apiKey: "k" })),
     language: "typescript",
     maxStateBytes: 1 << 20,
     stateMaxAgeMs: 60_000,
@@ -240,7 +240,7 @@ Deno.test("StepService leaves a held execution held when a resume finds no slot,
 Deno.test("StepService kills a held execution at its TTL, at the bound on holds, and on close", async () => {
   const h = await harness({ echo: ECHO_TWICE }, { warmResumeTtlMs: 50, maxPaused: 2 });
   await h.step({ code: "echo" });
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await delay(100);
   strictEqual(h.live().length, 0);
   strictEqual(h.sandboxes[0]!.finished, false);
   for (let i = 0; i < 3; i++) await h.step({ code: "echo" });
@@ -274,14 +274,14 @@ Deno.test("StepService puts calls made after a stop into the next batch", async 
   const late: FakeProgram = async ({ call, print }) => {
     const first = call("t", ["first"]);
     // Idle comes first (the fake says it 5 ms after the last call); this call comes later.
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await delay(30);
     const second = call("t", ["late"]);
     print(`${await first} ${await second}\n`);
   };
   const h = await harness({ late });
   const first = calls(await h.step({ code: "late" }));
   deepStrictEqual(first.tool_calls.map((c) => c.args), [["first"]]);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await delay(50);
   const next = calls(await h.step({ code: "late", state: first.state, tool_results: ["A"] }));
   deepStrictEqual(next.tool_calls.map((c) => c.args), [["late"]]);
   const done = await h.step({ code: "late", state: next.state, tool_results: ["B"] });

@@ -6,7 +6,7 @@ import {
   runStepToolCalls,
   type ToolHandler,
 } from "../client/mod.ts";
-import { API_KEY, post, startServer } from "./_helpers.ts";
+import { API_KEY, delay, post, startServer } from "./_helpers.ts";
 
 const PROGRAM = `
 import { get_weather, search } from "tools";
@@ -64,7 +64,7 @@ Deno.test("executeCodeStep() finishes two calls and a Promise.all of two in thre
 
 Deno.test("executeCodeStep() gives the same output with warm resume and with forced replay", async () => {
   await using warm = await startServer();
-  await using cold = await startServer({ warmResumeTtl: 0 });
+  await using cold = await startServer({ warmResumeTtlMs: 0 });
   const a = await stepLoop(warm.client, PROGRAM, TOOLS);
   const b = await stepLoop(cold.client, PROGRAM, TOOLS);
   deepStrictEqual(a, b);
@@ -130,7 +130,7 @@ Deno.test("executeCodeStep() refuses tampered, truncated, foreign and oversized 
 });
 
 Deno.test("executeCodeStep() refuses an expired token and a wrong result count", async () => {
-  await using t = await startServer({ stateMaxAge: 0.2 });
+  await using t = await startServer({ stateMaxAgeMs: 200 });
   const step = await firstStep(t.client);
   await refused(
     t.client.executeCodeStep({
@@ -147,7 +147,7 @@ Deno.test("executeCodeStep() refuses an expired token and a wrong result count",
     400,
     "invalid_body",
   );
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await delay(300);
   await refused(
     t.client.executeCodeStep({
       code: PROGRAM,
@@ -168,7 +168,7 @@ console.log(first, page);
 `;
 
 Deno.test("executeCodeStep() answers determinism_error when a replayed call's arguments change", async () => {
-  await using t = await startServer({ warmResumeTtl: 0 });
+  await using t = await startServer({ warmResumeTtlMs: 0 });
   const { result } = await stepLoop(t.client, RANDOM, { fetch_page: (n: number) => `page ${n}` });
   strictEqual(result.type, "determinism_error");
   // Raised at the call, in the program, with the reference's message.
@@ -179,7 +179,7 @@ Deno.test("executeCodeStep() answers determinism_error when a replayed call's ar
 });
 
 Deno.test("a determinism mismatch reached through export default ends as determinism_error", async () => {
-  await using t = await startServer({ warmResumeTtl: 0 });
+  await using t = await startServer({ warmResumeTtlMs: 0 });
   const code = `
 import { fetch_page } from "tools";
 const first = await fetch_page(1);
@@ -203,16 +203,16 @@ export default fetch_page(Math.floor(Math.random() * 1e9)).then((page) => [first
 });
 
 Deno.test("executeCodeStep() accepts changing arguments in order_only mode", async () => {
-  await using t = await startServer({ warmResumeTtl: 0 });
+  await using t = await startServer({ warmResumeTtlMs: 0 });
   const { result } = await stepLoop(t.client, RANDOM, { fetch_page: () => "ok" }, {
     determinism: "order_only",
   });
   deepStrictEqual(result, { type: "success", stdout: "ok ok\n", stderr: "" });
 });
 
-for (const warmResumeTtl of [60, 0]) {
-  Deno.test(`executeCodeStep() raises a failed tool in the program (warm resume ttl ${warmResumeTtl})`, async () => {
-    await using t = await startServer({ warmResumeTtl });
+for (const warmResumeTtlMs of [60_000, 0]) {
+  Deno.test(`executeCodeStep() raises a failed tool in the program (warm resume ttl ${warmResumeTtlMs} ms)`, async () => {
+    await using t = await startServer({ warmResumeTtlMs });
     const { result } = await stepLoop(
       t.client,
       `
@@ -273,11 +273,11 @@ Deno.test("executeCodeStep() stops the program when the client aborts the reques
     toolNames: [],
     signal: controller.signal,
   });
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await delay(300);
   controller.abort();
   await rejects(pending, { name: "AbortError" });
   for (let i = 0; i < 100 && !t.logs.some((l) => l.includes("client disconnected")); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await delay(20);
   }
   ok(
     t.logs.some((l) => /runtime_error \(start, the client disconnected\)/.test(l)),

@@ -152,7 +152,7 @@ export default { summary: \`\${w.city} \${w.celsius}\`, n: [1, 2] };`,
 });
 
 Deno.test("a default export that rejects is reported as its own error, not as a value that is not JSON", async () => {
-  await using t = await startServer({ toolCallTimeout: 0.2 });
+  await using t = await startServer({ toolCallTimeoutMs: 200 });
   const failed = await t.client.executeCode({
     code: `import { fails } from "tools";\nexport default fails();`,
     tools: {
@@ -208,8 +208,8 @@ Deno.test("a return value over --max-tool-args-bytes is a runtime_error that say
 });
 
 Deno.test("return values in the step API, warm and replayed", async () => {
-  for (const warmResumeTtl of [60, 0]) {
-    await using t = await startServer({ warmResumeTtl });
+  for (const warmResumeTtlMs of [60_000, 0]) {
+    await using t = await startServer({ warmResumeTtlMs });
     const code = `import { get_weather } from "tools";
 export default (await get_weather({ city: "Lima" })).celsius * 2;`;
     let step = await t.client.executeCodeStep({

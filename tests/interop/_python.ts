@@ -51,7 +51,8 @@ export async function runClient(
     | "step_client.py"
     | "readme_client.py"
     | "step_forks.py"
-    | "many_client.py",
+    | "many_client.py"
+    | "prompt_client.py",
   scenario: string,
   target: { baseUrl: string; apiKey: string },
   options: RunClientOptions = {},

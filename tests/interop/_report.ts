@@ -57,9 +57,9 @@ export function batches(report: ClientReport): [string, unknown[]][][] {
 
 /**
  * Each step test runs twice: with warm resume (the server still holds the paused program) and
- * with `warmResumeTtl: 0`, where every step replays the program from the start.
+ * with `warmResumeTtlMs: 0`, where every step replays the program from the start.
  */
 export const STEP_MODES = [
   ["warm resume", {}],
-  ["replay", { warmResumeTtl: 0 }],
+  ["replay", { warmResumeTtlMs: 0 }],
 ] as const;

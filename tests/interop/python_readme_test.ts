@@ -11,9 +11,10 @@ import { API_KEY, startServer, type TestServer } from "../_helpers.ts";
 import { type ClientReport, runClient } from "./_python.ts";
 import { assertWireIds, batches, forEachVersion, resultOf, STEP_MODES } from "./_report.ts";
 import type { ReferenceVersion } from "./venv.ts";
+import { needsPython } from "./venv.ts";
 
 /** A server whose default language is Python, as `progtc serve --language python`. */
-function startPythonServer(options: { warmResumeTtl?: number } = {}): Promise<TestServer> {
+function startPythonServer(options: { warmResumeTtlMs?: number } = {}): Promise<TestServer> {
   // One warm Python sandbox: the second client version waits for a spawn (a bigger pool
   // refilling at once is slower on two cores).
   return startServer({ language: "python", poolSize: 0, pythonPoolSize: 1, ...options });
@@ -56,96 +57,120 @@ async function assertReadme(
   return report;
 }
 
-Deno.test("python: the README quick start runs unchanged and prints what its comments say", async () => {
-  await using t = await startPythonServer();
-  await forEachVersion(async (version) => {
-    const stdout = `The weather is: ${LONDON}\n`;
-    await assertReadme(t, version, "quick_start", {
-      result: { type: "success", stdout, stderr: "" },
-      resultClass: "ExecuteCodeSuccess",
-      // print(result.stdout); print(result.stderr)
-      printed: `${stdout}\n\n`,
+Deno.test(
+  "python: the README quick start runs unchanged and prints what its comments say",
+  needsPython,
+  async () => {
+    await using t = await startPythonServer();
+    await forEachVersion(async (version) => {
+      const stdout = `The weather is: ${LONDON}\n`;
+      await assertReadme(t, version, "quick_start", {
+        result: { type: "success", stdout, stderr: "" },
+        resultClass: "ExecuteCodeSuccess",
+        // print(result.stdout); print(result.stderr)
+        printed: `${stdout}\n\n`,
+      });
     });
-  });
-  assert.equal(t.logs.length, 2, t.logs.join("\n"));
-  for (const line of t.logs) {
-    assert.match(line, /success \(success\) .*, 1 tool calls, sandbox \d+ run \d+$/);
-  }
-});
+    assert.equal(t.logs.length, 2, t.logs.join("\n"));
+    for (const line of t.logs) {
+      assert.match(line, /success \(success\) .*, 1 tool calls, sandbox \d+ run \d+$/);
+    }
+  },
+);
 
-Deno.test("python: the README's code guidelines (await a tool, print variables) run unchanged", async () => {
-  await using t = await startPythonServer();
-  await forEachVersion(async (version) => {
-    // Each result goes through the README's `match result.type` error handling.
-    await assertReadme(t, version, "await_tool", {
-      result: { type: "success", stdout: "", stderr: "" },
-      resultClass: "ExecuteCodeSuccess",
-      printed: "Stdout: \n",
+Deno.test(
+  "python: the README's code guidelines (await a tool, print variables) run unchanged",
+  needsPython,
+  async () => {
+    await using t = await startPythonServer();
+    await forEachVersion(async (version) => {
+      // Each result goes through the README's `match result.type` error handling.
+      await assertReadme(t, version, "await_tool", {
+        result: { type: "success", stdout: "", stderr: "" },
+        resultClass: "ExecuteCodeSuccess",
+        printed: "Stdout: \n",
+      });
+      await assertReadme(t, version, "print_variables", {
+        result: { type: "success", stdout: "Oslo: max 5°C\n", stderr: "" },
+        resultClass: "ExecuteCodeSuccess",
+        printed: "Stdout: Oslo: max 5°C\n\n",
+      });
     });
-    await assertReadme(t, version, "print_variables", {
-      result: { type: "success", stdout: "Oslo: max 5°C\n", stderr: "" },
-      resultClass: "ExecuteCodeSuccess",
-      printed: "Stdout: Oslo: max 5°C\n\n",
-    });
-  });
-});
+  },
+);
 
-Deno.test("python: the README's asyncio.gather of two tools runs unchanged", async () => {
-  await using t = await startPythonServer();
-  await forEachVersion(async (version) => {
-    await assertReadme(t, version, "gather", {
-      result: { type: "success", stdout: TOKYO_AND_HOTELS, stderr: "" },
-      resultClass: "ExecuteCodeSuccess",
-      printed: `Stdout: ${TOKYO_AND_HOTELS}\n`,
+Deno.test(
+  "python: the README's asyncio.gather of two tools runs unchanged",
+  needsPython,
+  async () => {
+    await using t = await startPythonServer();
+    await forEachVersion(async (version) => {
+      await assertReadme(t, version, "gather", {
+        result: { type: "success", stdout: TOKYO_AND_HOTELS, stderr: "" },
+        resultClass: "ExecuteCodeSuccess",
+        printed: `Stdout: ${TOKYO_AND_HOTELS}\n`,
+      });
     });
-  });
-  for (const line of t.logs) {
-    assert.match(line, /success \(success\) .*, 2 tool calls, sandbox \d+ run \d+$/);
-  }
-});
+    for (const line of t.logs) {
+      assert.match(line, /success \(success\) .*, 2 tool calls, sandbox \d+ run \d+$/);
+    }
+  },
+);
 
-Deno.test("python: a program that does not parse is a CodeSyntaxError naming its line", async () => {
-  await using t = await startPythonServer();
-  await forEachVersion(async (version) => {
-    const stderr = [
-      `  File "<code>", line 3`,
-      `    weather = await get_weather("London", "UK"`,
-      `                               ^`,
-      "SyntaxError: '(' was never closed",
-      "",
-    ].join("\n");
-    await assertReadme(t, version, "syntax_error", {
-      result: { type: "syntax_error", stdout: "", stderr },
-      resultClass: "CodeSyntaxError",
-      printed: `Syntax error: ${stderr}\n`,
+Deno.test(
+  "python: a program that does not parse is a CodeSyntaxError naming its line",
+  needsPython,
+  async () => {
+    await using t = await startPythonServer();
+    await forEachVersion(async (version) => {
+      const stderr = [
+        `  File "<code>", line 3`,
+        `    weather = await get_weather("London", "UK"`,
+        `                               ^`,
+        "SyntaxError: '(' was never closed",
+        "",
+      ].join("\n");
+      await assertReadme(t, version, "syntax_error", {
+        result: { type: "syntax_error", stdout: "", stderr },
+        resultClass: "CodeSyntaxError",
+        printed: `Syntax error: ${stderr}\n`,
+      });
     });
-  });
-});
+  },
+);
 
-Deno.test("python: a program that raises after a tool call is a CodeRuntimeError with its output", async () => {
-  await using t = await startPythonServer();
-  await forEachVersion(async (version) => {
-    await assertReadme(t, version, "runtime_error", {
-      result: RUNTIME_ERROR,
-      resultClass: "CodeRuntimeError",
-      printed: `Runtime error: ${RUNTIME_ERROR.stderr}\n`,
+Deno.test(
+  "python: a program that raises after a tool call is a CodeRuntimeError with its output",
+  needsPython,
+  async () => {
+    await using t = await startPythonServer();
+    await forEachVersion(async (version) => {
+      await assertReadme(t, version, "runtime_error", {
+        result: RUNTIME_ERROR,
+        resultClass: "CodeRuntimeError",
+        printed: `Runtime error: ${RUNTIME_ERROR.stderr}\n`,
+      });
     });
-  });
-});
+  },
+);
 
-Deno.test("python: the README's client modules example runs unchanged (progtc 0.2.0)", async () => {
-  await using t = await startPythonServer();
-  await forEachVersion(async (version) => {
-    await assertReadme(t, version, "client_modules", {
-      result: { type: "success", stdout: "WEATHER IN TOKYO: SUNNY\n", stderr: "" },
-      resultClass: "ExecuteCodeSuccess",
-      printed: "Stdout: WEATHER IN TOKYO: SUNNY\n\n",
-    });
-  }, ["0.2.0"]);
-});
+Deno.test(
+  "python: the README's client modules example runs unchanged (progtc 0.2.0)",
+  needsPython,
+  async () => {
+    await using t = await startPythonServer();
+    await forEachVersion(async (version) => {
+      await assertReadme(t, version, "client_modules", {
+        result: { type: "success", stdout: "WEATHER IN TOKYO: SUNNY\n", stderr: "" },
+        resultClass: "ExecuteCodeSuccess",
+        printed: "Stdout: WEATHER IN TOKYO: SUNNY\n\n",
+      });
+    }, ["0.2.0"]);
+  },
+);
 
 for (const [mode, serverOptions] of STEP_MODES) {
-  Deno.test(`python: the README step loop runs unchanged (${mode})`, async () => {
+  Deno.test(`python: the README step loop runs unchanged (${mode})`, needsPython, async () => {
     await using t = await startPythonServer(serverOptions);
     await forEachVersion(async (version) => {
       const report = await assertReadme(t, version, "step_loop", {
@@ -159,30 +184,38 @@ for (const [mode, serverOptions] of STEP_MODES) {
     });
   });
 
-  Deno.test(`python: the README step loop batches an asyncio.gather into one step (${mode})`, async () => {
-    await using t = await startPythonServer(serverOptions);
-    await forEachVersion(async (version) => {
-      const report = await assertReadme(t, version, "step_gather", {
-        result: { type: "success", stdout: TOKYO_AND_HOTELS, stderr: "" },
-        resultClass: "ExecuteCodeSuccess",
-        printed: `${TOKYO_AND_HOTELS}\n`,
+  Deno.test(
+    `python: the README step loop batches an asyncio.gather into one step (${mode})`,
+    needsPython,
+    async () => {
+      await using t = await startPythonServer(serverOptions);
+      await forEachVersion(async (version) => {
+        const report = await assertReadme(t, version, "step_gather", {
+          result: { type: "success", stdout: TOKYO_AND_HOTELS, stderr: "" },
+          resultClass: "ExecuteCodeSuccess",
+          printed: `${TOKYO_AND_HOTELS}\n`,
+        });
+        assert.deepEqual(batches(report), [[
+          ["get_weather", ["Tokyo", "Japan"]],
+          ["search_database", ["hotels"]],
+        ]]);
       });
-      assert.deepEqual(batches(report), [[
-        ["get_weather", ["Tokyo", "Japan"]],
-        ["search_database", ["hotels"]],
-      ]]);
-    });
-  });
+    },
+  );
 }
 
-Deno.test("python: the README step loop ends with the runtime error and the output printed once", async () => {
-  await using t = await startPythonServer({ warmResumeTtl: 0 });
-  await forEachVersion(async (version) => {
-    const report = await assertReadme(t, version, "step_runtime_error", {
-      result: RUNTIME_ERROR,
-      resultClass: "CodeRuntimeError",
-      printed: `${RUNTIME_ERROR.stdout}\n`,
+Deno.test(
+  "python: the README step loop ends with the runtime error and the output printed once",
+  needsPython,
+  async () => {
+    await using t = await startPythonServer({ warmResumeTtlMs: 0 });
+    await forEachVersion(async (version) => {
+      const report = await assertReadme(t, version, "step_runtime_error", {
+        result: RUNTIME_ERROR,
+        resultClass: "CodeRuntimeError",
+        printed: `${RUNTIME_ERROR.stdout}\n`,
+      });
+      assert.deepEqual(batches(report), [[["get_weather", ["London", "UK"]]]]);
     });
-    assert.deepEqual(batches(report), [[["get_weather", ["London", "UK"]]]]);
-  });
-});
+  },
+);

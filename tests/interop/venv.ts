@@ -50,6 +50,38 @@ export interface VenvSpec {
   marker: string;
 }
 
+/**
+ * Why the tests that run a Python interpreter of this machine (the reference client, the
+ * reference's suites, pydantic-ai, stub parsing) cannot run here: no `$PYTHON`/`python3`, one
+ * older than 3.11, or one without `venv` and `ensurepip`; `undefined` when they can. (Python
+ * programs in sandboxes run on Pyodide and need none of this.)
+ */
+export const NO_PYTHON: string | undefined = pythonProblem();
+
+/** The options of a test that needs this machine's Python: ignored where there is none. */
+export const needsPython: { ignore: boolean } = { ignore: NO_PYTHON !== undefined };
+
+function pythonProblem(): string | undefined {
+  const python = Deno.env.get("PYTHON") ?? "python3";
+  let output: Deno.CommandOutput;
+  try {
+    output = new Deno.Command(python, {
+      args: ["-c", "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+  } catch {
+    return `no ${python} on this machine`;
+  }
+  if (!output.success) return `${python} has no venv and ensurepip modules`;
+  const [major = 0, minor = 0] = new TextDecoder().decode(output.stdout).trim().split(".")
+    .map(Number);
+  if (major < MIN_PYTHON[0]! || (major === MIN_PYTHON[0] && minor < MIN_PYTHON[1]!)) {
+    return `${python} is ${major}.${minor}, older than ${MIN_PYTHON.join(".")}`;
+  }
+  return undefined;
+}
+
 const memo = new Map<string, Promise<string>>();
 
 /**

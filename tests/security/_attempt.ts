@@ -8,8 +8,8 @@ import { ok, strictEqual } from "node:assert/strict";
 import type { ExecuteCodeResult, Language, ToolCall, ToolHandler } from "../../client/mod.ts";
 import type { TestServer } from "../_helpers.ts";
 
-export { startServer, type TestServer } from "../_helpers.ts";
-import { startServer } from "../_helpers.ts";
+export { assertStillServes, startServer, type TestServer } from "../_helpers.ts";
+import { startServer, waitFor } from "../_helpers.ts";
 
 /**
  * A server with no warm pool: its first program starts one sandbox host, and every later program
@@ -57,18 +57,6 @@ export async function attempt(
   return { result, calls, ms: performance.now() - started };
 }
 
-/** Asserts the server still runs a program with a tool call, from a fresh sandbox. */
-export async function assertStillServes(server: TestServer): Promise<void> {
-  const { result, calls } = await attempt(
-    server,
-    `import { add } from "tools"; console.log(await add(20, 22));`,
-    { tools: { add: (a: number, b: number) => a + b } },
-  );
-  strictEqual(result.type, "success", `the server no longer serves: ${result.stderr}`);
-  strictEqual(result.stdout, "42\n");
-  strictEqual(calls.length, 1);
-}
-
 /**
  * Asserts the program ended with the permission error Deno raises for `kind` on `target`,
  * thrown from the user's code (`code.ts` or `code.js`) unless `fromUserFrame` is false (a denial raised
@@ -111,11 +99,7 @@ export async function isRunning(pid: number): Promise<boolean> {
 
 /** Asserts process `pid` is gone within `withinMs`. */
 export async function assertProcessGone(pid: number, withinMs = 2000): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (await isRunning(pid)) {
-    ok(performance.now() < deadline, `sandbox process ${pid} still runs after ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor(`sandbox process ${pid} is gone`, async () => !await isRunning(pid), withinMs);
 }
 
 /** The pid a program printed as its first stdout line (`console.log(Deno.pid)`). */

@@ -50,7 +50,7 @@ const ADD = {
 };
 
 Deno.test("connections that send nothing or half their headers are closed after --header-timeout", async () => {
-  await using t = await startServer({ headerTimeout: 0.5 });
+  await using t = await startServer({ headerTimeoutMs: 500 });
   const port = t.server.addr.port;
   const silent = await flood(port, 25);
   const partial = await flood(port, 25, "POST /execute-code HTTP/1.1\r\nhost: x\r\ncontent-");
@@ -63,7 +63,7 @@ Deno.test("connections that send nothing or half their headers are closed after 
 });
 
 Deno.test("a keep-alive connection is closed after --idle-timeout with no request, not during one", async () => {
-  await using t = await startServer({ idleTimeout: 0.5 });
+  await using t = await startServer({ idleTimeoutMs: 500 });
   const [conn] = await flood(t.server.addr.port, 1, "GET /ping HTTP/1.1\r\nhost: x\r\n\r\n");
   const answer = await untilClosed(conn!);
   match(answer, /^HTTP\/1\.1 200 OK\r\n/);
@@ -92,7 +92,7 @@ Deno.test("at --max-connections, new connections replace idle ones and an execut
 });
 
 Deno.test("at --max-connections with every connection active, a new one is answered 503 over_capacity", async () => {
-  await using t = await startServer({ maxConnections: 2, bodyTimeout: 1 });
+  await using t = await startServer({ maxConnections: 2, bodyTimeoutMs: 1000 });
   const execution = heldExecution(t.client);
   await execution.called;
   // Two active connections: the execution's event stream, and a request that trickles its body.

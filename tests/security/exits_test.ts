@@ -17,6 +17,7 @@ import {
   startOneHostServer,
   startServer,
 } from "./_attempt.ts";
+import { delay } from "../_helpers.ts";
 
 Deno.test("Deno.exit(0) ends the execution as success, with the output before it", async () => {
   await using server = await startServer();
@@ -144,7 +145,7 @@ console.log("done");`,
   strictEqual(first.result.type, "success", first.result.stderr);
   const pid = printedPid(first.result);
   strictEqual(first.result.stdout, `${pid}\ndone\n`);
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  await delay(150);
   // The program ended by itself: its host runs the next one, in a fresh worker.
   const second = await attempt(server, `console.log(Deno.pid); console.log("next");`);
   strictEqual(second.result.type, "success");

@@ -13,6 +13,7 @@ import {
   marker,
   startServer,
 } from "./_attempt.ts";
+import { delay } from "../_helpers.ts";
 
 /** An HTTP server on 127.0.0.1 that answers a secret and counts requests. */
 function httpTarget(): AsyncDisposable & {
@@ -97,7 +98,7 @@ Deno.test("Deno.connect() to a local TCP port is denied net access and opens no 
 await conn.write(new TextEncoder().encode("hello"));`,
   );
   assertNotCapable(result, "net", `127.0.0.1:${target.port}`);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await delay(50);
   strictEqual(target.accepted(), 0);
   await assertStillServes(server);
 });

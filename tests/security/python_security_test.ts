@@ -15,10 +15,18 @@ import { preparePython } from "../../runner/python.ts";
 import {
   assertNotLeaked,
   assertProcessGone,
+  assertStillServes,
   marker,
   startServer,
   type TestServer,
 } from "./_attempt.ts";
+import { sharedServerTests } from "../_helpers.ts";
+
+/** The tests that need no server of their own: steps of one test, on one server. */
+const onePythonServer = sharedServerTests(
+  "python: attempts on one server with two Python hosts",
+  { pythonPoolSize: 2, poolSize: 0 },
+);
 
 /** Runs a Python program with the given tools through the server's client. */
 function run(
@@ -31,17 +39,9 @@ function run(
 
 /** Starts a server with two warm Python sandbox hosts and no TypeScript pool. */
 function pythonServer(
-  options: { codeExecutionTimeout?: number; pythonMemoryMb?: number } = {},
+  options: { codeExecutionTimeoutMs?: number; pythonMemoryMb?: number } = {},
 ): Promise<TestServer> {
   return startServer({ pythonPoolSize: 2, poolSize: 0, ...options });
-}
-
-/** Asserts the server still runs a Python program with a tool call, from a fresh sandbox. */
-async function assertStillServes(server: TestServer): Promise<void> {
-  const result = await run(server, `from tools import add\nprint(await add(20, 22))\n`, {
-    add: (a: number, b: number) => a + b,
-  });
-  deepStrictEqual(result, { type: "success", stdout: "42\n", stderr: "" });
 }
 
 /** Asserts a runtime_error whose last stderr line is `last`. */
@@ -98,41 +98,42 @@ function attempts(lines: string[]): string {
   ].join("\n");
 }
 
-Deno.test("python: open() and os.listdir() see only Pyodide's in-memory file system", async () => {
-  await using file = await hostSecret();
-  await using server = await pythonServer();
-  const name = marker("progtc-python-write");
-  const result = await run(
-    server,
-    "import os\n" + attempts([
-      `open("/etc/passwd").read()`,
-      `open(${JSON.stringify(file.path)}).read()`,
-      `sorted(os.listdir("/"))`,
-      `open("/tmp/${name}", "w").write("written in memory")`,
-      `open(${JSON.stringify(`${file.dir}/${name}`)}, "w").write("x")`,
-    ]),
-  );
-  deepStrictEqual(result, {
-    type: "success",
-    stdout: [
-      "FileNotFoundError: [Errno 44] No such file or directory: '/etc/passwd'",
-      `FileNotFoundError: [Errno 44] No such file or directory: '${file.path}'`,
-      "ok: ['dev', 'home', 'lib', 'proc', 'tmp']",
-      "ok: 17",
-      `FileNotFoundError: [Errno 44] No such file or directory: '${file.dir}/${name}'`,
-      "",
-    ].join("\n"),
-    stderr: "",
-  });
-  assertNotLeaked(result, file.secret);
-  strictEqual(await exists(`/tmp/${name}`), false);
-  strictEqual(await exists(`${file.dir}/${name}`), false);
-  await assertStillServes(server);
-});
+onePythonServer(
+  "python: open() and os.listdir() see only Pyodide's in-memory file system",
+  async (server) => {
+    await using file = await hostSecret();
+    const name = marker("progtc-python-write");
+    const result = await run(
+      server,
+      "import os\n" + attempts([
+        `open("/etc/passwd").read()`,
+        `open(${JSON.stringify(file.path)}).read()`,
+        `sorted(os.listdir("/"))`,
+        `open("/tmp/${name}", "w").write("written in memory")`,
+        `open(${JSON.stringify(`${file.dir}/${name}`)}, "w").write("x")`,
+      ]),
+    );
+    deepStrictEqual(result, {
+      type: "success",
+      stdout: [
+        "FileNotFoundError: [Errno 44] No such file or directory: '/etc/passwd'",
+        `FileNotFoundError: [Errno 44] No such file or directory: '${file.path}'`,
+        "ok: ['dev', 'home', 'lib', 'proc', 'tmp']",
+        "ok: 17",
+        `FileNotFoundError: [Errno 44] No such file or directory: '${file.dir}/${name}'`,
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+    assertNotLeaked(result, file.secret);
+    strictEqual(await exists(`/tmp/${name}`), false);
+    strictEqual(await exists(`${file.dir}/${name}`), false);
+    await assertStillServes(server, "python");
+  },
+);
 
-Deno.test("python: js.Deno file access is denied read and write access", async () => {
+onePythonServer("python: js.Deno file access is denied read and write access", async (server) => {
   await using file = await hostSecret();
-  await using server = await pythonServer();
   const target = `${file.dir}/${marker("progtc-python-write")}`;
   const result = await run(
     server,
@@ -156,140 +157,150 @@ Deno.test("python: js.Deno file access is denied read and write access", async (
   });
   assertNotLeaked(result, file.secret);
   strictEqual(await exists(target), false);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 // ─── network ────────────────────────────────────────────────────────────────────────────────
 
-Deno.test("python: urllib, socket, pyodide.http and js.fetch reach no host", async () => {
-  let hits = 0;
-  await using listener = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
-    hits++;
-    return new Response("reached");
-  });
-  const { port } = listener.addr;
-  const url = `http://127.0.0.1:${port}/`;
-  await using server = await pythonServer();
-  const result = await run(
-    server,
-    `
+onePythonServer(
+  "python: urllib, socket, pyodide.http and js.fetch reach no host",
+  async (server) => {
+    let hits = 0;
+    await using listener = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+      hits++;
+      return new Response("reached");
+    });
+    const { port } = listener.addr;
+    const url = `http://127.0.0.1:${port}/`;
+    const result = await run(
+      server,
+      `
 import js, socket, urllib.request
 import pyodide.http
 ${
-      attempts([
-        `urllib.request.urlopen("${url}")`,
-        `socket.create_connection(("127.0.0.1", ${port}))`,
-      ])
-    }
+        attempts([
+          `urllib.request.urlopen("${url}")`,
+          `socket.create_connection(("127.0.0.1", ${port}))`,
+        ])
+      }
 for fetch in (lambda: pyodide.http.pyfetch("${url}"), lambda: js.fetch("${url}")):
     try:
         await fetch()
     except BaseException as error:
         print(f"{type(error).__name__}: {error}")
 `,
-  );
-  const denied = `Requires net access to "127.0.0.1:${port}", run again with the --allow-net flag`;
-  deepStrictEqual(result, {
-    type: "success",
-    stdout: [
-      "URLError: <urlopen error [Errno 23] Host is unreachable>",
-      "OSError: [Errno 23] Host is unreachable",
-      `AbortError: ${denied}`,
-      `JsException: NotCapable: ${denied}`,
-      "",
-    ].join("\n"),
-    stderr: "",
-  });
-  strictEqual(hits, 0);
-  await assertStillServes(server);
-});
+    );
+    const denied =
+      `Requires net access to "127.0.0.1:${port}", run again with the --allow-net flag`;
+    deepStrictEqual(result, {
+      type: "success",
+      stdout: [
+        "URLError: <urlopen error [Errno 23] Host is unreachable>",
+        "OSError: [Errno 23] Host is unreachable",
+        `AbortError: ${denied}`,
+        `JsException: NotCapable: ${denied}`,
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+    strictEqual(hits, 0);
+    await assertStillServes(server, "python");
+  },
+);
 
 // ─── the JS realm ───────────────────────────────────────────────────────────────────────────
 
-Deno.test("python: js reaches no environment, process, eval escape, worker or host path", async () => {
-  await using server = await pythonServer();
-  const result = await run(
-    server,
-    "import js\n" + attempts([
-      `js.Deno.env.get("HOME")`,
-      `js.Deno.env.toObject()`,
-      `js.Deno.Command.new("/bin/sh", js.eval("({args: ['-c', 'id']})")).outputSync()`,
-      `js.eval("Deno.readTextFileSync('/etc/passwd')")`,
-      `js.eval("new Worker(URL.createObjectURL(new Blob(['1'], {type: 'text/javascript'})), ` +
-      `{type: 'module', deno: {permissions: {read: true, net: true, env: true, run: true}}})")`,
-      `js.process.cwd()`,
-      `js.Deno.execPath()`,
-    ]),
-  );
-  deepStrictEqual(result, {
-    type: "success",
-    stdout: [
-      notCapable("env", "HOME"),
-      notCapable("env"),
-      notCapable("run", "/bin/sh"),
-      notCapable("read", "/etc/passwd"),
-      "JsException: NotCapable: Starting a worker is not allowed in the progtc sandbox",
-      "ok: /",
-      "JsException: NotCapable: Deno.execPath() is not allowed in the progtc sandbox",
-      "",
-    ].join("\n"),
-    stderr: "",
-  });
-  await assertStillServes(server);
-});
+onePythonServer(
+  "python: js reaches no environment, process, eval escape, worker or host path",
+  async (server) => {
+    const result = await run(
+      server,
+      "import js\n" + attempts([
+        `js.Deno.env.get("HOME")`,
+        `js.Deno.env.toObject()`,
+        `js.Deno.Command.new("/bin/sh", js.eval("({args: ['-c', 'id']})")).outputSync()`,
+        `js.eval("Deno.readTextFileSync('/etc/passwd')")`,
+        `js.eval("new Worker(URL.createObjectURL(new Blob(['1'], {type: 'text/javascript'})), ` +
+        `{type: 'module', deno: {permissions: {read: true, net: true, env: true, run: true}}})")`,
+        `js.process.cwd()`,
+        `js.Deno.execPath()`,
+      ]),
+    );
+    deepStrictEqual(result, {
+      type: "success",
+      stdout: [
+        notCapable("env", "HOME"),
+        notCapable("env"),
+        notCapable("run", "/bin/sh"),
+        notCapable("read", "/etc/passwd"),
+        "JsException: NotCapable: Starting a worker is not allowed in the progtc sandbox",
+        "ok: /",
+        "JsException: NotCapable: Deno.execPath() is not allowed in the progtc sandbox",
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+    await assertStillServes(server, "python");
+  },
+);
 
-Deno.test("python: neither pyodide_js nor the file system exposes the memory snapshot", async () => {
-  const { snapshot } = await preparePython();
-  await using server = await pythonServer();
-  const result = await run(
-    server,
-    `
+onePythonServer(
+  "python: neither pyodide_js nor the file system exposes the memory snapshot",
+  async (server) => {
+    const { snapshot } = await preparePython();
+    const result = await run(
+      server,
+      `
 import js, pyodide_js
 config = pyodide_js._api.config
 print(hasattr(config, "_loadSnapshot"), hasattr(config, "_makeSnapshot"))
 ${attempts([`len(js.Deno.readFileSync(${JSON.stringify(snapshot)}))`])}`,
-  );
-  deepStrictEqual(result, {
-    type: "success",
-    stdout: `False False\n${notCapable("read", snapshot)}\n`,
-    stderr: "",
-  });
-  await assertStillServes(server);
-});
+    );
+    deepStrictEqual(result, {
+      type: "success",
+      stdout: `False False\n${notCapable("read", snapshot)}\n`,
+      stderr: "",
+    });
+    await assertStillServes(server, "python");
+  },
+);
 
-Deno.test("python: forged protocol lines from js.postMessage are ignored by the host realm", async () => {
-  await using server = await pythonServer();
-  const result = await run(
-    server,
-    `import js\njs.postMessage('{"type":"tool_call","id":1,"name":"rm","args":[],"kwargs":{}}')\n` +
-      `js.postMessage('{"type":"success"}')\n` +
-      `import asyncio\nawait asyncio.sleep(0.3)\nprint("after")\n`,
-  );
-  deepStrictEqual(result, { type: "success", stdout: "after\n", stderr: "" });
-  await assertStillServes(server);
-});
+onePythonServer(
+  "python: forged protocol lines from js.postMessage are ignored by the host realm",
+  async (server) => {
+    const result = await run(
+      server,
+      `import js\njs.postMessage('{"type":"tool_call","id":1,"name":"rm","args":[],"kwargs":{}}')\n` +
+        `js.postMessage('{"type":"success"}')\n` +
+        `import asyncio\nawait asyncio.sleep(0.3)\nprint("after")\n`,
+    );
+    deepStrictEqual(result, { type: "success", stdout: "after\n", stderr: "" });
+    await assertStillServes(server, "python");
+  },
+);
 
-Deno.test("python: js.console, js.Deno.stdout and js.process.stdout writes are captured", async () => {
-  await using server = await pythonServer();
-  const result = await run(
-    server,
-    `import js\njs.console.log("from console")\n` +
-      `js.Deno.stdout.writeSync(js.TextEncoder.new().encode("raw\\n"))\n` +
-      `js.process.stdout.write("node\\n")\njs.console.error("to stderr")\nprint("python")\n`,
-  );
-  deepStrictEqual(result, {
-    type: "success",
-    stdout: "from console\nraw\nnode\npython\n",
-    stderr: "to stderr\n",
-  });
-  await assertStillServes(server);
-});
+onePythonServer(
+  "python: js.console, js.Deno.stdout and js.process.stdout writes are captured",
+  async (server) => {
+    const result = await run(
+      server,
+      `import js\njs.console.log("from console")\n` +
+        `js.Deno.stdout.writeSync(js.TextEncoder.new().encode("raw\\n"))\n` +
+        `js.process.stdout.write("node\\n")\njs.console.error("to stderr")\nprint("python")\n`,
+    );
+    deepStrictEqual(result, {
+      type: "success",
+      stdout: "from console\nraw\nnode\npython\n",
+      stderr: "to stderr\n",
+    });
+    await assertStillServes(server, "python");
+  },
+);
 
 // ─── processes ──────────────────────────────────────────────────────────────────────────────
 
-Deno.test("python: subprocess and os.system start no host process", async () => {
+onePythonServer("python: subprocess and os.system start no host process", async (server) => {
   await using file = await hostSecret();
-  await using server = await pythonServer();
   const touched = `${file.dir}/${marker("progtc-python-run")}`;
   // os.system would go through Emscripten to Node's child_process, which the sandbox denies (no
   // env, no run permission); the runner answers it with an OSError before that.
@@ -313,14 +324,13 @@ Deno.test("python: subprocess and os.system start no host process", async () => 
     result.stderr,
   );
   strictEqual(await exists(touched), false);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 // ─── state between executions ───────────────────────────────────────────────────────────────
 
-Deno.test("python: nothing one execution stores is visible to the next", async () => {
+onePythonServer("python: nothing one execution stores is visible to the next", async (server) => {
   const secret = marker();
-  await using server = await pythonServer();
   const first = await run(
     server,
     `
@@ -378,36 +388,35 @@ async function assertStoppedAtTimeout(server: TestServer, loop: string): Promise
 }
 
 Deno.test("python: busy loops, also one that catches every exception, are killed", async () => {
-  await using server = await pythonServer({ codeExecutionTimeout: 1 });
+  await using server = await pythonServer({ codeExecutionTimeoutMs: 1000 });
   await assertStoppedAtTimeout(server, "while True:\n    pass");
   await assertStoppedAtTimeout(
     server,
     "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
   );
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: C-level loops (sum over a huge range, a regex catastrophe) are killed", async () => {
-  await using server = await pythonServer({ codeExecutionTimeout: 1 });
+  await using server = await pythonServer({ codeExecutionTimeoutMs: 1000 });
   await assertStoppedAtTimeout(server, "print(sum(range(10**12)))");
   await assertStoppedAtTimeout(server, `import re\nre.match(r"(a+)+$", "a" * 64 + "b")`);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
-Deno.test("python: huge allocations fail inside the program", async () => {
-  await using server = await pythonServer();
+onePythonServer("python: huge allocations fail inside the program", async (server) => {
   const result = await run(
     server,
     attempts(["bytearray(10**10)"]) + `b = bytearray(1_500_000_000)\nprint("never")\n`,
   );
   assertRaised(result, "MemoryError");
   strictEqual(result.stdout, "OverflowError: cannot fit 'int' into an index-sized integer\n");
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: a growing list hits MemoryError at the memory cap, and is catchable", async () => {
   // A smaller cap than the default 512 MiB, so the list fills it sooner.
-  await using server = await pythonServer({ codeExecutionTimeout: 20, pythonMemoryMb: 256 });
+  await using server = await pythonServer({ codeExecutionTimeoutMs: 20_000, pythonMemoryMb: 256 });
   const result = await run(
     server,
     `
@@ -426,16 +435,16 @@ except MemoryError:
     stdout: "MemoryError after at least 100 MB\n",
     stderr: "",
   });
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });
 
 Deno.test("python: a memory bomb in the JS realm kills only its sandbox", async () => {
-  await using server = await pythonServer({ codeExecutionTimeout: 20 });
+  await using server = await pythonServer({ codeExecutionTimeoutMs: 20_000 });
   const result = await run(
     server,
     `import js\njs.eval("const a = []; while (true) a.push(new Array(1e6).fill(1.5));")\n`,
   );
   strictEqual(result.type, "runtime_error", JSON.stringify(result));
   ok(result.stderr.includes("exceeded its memory limit"), result.stderr);
-  await assertStillServes(server);
+  await assertStillServes(server, "python");
 });

@@ -18,6 +18,7 @@ import {
   startOneHostServer,
   startServer,
 } from "./_attempt.ts";
+import { delay } from "../_helpers.ts";
 
 const MiB = 1024 * 1024;
 const TIMEOUT = "TimeoutError: the program did not finish within 1 s\n";
@@ -29,7 +30,7 @@ const STALL_LIMIT_MS = 250;
 
 /** Runs a program that must hit the 1 s execution timeout. */
 async function assertTimesOut(body: string): Promise<void> {
-  await using server = await startServer({ codeExecutionTimeout: 1 });
+  await using server = await startServer({ codeExecutionTimeoutMs: 1000 });
   const { result, ms } = await attempt(
     server,
     `console.log(Deno.pid);
@@ -162,7 +163,7 @@ for (;;) keep.push(new Blob([new Uint8Array(64 * 1024 * 1024)]));`,
 
 Deno.test("An output flood is truncated at the output limit and ends at the execution timeout", async () => {
   const limit = 64 * 1024;
-  await using server = await startServer({ codeExecutionTimeout: 1, maxOutputBytes: limit });
+  await using server = await startServer({ codeExecutionTimeoutMs: 1000, maxOutputBytes: limit });
   await assertStillServes(server);
   const before = serverRss();
   const { result } = await attempt(
@@ -191,7 +192,7 @@ Deno.test("A program printing 15 MiB lines does not stall the server's event loo
   const probe = (async () => {
     while (running) {
       const started = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await delay(5);
       maxLag = Math.max(maxLag, performance.now() - started - 5);
     }
   })();

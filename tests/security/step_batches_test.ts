@@ -67,8 +67,8 @@ Deno.test("560 calls of 1 MB in one step: the answer carries what fits 16 MiB, t
 });
 
 Deno.test("a call refused for the batch's size is refused the same way when the step replays", async () => {
-  for (const warmResumeTtl of [60, 0]) {
-    await using t = await startServer({ maxStepAnswerBytes: 4096, warmResumeTtl });
+  for (const warmResumeTtlMs of [60_000, 0]) {
+    await using t = await startServer({ maxStepAnswerBytes: 4096, warmResumeTtlMs });
     const code = `import { store } from "tools";
 const settled = await Promise.allSettled([1, 2, 3, 4].map((i) => store(i, "y".repeat(1500))));
 console.log(settled.map((s) => s.status).join(" "));
@@ -86,7 +86,7 @@ console.log(await store(5, "small"));`;
         toolResults,
       });
     }
-    deepStrictEqual(batches, [2, 1], `warm resume ttl ${warmResumeTtl}`);
+    deepStrictEqual(batches, [2, 1], `warm resume ttl ${warmResumeTtlMs} ms`);
     deepStrictEqual(result, {
       type: "success",
       stdout: "fulfilled fulfilled rejected rejected\nstored 5\n",

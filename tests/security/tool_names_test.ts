@@ -112,7 +112,7 @@ console.log(await secret());`,
 });
 
 Deno.test("await import('tools') with a tool named then settles and calls no tool", async () => {
-  await using server = await startServer({ codeExecutionTimeout: 3 });
+  await using server = await startServer({ codeExecutionTimeoutMs: 3000 });
   const { result, calls } = await attempt(
     server,
     `try {

@@ -64,7 +64,7 @@ Deno.test("20 unread streams of 4 MiB of control characters hold what their term
     `20 unread streams grew the server by ${grown / MiB} MiB (bound ${bound / MiB})`,
   );
   for (const conn of conns) conn.close();
-  await assertStillServes({ client: server.client } as Parameters<typeof assertStillServes>[0]);
+  await assertStillServes(server);
 });
 
 Deno.test("unread streams fill the server's budget, are cut after the unread timeout, and give it back", async () => {
@@ -105,5 +105,5 @@ Deno.test("unread streams fill the server's budget, are cut after the unread tim
   const after = await server.client.executeCode({ code: FLOOD, tools: {} });
   strictEqual(after.type, "success");
   ok(after.stdout.endsWith(LIMIT_MARKER), `cut short after the cut: ${after.stdout.slice(-80)}`);
-  await assertStillServes({ client: server.client } as Parameters<typeof assertStillServes>[0]);
+  await assertStillServes(server);
 });

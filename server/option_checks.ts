@@ -1,0 +1,159 @@
+/**
+ * Settings that start a server that can never work, refused at start: options whose values
+ * are each within bounds but together make every program fail (a memory budget smaller than
+ * one sandbox), a sandbox Deno binary that is missing or does not run, and a listening
+ * address that cannot be had. Each is one {@linkcode OptionError} naming the option.
+ *
+ * @module
+ */
+import type { Language } from "../protocol.ts";
+import { type Audience, OptionError } from "./option_kinds.ts";
+import { terminalFrameBytes } from "./limits.ts";
+import { type OptionKey, type OptionValues, specOf } from "./option_table.ts";
+
+const MiB = 1024 * 1024;
+
+/** An option's name for an audience: `--sandbox-memory-mb`, or `sandboxMemoryMb`. */
+export function optionName(key: OptionKey, audience: Audience): string {
+  const flag = specOf(key).flag;
+  return audience === "cli" && flag ? `--${flag}` : key;
+}
+
+/**
+ * What admission charges one sandbox of `language` against the memory budget, in bytes (the
+ * runner's `memoryBytes`).
+ */
+export function sandboxCharge(
+  config: Pick<OptionValues, "sandboxMemoryMb" | "pythonSandboxMemoryMb">,
+  language: Language,
+): number {
+  return (language === "python" ? config.pythonSandboxMemoryMb : config.sandboxMemoryMb) * MiB;
+}
+
+/**
+ * The memory budget must hold one sandbox of the default language, or every program waits
+ * for memory that never comes and gets 503 while `/ready` says 200.
+ */
+export function memoryBudgetProblem(
+  config: Pick<
+    OptionValues,
+    "memoryBudgetMb" | "language" | "sandboxMemoryMb" | "pythonSandboxMemoryMb"
+  >,
+): OptionError | undefined {
+  const needed = sandboxCharge(config, config.language) / MiB;
+  if (config.memoryBudgetMb >= needed) return undefined;
+  const cap = config.language === "python" ? "pythonSandboxMemoryMb" : "sandboxMemoryMb";
+  return new OptionError(
+    "memoryBudgetMb",
+    config.memoryBudgetMb,
+    (audience) =>
+      `expected at least ${needed} MiB: one ${config.language} sandbox is charged ${needed} MiB ` +
+      `(${optionName(cap, audience)}), so no program could start`,
+  );
+}
+
+/**
+ * An event stream must hold a terminal frame (the output limit, the return value's, an error's
+ * text) and room for other frames, or an execution that prints to its limit could never end
+ * with one.
+ */
+export function bufferedBytesProblem(
+  config: Pick<OptionValues, "maxBufferedBytes" | "maxOutputBytes" | "maxToolArgsBytes">,
+): OptionError | undefined {
+  const needed = terminalFrameBytes(config) + 64 * 1024;
+  if (config.maxBufferedBytes >= needed) return undefined;
+  return new OptionError(
+    "maxBufferedBytes",
+    config.maxBufferedBytes,
+    (audience) =>
+      `expected at least ${needed}: a stream must hold a last frame of up to ` +
+      `${optionName("maxOutputBytes", audience)} of output and ` +
+      `${optionName("maxToolArgsBytes", audience)} of return value, and 64 KiB more`,
+  );
+}
+
+/** Throws the first combination of options that makes every program fail. */
+export function checkCombination(config: OptionValues): void {
+  const problem = memoryBudgetProblem(config) ?? bufferedBytesProblem(config);
+  if (problem) throw problem;
+}
+
+/**
+ * Checks that `path` is a Deno binary that runs (unless it is the one running this process):
+ * it exists, is an executable file, and `--version` says `deno`.
+ */
+export async function checkDenoBinary(path: string): Promise<void> {
+  if (path === Deno.execPath()) return;
+  const fail = (why: string) => new OptionError("denoPath", path, why);
+  if (path.includes("/")) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch (error) {
+      throw fail(
+        error instanceof Deno.errors.NotFound
+          ? "no such file: expected the path of a Deno binary"
+          : `cannot be read (${message(error)}): expected a Deno binary this user may run`,
+      );
+    }
+    if (!info.isFile) throw fail("not a file: expected the path of a Deno binary");
+    if (info.mode !== null && (info.mode & 0o111) === 0) {
+      throw fail("not executable: expected a Deno binary this user may run");
+    }
+  }
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(path, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(10_000),
+    }).output();
+  } catch (error) {
+    throw fail(`does not run (${message(error)}): expected a Deno binary this user may run`);
+  }
+  const said = new TextDecoder().decode(output.stdout).split("\n")[0]!.trim();
+  if (!output.success || !/^deno \d/.test(said)) {
+    throw fail(`is not a Deno binary (\`--version\` said ${JSON.stringify(said.slice(0, 60))})`);
+  }
+}
+
+/** The error for a listener that could not be had on `hostname`:`port`. */
+export function listenProblem(error: unknown, hostname: string, port: number): OptionError {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new OptionError(
+      "port",
+      port,
+      (audience) =>
+        `${hostname}:${port} is in use: expected a free port, or 0 for any free one ` +
+        `(${optionName("port", audience)} 0)`,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new OptionError(
+      "port",
+      port,
+      `this user may not listen on it (${message(error)}): expected a port from 1024 up`,
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new OptionError("host", hostname, "not an address of this machine");
+  }
+  if (/lookup address|Name or service not known|nodename nor servname/i.test(message(error))) {
+    return new OptionError(
+      "host",
+      hostname,
+      "does not resolve: expected an address or host name of this machine",
+    );
+  }
+  return new OptionError(
+    "host",
+    hostname,
+    `cannot listen there (${message(error)}): expected an address or host name of this machine`,
+  );
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

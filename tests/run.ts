@@ -1,0 +1,144 @@
+/**
+ * `deno task test`: every test file in its own `deno test` process, `--jobs` (default: the
+ * cores, or `DENO_JOBS`) at a time, the slowest first; then the doc tests. Each file's output is
+ * printed whole when it ends, and a summary at the end; the exit code is 1 if any failed.
+ *
+ * Why processes, not `deno test --parallel`: that runs files as workers of one process, which
+ * share its pid, children, environment and signal handlers, and the tests check exactly those
+ * (the sandbox hosts a server leaves are this process's children; `env_test.ts` sets variables
+ * a sandbox must not see). Every file is also safe to run beside any other: servers listen on
+ * port 0 (or a port just found free), temporary files are made with unique names, and the
+ * shared caches (`.venv/`, the Python snapshot, the runtimes) are built under a lock or written
+ * to a temporary name and renamed.
+ *
+ * ```sh
+ * deno task test                      # everything
+ * deno task test tests/cli_test.ts    # some files (no doc tests)
+ * deno task test --jobs=1             # one file at a time
+ * ```
+ *
+ * Everything is type-checked once, first (`deno check --doc`), and each file then runs with
+ * `--no-check`; `--no-check` skips the first check too (`deno task ok` has just made it).
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const TIMES = `${ROOT}.cache/test-times.json`;
+const decoder = new TextDecoder();
+
+/** One unit of work: a test file, or the doc tests. */
+interface Item {
+  name: string;
+  args: string[];
+}
+
+interface Outcome {
+  item: Item;
+  ok: boolean;
+  ms: number;
+  output: string;
+  summary: string;
+}
+
+async function testFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(`${ROOT}${dir}`)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory && entry.name !== "npm") files.push(...await testFiles(path));
+    else if (entry.isFile && /_test\.ts$/.test(entry.name)) files.push(path);
+  }
+  return files;
+}
+
+/** Times of the last run, by item, to start the slowest first. */
+async function lastTimes(): Promise<Record<string, number>> {
+  try {
+    return JSON.parse(await Deno.readTextFile(TIMES));
+  } catch {
+    return {};
+  }
+}
+
+/** Where the doc tests are: every module outside tests/ (a test file there has none). */
+const DOC_ROOTS = [
+  "mod.ts",
+  "cli.ts",
+  "protocol.ts",
+  "client/",
+  "server/",
+  "runner/",
+  "npm/",
+  "examples/",
+  "bench/",
+];
+
+async function run(item: Item): Promise<Outcome> {
+  const started = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "--allow-all", "--no-check", ...item.args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = decoder.decode(output.stdout) + decoder.decode(output.stderr);
+  const summary = text.match(/^(ok|FAILED) \| .*$/m)?.[0] ?? `exit code ${output.code}`;
+  return { item, ok: output.success, ms: performance.now() - started, output: text, summary };
+}
+
+async function main(args: string[]): Promise<number> {
+  const jobsArg = args.find((a) => a.startsWith("--jobs="));
+  const jobs =
+    Number(jobsArg?.slice(7) ?? Deno.env.get("DENO_JOBS") ?? navigator.hardwareConcurrency) ||
+    2;
+  const chosen = args.filter((a) => !a.startsWith("--"));
+  const files = chosen.length > 0 ? chosen : (await testFiles("tests")).sort();
+  const items: Item[] = files.map((file) => ({ name: file, args: [file] }));
+  // The doc tests: the JSDoc examples of every module (the test files have none).
+  if (chosen.length === 0) items.push({ name: "doc tests", args: ["--doc", ...DOC_ROOTS] });
+  if (!args.includes("--no-check")) {
+    const check = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--doc", ...(chosen.length > 0 ? chosen : ["."])],
+      cwd: ROOT,
+    }).output();
+    if (!check.success) return 1;
+  }
+  const times = await lastTimes();
+  items.sort((a, b) => (times[b.name] ?? 60_000) - (times[a.name] ?? 60_000));
+  const started = performance.now();
+  const outcomes: Outcome[] = [];
+  const queue = [...items];
+  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, async () => {
+    for (let item = queue.shift(); item; item = queue.shift()) {
+      const outcome = await run(item);
+      outcomes.push(outcome);
+      console.log(
+        `${outcome.ok ? "ok    " : "FAILED"} ${item.name} (${
+          (outcome.ms / 1000).toFixed(1)
+        } s): ${outcome.summary}`,
+      );
+      if (!outcome.ok) console.log(outcome.output);
+    }
+  }));
+  const failed = outcomes.filter((o) => !o.ok);
+  await Deno.mkdir(`${ROOT}.cache`, { recursive: true });
+  await Deno.writeTextFile(
+    TIMES,
+    JSON.stringify(
+      { ...times, ...Object.fromEntries(outcomes.map((o) => [o.item.name, Math.round(o.ms)])) },
+      null,
+      1,
+    ),
+  );
+  const wall = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `\n${failed.length === 0 ? "ok" : "FAILED"}: ${
+      outcomes.length - failed.length
+    } of ${outcomes.length} files passed in ${wall} s (${jobs} at a time)`,
+  );
+  for (const outcome of failed) console.log(`  FAILED ${outcome.item.name}: ${outcome.summary}`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
