@@ -31,6 +31,8 @@ export const VERSION: string = denoJson.version;
 interface Command {
   summary: string;
   run(args: string[]): Promise<number>;
+  /** It answers `--help` itself (on stderr: `progtc mcp`'s stdout is its MCP channel). */
+  ownHelp?: boolean;
 }
 
 /** The commands, one line each. */
@@ -39,8 +41,10 @@ const COMMANDS: Record<string, Command> = {
   // `progtc mcp` has its own flags and help; loaded only for it (the MCP SDK reads the
   // environment as it loads, which `cli.ts --help` without permissions must not need).
   mcp: {
-    summary: "A code-mode MCP server in front of MCP servers (progtc mcp --help)",
+    summary:
+      "A code-mode MCP server in front of MCP servers: progtc mcp --config servers.json [options]",
     run: async (args) => (await import("./mcp/cli.ts")).mcpMain(args, VERSION),
+    ownHelp: true,
   },
   prepare: { summary: "Build the Python snapshot now (install time, images)", run: prepare },
 };
@@ -73,8 +77,9 @@ ${serveHelp()}
 /** Runs the command line; resolves with the exit code once the command ends. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
+  const own = Object.hasOwn(COMMANDS, name ?? "") && COMMANDS[name!]!.ownHelp === true;
   const asks = (...flags: string[]) =>
-    flags.includes(name ?? "") || rest.some((a) => flags.includes(a));
+    flags.includes(name ?? "") || (!own && rest.some((a) => flags.includes(a)));
   if (asks("--version", "-V")) {
     console.log(VERSION);
     return 0;

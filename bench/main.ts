@@ -29,6 +29,7 @@ import { soak } from "./soak.ts";
 import { stalls } from "./stalls.ts";
 import { sseReader } from "./sse_reader.ts";
 import { mcpTokens } from "./mcp_tokens.ts";
+import { capacity } from "./capacity.ts";
 
 /** What a section reports. */
 export interface Section {
@@ -70,6 +71,7 @@ type SharedServer = "ours" | "reference" | "echo";
 
 const SECTIONS: { name: string; run: (ctx: Ctx) => Promise<Section> }[] = [
   ...COMPARE,
+  { name: "capacity", run: capacity },
   { name: "step_api", run: stepApi },
   { name: "load_test", run: loadTest },
   { name: "idle_memory", run: idleMemory },

@@ -5,7 +5,7 @@
  * accept each other's state tokens.
  *
  * ```sh
- * PROGTC_API_KEY=secret deno serve --allow-net --allow-env --allow-read --allow-run \
+ * PROGTC_API_KEY=secret deno serve --allow-net --allow-env --allow-read --allow-write --allow-run \
  *   --port 8000 examples/serverless_step.ts
  * ```
  *

@@ -55,6 +55,9 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** The flags of `progtc mcp`, without their dashes. */
+export const MCP_FLAGS: readonly string[] = Object.keys(OPTIONS);
+
 /** A start mistake: one line, exit code 2. */
 export class McpUsageError extends Error {
   /** A usage error saying `message`. */

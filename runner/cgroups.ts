@@ -57,6 +57,10 @@ export interface HostCgroup {
   attach(pid: number): void;
   /** Whether the kernel killed a process in it for crossing its limit. */
   oomKilled(): boolean;
+  /** The memory charged to it now, in bytes (0 once it cannot be read). */
+  usage(): number;
+  /** Sets its limit (best effort: a limit the kernel refuses is left as it was). */
+  setLimit(bytes: number): void;
   /** Removes it (its process has exited). */
   remove(): void;
 }
@@ -119,6 +123,31 @@ export class MemoryCgroups {
     return new MemoryCgroups({ kind: "rlimit", why }, realFs);
   }
 
+  /**
+   * Limits this runner's hosts together to `bytes` (the memory budget): the kernel then stops
+   * the sandboxes before they take the machine's memory, however fast they grow. Once, before
+   * the first host. Returns whether it could.
+   */
+  limitAll(bytes: number): boolean {
+    if (this.bound.kind !== "cgroup") return false;
+    const fs = this.#fs;
+    const root = this.bound.root;
+    try {
+      if (this.bound.version === 2) {
+        fs.write(`${root}/memory.max`, String(bytes));
+        if (fs.exists(`${root}/memory.swap.max`)) fs.write(`${root}/memory.swap.max`, "0");
+      } else {
+        fs.write(`${root}/memory.limit_in_bytes`, String(bytes));
+        if (fs.exists(`${root}/memory.memsw.limit_in_bytes`)) {
+          fs.write(`${root}/memory.memsw.limit_in_bytes`, String(bytes));
+        }
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** A new host cgroup limited to `limitBytes`, or `undefined` under the rlimit bound. */
   create(limitBytes: number): HostCgroup | undefined {
     if (this.bound.kind !== "cgroup") return undefined;
@@ -151,6 +180,28 @@ export class MemoryCgroups {
           return false;
         }
       },
+      usage: () => {
+        try {
+          return Number(
+            fs.read(`${path}/${version === 2 ? "memory.current" : "memory.usage_in_bytes"}`).trim(),
+          ) || 0;
+        } catch {
+          return 0;
+        }
+      },
+      setLimit: (bytes) => {
+        try {
+          if (version === 2) return fs.write(`${path}/memory.max`, String(bytes));
+          // v1 checks memory and swap together against memory: raise the larger one first.
+          const files = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+            .filter((file) => fs.exists(`${path}/${file}`));
+          const current = Number(fs.read(`${path}/memory.limit_in_bytes`).trim());
+          if (bytes > current) files.reverse();
+          for (const file of files) fs.write(`${path}/${file}`, String(bytes));
+        } catch {
+          // Below what it holds, or gone: the limit stays.
+        }
+      },
       remove: () => removeSoon(fs, path),
     };
   }
@@ -160,15 +211,14 @@ export class MemoryCgroups {
     if (this.bound.kind !== "cgroup") return;
     const fs = this.#fs;
     const root = this.bound.root;
-    const mine = this.bound.version === 1 ? "host-" : `host-${this.#id}-`;
     let names: string[] = [];
     try {
-      names = fs.list(root).filter((name) => name.startsWith(mine));
+      names = fs.list(root).filter((name) => name.startsWith("host-"));
     } catch {
       return;
     }
     for (const name of names) removeSoon(fs, `${root}/${name}`);
-    if (this.bound.version === 1) removeSoon(fs, root, names.length > 0 ? 100 : 0);
+    removeSoon(fs, root, names.length > 0 ? 100 : 0);
   }
 }
 
@@ -179,6 +229,8 @@ function prepareV1(fs: CgroupFs, own: string, pid: number): string | { why: stri
   const root = `${own}/progtc-${pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
     if (!fs.exists(root)) fs.mkdir(root);
+    // Its hosts' memory counts towards its own limit (always so on recent kernels).
+    if (fs.exists(`${root}/memory.use_hierarchy`)) fs.write(`${root}/memory.use_hierarchy`, "1");
     return root;
   } catch (error) {
     return { why: `cannot create ${root}: ${error instanceof Error ? error.message : error}` };
@@ -210,7 +262,12 @@ function prepareV2(fs: CgroupFs, own: string, pid: number): string | { why: stri
       }
       fs.write(`${own}/cgroup.subtree_control`, "+memory");
     }
-    return own;
+    // One group per runner, its hosts' parent (a process may run several servers, as tests do).
+    removeStale(fs, own, /^progtc-(\d+)-/);
+    const root = `${own}/progtc-${pid}-${crypto.randomUUID().slice(0, 8)}`;
+    fs.mkdir(root);
+    fs.write(`${root}/cgroup.subtree_control`, "+memory");
+    return root;
   } catch (error) {
     return {
       why: `cannot enable memory for ${own}'s children: ${

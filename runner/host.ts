@@ -1,41 +1,48 @@
 /**
- * One sandbox host process, seen from the server: spawn it locked down, lend it to one execution
- * at a time, check it through `/proc` before every program, kill it on anything unusual.
+ * One sandbox host process, seen from the server: spawned locked down, it runs up to
+ * `maxPrograms` programs at once, each in a slot (a fresh worker), and takes new ones until it
+ * is retired.
  *
  * Invariants:
- * - The process has no `--allow-*` flag (Python: read access to the Pyodide files only), a
- *   cleared environment, `/` as its working directory, a unique `--location`, no remote or npm
- *   fetching, a V8 heap cap per isolate and, where `prlimit` exists, an RLIMIT_DATA cap that
- *   also bounds ArrayBuffers and wasm memory.
- * - The first stdin line is a random host key; every stdout line must start with it (the host's
- *   own realm) or with the current execution's key (its program's worker) and then parse. The
- *   first line that does not is a violation: the process is killed.
- * - A host takes a program only when it said `ready` and {@linkcode checkHost} found it idle: no
- *   thread of the previous program is left, nothing else reads its stdin.
- * - A host runs another program only after a clean end: the execution says the program ended
- *   by itself within its limits (`finish(true)`), and the host is under its reuse limits (runs,
- *   age, memory). Every other end kills it.
- * - `exited` resolves once, after the last line was handled, whatever ended the process.
+ * - The process has no `--allow-*` flag but the one to open the server's socket, which its
+ *   realm gives up once connected (Python: and read the Pyodide files), a cleared environment,
+ *   `/` as its working directory, a unique `--location`, no remote or npm fetching, a V8 heap cap
+ *   per isolate and, where `prlimit` exists, an RLIMIT_DATA cap.
+ * - Its stdin carries its key and is closed; its stdout is not read (`/dev/null`): programs can
+ *   reach both without any permission. Everything else goes over its socket, `<slot> <JSON>`
+ *   lines, which only its realm holds.
+ * - A line of slot 0 must be a host message, a line of a running slot a message of that
+ *   program: a malformed program line ends that program only (a violation), and what a program
+ *   sends after its end is dropped; a malformed host line, or a line for a slot that is not
+ *   running, is the host's violation: every program on it hears so, and it is killed.
+ * - A worker gets a program only after the server found its thread (`worker`, then `ack`). A
+ *   slot is free again once its worker's thread is gone; a thread that stays makes the host take
+ *   no new program, and the host is killed once its other programs ended.
+ * - `exited` resolves once, after the last line was handled, whatever ended the process; every
+ *   program still on it then hears how.
  *
  * @module
  */
 import { newId } from "../protocol.ts";
-import { checkHost } from "./host_check.ts";
-import type { MemoryCgroups } from "./cgroups.ts";
-import { chunks, readLines } from "./lines.ts";
-import type { Sandbox, SandboxEvent, SandboxExit } from "./sandbox.ts";
+import type {
+  HostCommand,
+  ProgramMessage,
+  SandboxKind,
+  ServerMessage,
+} from "../sandbox/messages.ts";
+import { chunks } from "../sandbox/lines.ts";
+import type { HostCgroup, MemoryCgroups } from "./cgroups.ts";
+import { type HostThread, rssBytes, threadAlive, workerThreads } from "./host_check.ts";
+import type { HostConnection, HostListener } from "./host_listener.ts";
 import {
-  encodeHostInput,
-  type HostInput,
+  encodeServerMessage,
   isEndMessage,
   parseHostMessage,
   parseProgramMessage,
-  type ProgramMessage,
-  type SandboxKind,
-  type ServerMessage,
-} from "./sandbox_protocol.ts";
+} from "./host_messages.ts";
+import type { Sandbox, SandboxEvent, SandboxExit } from "./sandbox.ts";
 
-/** How to start sandbox host processes, and when to stop reusing one. */
+/** How to start sandbox host processes, and when to retire one. */
 export interface HostOptions {
   kind: SandboxKind;
   /** The runtime binary. */
@@ -48,101 +55,121 @@ export interface HostOptions {
   v8Flags: string[];
   /** RLIMIT_DATA in MiB (heaps, ArrayBuffers, wasm memory of the whole process). */
   dataMb: number;
-  /** Longest protocol line accepted from the host, in characters. */
+  /** Longest line a program may have written for it, in characters (the host enforces it). */
   maxLineLength: number;
-  /** How long a host may take to become ready, at start and between programs, in ms. */
+  /** How long a host may take to start and connect, in ms. */
   readyTimeoutMs: number;
   /** Extra `deno run` flags and the entry module. */
   entry: { flags: string[]; module: string };
-  /** Whether hosts run more than one program (`/proc` checks are possible). */
-  reuse: boolean;
-  /** Programs a host runs before it is retired. */
+  /** The socket hosts connect to. */
+  listener: HostListener;
+  /** Programs a host runs at once. */
+  maxPrograms: number;
+  /**
+   * Whether worker threads can be checked in `/proc`: without, a host runs one program only, and
+   * once.
+   */
+  checks: boolean;
+  /** Programs a host starts before it is retired. */
   maxRuns: number;
   /** Age after which a host takes no more programs, in ms. */
   maxAgeMs: number;
-  /** Resident memory above which a host takes no more programs, in bytes. */
-  maxRssBytes: number;
   /** Where each host gets a memory cgroup (when the bound is a cgroup). */
   cgroups: MemoryCgroups;
-  /** The memory one host may use: its cgroup's limit, and what admission charges for it. */
+  /** The most one host may use: its cgroup's limit when full. */
   memoryBytes: number;
+  /** The memory one program may use: its host stops a worker that reports more. */
+  programMemoryBytes: number;
+  /** The host's own share of its cgroup (its realm, relay and spares), beside its programs'. */
+  ownMemoryBytes: number;
 }
 
 /** Where a host is in its life. */
-export type HostState = "starting" | "ready" | "leased" | "recycling" | "dead";
+export type HostState = "starting" | "ready" | "draining" | "dead";
 
 const STDERR_TAIL = 8 * 1024;
-/**
- * What the runtime prints when the process runs out of memory: V8's fatal out-of-memory (then it
- * traps), Rust's failed allocation under the data rlimit (then it aborts). Looked for only in
- * what the process wrote to stderr since its current program started: a program can write
- * anything to fd 2, but only about its own end.
- */
-const OOM_PATTERN =
-  /out of memory|heap limit|allocation failed|memory allocation of \d+ bytes failed/i;
-
-/** How long the checks may wait for the previous program's threads to go away. */
-const SETTLE_MS = 250;
-
-const encoder = new TextEncoder();
+/** How long a terminated worker's thread may take to go. */
+const SETTLE_MS = 1000;
+/** How long a made worker's thread may take to appear in `/proc`. */
+const FIND_MS = 1000;
 
 /** A running sandbox host process. */
 export class SandboxHost {
   readonly kind: SandboxKind;
   readonly pid: number;
-  readonly startedAt: number = performance.now();
+  /** When it connected and took programs from: its age counts from then. */
+  #readyAt = Infinity;
   /** Resolves once the process is gone and its last line was handled. */
   readonly exited: Promise<SandboxExit>;
   #options: HostOptions;
   #child: Deno.ChildProcess;
-  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #connection: HostConnection | undefined;
   #key = newId();
   #state: HostState = "starting";
-  #lease: Lease | undefined;
+  #slots = new Map<number, Slot>();
+  #nextSlot = 1;
   #runs = 0;
-  #rssBytes = 0;
+  #threads = new Map<number, HostThread>();
+  /** Every worker thread of the host seen so far (its relay's first), by id. */
+  #seen = new Set<number>();
+  #cgroup: HostCgroup | undefined;
+  /** Its cgroup's limit now, in bytes. */
+  #limit: number;
   #ready = Promise.withResolvers<SandboxHost>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #why: string | undefined;
-  /** A worker of this host could not start: it takes no more programs. */
-  #broken = false;
-  #stderr: StderrTail;
-  /** Called when the host is idle again after a program. */
-  onIdle: (() => void) | undefined;
+  /** The process ended (its connection is closed, whatever its reader was doing). */
+  #exiting = false;
+  /** Called when a slot frees, or the host can take programs again. */
+  onFree: (() => void) | undefined;
 
   private constructor(options: HostOptions) {
     this.#options = options;
     this.kind = options.kind;
-    const { cmd, args } = commandLine(options);
-    const cgroup = options.cgroups.create(options.memoryBytes);
+    const { cmd, args, env } = commandLine(options);
+    this.#limit = Math.min(options.memoryBytes, options.ownMemoryBytes);
+    const cgroup = options.cgroups.create(this.#limit);
+    this.#cgroup = cgroup;
     const child = new Deno.Command(cmd, {
       args,
       stdin: "piped",
-      stdout: "piped",
+      stdout: "null",
+      // Never the server's own: programs can write to fd 2. Its tail is for the server's log.
       stderr: "piped",
       // Nothing of the server's own directory: `Deno.cwd()` needs no permission.
       cwd: "/",
       clearEnv: true,
-      env: { ...sandboxEnv(), ...sandboxRuntime(options.denoPath).env },
+      env,
     }).spawn();
     this.#child = child;
     this.pid = child.pid;
-    this.#stdin = child.stdin.getWriter();
-    this.#stdin.closed.catch(() => {});
     try {
       // Into its cgroup before it has its key: no program runs outside it.
       cgroup?.attach(child.pid);
     } catch (error) {
       this.kill(`it could not join its memory cgroup: ${error}`);
     }
-    this.#write(this.#key);
-    const stderr = new StderrTail(child.stderr, STDERR_TAIL);
-    this.#stderr = stderr;
-    const stdoutDone = this.#readStdout();
+    // Expected from now on (a binary that cannot start threw above, and is expected by no one).
+    const connected = options.listener.expect(this.#key, options.readyTimeoutMs);
+    // The key, then nothing: a program can read fd 0 and finds it at its end.
+    const stdin = child.stdin.getWriter();
+    stdin.write(new TextEncoder().encode(`${this.#key}\n`)).then(() => stdin.close()).catch(
+      () => {},
+    );
+    const stderr = collectTail(child.stderr, STDERR_TAIL);
+    const linesDone = connected.then(
+      (connection) => this.#serve(connection),
+      (error) => this.kill(`it did not start: ${error instanceof Error ? error.message : error}`),
+    );
     this.exited = (async (): Promise<SandboxExit> => {
-      const [status] = await Promise.all([child.status, stdoutDone]);
-      const tail = await stderr.done;
-      // The kernel killed it at its cgroup's limit (SIGKILL, and nothing said).
+      const status = await child.status;
+      this.#exiting = true;
+      options.listener.forget(this.#key);
+      this.#connection?.close();
+      await linesDone;
+      const tail = await stderr;
+      // The kernel killed it at its cgroup's limit (SIGKILL, and nothing said), or V8 ran out
+      // of heap (it traps). Never from stderr: its programs can write anything there.
       const cgroupOom = cgroup?.oomKilled() ?? false;
       cgroup?.remove();
       return {
@@ -150,13 +177,15 @@ export class SandboxHost {
         code: status.code,
         signal: status.signal,
         stderr: tail,
-        outOfMemory: cgroupOom || OOM_PATTERN.test(tail),
+        outOfMemory: cgroupOom || status.signal === "SIGTRAP",
+        programs: this.#slots.size,
       };
     })();
     this.exited.then((exit) => {
       this.#state = "dead";
       clearTimeout(this.#timer);
-      this.#lease?.gone(exit);
+      for (const slot of this.#slots.values()) slot.gone(exit);
+      this.#slots.clear();
       const why = this.#why ??
         (exit.stderr.trim().split("\n").slice(-3).join("\n") || `exit code ${exit.code}`);
       this.#ready.reject(new Error(`Sandbox did not start: ${why}`));
@@ -166,8 +195,8 @@ export class SandboxHost {
   }
 
   /**
-   * Spawns a host and resolves once it is ready and checked. Rejects (and kills the process) if
-   * it exits, breaks the protocol or takes longer than `readyTimeoutMs`.
+   * Spawns a host and resolves once it connected. Rejects (and kills the process) if it exits,
+   * breaks the protocol or takes longer than `readyTimeoutMs`.
    */
   static spawn(options: HostOptions): Promise<SandboxHost> {
     try {
@@ -184,14 +213,19 @@ export class SandboxHost {
     return this.#state;
   }
 
-  /** Programs this host has run or is running. */
+  /** Programs this host has started. */
   get runs(): number {
     return this.#runs;
   }
 
-  /** Resident memory at the last check, in bytes. */
-  get rssBytes(): number {
-    return this.#rssBytes;
+  /** Slots taken now (programs running, or whose worker is not yet verifiably gone). */
+  get busy(): number {
+    return this.#slots.size;
+  }
+
+  /** Programs it may still take now. */
+  get free(): number {
+    return this.#state === "ready" ? this.#options.maxPrograms - this.#slots.size : 0;
   }
 
   /** Why the host was killed, if it was. */
@@ -199,15 +233,29 @@ export class SandboxHost {
     return this.#why;
   }
 
-  /** Lends the (ready) host to one execution. */
+  /** The memory it holds now, in bytes: its cgroup's count, or its resident memory. */
+  get usageBytes(): number {
+    if (this.#state === "dead") return 0;
+    return this.#cgroup?.usage() || rssBytes(this.pid);
+  }
+
+  /** Lends a slot to one execution. */
   lease(): Sandbox {
-    if (this.#state !== "ready") throw new Error(`Cannot lease a host that is ${this.#state}`);
-    this.#state = "leased";
+    if (this.free <= 0) throw new Error(`Cannot lease a host that is ${this.#state} and full`);
     this.#runs++;
-    // What an earlier program wrote to fd 2 says nothing about this one.
-    this.#stderr.clear();
-    this.#lease = new Lease(this, newId(), this.#runs - 1);
-    return this.#lease;
+    const slot = new Slot(this, this.#nextSlot++, this.#runs - 1);
+    this.#slots.set(slot.id, slot);
+    this.#fitMemory();
+    const o = this.#options;
+    const retire = !o.checks
+      ? "it runs one program only"
+      : this.#runs >= o.maxRuns
+      ? "it started its last program"
+      : performance.now() - this.#readyAt >= o.maxAgeMs
+      ? "it is too old"
+      : undefined;
+    if (retire !== undefined) this.#drain(retire);
+    return slot;
   }
 
   /** Kills the process at once (SIGKILL). Safe to call many times. */
@@ -222,33 +270,27 @@ export class SandboxHost {
     }
   }
 
-  /** Writes one line to the host (a dead or dying host drops it). */
-  send(message: HostInput): void {
-    this.#write(encodeHostInput(message));
+  /** Writes one message to a slot. */
+  send(slot: number, message: ServerMessage): void {
+    this.#connection?.write(`${slot} ${encodeServerMessage(message)}\n`);
   }
 
-  /** The lease's execution is over. */
-  finished(lease: Lease, reusable: boolean): void {
-    if (lease !== this.#lease || this.#state !== "leased") return;
-    const o = this.#options;
-    const retire = !reusable
-      ? "its program did not end cleanly"
-      : !o.reuse
-      ? "hosts are not reused"
-      : this.#broken
-      ? "its next worker failed"
-      : this.#runs >= o.maxRuns
-      ? "it ran its last program"
-      : performance.now() - this.startedAt >= o.maxAgeMs
-      ? "it is too old"
-      : !lease.ended
-      ? "its program did not end"
-      : undefined;
-    if (retire !== undefined) return this.kill(retire);
-    this.#state = "recycling";
-    if (lease.reading) this.send({ type: "release" });
-    this.#arm(o.readyTimeoutMs, "did not become ready after its program");
-    if (lease.readySeen) this.#check(lease.readySeen);
+  /** Writes one message to the host itself. */
+  #command(message: HostCommand): void {
+    this.#connection?.write(`0 ${JSON.stringify(message)}\n`);
+  }
+
+  /** The slot's execution is over; a program still running is stopped. */
+  finished(slot: Slot): void {
+    if (!slot.ended || !slot.started) this.send(slot.id, { type: "stop" });
+  }
+
+  /** Takes no new programs; is killed once the programs it runs are over. */
+  #drain(why: string): void {
+    if (this.#state === "dead") return;
+    this.#why ??= why;
+    this.#state = "draining";
+    if (this.#slots.size === 0) this.kill(why);
   }
 
   #arm(ms: number, why: string): void {
@@ -256,118 +298,196 @@ export class SandboxHost {
     this.#timer = setTimeout(() => this.kill(why), ms);
   }
 
-  #write(line: string): void {
-    if (this.#state === "dead") return;
-    this.#stdin.write(encoder.encode(`${line}\n`)).catch(() => {});
-  }
+  async #serve(connection: HostConnection): Promise<void> {
+    this.#connection = connection;
+    // The host's first worker is its relay, made before it connected; the others are programs'.
+    if (this.#options.checks) {
+      const relay = workerThreads(this.pid)[0];
+      if (relay === undefined) return void this.#violation("it has no relay worker");
+      this.#seen.add(relay.tid);
+    }
 
-  async #readStdout(): Promise<void> {
     try {
-      for await (const line of readLines(this.#child.stdout, this.#options.maxLineLength)) {
+      for await (const line of connection.lines) {
         if (!this.#onLine(line)) break;
       }
     } catch (error) {
-      this.#violation(String(error));
+      // Closed because the process ended: not a line it wrote.
+      if (!this.#exiting) this.#violation(String(error));
     }
   }
 
   /** Handles one line; false once the host was killed for it. */
   #onLine(line: string): boolean {
-    const lease = this.#lease;
-    if (line.startsWith(this.#key)) {
-      const message = parseHostMessage(line.slice(this.#key.length));
-      if (message === undefined) return this.#violation(describeLine(line, this.#key));
+    const space = line.indexOf(" ");
+    const slotId = /^\d{1,15} /.test(line) ? Number(line.slice(0, space)) : NaN;
+    if (Number.isNaN(slotId)) return this.#violation(describe(line));
+    const text = line.slice(space + 1);
+    if (slotId === 0) {
+      const message = parseHostMessage(text);
+      if (message === undefined) return this.#violation(describe(text));
       switch (message.type) {
+        case "worker":
+          this.#onWorker(message.number);
+          return true;
         case "ready":
-          return this.#onReady(message.workers);
-        case "failed":
-          if (this.#state !== "leased") return this.#violation(`a worker failed: ${message.error}`);
-          this.#broken = true;
+          // Its first worker is warm: programs start at once from now on.
+          if (this.#state !== "starting") return this.#violation("it said ready twice");
+          clearTimeout(this.#timer);
+          this.#readyAt = performance.now();
+          this.#state = "ready";
+          this.#ready.resolve(this);
+          return true;
+        case "started": {
+          const slot = this.#slots.get(message.slot);
+          if (slot === undefined || slot.started) {
+            return this.#violation(`program ${message.slot} started again, or never given`);
+          }
+          slot.startedIn(message.number);
+          return true;
+        }
+        case "gone":
+          this.#onGone(message.slot, message.number);
           return true;
         case "worker_error":
-          lease?.emit({ type: "worker_error", error: message.error });
-          this.kill(`its worker failed: ${message.error}`);
+          this.#slots.get(message.slot)?.emit({ type: "worker_error", error: message.error });
+          return true;
+        case "violation":
+          this.#slots.get(message.slot)?.emit({ type: "violation", detail: message.detail });
+          return true;
+        case "out_of_memory": {
+          const cap = mib(this.#options.programMemoryBytes);
+          this.#slots.get(message.slot)?.emit({
+            type: "out_of_memory",
+            error: `RangeError: the program exceeded its memory limit of ${cap} MiB ` +
+              `(it held ${mib(message.bytes)} MiB) and was stopped`,
+          });
+          return true;
+        }
+        case "memory":
+          for (const [id, bytes] of message.programs) {
+            const slot = this.#slots.get(id);
+            if (slot) slot.memoryBytes = bytes;
+          }
+          return true;
+        case "failed":
+          this.kill(`a worker failed: ${message.error}`);
           return false;
       }
     }
-    if (lease !== undefined && !lease.ended && line.startsWith(lease.key)) {
-      const message = parseProgramMessage(line.slice(lease.key.length));
-      if (message === undefined) return this.#violation(describeLine(line, lease.key));
-      lease.program(message);
+    const slot = this.#slots.get(slotId);
+    if (slot === undefined || !slot.started) {
+      return this.#violation(`a line for program ${slotId}, which is not running`);
+    }
+    // After its end, nothing of a program counts: its worker is being terminated.
+    if (slot.ended) return true;
+    const message = parseProgramMessage(text);
+    if (message === undefined) {
+      slot.emit({ type: "violation", detail: describe(text) });
       return true;
     }
-    return this.#violation(describeLine(line, this.#key));
+    slot.program(message);
+    return true;
   }
 
-  #onReady(workers: number[]): boolean {
-    const lease = this.#lease;
-    if (this.#state === "starting" || this.#state === "recycling") {
-      this.#check(workers);
-      return true;
-    }
-    if (this.#state === "leased" && lease?.ended && !lease.readySeen) {
-      lease.readySeen = workers; // `finish` comes next and checks.
-      return true;
-    }
-    return this.#violation("the host said ready while its program ran");
+  /** A new worker: its thread is found now, before it can be given a program. */
+  #onWorker(number: number): void {
+    if (!this.#options.checks) return this.#command({ type: "ack", number });
+    const deadline = performance.now() + FIND_MS;
+    const find = () => {
+      if (this.#state === "dead") return;
+      // The oldest worker thread not seen before: the host makes them one at a time.
+      const thread = workerThreads(this.pid).find((t) => !this.#seen.has(t.tid));
+      if (thread) {
+        this.#seen.add(thread.tid);
+        this.#threads.set(number, thread);
+        return this.#command({ type: "ack", number });
+      }
+      if (performance.now() > deadline) {
+        return void this.#violation(`its worker ${number} has no thread`);
+      }
+      setTimeout(find, 2);
+    };
+    find();
   }
 
-  /** Checks the process until it is idle (then it is ready) or must not run a program. */
-  #check(workers: number[]): void {
+  /** A slot's worker was terminated: the slot frees once its thread is gone. */
+  #onGone(id: number, number: number): void {
+    const slot = this.#slots.get(id);
+    if (!slot) return;
+    const thread = this.#threads.get(number);
+    this.#threads.delete(number);
     const deadline = performance.now() + SETTLE_MS;
-    const attempt = () => {
-      if (this.#state !== "starting" && this.#state !== "recycling") return;
-      const result = this.#options.reuse
-        ? checkHost(this.pid, workers)
-        : { type: "idle" as const, rssBytes: 0 };
-      if (result.type === "busy" && performance.now() < deadline) {
-        setTimeout(attempt, 2);
+    const check = () => {
+      if (this.#state === "dead") return;
+      if (thread && threadAlive(this.pid, thread)) {
+        if (performance.now() < deadline) return void setTimeout(check, 5);
+        // It will not go (Deno does not stop a worker in an endless loop): no program may start
+        // beside it any more, and the process ends with the last of the others.
+        this.#slots.delete(id);
+        this.#fitMemory();
+        slot.release();
+        this.#drain(`the worker of one of its programs did not stop`);
         return;
       }
-      if (result.type !== "idle") return void this.kill(`not idle: ${result.why}`);
-      if (this.#state === "recycling" && result.rssBytes > this.#options.maxRssBytes) {
-        return void this.kill(`it uses ${Math.round(result.rssBytes / 2 ** 20)} MiB`);
-      }
-      clearTimeout(this.#timer);
-      this.#rssBytes = result.rssBytes;
-      const wasStarting = this.#state === "starting";
-      this.#state = "ready";
-      const lease = this.#lease;
-      this.#lease = undefined;
-      lease?.release();
-      if (wasStarting) this.#ready.resolve(this);
-      else this.onIdle?.();
+      this.#slots.delete(id);
+      this.#fitMemory();
+      slot.release();
+      if (this.#state === "draining" && this.#slots.size === 0) this.kill(this.#why ?? "drained");
+      else this.onFree?.();
     };
-    attempt();
+    check();
   }
 
+  /**
+   * Sets the host's cgroup to what its programs may hold (each its cap) and its own share, at
+   * most its bound: the kernel then holds a program that never reports its memory near its own
+   * cap when it runs with few others. Lowered no further than what the host holds now.
+   */
+  #fitMemory(): void {
+    const cgroup = this.#cgroup;
+    if (!cgroup) return;
+    const o = this.#options;
+    const target = Math.min(
+      o.memoryBytes,
+      o.ownMemoryBytes + this.#slots.size * o.programMemoryBytes,
+    );
+    if (target === this.#limit) return;
+    const limit = target > this.#limit
+      ? target
+      : Math.min(this.#limit, Math.max(target, cgroup.usage() + 64 * 2 ** 20));
+    cgroup.setLimit(limit);
+    this.#limit = limit;
+  }
+
+  /** The host broke the protocol: every program on it hears so, and it is killed. */
   #violation(detail: string): false {
-    this.#lease?.emit({ type: "violation", detail });
+    for (const slot of this.#slots.values()) slot.emit({ type: "violation", detail });
     this.kill(`broke the protocol: ${detail}`);
     return false;
   }
 }
 
-/** One execution's hold on a host. */
-class Lease implements Sandbox {
-  readonly key: string;
+/** One execution's slot on a host. */
+class Slot implements Sandbox {
+  readonly id: number;
   readonly runs: number;
   readonly released: Promise<void>;
   /** The program's end message arrived. */
   ended = false;
-  /** The program ended with a read of the pipe open. */
-  reading = false;
-  /** The host said ready (with these workers) after the program's end, before `finish`. */
-  readySeen: number[] | undefined;
+  /** What the program holds, as its worker last reported. */
+  memoryBytes = 0;
+  /** A worker took the program. */
+  started = false;
   #host: SandboxHost;
   #listener: ((event: SandboxEvent) => void) | undefined;
   #backlog: SandboxEvent[] = [];
   #finished = false;
   #release = Promise.withResolvers<void>();
 
-  constructor(host: SandboxHost, key: string, runs: number) {
+  constructor(host: SandboxHost, id: number, runs: number) {
     this.#host = host;
-    this.key = key;
+    this.id = id;
     this.runs = runs;
     this.released = this.#release.promise;
   }
@@ -387,23 +507,28 @@ class Lease implements Sandbox {
 
   send(message: ServerMessage): void {
     if (this.#finished || this.ended) return;
-    this.#host.send(message.type === "run" ? { ...message, key: this.key } : message);
+    this.#host.send(this.id, message);
   }
 
-  finish(reusable: boolean): void {
+  finish(): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#listener = undefined;
     this.#backlog = [];
-    this.#host.finished(this, reusable);
+    this.#host.finished(this);
   }
 
-  /** A line of the program. */
+  startedIn(_number: number): void {
+    this.started = true;
+  }
+
+  evict(error: string): void {
+    this.emit({ type: "out_of_memory", error });
+  }
+
+  /** A message of the program. */
   program(message: ProgramMessage): void {
-    if (isEndMessage(message)) {
-      this.ended = true;
-      this.reading = message.reading === true;
-    }
+    if (isEndMessage(message)) this.ended = true;
     this.emit(message);
   }
 
@@ -419,7 +544,7 @@ class Lease implements Sandbox {
     this.#release.resolve();
   }
 
-  /** The host is idle again. */
+  /** The slot is free again (or never will be, and no longer this execution's concern). */
   release(): void {
     this.#release.resolve();
   }
@@ -463,51 +588,61 @@ export function sandboxRuntime(denoPath: string): { cmd: string; env: Record<str
   return { cmd: name, env: { PATH: denoPath.slice(0, slash) } };
 }
 
-function commandLine(options: HostOptions): { cmd: string; args: string[] } {
+/** The command line of a host: locked flags, its socket, and the data rlimit. */
+export function commandLine(
+  options: HostOptions,
+): { cmd: string; args: string[]; env: Record<string, string> } {
+  const socket = options.listener.path;
   const deno = [
     ...LOCKED_RUN_FLAGS,
     `--location=http://sandbox-${crypto.randomUUID()}.progtc.invalid/`,
     `--v8-flags=${[`--max-old-space-size=${options.heapMb}`, ...options.v8Flags].join(",")}`,
-    ...options.entry.flags,
+    // Its realm opens the socket, then gives these up.
+    `--allow-net=unix:${socket}`,
+    `--allow-write=${socket}`,
+    ...withReadOf(options.entry.flags, socket),
     options.entry.module,
+    socket,
+    String(options.maxLineLength),
+    // The host ends by itself once this process is no longer its parent.
+    String(Deno.pid),
+    String(options.programMemoryBytes),
   ];
-  const runtime = sandboxRuntime(options.denoPath).cmd;
-  if (options.prlimitPath === null) return { cmd: runtime, args: deno };
+  const runtime = sandboxRuntime(options.denoPath);
+  const env = { ...sandboxEnv(), ...runtime.env };
+  if (options.prlimitPath === null) return { cmd: runtime.cmd, args: deno, env };
   const data = options.dataMb * 1024 * 1024;
-  return { cmd: options.prlimitPath, args: [`--data=${data}:${data}`, "--", runtime, ...deno] };
+  return {
+    cmd: options.prlimitPath,
+    args: [`--data=${data}:${data}`, "--", runtime.cmd, ...deno],
+    env,
+  };
 }
 
-function describeLine(line: string, key: string): string {
-  const text = line.startsWith(key) ? line.slice(key.length) : line;
+/** `flags` with `path` added to their `--allow-read` (or a new one). */
+function withReadOf(flags: string[], path: string): string[] {
+  const read = flags.findIndex((flag) => flag.startsWith("--allow-read="));
+  if (read === -1) return [...flags, `--allow-read=${path}`];
+  return flags.map((flag, i) => i === read ? `${flag},${path}` : flag);
+}
+
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+function describe(text: string): string {
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
   return `unexpected line from sandbox: ${JSON.stringify(shown)}`;
 }
 
-/**
- * The last `max` characters a process wrote to stderr since the last `clear()`: for the server's
- * log when the process dies (the runtime's own fatal message), never to decide anything.
- */
-class StderrTail {
-  /** Resolves with the tail once the stream ended. */
-  readonly done: Promise<string>;
-  #tail = "";
-
-  constructor(stream: ReadableStream<Uint8Array>, max: number) {
-    this.done = (async () => {
-      const decoder = new TextDecoder();
-      try {
-        for await (const chunk of chunks(stream, 4096)) {
-          this.#tail += decoder.decode(chunk, { stream: true });
-          if (this.#tail.length > max * 2) this.#tail = this.#tail.slice(-max);
-        }
-      } catch {
-        // The process is gone.
-      }
-      return this.#tail.slice(-max);
-    })();
+async function collectTail(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
+  const decoder = new TextDecoder();
+  let tail = "";
+  try {
+    for await (const chunk of chunks(stream, 4096)) {
+      tail += decoder.decode(chunk, { stream: true });
+      if (tail.length > max * 2) tail = tail.slice(-max);
+    }
+  } catch {
+    // The process is gone.
   }
-
-  clear(): void {
-    this.#tail = "";
-  }
+  return tail.slice(-max);
 }

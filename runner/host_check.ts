@@ -1,46 +1,30 @@
 /**
- * What the server checks, through `/proc`, before it gives a sandbox host its next program: that
- * nothing of the previous program can still run or read the next program's lines.
+ * What the server checks through `/proc` so that a sandbox host may run programs side by side
+ * and one after another: that each program's worker thread is gone once the program ended.
  *
- * A program runs in a worker thread (`worker-<n>`); the reads it starts run on blocking-pool
- * threads (`tokio-runtime-w`). A host is idle, and may take a program, only when:
- * - the only worker threads are those the host made and named in its `ready` (Deno names them
- *   `worker-<n>` in creation order): the fresh one that will run the next program, and its
- *   spare; the previous program's worker is gone, and so is any worker a program made;
- * - no thread but that fresh worker reads the host's stdin pipe (a `read` on any descriptor of
- *   that pipe or on a closed one, or an epoll set that holds one);
- * - every thread but the host's own (its main thread, the threads it named, V8's platform
- *   workers, its workers) is asleep in a system call other than a read: a thread that is
- *   running might be about to read, and blocking-pool threads are where a program's reads run.
+ * Deno names a worker's thread `worker-<n>` as it makes it, in creation order (one count for
+ * the whole process). The host says when it made a worker, before it gives that worker a
+ * program: the server takes the oldest worker thread it has not seen before as that worker's
+ * (a program may rename its own thread later, with Node's `process.title`), and keeps its id
+ * and start time. Once the host says the worker was terminated, the thread must be gone (the
+ * same id with the same start time no longer listed): `worker.terminate()` does not stop a
+ * worker busy in a loop (denoland/deno#35657), and such a host takes no new program.
  *
- * Everything is read from `/proc/<pid>`; where it cannot be read (not Linux, or no access to
- * `/proc/<pid>/task/<tid>/syscall`), hosts are not reused at all.
+ * Where `/proc` cannot be read (not Linux, or a server without `--allow-all`), hosts run one
+ * program each, once.
  *
  * @module
  */
 
-/** How a check came out. */
-export type HostCheck =
-  | { type: "idle"; rssBytes: number }
-  /** Not yet: a thread is still stopping or running; check again shortly. */
-  | { type: "busy"; why: string }
-  /** The host must not run another program. */
-  | { type: "unsafe"; why: string };
-
-// x86_64 and aarch64 numbers of the system calls that read a descriptor, or wait on epoll.
-const READS: Record<string, ReadonlySet<number>> = {
-  x64: new Set([0, 17, 19, 295, 327, 45, 47, 299]),
-  arm64: new Set([63, 67, 65, 69, 286, 207, 212, 243]),
-};
-const EPOLL_WAITS: Record<string, ReadonlySet<number>> = {
-  x64: new Set([232, 281, 441]),
-  arm64: new Set([22, 441]),
-};
-const ARCH = Deno.build.arch === "aarch64" ? "arm64" : "x64";
+/** A thread of a host process: its id, and its start time (ids are reused; times are not). */
+export interface HostThread {
+  tid: number;
+  start: number;
+}
 
 /**
- * Whether this server can check hosts: `/proc/<pid>/task/<tid>/syscall` of a child it starts is
- * readable (Linux with procfs, and ptrace access to its own children).
+ * Whether this server can check hosts: `/proc/<pid>/task/<tid>/stat` of a child it starts is
+ * readable (Linux with procfs).
  */
 export async function canCheckHosts(): Promise<boolean> {
   if (Deno.build.os !== "linux") return false;
@@ -48,10 +32,7 @@ export async function canCheckHosts(): Promise<boolean> {
     const child = new Deno.Command("sleep", { args: ["5"], stdout: "null", stderr: "null" })
       .spawn();
     try {
-      // Give exec a moment: the syscall file of a process that is still forking reads "running".
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const text = Deno.readTextFileSync(`/proc/${child.pid}/task/${child.pid}/syscall`);
-      return text.length > 0;
+      return threadStart(child.pid, child.pid) !== undefined;
     } finally {
       child.kill("SIGKILL");
       await child.status;
@@ -61,125 +42,61 @@ export async function canCheckHosts(): Promise<boolean> {
   }
 }
 
-interface Thread {
-  tid: number;
-  comm: string;
-  /** The system call the thread sleeps in and its first argument, or undefined if running. */
-  syscall: { nr: number; arg0: number } | undefined;
-}
-
-function readThreads(pid: number): Thread[] {
-  const threads: Thread[] = [];
-  for (const entry of Deno.readDirSync(`/proc/${pid}/task`)) {
-    const tid = Number(entry.name);
-    const base = `/proc/${pid}/task/${tid}`;
-    let comm: string;
-    let syscall: string;
-    try {
-      comm = Deno.readTextFileSync(`${base}/comm`).trim();
-      syscall = Deno.readTextFileSync(`${base}/syscall`).trim();
-    } catch {
-      continue; // The thread exited meanwhile.
-    }
-    const [nr, arg0] = syscall.split(" ");
-    const number = Number(nr);
-    threads.push({
-      tid,
-      comm,
-      syscall: syscall === "running" || !(number >= 0)
-        ? undefined
-        : { nr: number, arg0: Number.parseInt(arg0 ?? "", 16) },
-    });
-  }
-  return threads;
-}
-
-function link(pid: number, fd: number): string | undefined {
+/** The start time of thread `tid` of `pid` (clock ticks since boot), or undefined if gone. */
+function threadStart(pid: number, tid: number): number | undefined {
   try {
-    return Deno.readLinkSync(`/proc/${pid}/fd/${fd}`);
+    const stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`);
+    // Fields after the command name (which may hold spaces and parentheses); starttime is the
+    // 22nd field, the 20th after it.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const start = Number(fields[19]);
+    return Number.isFinite(start) ? start : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Whether the epoll set `epfd` of `pid` holds a descriptor of `pipe`. */
-function epollWatches(pid: number, epfd: number, pipe: string): boolean {
-  let info: string;
+/** A worker thread of a host: named `worker-<number>` by Deno, in creation order. */
+export interface WorkerThread extends HostThread {
+  number: number;
+}
+
+/** The threads of host `pid` that carry a worker's name now. */
+export function workerThreads(pid: number): WorkerThread[] {
+  let entries: Deno.DirEntry[];
   try {
-    info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${epfd}`);
+    entries = [...Deno.readDirSync(`/proc/${pid}/task`)];
   } catch {
-    return false;
+    return [];
   }
-  for (const match of info.matchAll(/^tfd:\s+(\d+)/gm)) {
-    if (link(pid, Number(match[1])) === pipe) return true;
+  const threads: WorkerThread[] = [];
+  for (const entry of entries) {
+    const tid = Number(entry.name);
+    let comm: string;
+    try {
+      comm = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trim();
+    } catch {
+      continue; // The thread exited meanwhile.
+    }
+    const number = Number(comm.match(/^worker-(\d+)$/)?.[1]);
+    if (!Number.isSafeInteger(number)) continue;
+    const start = threadStart(pid, tid);
+    if (start !== undefined) threads.push({ tid, start, number });
   }
-  return false;
+  return threads.sort((a, b) => a.number - b.number);
 }
 
-function rssBytes(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kib = Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? 0);
-  return kib * 1024;
+/** Whether `thread` of host `pid` still runs. */
+export function threadAlive(pid: number, thread: HostThread): boolean {
+  return threadStart(pid, thread.tid) === thread.start;
 }
 
-/**
- * Checks that host `pid` is idle: see the module documentation. `workers` are the creation
- * numbers of the host's workers from its `ready`: the one that owns the pipe, then its spare.
- */
-export function checkHost(pid: number, workers: readonly number[]): HostCheck {
-  let threads: Thread[];
-  let stdin: string | undefined;
+/** Resident memory of `pid`, in bytes (0 once it is gone). */
+export function rssBytes(pid: number): number {
   try {
-    threads = readThreads(pid);
-    stdin = link(pid, 0);
-  } catch (error) {
-    return { type: "unsafe", why: `cannot inspect the process: ${error}` };
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
   }
-  if (stdin === undefined || !stdin.startsWith("pipe:")) {
-    return { type: "unsafe", why: "its stdin is not the server's pipe" };
-  }
-  const [reader, spare] = workers;
-  let owner: Thread | undefined;
-  const seen = new Set<number>();
-  for (const thread of threads) {
-    if (!thread.comm.startsWith("worker-")) continue;
-    const number = Number(thread.comm.slice("worker-".length));
-    // A thread a worker just started carries its name until it names itself.
-    if (seen.has(number)) return { type: "busy", why: `two threads are named ${thread.comm}` };
-    seen.add(number);
-    if (number === reader) owner = thread;
-    else if (number !== spare) {
-      return { type: "busy", why: `worker thread ${thread.comm} is still there` };
-    }
-  }
-  if (owner === undefined) return { type: "unsafe", why: `its worker ${reader} is gone` };
-  const reads = READS[ARCH]!;
-  const epollWaits = EPOLL_WAITS[ARCH]!;
-  for (const thread of threads) {
-    if (thread === owner) continue;
-    // The host's own threads: its main thread and those it named (`deno` until a thread names
-    // itself), V8's platform workers, and its workers. Anything else (the blocking-pool threads
-    // of every runtime, a program's reads among them) must be asleep and read nothing.
-    const trusted = thread.tid === pid || thread.comm === "deno" ||
-      thread.comm.startsWith("V8 ") || thread.comm.startsWith("worker-");
-    if (thread.syscall === undefined) {
-      if (trusted) continue;
-      return { type: "busy", why: `thread ${thread.tid} (${thread.comm}) is running` };
-    }
-    const { nr, arg0 } = thread.syscall;
-    if (reads.has(nr)) {
-      const target = link(pid, arg0);
-      // A read on a descriptor closed since still reads the file it was started on.
-      if (!trusted || target === undefined || target === stdin) {
-        return {
-          type: "unsafe",
-          why: `thread ${thread.tid} (${thread.comm}) reads ${target ?? `closed fd ${arg0}`}`,
-        };
-      }
-    }
-    if (epollWaits.has(nr) && epollWatches(pid, arg0, stdin)) {
-      return { type: "unsafe", why: `thread ${thread.tid} (${thread.comm}) polls stdin` };
-    }
-  }
-  return { type: "idle", rssBytes: rssBytes(pid) };
 }

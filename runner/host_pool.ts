@@ -1,49 +1,60 @@
 /**
- * The hosts of one sandbox kind: ready hosts wait for programs, each execution leases one, and a
- * host that ended its program cleanly comes back after its checks.
+ * The hosts of one sandbox kind: each runs up to a number of programs at once, one per slot;
+ * every execution takes a free slot of some host.
  *
  * Invariants:
- * - A host is leased only when ready (checked idle); a lease goes to the longest waiter first.
- * - The pool keeps `size` hosts ready or about to be (starting, recycling), and more while the
- *   demand it saw in the last `idleTimeoutMs` was higher; ready hosts above that are retired
- *   after `idleTimeoutMs` unused. Spawns happen off the request path; only a caller that finds no
- *   host ready waits, for the first host that becomes ready (recycled or new).
- * - At most `maxHosts` hosts exist at once; spawns on demand are bounded (as many at once as
- *   there are cores, at least two) and failed spawns back off exponentially (up to 5 s), so a
- *   broken runtime does not become a busy loop.
+ * - A slot is given only by a ready host with one free, the one running the fewest programs
+ *   (a host makes its workers on one thread), and a waiter is served in arrival order when a
+ *   slot frees or a host starts.
+ * - The pool keeps `size` hosts, and spawns another, off the request path, as soon as the free
+ *   slots of its ready and starting hosts fall below what waits plus one: a program waits for a
+ *   host to start only in a burst. Hosts beyond `size` with no program are retired after
+ *   `idleTimeoutMs` unused.
+ * - At most `maxHosts` hosts exist at once; spawns are bounded (as many at once as there are
+ *   cores, at least two) and failed spawns back off exponentially (up to 5 s), so a broken
+ *   runtime does not become a busy loop.
  * - A host that dies or is retired is replaced when the pool needs it.
  *
  * @module
  */
 import type { HostState } from "./host.ts";
 import type { Sandbox, SandboxExit } from "./sandbox.ts";
-import type { SandboxKind } from "./sandbox_protocol.ts";
+import type { SandboxKind } from "../sandbox/messages.ts";
 
-/** What the pool needs of a host (`PoolHost`; a fake in unit tests). */
+/** What the pool needs of a host (`SandboxHost`; a fake in unit tests). */
 export interface PoolHost {
   readonly kind: SandboxKind;
   readonly pid: number;
   readonly state: HostState;
+  /** Programs it started. */
   readonly runs: number;
+  /** Slots taken now. */
+  readonly busy: number;
+  /** Programs it may still take now (0 unless ready). */
+  readonly free: number;
   /** Why the host was killed, if it was. */
   readonly why: string | undefined;
+  /** The memory it holds now, in bytes. */
+  readonly usageBytes: number;
   readonly exited: Promise<SandboxExit>;
-  /** Called when the host is idle again after a program. */
-  onIdle: (() => void) | undefined;
-  /** Lends the (ready) host to one execution. */
+  /** Called when a slot frees. */
+  onFree: (() => void) | undefined;
+  /** Lends a free slot to one execution. */
   lease(): Sandbox;
   kill(why: string): void;
 }
 
 /** Options of {@linkcode HostPool}. */
 export interface HostPoolOptions {
-  /** Hosts kept ready. 0: every program waits for a host (reused ones come back ready). */
+  /** Hosts kept, programs or not (0: the first program starts one). */
   size: number;
   /** Hosts of this kind at once, whatever their state. */
   maxHosts: number;
+  /** Programs one host runs at once (what a starting host will offer). */
+  programsPerHost: number;
   /** Do not start hosts before the first `acquire` (Python: no snapshot until it is used). */
   lazy: boolean;
-  /** Ready hosts beyond the pool's target are retired after this long unused, in ms. */
+  /** Hosts beyond `size` with no program are retired after this long unused, in ms. */
   idleTimeoutMs: number;
   /** Starts one host and resolves when it is ready. */
   spawn: () => Promise<PoolHost>;
@@ -55,10 +66,15 @@ export interface HostPoolOptions {
 
 /** What a pool holds now. */
 export interface PoolStats {
+  /** Hosts that take programs. */
   ready: number;
-  leased: number;
-  recycling: number;
+  /** Hosts that take no more programs and end with their last one. */
+  draining: number;
   starting: number;
+  /** Programs running (slots taken). */
+  programs: number;
+  /** Free slots of the ready hosts. */
+  free: number;
   waiting: number;
 }
 
@@ -67,16 +83,12 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-/** Slots of the demand window (which lasts `idleTimeoutMs`). */
-const DEMAND_SLOTS = 6;
-
 /** The hosts of one sandbox kind. */
 export class HostPool {
   #options: HostPoolOptions;
-  /** Ready hosts, most recently used last. */
-  #ready: PoolHost[] = [];
-  #idleSince = new Map<PoolHost, number>();
   #hosts = new Set<PoolHost>();
+  /** When each host last had no program (hosts with programs are not in it). */
+  #idleSince = new Map<PoolHost, number>();
   #starting = 0;
   #waiters: Waiter[] = [];
   #failures = 0;
@@ -85,36 +97,41 @@ export class HostPool {
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #active: boolean;
   #closed = false;
-  /** The highest demand (hosts in use plus waiters) per slot of the last `idleTimeoutMs`. */
-  #demand: { slot: number; peak: number }[] = [];
-  #slotMs: number;
 
   constructor(options: HostPoolOptions) {
     this.#options = options;
     this.#active = !options.lazy;
-    this.#slotMs = Math.max(50, options.idleTimeoutMs / DEMAND_SLOTS);
   }
 
   /** What the pool holds now. */
   get stats(): PoolStats {
-    let leased = 0;
-    let recycling = 0;
-    for (const host of this.#hosts) {
-      if (host.state === "leased") leased++;
-      else if (host.state === "recycling") recycling++;
-    }
-    return {
-      ready: this.#ready.length,
-      leased,
-      recycling,
+    const s: PoolStats = {
+      ready: 0,
+      draining: 0,
       starting: this.#starting,
+      programs: 0,
+      free: 0,
       waiting: this.#waiters.length,
     };
+    for (const host of this.#hosts) {
+      if (host.state === "ready") s.ready++;
+      else if (host.state === "draining") s.draining++;
+      s.programs += host.busy;
+      s.free += host.free;
+    }
+    return s;
   }
 
   /** Whether the pool started (it is eager, or was used). */
   get active(): boolean {
     return this.#active;
+  }
+
+  /** The memory every host holds now, in bytes. */
+  get usageBytes(): number {
+    let bytes = 0;
+    for (const host of this.#hosts) bytes += host.usageBytes;
+    return bytes;
   }
 
   /** Process ids of every live host (for tests and benchmarks). */
@@ -145,7 +162,7 @@ export class HostPool {
     this.fill();
     const deadline = Date.now() + timeoutMs;
     while (
-      this.#ready.length < this.#options.size && Date.now() < deadline && !this.#closed &&
+      this.stats.ready < this.#options.size && Date.now() < deadline && !this.#closed &&
       this.#failures === 0
     ) {
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -153,7 +170,7 @@ export class HostPool {
   }
 
   /**
-   * Leases a ready host, or waits for the first one that becomes ready; rejects after
+   * Lends a free slot, or waits for the first one that frees or starts; rejects after
    * `timeoutMs` without one, or when hosts cannot start.
    */
   acquire(timeoutMs = 30_000): Promise<Sandbox> {
@@ -162,12 +179,12 @@ export class HostPool {
       this.#active = true;
       this.fill();
     }
-    const host = this.#takeReady();
+    const host = this.#pick();
     if (host) {
-      this.#noteDemand(1);
+      const sandbox = this.#lend(host);
       // Spawning blocks this thread for about a millisecond: let the caller start first.
       setTimeout(() => this.#grow(), 0);
-      return Promise.resolve(host.lease());
+      return Promise.resolve(sandbox);
     }
     // Backing off after failed spawns with no host alive: nothing will serve a waiter soon.
     if (this.#retryTimer !== undefined && this.#hosts.size === 0 && this.#starting === 0) {
@@ -190,7 +207,6 @@ export class HostPool {
         },
       };
       this.#waiters.push(waiter);
-      this.#noteDemand();
       this.#grow();
     });
   }
@@ -202,64 +218,59 @@ export class HostPool {
     clearInterval(this.#sweeper);
     const hosts = [...this.#hosts];
     for (const host of hosts) host.kill("the server is shutting down");
-    this.#ready = [];
     for (const waiter of this.#waiters.splice(0)) {
       waiter.reject(new Error("Sandbox pool is closed"));
     }
     return Promise.all(hosts.map((host) => host.exited)).then(() => {});
   }
 
-  #takeReady(): PoolHost | undefined {
-    let host: PoolHost | undefined;
-    while ((host = this.#ready.pop()) !== undefined && host.state !== "ready");
-    if (host) this.#idleSince.delete(host);
-    return host;
-  }
-
-  /** A host is ready: the longest waiter takes it, or it waits in the pool. */
-  #offer(host: PoolHost): void {
-    if (this.#closed) return host.kill("the server is shutting down");
-    const waiter = this.#waiters.shift();
-    if (waiter) {
-      waiter.resolve(host.lease());
-      return;
+  /**
+   * The ready host with a free slot that runs the fewest programs. A host makes its workers one
+   * at a time, on one thread (each holds it for milliseconds): spreading programs over hosts
+   * spreads that work over cores.
+   */
+  #pick(): PoolHost | undefined {
+    let best: PoolHost | undefined;
+    for (const host of this.#hosts) {
+      if (host.free > 0 && (best === undefined || host.busy < best.busy)) best = host;
     }
-    this.#ready.push(host);
-    this.#idleSince.set(host, performance.now());
+    return best;
   }
 
-  /** Remembers the demand now: hosts in use, waiters, and `extra` callers about to lease. */
-  #noteDemand(extra = 0): void {
-    const s = this.stats;
-    const demand = s.leased + s.recycling + s.waiting + extra;
-    const slot = Math.floor(performance.now() / this.#slotMs);
-    const last = this.#demand.at(-1);
-    if (last?.slot === slot) last.peak = Math.max(last.peak, demand);
-    else this.#demand.push({ slot, peak: demand });
-    while (this.#demand[0]!.slot <= slot - DEMAND_SLOTS) this.#demand.shift();
+  #lend(host: PoolHost): Sandbox {
+    this.#idleSince.delete(host);
+    return host.lease();
   }
 
-  /** Hosts the pool keeps: those in use now plus `size`, or the recent peak if higher. */
-  #target(): number {
-    const s = this.stats;
-    const peak = Math.max(0, ...this.#demand.map((d) => d.peak));
-    return Math.min(
-      this.#options.maxHosts,
-      Math.max(s.leased + s.recycling + this.#options.size, peak),
-    );
+  /** A slot freed or a host started: waiters take slots, in order. */
+  #offer(): void {
+    if (this.#closed) return;
+    let host: PoolHost | undefined;
+    while (this.#waiters.length > 0 && (host = this.#pick()) !== undefined) {
+      this.#waiters.shift()!.resolve(this.#lend(host));
+    }
+    for (const idle of this.#hosts) {
+      if (idle.busy === 0 && !this.#idleSince.has(idle)) {
+        this.#idleSince.set(idle, performance.now());
+      }
+    }
+    this.#grow();
   }
 
   #grow(): void {
     if (this.#closed || !this.#active || this.#retryTimer !== undefined) return;
     const s = this.stats;
-    const coming = s.starting + s.recycling;
-    // Waiters first: each one that no coming host will serve gets a spawn of its own.
-    let wanted = Math.max(0, s.waiting - coming);
-    // Then the pool: `size` ready (or coming) hosts on top of those in use.
-    wanted = Math.max(wanted, this.#options.size - (s.ready + coming - s.waiting));
-    const room = this.#options.maxHosts - this.#hosts.size - s.starting;
-    const parallel = Math.max(2, navigator.hardwareConcurrency) - s.starting;
-    for (let i = 0; i < Math.min(wanted, room, parallel); i++) this.#spawn();
+    const coming = this.#starting * this.#options.programsPerHost;
+    // Hosts to keep, then room for the waiters and, once there are hosts, one more program (a
+    // pool of size 0 starts hosts for waiters only).
+    const headroom = this.#options.size > 0 || this.#hosts.size > 0 ? 1 : 0;
+    const short = Math.max(
+      this.#options.size - (s.ready + this.#starting),
+      Math.ceil((s.waiting + headroom - s.free - coming) / this.#options.programsPerHost),
+    );
+    const room = this.#options.maxHosts - this.#hosts.size - this.#starting;
+    const parallel = Math.max(2, navigator.hardwareConcurrency) - this.#starting;
+    for (let i = 0; i < Math.min(short, room, parallel); i++) this.#spawn();
   }
 
   #spawn(): void {
@@ -270,14 +281,13 @@ export class HostPool {
         this.#failures = 0;
         if (this.#closed) return host.kill("the server is shutting down");
         this.#hosts.add(host);
-        host.onIdle = () => this.#offer(host);
+        host.onFree = () => this.#offer();
         host.exited.then((exit) => {
           this.#forget(host);
           const how = exit.signal ?? `exit code ${exit.code}`;
           this.#options.onHostExit?.(host, host.why ?? `it stopped (${how})`);
         });
-        this.#offer(host);
-        this.#grow();
+        this.#offer();
       },
       (error) => {
         this.#starting--;
@@ -301,19 +311,19 @@ export class HostPool {
   #forget(host: PoolHost): void {
     this.#hosts.delete(host);
     this.#idleSince.delete(host);
-    const index = this.#ready.indexOf(host);
-    if (index !== -1) this.#ready.splice(index, 1);
     this.#grow();
   }
 
-  /** Retires ready hosts the recent demand does not need, oldest idle first. */
+  /** Retires hosts beyond `size` that have had no program for `idleTimeoutMs`. */
   #sweep(): void {
-    this.#noteDemand();
     const now = performance.now();
-    let extra = this.#hosts.size - this.#target();
-    for (const host of [...this.#ready]) {
+    let extra = this.#hosts.size - this.#options.size;
+    for (const host of this.#hosts) {
       if (extra <= 0) break;
-      if (now - (this.#idleSince.get(host) ?? now) < this.#options.idleTimeoutMs) continue;
+      const since = this.#idleSince.get(host);
+      if (host.busy > 0 || since === undefined || now - since < this.#options.idleTimeoutMs) {
+        continue;
+      }
       host.kill("it was not needed");
       extra--;
     }

@@ -7,7 +7,7 @@
  *   its worker has the sandbox's own permissions (read the Pyodide files, nothing else), its
  *   main realm may also write the cache directory (the server needs no write permission).
  * - It is cached on disk under a name keyed by the Pyodide version, the Deno version and a
- *   hash of every source file that shapes it (`runner/python_sandbox/*`): any change to those
+ *   hash of every source file that shapes it (`sandbox/python/*`): any change to those
  *   builds a new one. Files are written to a temporary name and renamed, so concurrent servers
  *   never see half a snapshot. A build removes older snapshots but the two newest others.
  * - A sandbox may read the Pyodide directory and its snapshot file; the worker that runs the
@@ -17,8 +17,8 @@
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type PythonSandboxPaths, WASM_PLACEHOLDER } from "./python_sandbox/bootstrap.ts";
-import type { BuildInput } from "./python_sandbox/build_snapshot.ts";
+import { type PythonSandboxPaths, WASM_PLACEHOLDER } from "../sandbox/python/bootstrap.ts";
+import type { BuildInput } from "../sandbox/python/build_snapshot.ts";
 import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host.ts";
 import { cacheDir, sandboxRoot } from "./sandbox_files.ts";
 
@@ -64,7 +64,7 @@ export interface PythonEntry {
   buildMs: number;
 }
 
-const SOURCES = ["runner.py", "worker_main.ts", "bootstrap.ts", "build_snapshot.ts"];
+const SOURCES = ["runner.py", "worker.ts", "bootstrap.ts", "build_snapshot.ts"];
 
 /**
  * Modules imported before the snapshot is taken, so programs do not pay for their import.
@@ -127,7 +127,7 @@ export function preparePython(options: PreparePythonOptions = {}): Promise<Pytho
 
 async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
   const denoPath = options.denoPath ?? Deno.execPath();
-  const sandboxDir = new URL("python_sandbox/", await sandboxRoot());
+  const sandboxDir = new URL("python/", await sandboxRoot());
   const pyodideDir = await findPyodide(options.pyodideDir, denoPath);
   const version = JSON.parse(await Deno.readTextFile(`${pyodideDir}package.json`)).version;
   const runnerSource = await Deno.readTextFile(new URL("runner.py", sandboxDir));

@@ -6,12 +6,13 @@
 import type { Language } from "../protocol.ts";
 import { canCheckHosts } from "./host_check.ts";
 import { type HostOptions, SandboxHost } from "./host.ts";
+import { HostListener } from "./host_listener.ts";
 import { HostPool, type PoolHost, type PoolStats } from "./host_pool.ts";
 import { preparePython, type PythonEntry, pythonModulesProblem } from "./python.ts";
 import { type MemoryBound, MemoryCgroups } from "./cgroups.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { sandboxRoot } from "./sandbox_files.ts";
-import type { RunRequest, SandboxKind } from "./sandbox_protocol.ts";
+import type { RunRequest, SandboxKind } from "../sandbox/messages.ts";
 import { scanImports } from "./tools_specifiers.ts";
 
 /** What only code gives the runner: where things are, and what it reports. */
@@ -49,15 +50,20 @@ export interface RunnerConfig extends RunnerHooks {
   /** Python hosts start on the first Python program, not with the server. */
   pythonLazy: boolean;
   maxHosts: number;
+  /** Programs one host runs at once, per kind. */
+  hostMaxPrograms: Record<SandboxKind, number>;
   hostMaxRuns: number;
   hostMaxAgeMs: number;
-  hostMaxRssMb: number;
   hostIdleTimeoutMs: number;
   heapMb: number;
   dataMb: number;
   pythonDataMb: number;
-  /** What one sandbox may use and admission charges for it, in bytes, per kind. */
-  memoryBytes: Record<SandboxKind, number>;
+  /** What one host may use (its memory cgroup's limit), in bytes, per kind. */
+  hostMemoryBytes: Record<SandboxKind, number>;
+  /** What one program may use (its host stops it past that), in bytes, per kind. */
+  programMemoryBytes: Record<SandboxKind, number>;
+  /** What all sandboxes may use together (their parent cgroup's limit is an eighth more). */
+  memoryBudgetBytes: number;
   cgroups: "auto" | "off";
   denoPath: string;
   maxLineLength: number;
@@ -65,7 +71,17 @@ export interface RunnerConfig extends RunnerHooks {
 }
 
 /** Whether sandboxes of a language can start now, and why not. */
-export type Readiness = { ready: true } | { ready: false; reason: string };
+export type Readiness =
+  | { ready: true }
+  | {
+    ready: false;
+    /**
+     * `not_ready`: no sandbox of the language can start now; `shutting_down`: the server
+     * drains; `over_capacity`: no execution slot, or not the memory for another program.
+     */
+    code: "not_ready" | "shutting_down" | "over_capacity";
+    reason: string;
+  };
 
 /** Limits the sandbox applies to one program. */
 export interface ProgramLimits {
@@ -79,6 +95,15 @@ export interface ProgramLimits {
 }
 
 const DENO_FLAGS = ["--no-npm", "--unstable-worker-options"];
+
+/**
+ * A host's own share of its cgroup beside its programs: its realm, relay and spare workers
+ * (measured idle: ~50 MiB TypeScript; Python's spare holds Pyodide, ~220 MiB with its realm).
+ */
+export const HOST_OWN_MEMORY: Record<SandboxKind, number> = {
+  deno: 256 * 2 ** 20,
+  python: 512 * 2 ** 20,
+};
 
 /** Which sandbox runs a language. */
 export function sandboxKind(language: Language): SandboxKind {
@@ -95,24 +120,27 @@ export class Runner {
   /** What bounds a host's memory: a cgroup each, or the data rlimit only (and why). */
   readonly memoryBound: MemoryBound;
   #cgroups: MemoryCgroups;
-  #memoryBytes: Record<SandboxKind, number>;
-  /** Whether hosts run more than one program (their processes can be checked in `/proc`). */
-  readonly reusesHosts: boolean;
+  #listener: HostListener;
+  /**
+   * Whether hosts run several programs, side by side and one after another: their workers'
+   * threads can be checked in `/proc`.
+   */
+  readonly checksHosts: boolean;
 
   private constructor(
     pools: Map<SandboxKind, HostPool>,
     python: () => Promise<PythonEntry>,
-    flags: { dataLimited: boolean; reusesHosts: boolean; readyTimeoutMs: number },
+    flags: { dataLimited: boolean; checksHosts: boolean; readyTimeoutMs: number },
     cgroups: MemoryCgroups,
-    memoryBytes: Record<SandboxKind, number>,
+    listener: HostListener,
   ) {
     this.#cgroups = cgroups;
+    this.#listener = listener;
     this.memoryBound = cgroups.bound;
-    this.#memoryBytes = memoryBytes;
     this.#pools = pools;
     this.#python = python;
     this.dataLimited = flags.dataLimited;
-    this.reusesHosts = flags.reusesHosts;
+    this.checksHosts = flags.checksHosts;
     this.#readyTimeoutMs = flags.readyTimeoutMs;
   }
 
@@ -121,13 +149,16 @@ export class Runner {
     const prlimitPath = options.prlimitPath !== undefined
       ? options.prlimitPath
       : await findPrlimit();
-    const maxRuns = options.hostMaxRuns;
-    const reuse = maxRuns > 1 && await canCheckHosts();
+    const checks = await canCheckHosts();
     const readyTimeoutMs = options.readyTimeoutMs;
     const cgroups = options.cgroups === "off"
       ? MemoryCgroups.disabled("--cgroups off")
       : MemoryCgroups.detect();
-    const memoryBytes = options.memoryBytes;
+    // The kernel's stop, an eighth above the budget: the server ends programs at the budget
+    // itself (the largest first), so the kernel acts only on a growth faster than it measures.
+    cgroups.limitAll(Math.round(options.memoryBudgetBytes * 1.125));
+    // A line of a program, and its slot.
+    const listener = HostListener.open(options.maxLineLength + 32);
     const hostOptions: HostOptions = {
       kind: "deno",
       denoPath: options.denoPath,
@@ -140,14 +171,18 @@ export class Runner {
       // Local files: this package's, or a copy when it runs from a URL (sandbox_files.ts).
       entry: {
         flags: DENO_FLAGS,
-        module: new URL("deno_sandbox/bootstrap.ts", await sandboxRoot()).pathname,
+        module: new URL("typescript/bootstrap.ts", await sandboxRoot()).pathname,
       },
-      reuse,
-      maxRuns,
+      listener,
+      // Without /proc, a worker's end cannot be checked: one program per host, once.
+      maxPrograms: checks ? options.hostMaxPrograms.deno : 1,
+      checks,
+      maxRuns: options.hostMaxRuns,
       maxAgeMs: options.hostMaxAgeMs,
-      maxRssBytes: options.hostMaxRssMb * 1024 * 1024,
       cgroups,
-      memoryBytes: memoryBytes.deno,
+      memoryBytes: options.hostMemoryBytes.deno,
+      programMemoryBytes: options.programMemoryBytes.deno,
+      ownMemoryBytes: HOST_OWN_MEMORY.deno,
     };
     const common = {
       maxHosts: options.maxHosts,
@@ -162,6 +197,7 @@ export class Runner {
       new HostPool({
         ...common,
         size: options.poolSize,
+        programsPerHost: hostOptions.maxPrograms,
         lazy: false,
         spawn: () => SandboxHost.spawn(hostOptions),
       }),
@@ -189,14 +225,17 @@ export class Runner {
       // threads and with a larger young generation that costs about 30% less CPU, for Python
       // code that runs about 10% slower (see BENCHMARKS.md).
       v8Flags: ["--single-threaded", "--min-semi-space-size=16"],
-      maxRssBytes: hostOptions.maxRssBytes * 2,
-      memoryBytes: memoryBytes.python,
+      maxPrograms: checks ? options.hostMaxPrograms.python : 1,
+      memoryBytes: options.hostMemoryBytes.python,
+      programMemoryBytes: options.programMemoryBytes.python,
+      ownMemoryBytes: HOST_OWN_MEMORY.python,
     };
     pools.set(
       "python",
       new HostPool({
         ...common,
         size: options.pythonPoolSize,
+        programsPerHost: pythonOptions.maxPrograms,
         lazy: options.pythonLazy,
         spawn: async () => SandboxHost.spawn({ ...pythonOptions, entry: await python() }),
       }),
@@ -207,11 +246,11 @@ export class Runner {
       python,
       {
         dataLimited: prlimitPath !== null,
-        reusesHosts: reuse,
+        checksHosts: checks,
         readyTimeoutMs,
       },
       cgroups,
-      memoryBytes,
+      listener,
     );
   }
 
@@ -252,16 +291,22 @@ export class Runner {
    */
   readiness(language: Language): Readiness {
     const pool = this.#pools.get(sandboxKind(language));
-    if (!pool) return { ready: false, reason: `This server does not run ${language}` };
+    if (!pool) {
+      return { ready: false, code: "not_ready", reason: `This server does not run ${language}` };
+    }
     const error = pool.lastError;
     if (error !== undefined) {
       const why = error instanceof Error ? error.message : String(error);
-      return { ready: false, reason: `${language} sandboxes cannot start: ${why}` };
+      return {
+        ready: false,
+        code: "not_ready",
+        reason: `${language} sandboxes cannot start: ${why}`,
+      };
     }
     if (!pool.active) pool.start();
     const s = pool.stats;
-    if (s.ready > 0 || s.leased > 0) return { ready: true };
-    return { ready: false, reason: `${language} sandboxes are starting` };
+    if (s.ready > 0) return { ready: true };
+    return { ready: false, code: "not_ready", reason: `${language} sandboxes are starting` };
   }
 
   /** What the pool of `kind` holds now. */
@@ -281,15 +326,20 @@ export class Runner {
     return pool.acquire(this.#readyTimeoutMs);
   }
 
-  /** The memory one sandbox of `language` may use, in bytes (what admission charges). */
-  memoryBytes(language: Language): number {
-    return this.#memoryBytes[sandboxKind(language)];
+  /** The memory every host of every kind holds now, in bytes (measured). */
+  memoryInUse(): number {
+    let bytes = 0;
+    for (const pool of this.#pools.values()) bytes += pool.usageBytes;
+    return bytes;
   }
 
   /** Kills every host and stops refilling; their cgroups go once the processes are gone. */
   close(): void {
     const exits = [...this.#pools.values()].map((pool) => pool.close());
-    Promise.all(exits).finally(() => this.#cgroups.close());
+    Promise.all(exits).finally(() => {
+      this.#cgroups.close();
+      this.#listener.close();
+    });
   }
 }
 

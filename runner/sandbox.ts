@@ -1,55 +1,78 @@
 /**
  * The seam between an execution and the runner: the {@linkcode Sandbox} one execution holds,
- * and what it tells its execution. `runner/host.ts` implements it with a sandbox host process;
- * unit tests implement it with a fake.
+ * and what it tells its execution. `runner/host.ts` implements it with a program slot of a
+ * sandbox host process; unit tests implement it with a fake.
  *
  * @module
  */
-import type { ProgramMessage, SandboxKind, ServerMessage } from "./sandbox_protocol.ts";
+import type { ProgramMessage, SandboxKind, ServerMessage } from "../sandbox/messages.ts";
 
-/** How a sandbox process ended. */
+/** How a sandbox process ended (every program it ran at the time hears it). */
 export interface SandboxExit {
   type: "exited";
   code: number;
   signal: Deno.Signal | null;
-  /** The last few KiB the process wrote to stderr (the runtime's own fatal messages). */
+  /** The last few KiB the process wrote to stderr: for the server's log, never decisive. */
   stderr: string;
-  /** The process ran out of memory (heap cap or data rlimit). */
+  /** The process ran out of memory (the kernel killed it at its cgroup's limit, or V8 trapped). */
   outOfMemory: boolean;
+  /** Programs the process was running when it ended. */
+  programs: number;
 }
 
-/** The sandbox broke the protocol and was killed. */
+/** The program broke the protocol; its worker is stopped. */
 export interface SandboxViolation {
   type: "violation";
   detail: string;
 }
 
-/** The program's worker died of an error its own realm did not catch; the host was killed. */
+/** The program's worker died of an error its own realm did not catch. */
 export interface SandboxWorkerError {
   type: "worker_error";
   error: string;
 }
 
-/** What a sandbox tells its execution. */
-export type SandboxEvent = ProgramMessage | SandboxViolation | SandboxWorkerError | SandboxExit;
+/**
+ * The program held too much memory: more than its cap (its host stopped its worker), or the
+ * most when the server's sandboxes together held more than the budget (the server evicted it).
+ */
+export interface SandboxOutOfMemory {
+  type: "out_of_memory";
+  /** The error the program ends with, one line. */
+  error: string;
+}
 
-/** One execution's sandbox. */
+/** What a sandbox tells its execution. */
+export type SandboxEvent =
+  | ProgramMessage
+  | SandboxViolation
+  | SandboxWorkerError
+  | SandboxOutOfMemory
+  | SandboxExit;
+
+/** One execution's sandbox: a slot of a host process. */
 export interface Sandbox {
   readonly kind: SandboxKind;
   /** The process that runs the program (for logs and tests). */
   readonly pid: number;
-  /** How many programs this process ran before this one. */
+  /** How many programs this process started before this one. */
   readonly runs: number;
   /** Receives every event from now on (events that came before are replayed at once). */
   listen(listener: (event: SandboxEvent) => void): void;
   /** Sends one message to the program; dropped once the program is gone. */
   send(message: ServerMessage): void;
   /**
-   * The execution is over; nothing is sent to it any more. With `reusable`, the program ended
-   * by itself within its limits and its process may run another program once it has checked
-   * itself; otherwise the process is killed.
+   * The execution is over; nothing is sent to it any more. A program still running is stopped
+   * (its worker terminated).
    */
-  finish(reusable: boolean): void;
-  /** Resolves once this execution no longer holds the process (it is idle again, or dead). */
+  finish(): void;
+  /**
+   * Resolves once this execution no longer holds its slot: its worker's thread is verifiably
+   * gone, or the process is.
+   */
   readonly released: Promise<void>;
+  /** What the program holds, in bytes, as its worker last reported (0 before a report). */
+  readonly memoryBytes: number;
+  /** Ends the program because memory is short: its execution hears `out_of_memory`. */
+  evict(error: string): void;
 }

@@ -9,22 +9,24 @@
  */
 import { join } from "node:path";
 
-/** The sandbox's own files, relative to this directory (`runner/`). */
+/** The sandbox's own files, relative to the `sandbox/` directory of this package. */
 export const SANDBOX_FILES: readonly string[] = [
-  "deno_sandbox/bootstrap.ts",
-  "deno_sandbox/worker_main.ts",
-  "python_sandbox/bootstrap.ts",
-  "python_sandbox/worker_main.ts",
-  "python_sandbox/build_snapshot.ts",
-  "python_sandbox/runner.py",
-  "host_main.ts",
+  "typescript/bootstrap.ts",
+  "typescript/worker.ts",
+  "python/bootstrap.ts",
+  "python/worker.ts",
+  "python/build_snapshot.ts",
+  "python/runner.py",
+  "host.ts",
+  "relay.ts",
   "realm.ts",
-  "worker_pipe.ts",
+  "channel.ts",
+  "lines.ts",
   "text.ts",
-  "sandbox_protocol.ts",
+  "messages.ts",
 ];
 
-const HERE = new URL("./", import.meta.url);
+const HERE = new URL("../sandbox/", import.meta.url);
 
 /**
  * The cache directory of progtc: `PROGTC_CACHE_DIR`, else `.cache/progtc` of this checkout when
@@ -48,7 +50,7 @@ let local: Promise<URL> | undefined;
  * ```ts ignore
  * import { sandboxRoot } from "./sandbox_files.ts";
  * const root = await sandboxRoot();
- * console.log(new URL("deno_sandbox/bootstrap.ts", root).pathname);
+ * console.log(new URL("typescript/bootstrap.ts", root).pathname);
  * ```
  */
 export function sandboxRoot(): Promise<URL> {

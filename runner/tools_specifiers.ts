@@ -6,7 +6,7 @@
  * @module
  */
 import { init, parse } from "es-module-lexer";
-import type { SpecifierRange } from "./sandbox_protocol.ts";
+import type { SpecifierRange } from "../sandbox/messages.ts";
 
 /** The module name programs import their tools from. */
 export const TOOLS_MODULE = "tools";

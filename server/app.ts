@@ -1,28 +1,27 @@
 /**
  * The progtc HTTP application: a plain `(Request) => Promise<Response>` handler. It routes,
- * authenticates, reads and checks bodies, lends execution slots and sandboxes, and runs the
- * lifecycle; each API's executions belong to its service (`stream.ts`, `step.ts`).
+ * authenticates, reads and checks bodies, and runs the lifecycle; admission (`admission.ts`)
+ * says who may run, and each API's executions belong to its service (`stream.ts`, `step.ts`).
  *
  * @module
  */
-import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
 import { type Language, LANGUAGES } from "../protocol.ts";
 import { Runner } from "../runner/runner.ts";
-import { utf8Length } from "../runner/text.ts";
+import { utf8Length } from "../sandbox/text.ts";
 import { KeyCheck } from "./auth.ts";
 import { withCors } from "./cors.ts";
 import { readJson } from "./body.ts";
 import { ByteBudget } from "./byte_budget.ts";
-import { Capacity } from "./capacity.ts";
+import { Admission } from "./admission.ts";
 import { JsonParser } from "./json_parser.ts";
 import { limitsOf } from "./limits.ts";
-import { checkDenoBinary } from "./option_checks.ts";
+import { checkDenoBinary, programCharge } from "./option_checks.ts";
 import { type AppOptions, resolveOptions, runnerConfig } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
 import { StateCodec } from "./state_token.ts";
-import { type Lease, StepService } from "./step.ts";
+import { StepService } from "./step.ts";
 import { StreamService } from "./stream.ts";
-import { endSpan, instruments, observeGauges, requestContext, startSpan } from "./telemetry.ts";
+import { instruments, observeGauges, requestContext } from "./telemetry.ts";
 
 /** A running progtc application. */
 export interface App {
@@ -30,8 +29,11 @@ export interface App {
   fetch(request: Request): Promise<Response>;
   /** Executions running now (streaming, and steps in progress). */
   readonly running: number;
-  /** The memory budget, and how much of it sandboxes hold now, in bytes. */
-  readonly memory: { budget: number; held: number };
+  /**
+   * The memory budget, what is counted against it now (programs' charges, and what hosts hold
+   * beyond them), and what the hosts were last measured at, in bytes.
+   */
+  readonly memory: { budget: number; held: number; charged: number; measured: number };
   /**
    * The runner whose sandboxes execute programs (for tests and benchmarks).
    * @ignore
@@ -70,83 +72,24 @@ export async function createApp(options: AppOptions): Promise<App> {
   if (!options.runner) await checkDenoBinary(config.denoPath);
   const runner = options.runner ?? await Runner.create(runnerConfig(config, options));
   const ownsRunner = options.runner === undefined;
-  const capacity = new Capacity(config.maxConcurrent);
-  const memory = new Capacity(config.memoryBudgetMb * 2 ** 20);
+  const admission = new Admission({
+    runner,
+    maxConcurrent: config.maxConcurrent,
+    budgetBytes: config.memoryBudgetMb * 2 ** 20,
+    chargeBytes: {
+      deno: programCharge(config, "typescript"),
+      python: programCharge(config, "python"),
+    },
+    queueTimeoutMs: config.queueTimeoutMs,
+    logger,
+  });
   const limits = limitsOf(config);
   const held = new ByteBudget(config.maxHeldBytes);
   const parser = new JsonParser();
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
-  let closing = false;
-
-  async function takeSlot(): Promise<() => void> {
-    if (closing) throw new HttpProblem(503, "shutting_down", "The server is shutting down");
-    if (!await capacity.acquire(config.queueTimeoutMs)) {
-      throw new HttpProblem(503, "over_capacity", "Too many executions are running", {
-        "retry-after": "1",
-      });
-    }
-    let released = false;
-    return () => {
-      if (!released) capacity.release();
-      released = true;
-    };
-  }
-
-  async function lease(language: Language, parent: Context = ROOT_CONTEXT): Promise<Lease> {
-    if (!runner.supports(language)) {
-      throw new HttpProblem(400, "unsupported_language", `This server does not run ${language}`);
-    }
-    const span = startSpan("progtc.sandbox.acquire", parent, { "progtc.language": language });
-    const waited = performance.now();
-    try {
-      const lent = await leaseNow(language);
-      const ms = performance.now() - waited;
-      instruments.queueWait.record(ms, { language, outcome: "ok" });
-      endSpan(span, "ok", { "progtc.wait_ms": ms, "progtc.sandbox_pid": lent.sandbox.pid });
-      return lent;
-    } catch (error) {
-      const outcome = error instanceof HttpProblem ? error.code : "internal";
-      instruments.queueWait.record(performance.now() - waited, { language, outcome });
-      endSpan(span, outcome);
-      throw error;
-    }
-  }
-
-  async function leaseNow(language: Language): Promise<Lease> {
-    const started = Date.now();
-    const release = await takeSlot();
-    // The memory its sandbox may use, for as long as it holds it (paused ones too); paused
-    // executions give theirs back first.
-    const memoryBytes = runner.memoryBytes(language);
-    const waitMs = config.queueTimeoutMs - (Date.now() - started);
-    if (!await memory.acquire(waitMs, memoryBytes, (bytes) => steps.reclaim(bytes))) {
-      release();
-      throw new HttpProblem(
-        503,
-        "over_capacity",
-        `Not enough memory for another sandbox: ${mib(memory.used)} of ${
-          mib(memory.max)
-        } MiB are held, a ${language} sandbox needs ${mib(memoryBytes)} MiB`,
-        { "retry-after": "1" },
-      );
-    }
-    try {
-      const sandbox = await runner.acquire(language);
-      sandbox.released.then(() => memory.release(memoryBytes));
-      return { sandbox, release, memoryBytes };
-    } catch (error) {
-      release();
-      memory.release(memoryBytes);
-      const why = error instanceof Error ? error.message : String(error);
-      logger.error(`sandbox unavailable: ${why}`, { event: "sandbox_unavailable", language });
-      throw new HttpProblem(503, "sandbox_unavailable", "No sandbox could be started", {
-        "retry-after": "1",
-      });
-    }
-  }
 
   const stream = new StreamService({
-    acquire: lease,
+    admission,
     limits,
     language: config.language,
     maxBufferedBytes: config.maxBufferedBytes,
@@ -156,8 +99,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   const steps = new StepService({
     codec: await StateCodec.create(config.stateSecret),
-    acquire: lease,
-    acquireSlot: takeSlot,
+    admission,
     limits,
     language: config.language,
     maxStateBytes: config.maxStateBytes,
@@ -236,12 +178,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     };
   }
 
-  /** `GET /ready`: 200 when a program of the default language could start now. */
+  /** `GET /ready`: 200 when a program of the default language could be admitted now. */
   function ready(): Response {
-    if (closing) throw new HttpProblem(503, "shutting_down", "The server is shutting down");
-    const readiness = runner.readiness(config.language);
+    const readiness = admission.readiness(config.language);
     if (!readiness.ready) {
-      throw new HttpProblem(503, "not_ready", readiness.reason, { "retry-after": "1" });
+      throw new HttpProblem(503, readiness.code, readiness.reason, { "retry-after": "1" });
     }
     return Response.json({ status: "ready", language: config.language });
   }
@@ -301,14 +242,14 @@ export async function createApp(options: AppOptions): Promise<App> {
       return stream.running + steps.running;
     },
     get memory() {
-      return { budget: memory.max, held: memory.used };
+      return admission.memory;
     },
     runner,
     drain() {
-      closing = true;
+      admission.drain();
     },
     async close() {
-      closing = true;
+      admission.close();
       stopGauges();
       parser.close();
       const done = Promise.all([stream.close(), steps.close()]);
@@ -317,8 +258,6 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
   };
 }
-
-const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 /** The language named by `X-Progtc-Language`, if any (the body's `language` wins). */
 function headerLanguage(headers: Headers): Language | undefined {

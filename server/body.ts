@@ -4,7 +4,7 @@
  * @module
  */
 import type { z } from "zod";
-import { JsonText } from "../runner/sandbox_protocol.ts";
+import { JsonText } from "../runner/host_messages.ts";
 import type { BODY_SCHEMAS, BodySchema } from "./json_body.ts";
 import type { JsonParser } from "./json_parser.ts";
 import { HttpProblem } from "./problem.ts";

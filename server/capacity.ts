@@ -69,6 +69,19 @@ export class Capacity {
     });
   }
 
+  /**
+   * Sets the units held outside any `acquire` (memory measured beyond what was reserved): they
+   * count against the resource like units taken; waiters that now fit take theirs.
+   */
+  setExternal(amount: number): void {
+    const delta = Math.max(0, amount) - this.#external;
+    this.#external += delta;
+    this.#used += delta;
+    if (delta < 0) this.#grant();
+  }
+
+  #external = 0;
+
   /** Gives back `amount` units; waiters that now fit take theirs, in order. */
   release(amount = 1): void {
     this.#used -= amount;

@@ -14,7 +14,8 @@
  *   closed. A flood of connections that send nothing therefore never keeps out a client that
  *   sends a request, and never touches an execution in progress.
  * - Running out of file descriptors (`EMFILE`, `ENFILE`) closes an idle or new connection and
- *   backs off; the accept loop never ends but by `shutdown()`.
+ *   accepts again at once, or backs off when there is none to close; the accept loop never ends
+ *   but by `shutdown()`.
  * - An answer that leaves the request body unread (`408`, `413`: it says `connection: close`)
  *   ends its connection once written, so a client that trickles a body cannot hold it.
  * - Connections are only ever cut, never shut down gracefully (a graceful stop waits for a
@@ -184,7 +185,9 @@ export class Connections {
         if (isExhausted(error)) {
           this.#stats.exhausted++;
           if (backoff === 10) this.#options.log(`connections: out of file descriptors (${error})`);
-          this.#evictOne();
+          // A descriptor freed: take the next connection now (a client's request may wait
+          // behind a flood of idle ones in the backlog); none to free: back off.
+          if (this.#evictOne()) continue;
           await new Promise((resolve) => setTimeout(resolve, backoff));
           backoff = Math.min(backoff * 2, 1000);
         }

@@ -26,8 +26,8 @@ import {
   OUTPUT_PIECE_UNITS,
   type RunRequest,
   type ToolErrorMessage,
-} from "../runner/sandbox_protocol.ts";
-import { clipText, jsonLength, utf8Length } from "../runner/text.ts";
+} from "../sandbox/messages.ts";
+import { clipText, jsonLength, utf8Length } from "../sandbox/text.ts";
 import { type ByteBudget, UNLIMITED } from "./byte_budget.ts";
 import { languageHint } from "./hints.ts";
 import type { Limits } from "./limits.ts";
@@ -109,8 +109,6 @@ export class Execution {
   #idleMessages = 0;
   /** Output bytes the sandbox sent, kept or not. */
   #outputReceived = 0;
-  /** A limit was crossed: the program's process is not reused, whatever the end. */
-  #limited = false;
 
   constructor(
     sandbox: Sandbox,
@@ -183,12 +181,12 @@ export class Execution {
 
   /** Ends the execution because its client left or the server stops: kills the sandbox. */
   cancel(why: string): void {
-    this.#end("runtime_error", `Error: ${why}\n`, why, false);
+    this.#end("runtime_error", `Error: ${why}\n`, why);
   }
 
   /** Ends the execution with `type`, appending `error` to its stderr. */
   stop(type: EndType, error: string, why: string): void {
-    this.#end(type, error, why, false);
+    this.#end(type, error, why);
   }
 
   /** Stops the execution clock while the program waits for its client (step API). */
@@ -222,7 +220,7 @@ export class Execution {
         return this.#onIdle(event.pending);
       case "success": {
         if (!("value" in event) || !this.#wantsValue) {
-          return this.#end("success", "", "success", true);
+          return this.#end("success", "", "success");
         }
         const bytes = utf8Length(JSON.stringify(event.value) ?? "null");
         if (bytes > this.#limits.maxToolArgsBytes) {
@@ -231,40 +229,38 @@ export class Execution {
             "runtime_error",
             `Error: the program's return value exceeds the limit of ${limit} bytes of JSON (${bytes} bytes)\n`,
             "return value over the limit",
-            true,
           );
         }
-        return this.#end("success", "", "success", true, event.value as JsonValue);
+        return this.#end("success", "", "success", event.value as JsonValue);
       }
       case "syntax_error": {
         // Python sent as TypeScript (or the reverse) fails to parse: say so.
         const hint = this.#run ? languageHint(this.#run.code, this.#run.language) ?? "" : "";
-        return this.#end(event.type, clipError(event.error) + hint, event.type, true);
+        return this.#end(event.type, clipError(event.error) + hint, event.type);
       }
       case "runtime_error":
       case "determinism_error":
-        return this.#end(event.type, clipError(event.error), event.type, true);
+        return this.#end(event.type, clipError(event.error), event.type);
       case "exit":
-        return event.code === 0 ? this.#end("success", "", "exit(0)", true) : this.#end(
+        return event.code === 0 ? this.#end("success", "", "exit(0)") : this.#end(
           "runtime_error",
           `Error: the program exited with code ${event.code}\n`,
           "exit",
-          true,
         );
       case "violation":
         return this.#end(
           "runtime_error",
           `Error: the sandbox was stopped because it broke the protocol (${event.detail})\n`,
           "violation",
-          false,
         );
+      case "out_of_memory":
+        return this.#end("runtime_error", `${event.error}\n`, "out_of_memory");
       case "worker_error": {
         const error = clipError(event.error);
         return this.#end(
           "runtime_error",
           `Error: the program's worker failed: ${error}\n`,
           `worker error: ${error.slice(0, 200)}`,
-          false,
         );
       }
       case "exited":
@@ -314,7 +310,6 @@ export class Execution {
     const refuse = (message: string) =>
       this.#sandbox.send({ type: "tool_error", id: sandboxId, name: "ToolError", message });
     if (++this.#callCount > this.#limits.maxToolCalls) {
-      this.#limited = true;
       return refuse(
         `Tool call limit exceeded: at most ${this.#limits.maxToolCalls} calls per execution`,
       );
@@ -348,7 +343,6 @@ export class Execution {
   #callTimeout(call: Call): void {
     if (!call.pending || this.#ended) return;
     this.#settle(call);
-    this.#limited = true;
     const seconds = this.#limits.toolCallTimeoutMs / 1000;
     this.#sandbox.send({
       type: "tool_error",
@@ -378,7 +372,6 @@ export class Execution {
     const over = this.#outputBytes + bytes > this.#limits.maxOutputBytes;
     if (over || !this.#budget.take(bytes)) {
       this.#truncated = true;
-      this.#limited = true;
       const marker = over
         ? `\n[progtc: output truncated, the limit is ${this.#limits.maxOutputBytes} bytes]\n`
         : "\n[progtc: output truncated, the server holds too much output for its clients]\n";
@@ -396,12 +389,17 @@ export class Execution {
   }
 
   #onExited(exit: SandboxExit): void {
+    // Programs share a host process: what ended it ended them all, whichever caused it.
+    const others = exit.programs > 1
+      ? ` (with the ${exit.programs - 1} other programs it ran)`
+      : "";
     if (exit.outOfMemory) {
       this.#end(
         "runtime_error",
-        "RangeError: the program exceeded its memory limit and was stopped\n",
+        others
+          ? `RangeError: the sandbox process ran out of memory and was stopped${others}\n`
+          : "RangeError: the program exceeded its memory limit and was stopped\n",
         "out_of_memory",
-        false,
       );
     } else {
       const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
@@ -409,9 +407,8 @@ export class Execution {
       const last = exit.stderr.trim().split("\n").at(-1)?.slice(0, 200) ?? "";
       this.#end(
         "runtime_error",
-        `Error: the sandbox stopped unexpectedly (${how})\n`,
+        `Error: the sandbox stopped unexpectedly (${how})${others}\n`,
         `crashed: ${how}${last ? `: ${last}` : ""}`,
-        false,
       );
     }
   }
@@ -422,17 +419,16 @@ export class Execution {
       "timeout_error",
       `TimeoutError: the program did not finish within ${seconds} s\n`,
       "timeout",
-      false,
     );
   }
 
-  /** Ends once; `byProgram`: the program ended by itself (its process may be reused). */
-  #end(type: EndType, error: string, why: string, byProgram: boolean, value?: JsonValue): void {
+  /** Ends once. */
+  #end(type: EndType, error: string, why: string, value?: JsonValue): void {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#timer);
     for (const call of this.#calls.values()) this.#settle(call);
-    this.#sandbox.finish(byProgram && !this.#limited);
+    this.#sandbox.finish();
     // Held from now on by whoever sends the result (an event stream takes its terminal frame).
     this.#budget.give(this.#outputBytes);
     const end: ExecutionEnd = { type, stdout: this.#stdout, stderr: this.#stderr + error };

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { JsonText } from "../runner/sandbox_protocol.ts";
+import { JsonText } from "../runner/host_messages.ts";
 import { type BodySchema, parseBody, type Parsed } from "./json_body.ts";
 
 /** Bodies up to this size are parsed on the main thread (at most a few milliseconds). */

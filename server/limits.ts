@@ -5,7 +5,7 @@
  * @module
  */
 import type { ProgramLimits } from "../runner/runner.ts";
-import { MAX_ERROR_BYTES } from "../runner/sandbox_protocol.ts";
+import { MAX_ERROR_BYTES } from "../sandbox/messages.ts";
 import type { ResolvedOptions } from "./options.ts";
 
 /** The limits of one execution. */

@@ -19,4 +19,4 @@ export type { LogFormat } from "./log.ts";
 export { type ProgtcServer, serve, type ServeOptions } from "./serve.ts";
 export type { ConnectionStats } from "./connections.ts";
 export type { RunnerHooks } from "../runner/runner.ts";
-export type { SandboxKind } from "../runner/sandbox_protocol.ts";
+export type { SandboxKind } from "../sandbox/messages.ts";

@@ -9,7 +9,9 @@
 import type { Language } from "../protocol.ts";
 import { type Audience, OptionError } from "./option_kinds.ts";
 import { terminalFrameBytes } from "./limits.ts";
-import { type OptionKey, type OptionValues, specOf } from "./option_table.ts";
+import { hostIsolates } from "../sandbox/messages.ts";
+import { HOST_OWN_MEMORY } from "../runner/runner.ts";
+import { ISOLATE_RESERVE_MB, type OptionKey, type OptionValues, specOf } from "./option_table.ts";
 
 const MiB = 1024 * 1024;
 
@@ -20,35 +22,56 @@ export function optionName(key: OptionKey, audience: Audience): string {
 }
 
 /**
- * What admission charges one sandbox of `language` against the memory budget, in bytes (the
- * runner's `memoryBytes`).
+ * What admission charges a program of `language` against the memory budget until its host is
+ * measured, in bytes: a little more than one was measured to hold while it waits on a tool
+ * (proportional set size, with the host's share): TypeScript ~7 MiB, Python ~60 MiB
+ * (BENCHMARKS.md, "Executions held at once"). What hosts hold beyond their programs' charges is
+ * counted as it is measured.
  */
-export function sandboxCharge(
-  config: Pick<OptionValues, "sandboxMemoryMb" | "pythonSandboxMemoryMb">,
-  language: Language,
-): number {
-  return (language === "python" ? config.pythonSandboxMemoryMb : config.sandboxMemoryMb) * MiB;
+export function programCharge(_config: unknown, language: Language): number {
+  return (language === "python" ? 64 : 10) * MiB;
 }
 
 /**
- * The memory budget must hold one sandbox of the default language, or every program waits
- * for memory that never comes and gets 503 while `/ready` says 200.
+ * The memory one host may use (its cgroup's limit), in bytes: each of its programs up to its
+ * cap and the host's own, and never more than the kernel's stop for all hosts (an eighth above
+ * the budget).
  */
-export function memoryBudgetProblem(
+export function hostMemoryBytes(
   config: Pick<
     OptionValues,
-    "memoryBudgetMb" | "language" | "sandboxMemoryMb" | "pythonSandboxMemoryMb"
+    | "memoryBudgetMb"
+    | "sandboxMemoryMb"
+    | "pythonSandboxMemoryMb"
+    | "hostMaxPrograms"
+    | "pythonHostMaxPrograms"
   >,
+  language: Language,
+): number {
+  const [programs, cap] = language === "python"
+    ? [config.pythonHostMaxPrograms, config.pythonSandboxMemoryMb]
+    : [config.hostMaxPrograms, config.sandboxMemoryMb];
+  // The host's own realm, relay and spare workers beside its programs (Python's spares hold
+  // Pyodide); never above the kernel's stop for all hosts, an eighth above the budget (the
+  // server ends programs at the budget itself).
+  const own = HOST_OWN_MEMORY[language === "python" ? "python" : "deno"] / MiB;
+  return Math.min(Math.round(config.memoryBudgetMb * 1.125), programs * cap + own) * MiB;
+}
+
+/**
+ * The memory budget must hold one program of the default language, or every program waits for
+ * memory that never comes and gets 503 while `/ready` says 200.
+ */
+export function memoryBudgetProblem(
+  config: Pick<OptionValues, "memoryBudgetMb" | "language">,
 ): OptionError | undefined {
-  const needed = sandboxCharge(config, config.language) / MiB;
+  const needed = programCharge(config, config.language) / MiB;
   if (config.memoryBudgetMb >= needed) return undefined;
-  const cap = config.language === "python" ? "pythonSandboxMemoryMb" : "sandboxMemoryMb";
   return new OptionError(
     "memoryBudgetMb",
     config.memoryBudgetMb,
-    (audience) =>
-      `expected at least ${needed} MiB: one ${config.language} sandbox is charged ${needed} MiB ` +
-      `(${optionName(cap, audience)}), so no program could start`,
+    `expected at least ${needed} MiB: a ${config.language} program is charged ${needed} MiB ` +
+      "until it is measured, so no program could start",
   );
 }
 
@@ -73,8 +96,43 @@ export function bufferedBytesProblem(
 }
 
 /** Throws the first combination of options that makes every program fail. */
+/**
+ * A host's data rlimit must hold the isolates of a full host (its realm, its relay, a worker per
+ * program and its spares, ~544 MiB of address space each), or the program that fills it fails,
+ * and takes the host's other programs with it.
+ */
+export function dataProblem(
+  config: Pick<
+    OptionValues,
+    "dataMb" | "pythonDataMb" | "hostMaxPrograms" | "pythonHostMaxPrograms"
+  >,
+): OptionError | undefined {
+  const checks = [
+    ["dataMb", config.dataMb, hostIsolates("deno", config.hostMaxPrograms), "hostMaxPrograms"],
+    [
+      "pythonDataMb",
+      config.pythonDataMb,
+      hostIsolates("python", config.pythonHostMaxPrograms),
+      "pythonHostMaxPrograms",
+    ],
+  ] as const;
+  for (const [key, value, isolates, programs] of checks) {
+    const needed = isolates * ISOLATE_RESERVE_MB;
+    if (value >= needed) continue;
+    return new OptionError(
+      key,
+      value,
+      (audience) =>
+        `expected at least ${needed} MiB: a host of ${optionName(programs, audience)} ` +
+        `${config[programs]} runs ${isolates} isolates of ~${ISOLATE_RESERVE_MB} MiB each`,
+    );
+  }
+  return undefined;
+}
+
 export function checkCombination(config: OptionValues): void {
-  const problem = memoryBudgetProblem(config) ?? bufferedBytesProblem(config);
+  const problem = memoryBudgetProblem(config) ?? dataProblem(config) ??
+    bufferedBytesProblem(config);
   if (problem) throw problem;
 }
 

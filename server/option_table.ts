@@ -11,7 +11,7 @@
  * @module
  */
 import { LANGUAGES } from "../protocol.ts";
-import { maxLineLength } from "../runner/sandbox_protocol.ts";
+import { HOST_SPARES, hostIsolates, maxLineLength } from "../sandbox/messages.ts";
 import { LOG_FORMATS } from "./log.ts";
 import {
   bytes,
@@ -25,6 +25,7 @@ import {
   text,
   whole,
 } from "./option_kinds.ts";
+import { programCharge } from "./option_checks.ts";
 import { type GroupedSpec, option, optional, section } from "./option_spec.ts";
 import type { OptionValues } from "./option_types.ts";
 
@@ -39,21 +40,33 @@ const SECOND = 1000;
  * (below them, every program fails). Measured once on Deno 2.9.6, x86_64 Linux, with `prlimit`
  * and cgroup v1, by trying: a server started with the value, its pool warm, ran ten
  * `console.log(1)` (Python: `print(1)`), for values from the default down.
- * - Data rlimit: TypeScript failed every program at 1536, one in ten at 1600, none at 1664;
- *   Python failed some at 1728 to 1856, none at 1920 (each isolate reserves ~500 MiB of
- *   address space before it runs anything).
+ * - Data rlimit, hosts of one program (`--host-max-programs 1`): TypeScript failed every
+ *   program at 2600, none at 2800; Python failed every program at 2500, none at 2600 (a host
+ *   runs its realm, its relay, its programs' workers and its spares, each an isolate that
+ *   reserves ~520 MiB of address space before it runs anything; Python's hold Pyodide too).
+ *   Hosts of more programs need more: `dataProblem` (option_checks.ts).
  * - V8 heap: a Python host did not start at 20, ran all ten at 21 (TypeScript from 4); 32
  *   keeps a margin.
  * - Memory cgroup: a TypeScript host failed at 16, ran all ten at 20 (32 keeps a margin); a
  *   Python host failed at 208, ran all ten at 224 (256).
  */
 export const FLOOR_MB = {
-  data: 1664,
-  pythonData: 1920,
+  data: 2720,
+  pythonData: 2688,
   heap: 32,
   sandbox: 32,
   pythonSandbox: 256,
 } as const;
+
+/**
+ * Programs one host runs at once, by default: TypeScript workers take ~6 MiB each, so a host of
+ * 64 holds its process's own ~30 MiB over many programs, and a host that dies (a program ran
+ * its heap out, which V8 does not survive) ends at most 64; a Python worker takes ~60 MiB.
+ */
+export const HOST_MAX_PROGRAMS = { deno: 64, python: 16 } as const;
+
+/** Address space each isolate reserves before it runs anything, in MiB (measured: ~520). */
+export const ISOLATE_RESERVE_MB = 544;
 
 /** Python hosts kept ready once the first Python program started them (no `--python-pool-size`). */
 export const LAZY_PYTHON_POOL_SIZE = 1;
@@ -190,24 +203,21 @@ export const OPTIONS: OptionTable = {
       flag: "heap-mb",
       kind: mebibytes(FLOOR_MB.heap, "a Python host does not start"),
       default: 256,
-      help: "V8 heap cap per isolate of a sandbox",
+      help: "V8 heap cap per isolate of a sandbox (a program's JavaScript heap)",
     }),
-    // A host holds up to three isolates (its own realm, the running program's worker and the
-    // next one), and Deno reserves about 1.8 GiB of address space for them before it runs
-    // anything.
-    dataMb: option({
-      flag: "data-mb",
-      kind: mebibytes(FLOOR_MB.data, "no host runs a program"),
-      default: 2304,
-      help: "Data rlimit per sandbox host, ArrayBuffers included",
+    hostMaxPrograms: option({
+      flag: "host-max-programs",
+      kind: count(1),
+      default: HOST_MAX_PROGRAMS.deno,
+      help: "TypeScript/JavaScript programs one sandbox host runs at once, each in a worker of " +
+        "its own; 1 gives every program a process of its own (the strict mode)",
+      summary: true,
     }),
-    // The same isolates, plus two Pyodide instances (the running program's and the next one's
-    // wasm memory).
-    pythonDataMb: option({
-      flag: "python-data-mb",
-      kind: mebibytes(FLOOR_MB.pythonData, "Python hosts fail programs"),
-      default: 3072,
-      help: "Data rlimit per Python sandbox host",
+    pythonHostMaxPrograms: option({
+      flag: "python-host-max-programs",
+      kind: count(1),
+      default: HOST_MAX_PROGRAMS.python,
+      help: "Python programs one sandbox host runs at once (1: the strict mode)",
     }),
     pythonMemoryMb: option({
       flag: "python-memory-mb",
@@ -215,27 +225,47 @@ export const OPTIONS: OptionTable = {
       default: 512,
       help: "Largest heap of a Python program; MemoryError past it",
     }),
-    maxConcurrent: option({
-      flag: "max-concurrent",
-      kind: count(1),
-      default: 64,
-      help: "Executions running at once",
-      summary: true,
-    }),
     // Under the default data rlimit alone a host cannot use more: ~765 MiB was the most measured.
     sandboxMemoryMb: option({
       flag: "sandbox-memory-mb",
       kind: mebibytes(FLOOR_MB.sandbox, "its cgroup kills the host before it runs a program"),
       default: 768,
-      help: "Memory cap of one TypeScript/JavaScript sandbox (its cgroup's limit where " +
-        "cgroups can be made); what admission charges for it",
+      help: "Memory cap of one TypeScript/JavaScript program: its host's cgroup limit is this " +
+        "times its programs (at most the budget)",
     }),
     // ~1.47 GiB was the most a Python host used under the default data rlimit.
     pythonSandboxMemoryMb: option({
       flag: "python-sandbox-memory-mb",
       kind: mebibytes(FLOOR_MB.pythonSandbox, "its cgroup kills the host before it runs a program"),
       default: 1536,
-      help: "Memory cap of one Python sandbox",
+      help: "Memory cap of one Python program (its host's cgroup: this times its programs)",
+    }),
+    // Every isolate reserves ~520 MiB of address space before it runs anything: the host's
+    // realm, its relay, its programs' workers and its spares; and the programs' own memory.
+    dataMb: option({
+      flag: "data-mb",
+      kind: mebibytes(FLOOR_MB.data, "no host runs a program"),
+      default: {
+        text: "544 MiB per isolate of a full host, plus --sandbox-memory-mb",
+        of: ({ value }) =>
+          hostIsolates("deno", value("hostMaxPrograms") as number) * ISOLATE_RESERVE_MB +
+          (value("sandboxMemoryMb") as number),
+      },
+      help: "Data rlimit per sandbox host, ArrayBuffers included",
+    }),
+    // The same isolates, plus each worker's Pyodide memory (its spare's too).
+    pythonDataMb: option({
+      flag: "python-data-mb",
+      kind: mebibytes(FLOOR_MB.pythonData, "Python hosts fail programs"),
+      default: {
+        text: "544 MiB per isolate of a full host, plus --python-memory-mb per worker",
+        of: ({ value }) => {
+          const programs = value("pythonHostMaxPrograms") as number;
+          return hostIsolates("python", programs) * ISOLATE_RESERVE_MB +
+            (programs + HOST_SPARES.python) * (value("pythonMemoryMb") as number);
+        },
+      },
+      help: "Data rlimit per Python sandbox host",
     }),
     // Half: every sandbox may reach its cap at once and the machine still has half its memory,
     // for the server, ready hosts and the rest.
@@ -246,8 +276,24 @@ export const OPTIONS: OptionTable = {
         text: "half the memory available at start",
         of: ({ machine }) => Math.floor(machine.availableMemoryBytes() / 2 / MiB),
       },
-      help: "Memory running and paused sandboxes may hold together, each counted at its cap; " +
-        "over it requests wait, then 503",
+      help: "Memory all sandboxes may hold together, counted as measured (a program is charged " +
+        "what one is expected to use until it is); over it requests wait, then 503",
+    }),
+    // Memory decides how many programs run, not a fixed count: as many as the budget holds at
+    // what a TypeScript program is charged.
+    maxConcurrent: option({
+      flag: "max-concurrent",
+      kind: count(1),
+      default: {
+        text: "the memory budget over what a TypeScript program is charged (10 MiB)",
+        of: ({ value }) =>
+          Math.max(
+            1,
+            Math.floor((value("memoryBudgetMb") as number) * MiB / programCharge({}, "typescript")),
+          ),
+      },
+      help: "Executions running at once",
+      summary: true,
     }),
     cgroups: option({
       flag: "cgroups",
@@ -380,12 +426,6 @@ export const OPTIONS: OptionTable = {
       default: 600 * SECOND,
       help: "Age after which a host takes no more programs",
     }),
-    hostMaxRssMb: option({
-      flag: "host-max-rss-mb",
-      kind: mebibytes(1),
-      default: 512,
-      help: "Memory above which a host takes no more programs (Python hosts: twice this)",
-    }),
     // Ready hosts beyond what the pool needs (its size, or the demand of the last minute if
     // higher) are retired after this long unused.
     hostIdleTimeoutMs: option({
@@ -398,9 +438,16 @@ export const OPTIONS: OptionTable = {
       flag: "max-hosts",
       kind: count(1),
       default: {
-        text: "max-concurrent + max-paused",
-        // Paused step executions hold a host without an execution slot.
-        of: ({ value }) => (value("maxConcurrent") as number) + (value("maxPaused") as number),
+        text: "enough for max-concurrent + max-paused programs, and two more",
+        // Paused step executions hold a slot of a host without an execution slot.
+        of: ({ value }) =>
+          Math.ceil(
+            ((value("maxConcurrent") as number) + (value("maxPaused") as number)) /
+              Math.min(
+                value("hostMaxPrograms") as number,
+                value("pythonHostMaxPrograms") as number,
+              ),
+          ) + 2,
       },
       help: "Sandbox hosts per language at once",
     }),

@@ -114,23 +114,26 @@ export interface Settings {
    */
   pythonPoolSize?: number;
   /**
-   * V8 heap cap per isolate of a sandbox. Allowed: MiB from 32 to 4194304 (below 32, a Python host
-   * does not start). Command line: `--heap-mb <MiB>`, or `PROGTC_HEAP_MB`.
+   * V8 heap cap per isolate of a sandbox (a program's JavaScript heap). Allowed: MiB from 32 to
+   * 4194304 (below 32, a Python host does not start). Command line: `--heap-mb <MiB>`, or
+   * `PROGTC_HEAP_MB`.
    * @default {256}
    */
   heapMb?: number;
   /**
-   * Data rlimit per sandbox host, ArrayBuffers included. Allowed: MiB from 1664 to 4194304 (below
-   * 1664, no host runs a program). Command line: `--data-mb <MiB>`, or `PROGTC_DATA_MB`.
-   * @default {2304}
+   * TypeScript/JavaScript programs one sandbox host runs at once, each in a worker of its own; 1
+   * gives every program a process of its own (the strict mode). Allowed: a whole number of at least
+   * 1. Command line: `--host-max-programs <n>`, or `PROGTC_HOST_MAX_PROGRAMS`.
+   * @default {64}
    */
-  dataMb?: number;
+  hostMaxPrograms?: number;
   /**
-   * Data rlimit per Python sandbox host. Allowed: MiB from 1920 to 4194304 (below 1920, Python
-   * hosts fail programs). Command line: `--python-data-mb <MiB>`, or `PROGTC_PYTHON_DATA_MB`.
-   * @default {3072}
+   * Python programs one sandbox host runs at once (1: the strict mode). Allowed: a whole number of
+   * at least 1. Command line: `--python-host-max-programs <n>`, or
+   * `PROGTC_PYTHON_HOST_MAX_PROGRAMS`.
+   * @default {16}
    */
-  pythonDataMb?: number;
+  pythonHostMaxPrograms?: number;
   /**
    * Largest heap of a Python program; MemoryError past it. Allowed: MiB from 1 to 4194304. Command
    * line: `--python-memory-mb <MiB>`, or `PROGTC_PYTHON_MEMORY_MB`.
@@ -138,33 +141,45 @@ export interface Settings {
    */
   pythonMemoryMb?: number;
   /**
-   * Executions running at once. Allowed: a whole number of at least 1. Command line:
-   * `--max-concurrent <n>`, or `PROGTC_MAX_CONCURRENT`.
-   * @default {64}
-   */
-  maxConcurrent?: number;
-  /**
-   * Memory cap of one TypeScript/JavaScript sandbox (its cgroup's limit where cgroups can be made);
-   * what admission charges for it. Allowed: MiB from 32 to 4194304 (below 32, its cgroup kills the
+   * Memory cap of one TypeScript/JavaScript program: its host's cgroup limit is this times its
+   * programs (at most the budget). Allowed: MiB from 32 to 4194304 (below 32, its cgroup kills the
    * host before it runs a program). Command line: `--sandbox-memory-mb <MiB>`, or
    * `PROGTC_SANDBOX_MEMORY_MB`.
    * @default {768}
    */
   sandboxMemoryMb?: number;
   /**
-   * Memory cap of one Python sandbox. Allowed: MiB from 256 to 4194304 (below 256, its cgroup kills
-   * the host before it runs a program). Command line: `--python-sandbox-memory-mb <MiB>`, or
-   * `PROGTC_PYTHON_SANDBOX_MEMORY_MB`.
+   * Memory cap of one Python program (its host's cgroup: this times its programs). Allowed: MiB
+   * from 256 to 4194304 (below 256, its cgroup kills the host before it runs a program). Command
+   * line: `--python-sandbox-memory-mb <MiB>`, or `PROGTC_PYTHON_SANDBOX_MEMORY_MB`.
    * @default {1536}
    */
   pythonSandboxMemoryMb?: number;
   /**
-   * Memory running and paused sandboxes may hold together, each counted at its cap; over it
-   * requests wait, then 503. Allowed: MiB from 1 to 4194304. Command line:
-   * `--memory-budget-mb <MiB>`, or `PROGTC_MEMORY_BUDGET_MB`.
+   * Data rlimit per sandbox host, ArrayBuffers included. Allowed: MiB from 2720 to 4194304 (below
+   * 2720, no host runs a program). Command line: `--data-mb <MiB>`, or `PROGTC_DATA_MB`.
+   * @default {544 MiB per isolate of a full host, plus --sandbox-memory-mb}
+   */
+  dataMb?: number;
+  /**
+   * Data rlimit per Python sandbox host. Allowed: MiB from 2688 to 4194304 (below 2688, Python
+   * hosts fail programs). Command line: `--python-data-mb <MiB>`, or `PROGTC_PYTHON_DATA_MB`.
+   * @default {544 MiB per isolate of a full host, plus --python-memory-mb per worker}
+   */
+  pythonDataMb?: number;
+  /**
+   * Memory all sandboxes may hold together, counted as measured (a program is charged what one is
+   * expected to use until it is); over it requests wait, then 503. Allowed: MiB from 1 to 4194304.
+   * Command line: `--memory-budget-mb <MiB>`, or `PROGTC_MEMORY_BUDGET_MB`.
    * @default {half the memory available at start}
    */
   memoryBudgetMb?: number;
+  /**
+   * Executions running at once. Allowed: a whole number of at least 1. Command line:
+   * `--max-concurrent <n>`, or `PROGTC_MAX_CONCURRENT`.
+   * @default {the memory budget over what a TypeScript program is charged (10 MiB)}
+   */
+  maxConcurrent?: number;
   /**
    * A memory cgroup per sandbox where possible, or the data rlimit only. Allowed: auto or off.
    * Command line: `--cgroups <auto|off>`, or `PROGTC_CGROUPS`.
@@ -290,12 +305,6 @@ export interface Settings {
    */
   hostMaxAgeMs?: number;
   /**
-   * Memory above which a host takes no more programs (Python hosts: twice this). Allowed: MiB from
-   * 1 to 4194304. Command line: `--host-max-rss-mb <MiB>`, or `PROGTC_HOST_MAX_RSS_MB`.
-   * @default {512}
-   */
-  hostMaxRssMb?: number;
-  /**
    * How long an unneeded ready host waits before it is retired. Allowed: milliseconds from 1 to
    * 2147483647 (about 24.8 days, the longest timer). Command line: `--host-idle-timeout <s>` (in
    * seconds), or `PROGTC_HOST_IDLE_TIMEOUT`.
@@ -305,7 +314,7 @@ export interface Settings {
   /**
    * Sandbox hosts per language at once. Allowed: a whole number of at least 1. Command line:
    * `--max-hosts <n>`, or `PROGTC_MAX_HOSTS`.
-   * @default {max-concurrent + max-paused}
+   * @default {enough for max-concurrent + max-paused programs, and two more}
    */
   maxHosts?: number;
   /**
@@ -341,13 +350,15 @@ export interface OptionValues {
   poolSize: number;
   pythonPoolSize: number | undefined;
   heapMb: number;
-  dataMb: number;
-  pythonDataMb: number;
+  hostMaxPrograms: number;
+  pythonHostMaxPrograms: number;
   pythonMemoryMb: number;
-  maxConcurrent: number;
   sandboxMemoryMb: number;
   pythonSandboxMemoryMb: number;
+  dataMb: number;
+  pythonDataMb: number;
   memoryBudgetMb: number;
+  maxConcurrent: number;
   cgroups: "auto" | "off";
   queueTimeoutMs: number;
   maxBodyBytes: number;
@@ -367,7 +378,6 @@ export interface OptionValues {
   maxPaused: number;
   hostMaxRuns: number;
   hostMaxAgeMs: number;
-  hostMaxRssMb: number;
   hostIdleTimeoutMs: number;
   maxHosts: number;
   readyTimeoutMs: number;

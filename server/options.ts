@@ -9,7 +9,7 @@ import type { Runner, RunnerConfig, RunnerHooks } from "../runner/runner.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type Machine, thisMachine } from "./machine.ts";
 import { OptionError } from "./option_kinds.ts";
-import { checkCombination, sandboxCharge } from "./option_checks.ts";
+import { checkCombination, hostMemoryBytes } from "./option_checks.ts";
 import { isComputed } from "./option_spec.ts";
 import {
   LAZY_PYTHON_POOL_SIZE,
@@ -99,16 +99,21 @@ export function runnerConfig(config: ResolvedOptions, hooks: RunnerHooks): Runne
     pythonPoolSize: config.pythonPoolSize ?? LAZY_PYTHON_POOL_SIZE,
     pythonLazy: config.pythonPoolSize === undefined,
     maxHosts: config.maxHosts,
+    hostMaxPrograms: { deno: config.hostMaxPrograms, python: config.pythonHostMaxPrograms },
     hostMaxRuns: config.hostMaxRuns,
     hostMaxAgeMs: config.hostMaxAgeMs,
-    hostMaxRssMb: config.hostMaxRssMb,
     hostIdleTimeoutMs: config.hostIdleTimeoutMs,
     heapMb: config.heapMb,
     dataMb: config.dataMb,
     pythonDataMb: config.pythonDataMb,
-    memoryBytes: {
-      deno: sandboxCharge(config, "typescript"),
-      python: sandboxCharge(config, "python"),
+    hostMemoryBytes: {
+      deno: hostMemoryBytes(config, "typescript"),
+      python: hostMemoryBytes(config, "python"),
+    },
+    memoryBudgetBytes: config.memoryBudgetMb * 2 ** 20,
+    programMemoryBytes: {
+      deno: config.sandboxMemoryMb * 2 ** 20,
+      python: config.pythonSandboxMemoryMb * 2 ** 20,
     },
     cgroups: config.cgroups,
     denoPath: config.denoPath,

@@ -106,14 +106,13 @@ function logSandboxes(server: ProgtcServer, log: Logger): void {
   log.info(
     `sandbox memory: ${
       bound.kind === "cgroup"
-        ? `a cgroup v${bound.version} per sandbox (${bound.root})`
+        ? `a cgroup v${bound.version} per sandbox host, and one for them all limited to the ` +
+          `budget (${bound.root})`
         : `the data rlimit only (no cgroup: ${bound.why})`
-    }; caps ${mib(runner.memoryBytes("typescript"))} MiB (TypeScript), ${
-      mib(runner.memoryBytes("python"))
-    } MiB (Python); budget ${mib(server.app.memory.budget)} MiB`,
+    }; budget ${mib(server.app.memory.budget)} MiB, counted as measured`,
     { event: "memory" },
   );
-  if (!runner.reusesHosts) {
+  if (!runner.checksHosts) {
     log.warn(
       "sandbox processes cannot be checked through /proc (not Linux, or the server " +
         "runs without --allow-all): every program gets a new sandbox process, which is slower",

@@ -24,7 +24,7 @@
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { z } from "zod";
-import { jsonTextOf } from "../runner/sandbox_protocol.ts";
+import { jsonTextOf } from "../runner/host_messages.ts";
 
 const VERSION = "p2";
 const encoder = new TextEncoder();

@@ -33,6 +33,7 @@ import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { ToolOutcome } from "./execution.ts";
 import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
+import type { AdmissionGate } from "./admission.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
@@ -44,25 +45,16 @@ import {
   type StepRecord,
   type StepState,
 } from "./state_token.ts";
-import {
-  canonicalJson,
-  type Lease,
-  record,
-  StepRun,
-  stepToolCall,
-  type Stop,
-  untilStop,
-} from "./step_run.ts";
-
-export type { Lease } from "./step_run.ts";
+import { canonicalJson, record, StepRun, stepToolCall, type Stop, untilStop } from "./step_run.ts";
 
 /** What the step service needs from its application. */
 export interface StepServiceOptions {
   codec: StateCodec;
-  /** Takes an execution slot and a ready sandbox, or throws an {@linkcode HttpProblem}. */
-  acquire(language: Language, parent?: Context): Promise<Lease>;
-  /** Takes an execution slot only (to resume a held execution), or throws. */
-  acquireSlot(): Promise<() => void>;
+  /**
+   * Who may run now: leases a slot, memory and a sandbox (or a slot only, to resume a held
+   * execution). The service gives back paused executions' memory when it is short.
+   */
+  admission: AdmissionGate;
   limits: Limits;
   language: Language;
   /** Longest state token accepted or issued. */
@@ -103,6 +95,8 @@ export class StepService {
 
   constructor(options: StepServiceOptions) {
     this.#options = options;
+    // Paused executions give their memory back first when it is short: they replay.
+    options.admission.onReclaim((bytes) => this.reclaim(bytes));
   }
 
   /** Paused executions held for a warm resume. */
@@ -179,7 +173,7 @@ export class StepService {
     let release: (() => void) | undefined;
     if (held) {
       // The slot first: a step refused for capacity leaves the execution held.
-      release = await this.#options.acquireSlot();
+      release = await this.#options.admission.slot();
       // While this waited, the hold may have ended (its memory reclaimed for a new execution,
       // its TTL, a newer hold of the step) or gone to a retry of this request: replay then.
       if (this.#heldFor(previous!, program) !== held) {
@@ -198,7 +192,7 @@ export class StepService {
       if (results.length > 0) {
         pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
       }
-      const lease = await this.#options.acquire(language, parent);
+      const lease = await this.#options.admission.admit(language, parent);
       run = new StepRun(lease, {
         session: previous?.session ?? newId(),
         program,

@@ -19,21 +19,13 @@
 import { createHash } from "node:crypto";
 import type { DeterminismMode, StepToolCall } from "../protocol.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
-import type { RunRequest } from "../runner/sandbox_protocol.ts";
+import type { RunRequest } from "../sandbox/messages.ts";
 import { Execution, type ExecutionEnd, type KeyedToolCall, type ToolOutcome } from "./execution.ts";
+import type { Lease } from "./admission.ts";
 import type { Limits } from "./limits.ts";
 import type { ByteBudget } from "./byte_budget.ts";
-import { utf8Length } from "../runner/text.ts";
+import { utf8Length } from "../sandbox/text.ts";
 import type { StepRecord } from "./state_token.ts";
-
-/** A sandbox lent to one execution, with its execution slot. */
-export interface Lease {
-  sandbox: Sandbox;
-  /** Frees the execution slot (the sandbox's memory is freed when the sandbox is released). */
-  release(): void;
-  /** The memory the sandbox was admitted with, in bytes; freed when the sandbox is released. */
-  memoryBytes: number;
-}
 
 /** A new call of a batch: the wire call, its key and its hash, and its bytes in the answer. */
 export interface BatchCall {
@@ -71,7 +63,8 @@ export class StepRun {
   readonly program: string;
   readonly records: Map<string, StepRecord>;
   /** The memory its sandbox was admitted with, in bytes. */
-  readonly memoryBytes: number;
+  readonly chargeBytes: number;
+  #sandbox: { readonly memoryBytes: number };
   #execution: Execution;
   #determinism: DeterminismMode;
   #release: () => void;
@@ -84,11 +77,17 @@ export class StepRun {
   #waiter: ((stop: Stop) => void) | undefined;
   #end: Stop | undefined;
 
+  /** What it holds: its worker's last report, or its charge if more. */
+  get memoryBytes(): number {
+    return Math.max(this.chargeBytes, this.#sandbox.memoryBytes);
+  }
+
   constructor(lease: Lease, options: StepRunOptions) {
     this.session = options.session;
     this.program = options.program;
     this.records = options.records;
-    this.memoryBytes = lease.memoryBytes;
+    this.chargeBytes = lease.memoryBytes;
+    this.#sandbox = lease.sandbox;
     this.#determinism = options.determinism;
     this.#maxAnswerBytes = options.maxAnswerBytes;
     this.#budget = options.budget;

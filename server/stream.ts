@@ -17,19 +17,19 @@ import type { Context, Span } from "@opentelemetry/api";
 import type { ExecuteCodeRequest, Language, ToolResultRequest } from "../protocol.ts";
 import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
+import type { AdmissionGate } from "./admission.ts";
 import { Execution } from "./execution.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import { type Limits, terminalFrameBytes } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
 import { EventStream } from "./sse.ts";
-import type { Lease } from "./step_run.ts";
 import { contextOf, endSpan, instruments, startSpan } from "./telemetry.ts";
 
 /** What the streaming service needs from its application. */
 export interface StreamServiceOptions {
-  /** Takes an execution slot and a ready sandbox, or throws an {@linkcode HttpProblem}. */
-  acquire(language: Language, parent?: Context): Promise<Lease>;
+  /** Who may run now: leases an execution slot, memory and a sandbox, or throws a problem. */
+  admission: AdmissionGate;
   limits: Limits;
   language: Language;
   /** Bytes an event stream may hold for a client that does not read, its terminal frame included. */
@@ -64,7 +64,7 @@ export class StreamService {
   /** Starts a program and answers with its event stream; its spans go under `parent`. */
   async execute(body: ExecuteCodeRequest, parent: Context): Promise<Response> {
     const language = body.language ?? this.#options.language;
-    const { sandbox, release } = await this.#options.acquire(language, parent);
+    const { sandbox, release } = await this.#options.admission.admit(language, parent);
     const span = startSpan("progtc.execution", parent, {
       "progtc.language": language,
       "progtc.api": "stream",

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Sandbox, SandboxEvent } from "../runner/sandbox.ts";
-import type { ServerMessage } from "../runner/sandbox_protocol.ts";
+import type { ServerMessage } from "../sandbox/messages.ts";
 
 /** Where a call is in the program: its call key. */
 export interface Key {
@@ -36,10 +36,13 @@ export class FakeSandbox implements Sandbox {
   readonly pid: number = nextPid++;
   readonly runs = 0;
   readonly released: Promise<void>;
+  memoryBytes = 0;
   /** Every message the execution sent, in order. */
   readonly sent: ServerMessage[] = [];
-  /** `finish`'s argument once it was called. */
-  finished: boolean | undefined;
+  /** `finish` was called. */
+  finished = false;
+  /** The program was still running when `finish` was called (a real host stops its worker). */
+  stopped: boolean | undefined;
   #listener: ((event: SandboxEvent) => void) | undefined;
   #backlog: SandboxEvent[] = [];
   #release = Promise.withResolvers<void>();
@@ -57,7 +60,7 @@ export class FakeSandbox implements Sandbox {
 
   /** Whether the sandbox is still held (not finished). */
   get live(): boolean {
-    return this.finished === undefined;
+    return !this.finished;
   }
 
   listen(listener: (event: SandboxEvent) => void): void {
@@ -66,11 +69,12 @@ export class FakeSandbox implements Sandbox {
   }
 
   send(message: ServerMessage): void {
-    if (this.finished !== undefined) return;
+    if (this.finished) return;
     this.sent.push(message);
     if (message.type === "run") return this.#run(this.#programs(message.code));
     const items = message.type === "tool_results" ? message.items : [message];
     for (const item of items) {
+      if (item.type === "stop") continue;
       const call = this.#pending.get(item.id);
       if (!call) continue;
       this.#pending.delete(item.id);
@@ -84,15 +88,20 @@ export class FakeSandbox implements Sandbox {
     this.#scheduleIdle();
   }
 
-  finish(reusable: boolean): void {
-    if (this.finished !== undefined) return;
-    this.finished = reusable;
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopped = !this.#done;
     clearTimeout(this.#idleTimer);
     this.#release.resolve();
   }
 
+  evict(error: string): void {
+    this.#emit({ type: "out_of_memory", error });
+  }
+
   #emit(event: SandboxEvent): void {
-    if (this.finished !== undefined) return;
+    if (this.finished) return;
     if (this.#listener) this.#listener(event);
     else this.#backlog.push(event);
   }

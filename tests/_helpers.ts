@@ -20,6 +20,13 @@ export interface TestServer extends AsyncDisposable {
   logs: string[];
 }
 
+/**
+ * Programs per host for every test server that does not set its own: `TEST_HOST_MAX_PROGRAMS=1`
+ * runs a suite in the strict mode (`deno task test:strict`).
+ */
+export const TEST_HOST_MAX_PROGRAMS: number | undefined =
+  Number(Deno.env.get("TEST_HOST_MAX_PROGRAMS")) || undefined;
+
 /** Starts a real server on 127.0.0.1, port 0, and waits until its pool is warm. */
 export async function startServer(options: Partial<ServeOptions> = {}): Promise<TestServer> {
   const logs: string[] = [];
@@ -29,6 +36,9 @@ export async function startServer(options: Partial<ServeOptions> = {}): Promise<
     poolSize: 1,
     pythonPoolSize: 0,
     log: (line) => logs.push(line),
+    ...(TEST_HOST_MAX_PROGRAMS
+      ? { hostMaxPrograms: TEST_HOST_MAX_PROGRAMS, pythonHostMaxPrograms: TEST_HOST_MAX_PROGRAMS }
+      : {}),
     ...options,
   });
   await server.app.runner.warm();

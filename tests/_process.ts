@@ -148,6 +148,13 @@ export interface ServerProcess extends AsyncDisposable {
  * Starts `cli.ts serve` on a free port with the test key and `args`, and waits until it
  * answers; with `nofile`, under `ulimit -n <nofile>`.
  */
+/** The strict mode's flags (`TEST_HOST_MAX_PROGRAMS`), unless `args` set programs per host. */
+function strictArgs(args: string[]): string[] {
+  const programs = Deno.env.get("TEST_HOST_MAX_PROGRAMS");
+  if (!programs || args.some((arg) => arg.includes("host-max-programs"))) return [];
+  return ["--host-max-programs", programs, "--python-host-max-programs", programs];
+}
+
 export async function spawnServer(
   args: string[] = [],
   options: { nofile?: number; apiKey?: string } = {},
@@ -166,6 +173,7 @@ export async function spawnServer(
       String(port),
       "--api-key",
       apiKey,
+      ...strictArgs(args),
       ...args,
     ],
     { ...Deno.env.toObject(), MALLOC_MMAP_THRESHOLD_: "65536" },

@@ -63,13 +63,19 @@ function v2Fs(procs: string): MemoryFs {
 Deno.test("cgroup v2: the server moves itself into a child, enables memory, and limits each host", () => {
   const fs = v2Fs("42\n");
   const cgroups = MemoryCgroups.detect({ fs, pid: 42, procSelfCgroup: "0::/app\n" });
-  deepStrictEqual(cgroups.bound, { kind: "cgroup", version: 2, root: "/sys/fs/cgroup/app" });
+  const root = (cgroups.bound as { root: string }).root;
+  match(root, /^\/sys\/fs\/cgroup\/app\/progtc-42-[0-9a-f]{8}$/);
   deepStrictEqual(fs.writes, [
     ["/sys/fs/cgroup/app/server/cgroup.procs", "42"],
     ["/sys/fs/cgroup/app/cgroup.subtree_control", "+memory"],
+    [`${root}/cgroup.subtree_control`, "+memory"],
   ]);
+  // The hosts together: the memory budget.
+  strictEqual(cgroups.limitAll(4096 * 2 ** 20), true);
+  strictEqual(fs.files.get(`${root}/memory.max`), String(4096 * 2 ** 20));
+  strictEqual(fs.files.get(`${root}/memory.swap.max`), "0");
   const host = cgroups.create(768 * 2 ** 20)!;
-  match(host.path, /^\/sys\/fs\/cgroup\/app\/host-[0-9a-f]{8}-0$/);
+  match(host.path, /^\/sys\/fs\/cgroup\/app\/progtc-42-[0-9a-f]{8}\/host-[0-9a-f]{8}-0$/);
   strictEqual(fs.files.get(`${host.path}/memory.max`), String(768 * 2 ** 20));
   strictEqual(fs.files.get(`${host.path}/memory.swap.max`), "0");
   host.attach(1234);
@@ -126,7 +132,11 @@ Deno.test("cgroup v1: hosts get children of a progtc group, limited with swap, O
     fs.files.set(`${path}/memory.memsw.limit_in_bytes`, "");
     fs.files.set(`${path}/memory.oom_control`, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
   };
+  const root = (cgroups.bound as { root: string }).root;
+  strictEqual(cgroups.limitAll(1000), true);
+  strictEqual(fs.files.get(`${root}/memory.limit_in_bytes`), "1000");
   const host = cgroups.create(100)!;
+  strictEqual(host.path.startsWith(`${root}/host-`), true);
   strictEqual(fs.files.get(`${host.path}/memory.limit_in_bytes`), "100");
   strictEqual(fs.files.get(`${host.path}/memory.memsw.limit_in_bytes`), "100");
   strictEqual(host.oomKilled(), false);

@@ -100,7 +100,7 @@ Deno.test("resolveOptions() refuses a value out of bounds from code with an Opti
   );
   assert.throws(() => resolveOptions({ apiKey: "k", port: 1.5 }), OptionError, "port = 1.5");
   assert.throws(
-    () => resolveOptions({ apiKey: "k", memoryBudgetMb: 512 }),
+    () => resolveOptions({ apiKey: "k", memoryBudgetMb: 8 }),
     OptionError,
     "memoryBudgetMb",
   );
@@ -123,7 +123,14 @@ Deno.test("resolveOptions() fills in every option from the table; computed defau
   assert.equal(config.memoryBudgetMb, 3072, "half the memory available");
   assert.equal(config.maxConnections, 468, "half the file descriptors, less 32");
   assert.equal(config.denoPath, "/opt/deno");
-  assert.equal(config.maxHosts, 10 + config.maxPaused, "max-concurrent + max-paused");
+  assert.equal(
+    config.maxHosts,
+    Math.ceil(
+      (10 + config.maxPaused) / Math.min(config.hostMaxPrograms, config.pythonHostMaxPrograms),
+    ) +
+      2,
+    "enough for max-concurrent + max-paused, and two more",
+  );
   assert.equal(config.stateSecret, "k", "derived from the API key");
   assert.equal(config.pythonPoolSize, undefined, "on first use");
   assert.equal(config.toolCallTimeoutMs, 10_000);

@@ -7,6 +7,7 @@
  * @module
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
+import { MCP_FLAGS } from "../mcp/cli.ts";
 import { optionsMarkdown } from "../server/option_docs.ts";
 import { OPTION_KEYS, specOf } from "../server/option_table.ts";
 
@@ -102,8 +103,11 @@ const OTHER_FLAGS = new Set([
   "unstable-worker-options",
 ]);
 
-Deno.test("every --flag README.md and docs/ name is an option of progtc serve, or of a program they run", async () => {
-  const flags = new Set(OPTION_KEYS.map((key) => specOf(key).flag).filter(Boolean));
+Deno.test("every --flag README.md and docs/ name is an option of progtc serve or mcp, or of a program they run", async () => {
+  const flags = new Set([
+    ...OPTION_KEYS.map((key) => specOf(key).flag).filter(Boolean),
+    ...MCP_FLAGS,
+  ]);
   const unknown: string[] = [];
   for (const file of await markdownFiles()) {
     const text = await Deno.readTextFile(`${ROOT}${file}`);

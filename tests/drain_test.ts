@@ -30,8 +30,9 @@ Deno.test("SIGTERM drains: a program that finishes within --drain-timeout succee
     stream_output: true,
   });
   assert.deepEqual(await spinning.next(), { type: "stdout", data: "spinning\n" });
+  // Both programs run at once, on the pool's host or one more.
   const sandboxes = childrenOf(cli.pid);
-  assert.ok(sandboxes.length >= 2, `sandboxes: ${sandboxes}`);
+  assert.ok(sandboxes.length >= 1, `sandboxes: ${sandboxes}`);
 
   const signalled = performance.now();
   cli.process.child.kill("SIGTERM");

@@ -66,6 +66,7 @@ Deno.test("examples/serverless_step.ts serves the step API alone under deno serv
       "--allow-net",
       "--allow-env",
       "--allow-read",
+      "--allow-write",
       "--allow-run",
       "--host",
       "127.0.0.1",

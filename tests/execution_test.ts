@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { deepStrictEqual, match, notStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { Execution, type ExecutionEnd, type KeyedToolCall } from "../server/execution.ts";
 import { type Limits, limitsOf } from "../server/limits.ts";
 import { resolveOptions } from "../server/options.ts";
@@ -42,21 +42,21 @@ Deno.test("Execution gives each call a fresh wire id and passes its call key", a
   strictEqual(t.execution.deliver(call!.id, { value: "again" }), "not_pending");
   strictEqual(t.execution.deliver("0".repeat(32), { value: 1 }), "unknown");
   deepStrictEqual((await t.ended).result, { type: "success", stdout: "ok\n", stderr: "" });
-  // The program ended by itself within its limits: its host may run another.
-  strictEqual(t.sandbox.finished, true);
+  // The program ended by itself: there was nothing to stop.
+  deepStrictEqual([t.sandbox.finished, t.sandbox.stopped], [true, false]);
 });
 
-Deno.test("Execution ends with a violation, and kills the sandbox, on a call to a tool the program was not given", async () => {
+Deno.test("Execution ends with a violation, and stops the program, on a call to a tool the program was not given", async () => {
   const t = start(({ call }) => call("secret").then(() => {}));
   const { result, why } = await t.ended;
   strictEqual(result.type, "runtime_error");
   match(result.stderr, /broke the protocol \(call to unknown tool "secret"\)/);
   strictEqual(why, "violation");
   strictEqual(t.calls.length, 0);
-  strictEqual(t.sandbox.finished, false);
+  strictEqual(t.sandbox.stopped, true);
 });
 
-Deno.test("Execution kills the sandbox of a program that crossed a limit, even if it ended by itself", async () => {
+Deno.test("Execution truncates output past its limit, and the program still ends as itself", async () => {
   const t = start(({ print }) => {
     print("x".repeat(100));
     return Promise.resolve();
@@ -64,17 +64,17 @@ Deno.test("Execution kills the sandbox of a program that crossed a limit, even i
   const { result } = await t.ended;
   strictEqual(result.type, "success");
   ok(result.stdout.includes("[progtc: output truncated, the limit is 10 bytes]"), result.stdout);
-  strictEqual(t.sandbox.finished, false);
+  deepStrictEqual([t.sandbox.finished, t.sandbox.stopped], [true, false]);
 });
 
-Deno.test("Execution stops a program at its timeout, keeps its output and kills the sandbox", async () => {
+Deno.test("Execution stops a program at its timeout, keeps its output and stops the program", async () => {
   const t = start(async ({ print }) => {
     print("before\n");
     await new Promise(() => {});
   }, { executionTimeoutMs: 50 });
   const { result, why } = await t.ended;
   deepStrictEqual([result.type, result.stdout, why], ["timeout_error", "before\n", "timeout"]);
-  strictEqual(t.sandbox.finished, false);
+  strictEqual(t.sandbox.stopped, true);
 });
 
 Deno.test("Execution fails a call past its timeout with TimeoutError in the program, and ends at most once", async () => {
@@ -87,7 +87,7 @@ Deno.test("Execution fails a call past its timeout with TimeoutError in the prog
   }, { toolCallTimeoutMs: 30 });
   const { result } = await t.ended;
   deepStrictEqual(result, { type: "success", stdout: "TimeoutError\n", stderr: "" });
-  notStrictEqual(t.sandbox.finished, undefined);
+  strictEqual(t.sandbox.finished, true);
   t.execution.cancel("late");
   strictEqual(t.execution.ended, true);
 });

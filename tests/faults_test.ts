@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { deepStrictEqual, equal, match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, equal, match, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { serve } from "../server/serve.ts";
 import {
   API_KEY,
@@ -20,6 +20,7 @@ import {
   post,
   readFrames,
   startServer,
+  type TestServer,
   waitFor,
 } from "./_helpers.ts";
 
@@ -81,6 +82,20 @@ async function nextSandbox(): Promise<number> {
   return children[0]!;
 }
 
+/**
+ * Waits until the program that ran on host `pid` is stopped: its slot is free (the server frees
+ * it once the worker's thread is gone from /proc), and the host, still alive, serves on.
+ */
+async function assertStopped(t: TestServer, pid: number, what: string): Promise<void> {
+  await waitFor(
+    `${what}: the program's worker is gone`,
+    () => t.server.app.runner.stats("deno").programs === 0,
+    3000,
+  );
+  deepStrictEqual(await anyAlive([pid]), [pid], `${what}: the host died`);
+  ok(t.server.app.runner.pids("deno").includes(pid), `${what}: the host was retired`);
+}
+
 /** Waits until `pid` is gone and only the warm pool (one sandbox) is left. */
 async function assertKilled(pid: number, what: string, timeoutMs = 3000): Promise<void> {
   await waitFor(
@@ -94,57 +109,26 @@ async function assertKilled(pid: number, what: string, timeoutMs = 3000): Promis
   );
 }
 
-// ─── a fake runtime that breaks the sandbox protocol ────────────────────────────────────────
+// ─── a fake host that breaks the protocol ───────────────────────────────────────────────────
 
 /**
- * A stand-in for the Deno binary. It answers `--version` as Deno does (the server checks its
- * sandboxes' Deno at start), and ignores its other arguments (`run ...flags... bootstrap.ts`),
- * reads the host key, says ready, reads the `run` message (and the execution key in it) and
- * then does what the program's text names (`FAULT:<name>`). `hang` waits on stdin without a
- * child process, so that SIGKILL of this one process is the end of it. (It has no worker
- * threads to check: its server runs each host once.)
+ * A stand-in for the Deno binary: it answers `--version` as Deno does (the server checks its
+ * sandboxes' Deno at start) and otherwise runs `_fake_host.ts` with the real Deno, passing its
+ * own path and the host's command line; that host speaks the protocol until a program's text
+ * names a fault.
  */
-const FAKE_RUNTIME = String.raw`#!/bin/bash
-# The server's check at start: the binary says it is Deno.
+const fakeRuntime = (path: string) =>
+  `#!/bin/sh
 if [ "$1" = --version ]; then echo "deno 2.9.6 (fake runtime)"; exit 0; fi
-# Started as "deno" on a PATH of its own directory only, like the real one.
-export PATH=/usr/bin:/bin
-IFS= read -r key
-printf '%s{"type":"ready","workers":[1]}\n' "$key"
-IFS= read -r run
-ekey=$(printf '%s' "$run" | sed -E 's/.*"key":"([0-9a-f]{32})".*/\1/')
-say() { printf '%s%s\n' "$ekey" "$1"; }
-hang() { while IFS= read -r _; do :; done; }
-case "$run" in
-  *FAULT:exit0*) exit 0 ;;
-  *FAULT:exit3*) echo "fake runtime: giving up in $0" >&2; exit 3 ;;
-  *FAULT:segv*) echo "fake runtime: fatal error in $0" >&2; kill -SEGV $$ ;;
-  *FAULT:garbage*) echo 'not a protocol line'; hang ;;
-  *FAULT:broken_json*) say '{"type":"output","stream":"stdout"'; hang ;;
-  *FAULT:unkeyed*) echo '{"type":"success"}'; hang ;;
-  *FAULT:forged_call*) say '{"type":"tool_call","id":1,"name":"not_given","args":[],"kwargs":{},"frame":[0],"index":0}'; hang ;;
-  *FAULT:reused_id*)
-    say '{"type":"tool_call","id":1,"name":"given","args":[1],"kwargs":{},"frame":[0],"index":0}'
-    say '{"type":"tool_call","id":1,"name":"given","args":[2],"kwargs":{},"frame":[0],"index":1}'
-    hang ;;
-  *FAULT:ready_again*) printf '%s{"type":"ready","workers":[2]}\n' "$key"; hang ;;
-  *FAULT:long_line*) printf '%*s' 5000 ''; hang ;;
-  *FAULT:success_then_more*)
-    say '{"type":"output","stream":"stdout","data":"done\n"}'
-    say '{"type":"success"}'
-    say '{"type":"tool_call","id":1,"name":"given","args":[],"kwargs":{},"frame":[0],"index":0}'
-    say '{"type":"output","stream":"stdout","data":"after the end\n"}'
-    hang ;;
-  *) say '{"type":"output","stream":"stdout","data":"fake ok\n"}'; say '{"type":"success"}'; hang ;;
-esac
+exec ${Deno.execPath()} run --quiet --no-config --no-lock --allow-all ${ROOT}tests/_fake_host.ts "${path}" "$@"
 `;
 
-/** A server whose sandboxes run the fake runtime; disposing removes its directory. */
+/** A server whose sandbox hosts are fake; disposing removes its directory. */
 async function startFakeServer() {
   const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
   const denoPath = `${dir}/deno`;
-  await Deno.writeTextFile(denoPath, FAKE_RUNTIME, { mode: 0o755 });
-  const t = await startServer({ denoPath, maxLineLength: 4096, hostMaxRuns: 1 });
+  await Deno.writeTextFile(denoPath, fakeRuntime(denoPath), { mode: 0o755 });
+  const t = await startServer({ denoPath, maxLineLength: 4096, poolSize: 1 });
   return {
     t,
     dir,
@@ -159,14 +143,28 @@ const broke = (detail: string) =>
   `Error: the sandbox was stopped because it broke the protocol (${detail})\n`;
 const unexpected = (line: string) => broke(`unexpected line from sandbox: ${JSON.stringify(line)}`);
 
-const FAULTS: {
+/** The fake host's own answer to a program with no fault: its pid. */
+async function fakeRun(url: string): Promise<number> {
+  const frames = await readFrames(await post(`${url}/execute-code`, { code: "", tool_names: [] }));
+  strictEqual(frames.length, 1, JSON.stringify(frames));
+  const { type, stdout } = frames[0] as { type: string; stdout: string };
+  strictEqual(type, "success", JSON.stringify(frames));
+  const pid = Number(/^fake ok (\d+)\n$/.exec(stdout)?.[1]);
+  ok(pid > 0, stdout);
+  return pid;
+}
+
+interface Fault {
   fault: string;
   title: string;
   stderr: string;
   log: RegExp;
   /** Tool calls that reach the client before the end (the first of a reused id). */
   calls?: number;
-}[] = [
+}
+
+/** Faults of the host itself: the host is killed, and every program on it hears why. */
+const HOST_FAULTS: Fault[] = [
   {
     fault: "exit0",
     title: "exits 0 silently mid-run",
@@ -180,32 +178,54 @@ const FAULTS: {
     log: /runtime_error \(crashed: exit code 3: fake runtime: giving up in \/.+\/deno\)/,
   },
   {
-    fault: "segv",
-    title: "dies of SIGSEGV",
-    stderr: "Error: the sandbox stopped unexpectedly (signal SIGSEGV)\n",
-    log: /runtime_error \(crashed: signal SIGSEGV: fake runtime: fatal error in \/.+\/deno\)/,
+    fault: "abort",
+    title: "aborts (SIGABRT)",
+    stderr: "Error: the sandbox stopped unexpectedly (signal SIGABRT)\n",
+    log: /runtime_error \(crashed: signal SIGABRT: fake runtime: fatal error in \/.+\/deno\)/,
   },
   {
     fault: "garbage",
-    title: "writes a line without the key",
+    title: "writes a line that names no program",
     stderr: unexpected("not a protocol line"),
     log: /runtime_error \(violation\)/,
   },
   {
-    fault: "broken_json",
-    title: "writes a keyed line that is not JSON",
-    stderr: unexpected('{"type":"output","stream":"stdout"'),
-    log: /runtime_error \(violation\)/,
-  },
-  {
-    fault: "unkeyed",
-    title: "forges a success line without the key",
+    fault: "host_forged",
+    title: "forges a program's end as its own message",
     stderr: unexpected('{"type":"success"}'),
     log: /runtime_error \(violation\)/,
   },
   {
+    fault: "other_slot",
+    title: "writes a line for a program it does not run",
+    stderr: broke("a line for program 1001, which is not running"),
+    log: /runtime_error \(violation\)/,
+  },
+  {
+    fault: "no_thread",
+    title: "announces a worker that has no thread",
+    stderr: broke("its worker 9999 has no thread"),
+    log: /runtime_error \(violation\)/,
+  },
+  {
+    fault: "long_line",
+    title: "writes a line longer than the limit",
+    stderr: broke("RangeError: Line is longer than 4128 characters"),
+    log: /runtime_error \(violation\)/,
+  },
+];
+
+/** Faults in one program's lines: that program ends, its host serves on. */
+const PROGRAM_FAULTS: Fault[] = [
+  {
+    fault: "broken_json",
+    title: "writes a program line that is not JSON",
+    stderr: unexpected('{"type":"output","stream":"stdout"'),
+    log: /runtime_error \(violation\)/,
+  },
+  {
     fault: "forged_call",
-    title: "forges a keyed tool_call for a tool it was not given",
+    title: "forges a tool_call for a tool the program was not given",
     stderr: broke('call to unknown tool "not_given"'),
     log: /runtime_error \(violation\)/,
   },
@@ -216,54 +236,56 @@ const FAULTS: {
     log: /runtime_error \(violation\)/,
     calls: 1,
   },
-  {
-    fault: "ready_again",
-    title: "says ready while its program runs",
-    stderr: broke("the host said ready while its program ran"),
-    log: /runtime_error \(violation\)/,
-  },
-  {
-    fault: "long_line",
-    title: "writes a line longer than the limit",
-    stderr: broke("RangeError: Line is longer than 4096 characters"),
-    log: /runtime_error \(violation\)/,
-  },
 ];
 
-for (const { fault, title, stderr, log, calls = 0 } of FAULTS) {
-  Deno.test(`a sandbox that ${title} ends the execution with one runtime_error saying so`, async () => {
+async function runFault(fake: Awaited<ReturnType<typeof startFakeServer>>, f: Fault) {
+  const { t } = fake;
+  const response = await post(`${t.url}/execute-code`, {
+    code: `FAULT:${f.fault}`,
+    tool_names: ["given"],
+  });
+  strictEqual(response.status, 200);
+  const text = await response.text();
+  for (const path of [fake.dir, ROOT]) {
+    ok(!text.includes(path), `a host path reached the client: ${text}`);
+  }
+  const frames = await readFrames(new Response(text));
+  deepStrictEqual(frames.slice(f.calls ?? 0), [{
+    type: "runtime_error",
+    stdout: "",
+    stderr: f.stderr,
+  }]);
+  deepStrictEqual(frames.slice(0, f.calls ?? 0).map((x) => [x.type, x.tool_name, x.args]), [
+    ...Array.from({ length: f.calls ?? 0 }, () => ["tool_call", "given", [1]]),
+  ]);
+  equal(t.logs.length, 1, t.logs.join("\n"));
+  match(t.logs[0]!, f.log);
+  strictEqual(t.server.app.running, 0);
+}
+
+for (const f of HOST_FAULTS) {
+  Deno.test(`a host that ${f.title} ends its program with one runtime_error saying so, and is replaced`, async () => {
     await using fake = await startFakeServer();
-    const { t } = fake;
     const pid = await nextSandbox();
-    const response = await post(`${t.url}/execute-code`, {
-      code: `FAULT:${fault}`,
-      tool_names: ["given"],
-    });
-    strictEqual(response.status, 200);
-    const text = await response.text();
-    for (const path of [fake.dir, ROOT]) {
-      ok(!text.includes(path), `a host path reached the client: ${text}`);
-    }
-    const frames = await readFrames(new Response(text));
-    deepStrictEqual(frames.slice(calls), [{ type: "runtime_error", stdout: "", stderr }]);
-    deepStrictEqual(frames.slice(0, calls).map((f) => [f.type, f.tool_name, f.args]), [
-      ...Array.from({ length: calls }, () => ["tool_call", "given", [1]]),
-    ]);
-    await assertKilled(pid, fault);
-    equal(t.logs.length, 1, t.logs.join("\n"));
-    match(t.logs[0]!, log);
-    strictEqual(t.server.app.running, 0);
-    // The same server serves the next program from a fresh (fake) sandbox.
-    deepStrictEqual(
-      await readFrames(await post(`${t.url}/execute-code`, { code: "", tool_names: [] })),
-      [
-        { type: "success", stdout: "fake ok\n", stderr: "" },
-      ],
-    );
+    await runFault(fake, f);
+    await assertKilled(pid, f.fault);
+    // The same server serves the next program from a fresh (fake) host.
+    notStrictEqual(await fakeRun(fake.t.url), pid);
   });
 }
 
-Deno.test("a sandbox that reports success and keeps writing is killed, and only the success reaches the client", async () => {
+for (const f of PROGRAM_FAULTS) {
+  Deno.test(`a program line that ${f.title} ends that program only, with one runtime_error`, async () => {
+    await using fake = await startFakeServer();
+    const pid = await nextSandbox();
+    await runFault(fake, f);
+    // Its worker was stopped and its slot freed; the host serves on.
+    await waitFor("the slot is free", () => fake.t.server.app.runner.stats("deno").programs === 0);
+    strictEqual(await fakeRun(fake.t.url), pid);
+  });
+}
+
+Deno.test("what a program sends after its end is dropped: only the success reaches the client, and the host serves on", async () => {
   await using fake = await startFakeServer();
   const { t } = fake;
   const pid = await nextSandbox();
@@ -271,20 +293,21 @@ Deno.test("a sandbox that reports success and keeps writing is killed, and only 
     await post(`${t.url}/execute-code`, { code: "FAULT:success_then_more", tool_names: ["given"] }),
   );
   deepStrictEqual(frames, [{ type: "success", stdout: "done\n", stderr: "" }]);
-  await assertKilled(pid, "success then more");
   equal(t.logs.length, 1, t.logs.join("\n"));
   match(t.logs[0]!, /success \(success\)/);
+  strictEqual(await fakeRun(t.url), pid);
 });
 
 Deno.test("a sandbox that crashes or breaks the protocol during a step answers the step with runtime_error", async () => {
   await using fake = await startFakeServer();
   const { t } = fake;
+  // The host dies of the first two; the third ends its program only.
   const expected = [
-    ["segv", "Error: the sandbox stopped unexpectedly (signal SIGSEGV)\n"],
-    ["exit0", "Error: the sandbox stopped unexpectedly (exit code 0)\n"],
-    ["forged_call", broke('call to unknown tool "not_given"')],
+    ["abort", "Error: the sandbox stopped unexpectedly (signal SIGABRT)\n", true],
+    ["exit0", "Error: the sandbox stopped unexpectedly (exit code 0)\n", true],
+    ["forged_call", broke('call to unknown tool "not_given"'), false],
   ] as const;
-  for (const [fault, stderr] of expected) {
+  for (const [fault, stderr, hostDies] of expected) {
     const pid = await nextSandbox();
     const response = await post(`${t.url}/execute-code-step`, {
       code: `FAULT:${fault}`,
@@ -294,38 +317,44 @@ Deno.test("a sandbox that crashes or breaks the protocol during a step answers t
     const text = await response.text();
     ok(!text.includes(fake.dir), `a host path reached the client: ${text}`);
     deepStrictEqual(JSON.parse(text), { type: "runtime_error", stdout: "", stderr }, fault);
-    await assertKilled(pid, fault);
+    if (hostDies) await assertKilled(pid, fault);
+    else strictEqual(await fakeRun(t.url), pid);
     await t.server.app.runner.warm();
   }
-  strictEqual(t.logs.length, 3, t.logs.join("\n"));
-  for (const line of t.logs) match(line, /^step [0-9a-f]{32} #1 runtime_error \(start, /);
+  const steps = t.logs.filter((line) => line.startsWith("step "));
+  strictEqual(steps.length, 3, t.logs.join("\n"));
+  for (const line of steps) match(line, /^step [0-9a-f]{32} #1 runtime_error \(start, /);
 });
 
 // ─── real sandboxes that crash ──────────────────────────────────────────────────────────────
 
-Deno.test("a real sandbox that a program aborts (SIGABRT to itself) ends as runtime_error naming the signal", async () => {
-  // `Deno.kill` of the process's own pid needs no permission. SIGABRT is what a runtime panic
-  // or a C-level abort ends in. (V8 fatals other than out-of-memory, tested in
-  // security/resources_test.ts, cannot be reached from a program without --allow-natives-syntax.)
-  await using t = await startServer();
+Deno.test("a real host that dies of a signal ends every program on it with one frame naming the signal", async () => {
+  // A program cannot signal its host (Deno.kill refuses: security/sys_test.ts); a runtime panic
+  // or a C-level abort ends in SIGABRT, sent here from outside.
+  await using t = await startServer({ poolSize: 1 });
   const pid = await nextSandbox();
-  const result = await t.client.executeCode({
-    // Output still in the worker → realm → pipe relay when the process dies is lost: let
-    // "before" reach the server first.
-    code: `console.log("before");
-await new Promise((resolve) => setTimeout(resolve, 100));
-Deno.kill(Deno.pid, "SIGABRT");
-await new Promise((resolve) => setTimeout(resolve, 5000));
-console.log("after");`,
-    tools: {},
-  });
-  deepStrictEqual(result, {
-    type: "runtime_error",
-    stdout: "before\n",
-    stderr: "Error: the sandbox stopped unexpectedly (signal SIGABRT)\n",
-  });
+  const streams = await Promise.all(
+    [1, 2, 3].map((n) =>
+      openStream(t.url, {
+        code: `import { wait } from "tools"; console.log("before ${n}"); await wait();`,
+        tool_names: ["wait"],
+      })
+    ),
+  );
+  for (const stream of streams) strictEqual((await stream.next()).type, "tool_call");
+  Deno.kill(pid, "SIGABRT");
+  const ends = await Promise.all(streams.map((stream) => stream.rest()));
+  deepStrictEqual(
+    ends,
+    [1, 2, 3].map((n) => [{
+      type: "runtime_error",
+      stdout: `before ${n}\n`,
+      stderr:
+        "Error: the sandbox stopped unexpectedly (signal SIGABRT) (with the 2 other programs it ran)\n",
+    }]),
+  );
   await assertKilled(pid, "SIGABRT");
-  match(t.logs[0]!, /runtime_error \(crashed: signal SIGABRT/);
+  for (const line of t.logs) match(line, /runtime_error \(crashed: signal SIGABRT/);
   await assertStillServes(t);
 });
 
@@ -451,12 +480,14 @@ Deno.test("when the runtime binary comes back, the pool refills by itself and ex
 
 // ─── clients that disconnect ────────────────────────────────────────────────────────────────
 
-Deno.test("a client that disconnects before the first frame gets its busy program killed", async () => {
+Deno.test("a client that disconnects before the first frame gets its busy program stopped with its host", async () => {
   await using t = await startServer();
   const pid = await nextSandbox();
   const stream = await openStream(t.url, { code: "while (true) {}", tool_names: [] });
   await waitFor("the execution runs", () => t.server.app.running === 1);
+  await delay(300); // it spins
   await stream.abort();
+  // Deno does not stop a worker in an endless loop: its host is killed.
   await assertKilled(pid, "disconnect before the first frame");
   await waitFor("the execution is logged", () => t.logs.length === 1);
   match(t.logs[0]!, /^execution [0-9a-f]{32} runtime_error \(the client disconnected\) /);
@@ -464,7 +495,7 @@ Deno.test("a client that disconnects before the first frame gets its busy progra
   await assertStillServes(t);
 });
 
-Deno.test("a client that disconnects while a tool call is pending gets its program killed", async () => {
+Deno.test("a client that disconnects while a tool call is pending gets its program stopped", async () => {
   await using t = await startServer();
   const pid = await nextSandbox();
   const stream = await openStream(t.url, {
@@ -474,7 +505,7 @@ Deno.test("a client that disconnects while a tool call is pending gets its progr
   const call = await stream.next();
   strictEqual(call.type, "tool_call");
   await stream.abort();
-  await assertKilled(pid, "disconnect while a tool call is pending");
+  await assertStopped(t, pid, "disconnect while a tool call is pending");
   await waitFor("the execution is logged", () => t.logs.length === 1);
   match(
     t.logs[0]!,
@@ -484,7 +515,7 @@ Deno.test("a client that disconnects while a tool call is pending gets its progr
   await assertStillServes(t);
 });
 
-Deno.test("a client that disconnects after posting a result, before the terminal frame, gets its program killed", async () => {
+Deno.test("a client that disconnects after posting a result, before the terminal frame, gets its busy program stopped with its host", async () => {
   await using t = await startServer();
   const pid = await nextSandbox();
   const stream = await openStream(t.url, {
@@ -552,7 +583,7 @@ Deno.test("a client that disconnects while waiting for an execution slot takes n
   await assertStillServes(t);
 });
 
-Deno.test("a step client that disconnects while its step runs gets its program killed and its slot freed", async () => {
+Deno.test("a step client that disconnects while its step runs gets its busy program stopped with its host, and its slot freed", async () => {
   // One slot: a step run that outlives its client would hold it until the execution timeout.
   await using t = await startServer({
     maxConcurrent: 1,
@@ -570,15 +601,10 @@ Deno.test("a step client that disconnects while its step runs gets its program k
   await delay(300);
   controller.abort();
   strictEqual((await step as Error).name, "AbortError");
-  try {
-    await assertKilled(pid, "step client disconnected", 1500);
-    await waitFor("the step is logged", () => t.logs.length === 1, 1000);
-    match(t.logs[0]!, /^step [0-9a-f]{32} #1 runtime_error \(start, the client disconnected\) /);
-    await assertStillServes(t);
-  } finally {
-    // Whatever happened, let the run end (at the execution timeout) before the server stops.
-    await waitFor("the sandbox ends", async () => (await anyAlive([pid])).length === 0, 6000);
-  }
+  await assertKilled(pid, "step client disconnected");
+  await waitFor("the step is logged", () => t.logs.length === 1, 1000);
+  match(t.logs[0]!, /^step [0-9a-f]{32} #1 runtime_error \(start, the client disconnected\) /);
+  await assertStillServes(t);
 });
 
 // ─── tool results for executions that ended ─────────────────────────────────────────────────
@@ -626,6 +652,17 @@ function freePort(): number {
   return port;
 }
 
+/** CPU time process `pid` has used, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 /** `cli.ts serve` as a user starts it, its output collected. */
 class CliServer implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
@@ -644,6 +681,7 @@ class CliServer implements AsyncDisposable {
         "--allow-net",
         "--allow-env",
         "--allow-read",
+        "--allow-write",
         "--allow-run",
         "cli.ts",
         "serve",
@@ -782,8 +820,14 @@ Deno.test("SIGTERM with --drain-timeout 0 during a running step answers it with 
     code: `console.log("spinning"); while (true) {}`,
     tool_names: [],
   }).catch((error: unknown) => error);
-  await waitFor("the step runs", async () => (await cli.sandboxes()).length >= 2);
-  await delay(200);
+  // The program spins: its host burns CPU.
+  await waitFor("the step spins", async () => {
+    const [host] = await cli.sandboxes();
+    if (host === undefined) return false;
+    const before = cpuMs(host);
+    await delay(100);
+    return cpuMs(host) - before >= 50;
+  });
   const watching = cli.watchUntilExit();
   cli.child.kill("SIGTERM");
   const status = await cli.exitWithin(5000);

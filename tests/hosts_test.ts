@@ -1,8 +1,8 @@
 /**
- * Sandbox hosts and their pool (issue 8): a host runs program after program until a bound
- * retires it (runs, age, memory); a burst leaves the pool with hosts for the demand it saw, ready
- * again, and unneeded ones go after their idle timeout; no sandbox process outlives what the pool
- * holds. Real servers, real sandbox processes.
+ * Sandbox hosts and their pool (issues 8, 18): a host runs programs one after another and
+ * several at once, up to `--host-max-programs`, until a bound retires it (runs, age); a burst
+ * starts the hosts it needs, and unneeded ones go after their idle timeout; no sandbox process
+ * outlives what the pool holds. Real servers, real sandbox processes.
  *
  * @module
  */
@@ -34,15 +34,6 @@ Deno.test("--host-max-runs 1 gives every program a new sandbox process", async (
   await assertOnlyPoolHosts(t);
 });
 
-Deno.test("a host over --host-max-rss-mb after its program is retired", async () => {
-  // An idle host holds about 60 MiB: a bound below that retires every host after its program.
-  await using t = await startServer({ poolSize: 0, hostMaxRssMb: 16 });
-  const first = await hostOf(t);
-  const second = await hostOf(t);
-  notStrictEqual(second, first);
-  await assertOnlyPoolHosts(t);
-});
-
 Deno.test("a host older than --host-max-age takes no more programs", async () => {
   await using t = await startServer({ poolSize: 0, hostMaxAgeMs: 300 });
   const first = await hostOf(t);
@@ -54,30 +45,48 @@ Deno.test("a host older than --host-max-age takes no more programs", async () =>
   await assertOnlyPoolHosts(t);
 });
 
-Deno.test("after a burst the pool is ready for the demand it saw, and retires what it no longer needs", async () => {
-  await using t = await startServer({ poolSize: 1, hostIdleTimeoutMs: 1000 });
-  const runner = t.server.app.runner;
-  // Eight programs at once, each waiting until all have called: eight hosts at once.
+/** Runs `n` programs at once, each waiting until all have called; their hosts' pids. */
+async function burst(t: TestServer, n: number): Promise<number[]> {
   let arrived = 0;
   const all = Promise.withResolvers<void>();
   const meet = () => {
-    if (++arrived === 8) all.resolve();
+    if (++arrived === n) all.resolve();
     return all.promise;
   };
   const results = await Promise.all(
-    Array.from({ length: 8 }, () =>
+    Array.from({ length: n }, () =>
       t.client.executeCode({
         code: `import { meet } from "tools"; await meet(); console.log(Deno.pid);`,
         tools: { meet },
       })),
   );
-  strictEqual(new Set(results.map((r) => r.stdout)).size, 8);
-  // Right after the burst: every host comes back ready (recycled, not respawned).
-  await waitFor("eight hosts ready", () => runner.stats("deno").ready >= 8);
-  const pids = results.map((r) => Number(r.stdout.trim()));
+  for (const result of results) strictEqual(result.type, "success", result.stderr);
+  return results.map((r) => Number(r.stdout.trim()));
+}
+
+Deno.test("a host runs up to --host-max-programs programs at once, each in a worker of its own", async () => {
+  await using t = await startServer({ poolSize: 1, hostMaxPrograms: 4 });
+  const pids = await burst(t, 8);
+  const perHost = new Map<number, number>();
+  for (const pid of pids) perHost.set(pid, (perHost.get(pid) ?? 0) + 1);
+  // Eight programs held at once on hosts of four slots: at least two hosts, none over four.
+  ok(perHost.size >= 2, JSON.stringify([...perHost]));
+  for (const [pid, count] of perHost) ok(count <= 4, `host ${pid} ran ${count} at once`);
+  ok([...perHost.values()].some((count) => count > 1), "no host ran two programs at once");
+  await assertOnlyPoolHosts(t);
+});
+
+Deno.test("after a burst the pool keeps the hosts it started, and retires what it no longer needs", async () => {
+  await using t = await startServer({ poolSize: 1, hostMaxPrograms: 2, hostIdleTimeoutMs: 1000 });
+  const runner = t.server.app.runner;
+  // Eight programs at once on hosts of two slots: four hosts at least.
+  const pids = [...new Set(await burst(t, 8))];
+  ok(pids.length >= 4, `${pids}`);
+  // Right after the burst the hosts are ready again (kept, not respawned).
+  await waitFor("the hosts are free again", () => runner.stats("deno").programs === 0);
   for (const pid of pids) ok(runner.pids("deno").includes(pid), `host ${pid} was not kept`);
   await assertOnlyPoolHosts(t);
-  // Once the burst is older than the idle timeout, the pool keeps its size and retires the rest.
+  // Once unused for longer than the idle timeout, the pool keeps its size and retires the rest.
   await waitFor("the pool is back to its size", () => runner.pids("deno").length === 1, 6000);
   await assertOnlyPoolHosts(t);
 });

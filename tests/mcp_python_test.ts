@@ -8,7 +8,7 @@
  * @module
  */
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
-import { readLines } from "../runner/lines.ts";
+import { readLines } from "../sandbox/lines.ts";
 import { ensureMcpVenv } from "./interop/venv.ts";
 import { childrenMatching, mcpFixture, Person, ROOT, type ScenarioClient } from "./_mcp.ts";
 import { SCENARIOS } from "./_mcp_scenarios.ts";

@@ -83,6 +83,30 @@ console.log(answer, await add(1, 2), await tools.add(2, 3), await dynamic.add(3,
   }
 
   await t.step(
+    "TypeScript: blob: URLs the program makes work with fetch, not import; process-wide things are refused",
+    async () => {
+      assertSuccess(
+        await run(
+          server,
+          "typescript",
+          `const url = URL.createObjectURL(new Blob(["export default 1;"], { type: "text/javascript" }));
+console.log(await (await fetch(url)).text());
+for (const attempt of [
+  () => import(url),
+  () => new BroadcastChannel("x"),
+  () => navigator.locks.request("x", () => {}),
+  () => new Worker("data:text/javascript,", { type: "module" }),
+  () => Deno.kill(Deno.pid, "SIGTERM"),
+]) {
+  try { await attempt(); console.log("allowed"); } catch (e) { console.log(e.name); }
+}`,
+        ),
+        "export default 1;\nTypeError\n" + "NotCapable\n".repeat(4),
+      );
+    },
+  );
+
+  await t.step(
     "TypeScript: node:fs, fetch, Deno.env, Deno.readFile and subprocesses are denied",
     async () => {
       using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -23,9 +23,10 @@ Deno.test("a server with the default Python options starts no Python sandbox unt
   assert.deepEqual(server.app.runner.pids("python"), []);
   assert.deepEqual(server.app.runner.stats("python"), {
     ready: 0,
-    leased: 0,
-    recycling: 0,
+    draining: 0,
     starting: 0,
+    programs: 0,
+    free: 0,
     waiting: 0,
   });
   assert.deepEqual(ready, [], "Python was not prepared");

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { API_KEY, delay, startServer } from "./_helpers.ts";
+import { API_KEY, delay, heldExecution, startServer } from "./_helpers.ts";
 import { serve } from "../server/serve.ts";
 import { spawnServer } from "./_process.ts";
 
@@ -80,4 +80,21 @@ Deno.test("/ready answers 503 shutting_down while the server drains", async () =
   const response = await fetch(`${t.url}/ready`);
   assert.equal(response.status, 503);
   assert.equal((await response.json()).code, "shutting_down");
+});
+
+Deno.test("/ready answers 503 over_capacity while no program could be admitted, 200 again after", async () => {
+  await using t = await startServer({ maxConcurrent: 1 });
+  const held = heldExecution(t.client);
+  await held.called;
+  const full = await fetch(`${t.url}/ready`);
+  assert.equal(full.status, 503);
+  assert.equal(full.headers.get("retry-after"), "1");
+  const body = await full.json();
+  assert.equal(body.code, "over_capacity");
+  assert.equal(body.detail, "Every execution slot is taken");
+  held.release();
+  assert.equal((await held.result).type, "success");
+  const again = await fetch(`${t.url}/ready`);
+  assert.equal(again.status, 200, JSON.stringify(await again.clone().json()));
+  await again.body?.cancel();
 });

@@ -74,10 +74,8 @@ async function startOurServer(): Promise<Target> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-run",
+      // As `deno task serve` runs it.
+      "--allow-all",
       `${root}cli.ts`,
       "serve",
       "--language",

@@ -14,6 +14,8 @@
  * ```sh
  * deno task test                      # everything
  * deno task test tests/cli_test.ts    # some files (no doc tests)
+ * deno task test tests/security       # a directory
+ * deno task test:strict               # the isolation suites with a process per program
  * deno task test --jobs=1             # one file at a time
  * ```
  *
@@ -93,7 +95,13 @@ async function main(args: string[]): Promise<number> {
     Number(jobsArg?.slice(7) ?? Deno.env.get("DENO_JOBS") ?? navigator.hardwareConcurrency) ||
     2;
   const chosen = args.filter((a) => !a.startsWith("--"));
-  const files = chosen.length > 0 ? chosen : (await testFiles("tests")).sort();
+  const files: string[] = [];
+  for (const path of chosen) {
+    const isDirectory = (await Deno.stat(`${ROOT}${path}`)).isDirectory;
+    files.push(...isDirectory ? await testFiles(path.replace(/\/$/, "")) : [path]);
+  }
+  if (chosen.length === 0) files.push(...await testFiles("tests"));
+  files.sort();
   const items: Item[] = files.map((file) => ({ name: file, args: [file] }));
   // The doc tests: the JSDoc examples of every module (the test files have none).
   if (chosen.length === 0) items.push({ name: "doc tests", args: ["--doc", ...DOC_ROOTS] });

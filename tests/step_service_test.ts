@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { AdmissionGate } from "../server/admission.ts";
 import { ByteBudget } from "../server/byte_budget.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { ExecuteCodeStepRequest, ExecuteCodeStepResult, StepToolCalls } from "../protocol.ts";
@@ -29,7 +30,10 @@ interface Harness {
 
 async function harness(
   programs: Record<string, FakeProgram>,
-  options: Partial<StepServiceOptions> = {},
+  options: Partial<Omit<StepServiceOptions, "admission">> & {
+    /** Admission of a resume: an execution slot. */
+    slot?: AdmissionGate["slot"];
+  } = {},
 ): Promise<Harness> {
   const sandboxes: FakeSandbox[] = [];
   const slots = { taken: 0, released: 0 };
@@ -41,14 +45,28 @@ async function harness(
       done = true;
     };
   };
-  const service = new StepService({
-    codec: await StateCodec.create("secret"),
-    acquire: () => {
+  const { slot: slotOf, ...given } = options;
+  const admission: AdmissionGate = {
+    admit: () => {
       const sandbox = new FakeSandbox((code) => programs[code]!);
       sandboxes.push(sandbox);
-      return Promise.resolve({ sandbox, release: slot(), memoryBytes: 100 });
+      const release = slot();
+      return Promise.resolve({
+        sandbox,
+        release,
+        memoryBytes: 100,
+        [Symbol.dispose]: () => {
+          release();
+          sandbox.finish();
+        },
+      });
     },
-    acquireSlot: () => Promise.resolve(slot()),
+    slot: slotOf ?? (() => Promise.resolve(slot())),
+    onReclaim: () => {},
+  };
+  const service = new StepService({
+    codec: await StateCodec.create("secret"),
+    admission,
     limits: limitsOf(resolveOptions({ apiKey: "k" })),
     language: "typescript",
     maxStateBytes: 1 << 20,
@@ -58,7 +76,7 @@ async function harness(
     maxAnswerBytes: 1 << 20,
     budget: new ByteBudget(64 << 20),
     logger: silentLogger,
-    ...options,
+    ...given,
   });
   return {
     service,
@@ -220,7 +238,7 @@ Deno.test("StepService gives each fork of one state its own continuation", async
 Deno.test("StepService leaves a held execution held when a resume finds no slot, and resumes it later", async () => {
   let refuse = true;
   const h = await harness({ echo: ECHO_TWICE }, {
-    acquireSlot: () => {
+    slot: () => {
       if (refuse) {
         return Promise.reject(new HttpProblem(503, "over_capacity", "Too many executions"));
       }
@@ -242,7 +260,7 @@ Deno.test("StepService kills a held execution at its TTL, at the bound on holds,
   await h.step({ code: "echo" });
   await delay(100);
   strictEqual(h.live().length, 0);
-  strictEqual(h.sandboxes[0]!.finished, false);
+  strictEqual(h.sandboxes[0]!.stopped, true);
   for (let i = 0; i < 3; i++) await h.step({ code: "echo" });
   strictEqual(h.live().length, 2);
   strictEqual(h.service.paused, 2);
@@ -306,7 +324,7 @@ Deno.test("StepService replays a step whose held execution ended while the resum
   // reclaimed the held execution's memory answered "paused execution dropped", losing the step.
   let whileWaiting: (() => Promise<void>) | undefined;
   const h = await harness({ echo: ECHO_TWICE }, {
-    acquireSlot: async () => {
+    slot: async () => {
       const during = whileWaiting;
       whileWaiting = undefined;
       await during?.();

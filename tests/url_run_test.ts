@@ -11,6 +11,7 @@ import { deepStrictEqual, ok } from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { ProgtcClient } from "../client/mod.ts";
 import { DenoProcess, freePort } from "./_process.ts";
+import { SANDBOX_FILES } from "../runner/sandbox_files.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -87,8 +88,21 @@ Deno.test("`cli.ts serve` run from a URL runs TypeScript and Python programs in 
     }),
     { type: "success", stdout: "5\n", stderr: "" },
   );
-  ok(requests.includes("runner/deno_sandbox/bootstrap.ts"), "the sandbox's files were fetched");
+  ok(requests.includes("sandbox/typescript/bootstrap.ts"), "the sandbox's files were fetched");
   const copies = [...Deno.readDirSync(`${cwd}/cache`)].map((e) => e.name);
   ok(copies.some((name) => name.startsWith("sandbox-")), `cache: ${copies}`);
   await Deno.remove(cwd, { recursive: true }).catch(() => {});
+});
+
+Deno.test("the sandbox files a server fetches are every file of sandbox/, all published", async () => {
+  const files: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(`${ROOT}sandbox/${dir}`)) {
+      if (entry.isDirectory) await walk(`${dir}${entry.name}/`);
+      else files.push(`${dir}${entry.name}`);
+    }
+  };
+  await walk("");
+  deepStrictEqual([...SANDBOX_FILES].sort(), files.sort());
+  for (const file of files) ok(published(`sandbox/${file}`), `sandbox/${file} is not published`);
 });

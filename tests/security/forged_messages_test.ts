@@ -10,7 +10,7 @@
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { utf8Length } from "../../runner/text.ts";
+import { utf8Length } from "../../sandbox/text.ts";
 import { assertOnlyPoolHosts } from "../_helpers.ts";
 import { assertStillServes, attempt, startServer } from "./_attempt.ts";
 
@@ -120,7 +120,7 @@ Deno.test("forged: 1 M characters of error text end as 64 KiB of it, a longer li
   strictEqual(huge.result.type, "runtime_error");
   match(
     huge.result.stderr,
-    /broke the protocol \(RangeError: Line is longer than \d+ characters\)/,
+    /^Error: the sandbox was stopped because it broke the protocol \(a line longer than \d+ characters\)\n$/,
   );
   ok(huge.result.stderr.length < 200, `${huge.result.stderr.length}`);
   await assertStillServes(server);

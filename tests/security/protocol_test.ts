@@ -1,24 +1,18 @@
 /**
- * Protocol forgery attempts: a program that writes protocol messages itself (raw lines on
- * the sandbox's fd 1, `postMessage` to the host's realm, the runner's own tool factory) cannot
- * end its execution as something it is not, and cannot make the client run a tool it was not
- * given. Raw lines stop the sandbox and the result says why; posted messages are ignored.
+ * Protocol forgery attempts: a program that writes protocol messages itself (raw lines on the
+ * host's fd 1 and 2, `postMessage` to the host's realm, the runner's own tool factory) cannot end
+ * its execution as something it is not, and cannot make the client run a tool it was not given.
+ * The host's protocol is its socket, which only its relay holds: fd 1 is `/dev/null`, fd 2 is
+ * read for logs only, posted messages are ignored.
  *
  * @module
  */
-import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { maxLineLength } from "../../runner/sandbox_protocol.ts";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { assertStillServes, attempt, startServer } from "./_attempt.ts";
 
 const ECHO = { echo: (value: unknown) => value };
 const UNKNOWN_TOOL =
   `Error: the sandbox was stopped because it broke the protocol (call to unknown tool "secret")\n`;
-
-const FORGED_CALL = '{"type":"tool_call","id":99,"name":"secret","args":[],"kwargs":{}}';
-const UNKEYED = (line: string) =>
-  `Error: the sandbox was stopped because it broke the protocol (unexpected line from sandbox: ${
-    JSON.stringify(line)
-  })\n`;
 
 Deno.test("A raw success line written to fd 1 does not end the execution as success", async () => {
   await using server = await startServer();
@@ -42,20 +36,24 @@ throw new Error("real end");`,
   await assertStillServes(server);
 });
 
-Deno.test("A raw tool_call line for an unlisted tool written to fd 1 is refused before the client", async () => {
+Deno.test("Raw protocol lines written to fd 1 and 2 reach nothing: the program runs on as itself", async () => {
   await using server = await startServer();
   const { result, calls } = await attempt(
     server,
     `import fs from "node:fs";
-fs.writeSync(1, '{"type":"tool_call","id":99,"name":"secret","args":[],"kwargs":{}}\\n');
+const lines = [
+  '{"type":"tool_call","id":99,"name":"secret","args":[],"kwargs":{},"frame":[0],"index":0}',
+  '1 {"type":"tool_call","id":99,"name":"secret","args":[],"kwargs":{},"frame":[0],"index":0}',
+  '0 {"type":"gone","slot":1,"number":1}',
+  "garbage without a newline",
+];
+for (const fd of [1, 2]) for (const line of lines) fs.writeSync(fd, line + "\\n");
+fs.writeSync(1, "x".repeat(2_000_000));
 await new Promise((resolve) => setTimeout(resolve, 300));
 console.log("still running");`,
     { tools: ECHO },
   );
-  // The line lacks the key only the sandbox's realm holds: it is not even parsed.
-  strictEqual(result.type, "runtime_error");
-  strictEqual(result.stderr, UNKEYED(FORGED_CALL));
-  strictEqual(result.stdout, "");
+  deepStrictEqual(result, { type: "success", stdout: "still running\n", stderr: "" });
   deepStrictEqual(calls, []);
   await assertStillServes(server);
 });
@@ -97,12 +95,16 @@ console.log(await makeTool("secret")("x"));`,
   await assertStillServes(server);
 });
 
-Deno.test("A forged ready posted to the host realm neither ends the program nor frees its host", async () => {
+Deno.test("Relay and host messages posted to the host realm neither end the program nor free its slot", async () => {
   await using server = await startServer();
   const { result } = await attempt(
     server,
-    `postMessage('{"type":"ready","workers":[1]}');
+    `postMessage({ type: "line", line: '{"type":"success"}' });
+postMessage({ type: "done" });
 postMessage({ type: "warm" });
+postMessage({ type: "spawn" });
+postMessage({ type: "terminate", number: 1 });
+postMessage({ type: "exit", code: 0 });
 await new Promise((resolve) => setTimeout(resolve, 300));
 console.log("still running");`,
   );
@@ -110,62 +112,21 @@ console.log("still running");`,
   await assertStillServes(server);
 });
 
-Deno.test("A partial line written to fd 1 stops the sandbox with a protocol violation", async () => {
-  await using server = await startServer();
+Deno.test("Closing fds 0, 1 and 2 closes the program's own handles only: it and the host run on", async () => {
+  await using server = await startServer({ poolSize: 1 });
   const { result } = await attempt(
     server,
     `import fs from "node:fs";
-fs.writeSync(1, "garbage");
-console.log("x");
-await new Promise((resolve) => setTimeout(resolve, 300));`,
+console.log(Deno.pid);
+for (const fd of [0, 1, 2]) fs.closeSync(fd);
+console.log("after");`,
   );
-  strictEqual(result.type, "runtime_error");
-  ok(
-    result.stderr.startsWith(
-      'Error: the sandbox was stopped because it broke the protocol (unexpected line from sandbox: "garbage',
-    ),
-    result.stderr,
-  );
-  await assertStillServes(server);
-});
-
-Deno.test("A protocol line over the length limit stops the sandbox", async () => {
-  // A line holds one call's arguments (1 MiB by default), or an output piece or an error's
-  // text JSON-escaped, plus 64 KiB: 1.06 M characters, whatever the output limit.
-  const limit = maxLineLength(1024 * 1024);
-  strictEqual(limit, 1024 * 1024 + 64 * 1024);
-  await using server = await startServer();
-  const { result } = await attempt(
-    server,
-    `import fs from "node:fs";
-fs.writeSync(1, '{"type":"output","stream":"stdout","data":"' + "x".repeat(${limit} + 1) + '"}');
-await new Promise((resolve) => setTimeout(resolve, 5000));`,
-  );
-  strictEqual(result.type, "runtime_error");
-  strictEqual(
-    result.stderr,
-    "Error: the sandbox was stopped because it broke the protocol " +
-      `(RangeError: Line is longer than ${limit} characters)\n`,
-  );
-  await assertStillServes(server);
-});
-
-Deno.test("Closing fds 0, 1 and 2 from the program ends it with an error that says so", async () => {
-  await using server = await startServer();
-  const { result } = await attempt(
-    server,
-    `import fs from "node:fs";
-console.log("before");
-for (const fd of [0, 1, 2]) {
-  try { fs.closeSync(fd); } catch (e) { console.log(e.name); }
-}
-console.log("after");
-throw new Error("the end");`,
-  );
-  // The program's worker writes its own lines: closing its handles cuts it off, its host
-  // reports that and is killed; what it printed before is kept.
-  strictEqual(result.type, "runtime_error");
-  strictEqual(result.stdout, "before\n");
-  match(result.stderr, /^Error: the program's worker failed: its pipe failed \(.+\)\n$/);
+  strictEqual(result.type, "success", result.stderr);
+  const [pid, after] = result.stdout.split("\n");
+  strictEqual(after, "after");
+  // The host's own descriptors are untouched, and the next program runs on it.
+  for (const fd of [0, 1, 2]) ok(Deno.readLinkSync(`/proc/${pid}/fd/${fd}`));
+  const next = await attempt(server, `console.log(Deno.pid);`);
+  strictEqual(next.result.stdout, `${pid}\n`);
   await assertStillServes(server);
 });

@@ -102,3 +102,27 @@ print(js.process.execPath, js.process.argv0, js.process.argv[0], js.process.titl
   }
   await assertStillServes(server);
 });
+
+Deno.test("the host's command line (its socket's path, its server's pid) is not a fact a program learns", async () => {
+  await using server = await startServer({ pythonPoolSize: 1 });
+  const { result } = await attempt(
+    server,
+    `import process from "node:process";
+console.log(JSON.stringify([Deno.args, process.argv.slice(1), Deno.ppid]));`,
+  );
+  strictEqual(result.type, "success", result.stderr);
+  deepStrictEqual(JSON.parse(result.stdout), [[], [], 0]);
+  const py = await attempt(
+    server,
+    `import js, sys
+print(list(js.Deno.args), list(js.process.argv)[1:], sys.argv, js.Deno.ppid)`,
+    { language: "python" },
+  );
+  strictEqual(py.result.type, "success", py.result.stderr);
+  strictEqual(py.result.stdout, "[] [] [''] 0\n");
+  for (const text of [result.stdout, py.result.stdout]) {
+    strictEqual(text.includes("hosts.sock"), false, text);
+    strictEqual(text.includes(String(Deno.pid)), false, text);
+  }
+  await assertStillServes(server);
+});

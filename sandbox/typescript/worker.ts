@@ -1,21 +1,24 @@
 // deno-lint-ignore-file no-explicit-any
 /**
- * The code that runs inside the permission-`none` worker of a Deno sandbox, in the same realm
- * as the user's program. {@linkcode workerMain} is serialised with `Function.prototype.toString`
- * and started from a blob URL (a sandbox with no read permission cannot load a worker from a
- * file), so it must not use anything from its module's scope: only globals.
+ * The code that runs inside the permission-`none` worker of a TypeScript/JavaScript sandbox,
+ * in the same realm as the user's program. {@linkcode workerMain} is serialised with
+ * `Function.prototype.toString` and started from a blob URL (a sandbox with no read permission
+ * cannot load a worker from a file), so it must not use anything from its module's scope: only
+ * globals.
  *
- * One worker runs one program: it warms up, waits for `go` from its host, reads its run
- * message from the pipe, runs the program, reads results while calls are pending, writes the
- * program's lines to the pipe itself, and tells the host `done` once no read of the pipe is
- * left. The host then terminates it; the next program gets a fresh worker.
+ * One worker runs one program: it warms up, gets its run message from its host's realm over
+ * its private channel, runs the program, gets the results of its calls the same way, and says
+ * `done` after its end; the host then terminates it. Other programs of the same host run in
+ * workers of their own at the same time.
  *
- * Everything here can be tampered with by the user's code; that only affects that program's own
- * execution: the server checks every message and the process before it runs another program.
+ * Runs in the untrusted sandbox host. Everything here can be tampered with by the user's code;
+ * that only affects that program's own execution: the server checks every message. Imports
+ * types only.
  *
  * @module
  */
 
+import type { Channel } from "../channel.ts";
 import type { Realm } from "../realm.ts";
 
 /**
@@ -26,8 +29,9 @@ import type { Realm } from "../realm.ts";
 export function workerMain(realm: Realm): void {
   const D = Deno as any;
   const scope = globalThis as any;
-  const pipe = realm.openPipe();
-  const revokeObjectUrls = realm.trackObjectUrls();
+  let channel: Channel | undefined;
+  realm.realmObjectUrls();
+  const memory = realm.realmMemory();
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const inspect: (v: unknown) => string = D.inspect;
@@ -55,7 +59,6 @@ export function workerMain(realm: Realm): void {
     return h >>> 1;
   };
 
-  let signal: (message: { type: string; error?: string }) => void = () => {};
   /** Why a call's arguments or the return value cannot be sent (the limit, in the words of the
    * server, which enforces it). */
   let argsOverLimit = "";
@@ -82,19 +85,10 @@ export function workerMain(realm: Realm): void {
     `data:${type}${mark};base64,${(encoder.encode(source) as any).toBase64()}`;
 
   // ─── output: one line per write, at once (a program may never yield again) ─────────────
-  // Output is forwarded up to the limit (in JSON bytes, as the server counts) plus the piece
-  // that crosses it (so that the server marks the truncation), then only dropped: a flood
-  // costs no messages. Pieces are at most 16 Ki units, so no line is long (OUTPUT_PIECE_UNITS).
-  let outputBudget = Infinity;
   const output = (stream: "stdout" | "stderr", data: string) => {
-    if (data === "" || ended || !started || outputBudget < 0) return;
-    for (const piece of realm.splitText(data, 16_384)) {
-      outputBudget -= realm.jsonLength(piece);
-      pipe.write(stringify({ type: "output", stream, data: piece }));
-      if (outputBudget < 0) return;
-    }
+    if (started) channel!.output(stream, data);
   };
-  const send = (line: string) => pipe.write(line);
+  const send = (line: string) => channel!.send(line);
 
   // ─── the realm: output captured, exits reported, escapes closed ──────────────────────────
   class ExitSignal extends Error {}
@@ -169,7 +163,7 @@ export function workerMain(realm: Realm): void {
     }
   });
 
-  // ─── reading the pipe: only while the program waits for results ─────────────────────────
+  // ─── answers: the server's lines for this program, as they come ─────────────────────────
   interface Pending {
     resolve: (value: unknown) => void;
     reject: (error: unknown) => void;
@@ -177,18 +171,12 @@ export function workerMain(realm: Realm): void {
     error: Error;
   }
   const pending = new Map<number, Pending>();
-  let reading = false;
-  let awaitingRelease = false;
-  const needsInput = () => ended ? awaitingRelease : pending.size > 0;
   const receive = (line: string) => {
+    if (ended) return;
     let message: any;
     try {
       message = parse(line);
     } catch {
-      return;
-    }
-    if (ended) {
-      if (message?.type === "release") awaitingRelease = false;
       return;
     }
     // A batch is settled at once: the program runs again only after all of it.
@@ -211,35 +199,11 @@ export function workerMain(realm: Realm): void {
     call.error.message = message.message;
     call.reject(call.error);
   };
-  const readLoop = async () => {
-    reading = true;
-    try {
-      while (needsInput()) {
-        const line = await pipe.readLine();
-        if (line === null) return; // The server closed the pipe: it is killing this process.
-        receive(line);
-      }
-    } finally {
-      reading = false;
-    }
-    if (ended) signal({ type: "done" });
-  };
   const end = (message: Record<string, unknown>) => {
     if (ended) return;
     ended = true;
-    awaitingRelease = reading;
-    let line = stringify(reading ? { ...message, reading: true } : message);
-    // Only a return value can make an end too long for the pipe; the server would refuse it.
-    if (!pipe.fits(line)) {
-      line = stringify({
-        type: "runtime_error",
-        error: valueOverLimit,
-        reading: reading || undefined,
-      });
-    }
-    pipe.write(line);
-    revokeObjectUrls();
-    if (!reading) signal({ type: "done" });
+    // Only a return value can make an end too long for the channel; the server would refuse it.
+    channel!.end(stringify(message), stringify({ type: "runtime_error", error: valueOverLimit }));
   };
 
   // ─── tools ─────────────────────────────────────────────────────────────────────────────
@@ -287,7 +251,7 @@ export function workerMain(realm: Realm): void {
     // The server measures the arguments against their limit; the pipe only carries lines that
     // fit its bound (longer ones would break the protocol), and a call that does not fit is
     // over the limit too: it fails here, as the server would fail it, and counts for nothing.
-    if (!pipe.fits(line)) {
+    if (!channel!.fits(line)) {
       const error = new ToolCallError(`Arguments of ${name}() ${argsOverLimit}`);
       error.name = "ToolError";
       return Promise.reject(error);
@@ -300,7 +264,6 @@ export function workerMain(realm: Realm): void {
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     pending.set(id, { resolve, reject, error: new ToolCallError() });
     send(line);
-    if (!reading) readLoop();
     scheduleIdle();
     return promise;
   };
@@ -344,8 +307,8 @@ export function workerMain(realm: Realm): void {
     argsOverLimit = `exceed the limit of ${message.maxToolArgsBytes} bytes of JSON`;
     valueOverLimit =
       `Error: the program's return value exceeds the limit of ${message.maxToolArgsBytes} bytes of JSON\n`;
-    pipe.setMaxLineLength(message.maxLineLength);
-    outputBudget = message.maxOutputBytes;
+    channel!.setLimits(message.maxLineLength, message.maxOutputBytes);
+    channel!.reportMemory(memory);
     reportIdle = message.reportIdle === true;
     if (message.nodeModules) lockProcess();
     const javascript = message.language === "javascript";
@@ -395,40 +358,24 @@ export function workerMain(realm: Realm): void {
     }
   };
 
-  /** Owns the pipe from now on: the run message is the first line meant for this worker. */
-  const go = () => {
-    let message: any;
-    for (;;) {
-      const line = pipe.readLineSync();
-      if (line === null) return; // The server closed the pipe.
+  const init = (port: MessagePort) => {
+    channel = realm.openChannel(port, realm);
+    // The first line is the run message; the others answer the program's calls.
+    channel.onLine = (line) => {
+      if (started) return receive(line);
+      let message: any;
       try {
         message = parse(line);
       } catch {
-        continue;
+        return;
       }
-      // Anything before the run message was meant for an earlier program: drop it.
-      if (message?.type === "run" && typeof message.key === "string") break;
-    }
-    pipe.setKey(message.key);
-    signal({ type: "started" });
-    run(message);
-  };
-
-  const init = (port: MessagePort) => {
-    const postToHost = port.postMessage.bind(port);
-    signal = (message) => postToHost(message);
-    pipe.onBroken = (error) => signal({ type: "broken", error: String(error) });
-    port.onmessage = (event: MessageEvent) => {
-      if (event.data?.type === "go" && !started) go();
+      if (message?.type === "run") run(message);
     };
     // Warm the TypeScript transpiler and the module loader before the program (ms when cold).
     import(dataUrl("const warm: number = 1; export default warm;", "application/typescript"))
       .then(
-        () => {
-          revokeObjectUrls();
-          signal({ type: "warm" });
-        },
-        (error) => signal({ type: "failed", error: String(error) }),
+        () => channel!.signal({ type: "warm" }),
+        (error) => channel!.signal({ type: "failed", error: String(error) }),
       );
   };
   scope.onmessage = (event: MessageEvent) => {

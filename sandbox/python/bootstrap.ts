@@ -1,19 +1,22 @@
 /**
  * Main realm of a Python sandbox host. The process may read the Pyodide package files and its
- * memory snapshot, nothing else. This realm reads the snapshot and compiles Pyodide's wasm once,
- * then runs one program at a time like a TypeScript host (see `../host_main.ts`), each in a
- * fresh worker that restores its own copy of the snapshot. That worker may only read the
- * Pyodide files and receives the snapshot bytes by transfer, so the program can neither read
- * the snapshot file nor change what the next worker restores.
+ * memory snapshot, nothing else. This realm reads the snapshot and compiles Pyodide's wasm once
+ * (then gives up reading the snapshot), then runs programs like a TypeScript host (see
+ * `../host.ts`), several at once, each in a fresh worker that restores its own copy of the
+ * snapshot. That worker may only read the Pyodide files and receives the snapshot bytes by
+ * transfer, so no program can read the snapshot file nor change what another worker restores.
+ *
+ * Runs in the untrusted sandbox host. Imports sandbox files only.
  *
  * The server starts it through a small generated entry module (see `runner/python.ts`) that
  * calls {@linkcode startPythonSandbox} with the paths: a sandbox cannot read its environment.
  *
  * @module
  */
-import { runHost } from "../host_main.ts";
+import { runHost } from "../host.ts";
+import { HOST_SPARES } from "../messages.ts";
 import { workerSource } from "../realm.ts";
-import { pythonWorkerMain, type PythonWorkerStart } from "./worker_main.ts";
+import { pythonWorkerMain, type PythonWorkerStart } from "./worker.ts";
 
 /** Where a Python sandbox finds its files. */
 export interface PythonSandboxPaths {
@@ -53,7 +56,7 @@ export function pythonWorkerPermissions(
 
 let source: string | undefined;
 
-/** Creates a worker that runs Pyodide (also used to build the snapshot). */
+/** Creates a worker that runs Pyodide to build the snapshot (hosts' workers come from their spawner). */
 export function createPythonWorker(pyodideDir: string, indexDir?: string): Worker {
   source ??= URL.createObjectURL(
     new Blob([workerSource(pythonWorkerMain)], { type: "text/javascript" }),
@@ -118,6 +121,7 @@ export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<voi
     WebAssembly.compile(await Deno.readFile(`${paths.pyodideDir}pyodide.asm.wasm`)),
     Deno.readTextFile(`${paths.pyodideDir}pyodide-lock.json`),
   ]);
+  await Deno.permissions.revoke({ name: "read", path: paths.snapshot });
   const start: PythonWorkerStart = {
     moduleURL: paths.pyodideModule,
     asmURL: new URL("pyodide.asm.mjs", paths.pyodideModule).href,
@@ -126,15 +130,12 @@ export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<voi
     lockFileContents,
     placeholder: WASM_PLACEHOLDER,
   };
-  runHost({
-    create: () => createPythonWorker(paths.pyodideDir, paths.indexDir),
-    init: () => {
-      const data = sparse.data.slice();
-      return {
-        data: { ...start, snapshot: { ...sparse, data }, wasm },
-        transfer: [data.buffer],
-      };
-    },
-    precreate: "on_start",
+  await runHost({
+    source: workerSource(pythonWorkerMain),
+    permissions: pythonWorkerPermissions(paths.pyodideDir, paths.indexDir),
+    // Each worker gets its own copy of the snapshot (a message copies it): what a program does
+    // to its copy reaches no other worker.
+    shared: { ...start, snapshot: sparse, wasm },
+    spares: HOST_SPARES.python,
   });
 }

@@ -9,16 +9,17 @@
  * - `build`: load Pyodide from scratch, freeze the runner into it and return a memory snapshot
  *   (done once, by `runner/python.ts`, in a throwaway process);
  * - `init`: restore the snapshot its host sends (with Pyodide's wasm module, compiled once per
- *   host), then serve one program like a TypeScript worker: wait for `go`, read the run message
- *   from the pipe, hand the server's lines to the Python runner, write its lines to the pipe.
+ *   host), then serve one program like a TypeScript worker: the run message and the answers
+ *   come over its private channel and go to the Python runner, whose lines go back the same way.
  *
- * Everything here can be tampered with by the user's code (`import js`); that only affects the
- * program's own execution: the server checks every message and the process before it runs
- * another program.
+ * Runs in the untrusted sandbox host. Everything here can be tampered with by the user's code
+ * (`import js`); that only affects the program's own execution: the server checks every
+ * message. Imports types only.
  *
  * @module
  */
 
+import type { Channel } from "../channel.ts";
 import type { Realm } from "../realm.ts";
 
 /** What the snapshot build sends first. */
@@ -58,68 +59,24 @@ export function pythonWorkerMain(realm: Realm): void {
   const post: (message: unknown, transfer?: Transferable[]) => void = scope.postMessage.bind(
     scope,
   );
-  const pipe = realm.openPipe();
-  const revokeObjectUrls = realm.trackObjectUrls();
+  let channel: Channel | undefined;
   const stringify = JSON.stringify;
   const parse = JSON.parse;
-
-  let signal: (message: { type: string; error?: string }) => void = () => {};
   let live = false;
-  let ended = false;
-  let forwarded = 0;
-  let maxOutputBytes = Infinity;
-
-  // ─── reading the pipe: only while calls are pending ─────────────────────────────────────
-  const pending = new Set<number>();
-  let reading = false;
-  let awaitingRelease = false;
+  /** What the worker's realm holds, Pyodide's memory included (set as it starts). */
+  let realmBytes: () => number = () => 0;
   let runner: any;
-  const needsInput = () => ended ? awaitingRelease : pending.size > 0;
-  const callHead = /^\{"type":"tool_call","id":(\d+),"name":("(?:[^"\\]|\\.)*")/;
-  const resultId = /^\{"type":"tool_(?:result|error)","id":(\d+)[,}]/;
-  const receive = (line: string) => {
-    if (ended) {
-      if (line === '{"type":"release"}') awaitingRelease = false;
-      return;
-    }
-    if (line.startsWith('{"type":"tool_results"')) {
-      // A batch: every call it answers is no longer pending, and Python settles it at once.
-      let items: unknown;
-      try {
-        items = parse(line).items;
-      } catch {
-        return;
-      }
-      if (!Array.isArray(items)) return;
-      for (const item of items) pending.delete(Number((item as { id?: unknown })?.id));
-      runner.receive(line);
-      return;
-    }
-    const id = resultId.exec(line)?.[1];
-    if (id === undefined || !pending.delete(Number(id))) return;
-    runner.receive(line);
-  };
-  const readLoop = async () => {
-    reading = true;
-    try {
-      while (needsInput()) {
-        const line = await pipe.readLine();
-        if (line === null) return; // The server closed the pipe: it is killing this process.
-        receive(line);
-      }
-    } finally {
-      reading = false;
-    }
-    if (ended) signal({ type: "done" });
-  };
+
+  // ─── the channel: the server's lines go to the Python runner, its lines to the server ────
   // The server measures a call's arguments and the return value against their limit; a line
-  // too long for the pipe is over it anyway, and is answered here as the server would.
+  // too long for the channel is over it anyway, and is answered here as the server would.
+  const callHead = /^\{"type":"tool_call","id":(\d+),"name":("(?:[^"\\]|\\.)*")/;
   let argsOverLimit = "";
   let valueOverLimit = "";
   const send = (line: string) => {
-    if (ended) return;
+    if (channel!.ended) return;
     const call = callHead.exec(line);
-    if (call && !pipe.fits(line)) {
+    if (call && !channel!.fits(line)) {
       const message = `Arguments of ${parse(call[2]!)}() ${argsOverLimit}`;
       const answer = stringify({
         type: "tool_error",
@@ -130,31 +87,13 @@ export function pythonWorkerMain(realm: Realm): void {
       queueMicrotask(() => runner.receive(answer));
       return;
     }
-    if (call) pending.add(Number(call[1]));
-    pipe.write(line);
-    if (call && !reading) readLoop();
+    channel!.send(line);
   };
   const finish = (line: string) => {
-    if (ended) return;
-    ended = true;
-    awaitingRelease = reading;
-    if (!pipe.fits(`${line},"reading":true`)) {
-      line = stringify({ type: "runtime_error", error: valueOverLimit });
-    }
-    pipe.write(reading ? `${line.slice(0, -1)},"reading":true}` : line);
-    revokeObjectUrls();
-    if (!reading) signal({ type: "done" });
+    channel!.end(line, stringify({ type: "runtime_error", error: valueOverLimit }));
   };
   const output = (stream: "stdout" | "stderr", data: string) => {
-    // Forward up to the limit (JSON bytes, as the server counts); the server sees a piece
-    // cross it and truncates. Past it, drop: a huge write must not flood the pipe. Pieces are at
-    // most 16 Ki units, so no line is long (OUTPUT_PIECE_UNITS in sandbox_protocol.ts).
-    if (!live || ended || data === "" || forwarded > maxOutputBytes) return;
-    for (const piece of realm.splitText(data, 16_384)) {
-      forwarded += realm.jsonLength(piece);
-      send(stringify({ type: "output", stream, data: piece }));
-      if (forwarded > maxOutputBytes) return;
-    }
+    if (live) channel!.output(stream, data);
   };
   const text = output;
   const encoder = new TextEncoder();
@@ -218,6 +157,8 @@ export function pythonWorkerMain(realm: Realm): void {
 
   // ─── init: restore the host's snapshot, warm up, wait for go ───────────────────────────────
   const start = async (init: any) => {
+    // Before Pyodide makes its memory: it is the program's.
+    realmBytes = realm.realmMemory();
     // The host compiled Pyodide's wasm once: instantiate that module where Pyodide would
     // instantiate the bytes it read (the placeholder; it also instantiates small modules of
     // its own: leave those).
@@ -297,39 +238,28 @@ export function pythonWorkerMain(realm: Realm): void {
     // Pyodide has loaded: close what it needed and the program does not (the same as in the
     // TypeScript sandbox).
     realm.closeEscapes({ output: text, exit });
-    revokeObjectUrls();
-    signal({ type: "warm" });
+    realm.realmObjectUrls();
+    channel!.signal({ type: "warm" });
   };
 
-  /** Owns the pipe from now on: the run message is the first line meant for this worker. */
-  const go = () => {
-    let line: string | null;
+  /** The run message, the first line from the server: the program starts. */
+  const run = (line: string) => {
     let message: any;
-    for (;;) {
-      line = pipe.readLineSync();
-      if (line === null) return; // The server closed the pipe.
-      try {
-        message = parse(line);
-      } catch {
-        continue;
-      }
-      // Anything before the run message was meant for an earlier program: drop it.
-      if (message?.type === "run" && typeof message.key === "string") break;
+    try {
+      message = parse(line);
+    } catch {
+      return;
     }
-    pipe.setKey(message.key);
+    if (message?.type !== "run") return;
     argsOverLimit = `exceed the limit of ${message.maxToolArgsBytes} bytes of JSON`;
     valueOverLimit =
       `Error: the program's return value exceeds the limit of ${message.maxToolArgsBytes} bytes of JSON\n`;
-    pipe.setMaxLineLength(message.maxLineLength);
-    const limit = Number(message.maxOutputBytes);
-    if (limit >= 0) maxOutputBytes = limit;
-    const memory = Number(message.maxMemoryBytes);
-    if (memory > 0) maxMemoryBytes = memory;
+    channel!.setLimits(message.maxLineLength, message.maxOutputBytes);
+    const heap = Number(message.maxMemoryBytes);
+    if (heap > 0) maxMemoryBytes = heap;
+    channel!.reportMemory(realmBytes);
     live = true;
-    signal({ type: "started" });
-    // The program's Python can reach what the runner holds: it never sees the key.
-    delete message.key;
-    runner.receive(stringify(message));
+    runner.receive(line);
   };
 
   const describe = (error: unknown) =>
@@ -344,12 +274,9 @@ export function pythonWorkerMain(realm: Realm): void {
     }
     const port = message?.port;
     if (message?.type !== "init" || !(port instanceof MessagePort)) return;
-    const postToHost = port.postMessage.bind(port);
-    signal = (signalled) => postToHost(signalled);
-    pipe.onBroken = (error) => signal({ type: "broken", error: String(error) });
-    port.onmessage = (event: MessageEvent) => {
-      if (event.data?.type === "go" && !live) go();
-    };
-    start(message).catch((error) => signal({ type: "failed", error: describe(error) }));
+    channel = realm.openChannel(port, realm);
+    // The first line is the run message; the others answer the program's calls.
+    channel.onLine = (line) => live ? runner.receive(line) : run(line);
+    start(message).catch((error) => channel!.signal({ type: "failed", error: describe(error) }));
   };
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { createPythonWorker, type PythonSandboxPaths, WASM_PLACEHOLDER } from "./bootstrap.ts";
-import type { PythonWorkerBuild, PythonWorkerSnapshot } from "./worker_main.ts";
+import type { PythonWorkerBuild, PythonWorkerSnapshot } from "./worker.ts";
 
 /** What the build needs, from `runner/python.ts`. */
 export interface BuildInput extends PythonSandboxPaths {

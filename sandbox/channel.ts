@@ -1,0 +1,112 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * A program's channel as its worker sees it: the private `MessagePort` to its host's realm,
+ * which alone holds the connection to the server. What every sandbox kind needs of it lives
+ * here once: lines kept within the server's bound, output forwarded up to its limit (counted as
+ * the server counts it), one end, then `done`.
+ *
+ * Runs in the untrusted sandbox host, in the program's own realm: {@linkcode openChannel} is
+ * serialised with `Function.prototype.toString` into the worker's blob source, so it uses
+ * nothing from this module's scope. It captures what it needs before the program runs, so a
+ * program that replaces `JSON`, `MessagePort.prototype.postMessage` or array methods does not
+ * change it. Imports types only.
+ *
+ * @module
+ */
+import type { HostToWorker, WorkerSignal } from "./messages.ts";
+
+/** The helpers of the realm the channel needs (from `text.ts`). */
+export interface ChannelText {
+  splitText(text: string, maxUnits: number): string[];
+  jsonLength(text: string): number;
+}
+
+/** A program's end of its channel. */
+export interface Channel {
+  /** Limits from the run message: the line bound, and output forwarded before only counting. */
+  setLimits(maxLineLength: number, maxOutputBytes: number): void;
+  /** Whether a line (a JSON text) fits the server's bound. */
+  fits(line: string): boolean;
+  /** Sends one protocol line; nothing once the program ended. */
+  send(line: string): void;
+  /**
+   * Forwards output in pieces of at most 16 Ki units, up to the limit and the piece that
+   * crosses it (the server then marks the truncation); past it only drops, so a flood costs
+   * nothing.
+   */
+  output(stream: "stdout" | "stderr", data: string): void;
+  /**
+   * Sends the end line (replaced by `fallback` if it would not fit the bound: only a return
+   * value can make it too long), then tells the host the worker is done. Once only.
+   */
+  end(line: string, fallback: string): void;
+  /** Whether the program ended. */
+  readonly ended: boolean;
+  /** Lines from the server (the run message first), set by the worker. */
+  onLine: (line: string) => void;
+  /** Signals to the host that are not protocol lines (`warm`, `failed`). */
+  signal(message: WorkerSignal): void;
+  /**
+   * Reports `measure()` to the host now and every 100 ms (`MEMORY_REPORT_MS`) until the end;
+   * the host terminates a worker over its cap. (A program that never yields reports nothing:
+   * its host's own cap holds it.)
+   */
+  reportMemory(measure: () => number): void;
+}
+
+/** Opens the channel on `port`. Call before the program can run. */
+export function openChannel(port: MessagePort, text: ChannelText): Channel {
+  const post: (message: WorkerSignal) => void = port.postMessage.bind(port);
+  const every = setInterval;
+  const stringify = JSON.stringify;
+  const splitText = text.splitText;
+  const jsonLength = text.jsonLength;
+  let maxLineLength = Infinity;
+  let budget = Infinity;
+  let ended = false;
+  const channel: Channel = {
+    onLine: () => {},
+    get ended() {
+      return ended;
+    },
+    setLimits(lineLength, outputBytes) {
+      if (lineLength > 0) maxLineLength = lineLength;
+      if (outputBytes >= 0) budget = outputBytes;
+    },
+    fits(line) {
+      return line.length <= maxLineLength;
+    },
+    send(line) {
+      if (!ended) post({ type: "line", line });
+    },
+    output(stream, data) {
+      if (ended || data === "" || budget < 0) return;
+      const pieces = splitText(data, 16_384);
+      for (let i = 0; i < pieces.length; i++) {
+        const piece = pieces[i]!;
+        budget -= jsonLength(piece);
+        post({ type: "line", line: stringify({ type: "output", stream, data: piece }) });
+        if (budget < 0) return;
+      }
+    },
+    end(line, fallback) {
+      if (ended) return;
+      ended = true;
+      post({ type: "line", line: line.length <= maxLineLength ? line : fallback });
+      post({ type: "done" });
+    },
+    signal: (message) => post(message),
+    reportMemory(measure) {
+      const report = () => {
+        if (!ended) post({ type: "memory", bytes: measure() });
+      };
+      report();
+      every(report, 100);
+    },
+  };
+  port.onmessage = (event: MessageEvent<HostToWorker>) => {
+    const line = (event.data as any)?.line;
+    if (typeof line === "string") channel.onLine(line);
+  };
+  return channel;
+}

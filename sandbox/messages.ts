@@ -1,0 +1,359 @@
+/**
+ * The messages of a sandbox host: between the server and the host's own realm (one socket that
+ * only that realm holds), and between that realm and the workers that run its programs (a
+ * private `MessagePort` each).
+ *
+ * Runs in the untrusted sandbox host (and is read by the server for its types and constants):
+ * imports nothing.
+ *
+ * On the socket, every line is `<slot> <JSON>`: slot 0 is the host itself, any other slot one
+ * program the server started on it (the server numbers them). The host realm writes a
+ * program's lines with that program's slot, whatever the program wrote: a program cannot speak
+ * for another one, nor for the host.
+ *
+ * @module
+ */
+
+/** Which sandbox runtime runs a program. */
+export type SandboxKind = "deno" | "python";
+
+// ─── server → host ───────────────────────────────────────────────────────────────────────────
+
+/** Start a program in a fresh worker (slot: the program's). */
+export interface RunMessage {
+  type: "run";
+  code: string;
+  language: "typescript" | "javascript" | "python";
+  toolNames: string[];
+  /** Source ranges `[start, end)` of `"tools"` module specifiers, found by the server. */
+  toolsSpecifiers: SpecifierRange[];
+  /** The program may import `node:` modules: lock Node's `process` before it runs. */
+  nodeModules: boolean;
+  /** Bytes of output (as JSON text) the worker forwards before it only counts. */
+  maxOutputBytes: number;
+  /**
+   * The server's limit on a call's arguments and on the return value, in bytes of JSON: for
+   * messages only. The server measures and enforces it; the worker keeps to `maxLineLength`.
+   */
+  maxToolArgsBytes: number;
+  /**
+   * The longest line the server reads for a program, in UTF-16 units: a longer one is a
+   * violation. A call or an end that would not fit is over the limit anyway.
+   */
+  maxLineLength: number;
+  /** Send `idle` when every running path of the program waits on a tool (the step API). */
+  reportIdle: boolean;
+  /** Send the program's return value with `success` (its `export default`; Python: its last expression). */
+  returnValue: boolean;
+  /** Python: the largest the program's heap (Pyodide's wasm memory) may grow, in bytes. */
+  maxMemoryBytes?: number;
+  /** Python client modules (name → source), progtc 0.2.0. */
+  modules?: Record<string, string>;
+}
+
+/** A run message as an execution makes it. */
+export type RunRequest = RunMessage;
+
+/** Where a `"tools"` specifier sits in the user's source. */
+export interface SpecifierRange {
+  start: number;
+  end: number;
+  /** True when the range includes the quotes (dynamic `import("tools")`). */
+  quoted: boolean;
+}
+
+/** The value of a tool call. */
+export interface ToolResultMessage {
+  type: "tool_result";
+  id: number;
+  /** The value (the server may splice its JSON text in without parsing it). */
+  value: unknown;
+}
+
+/**
+ * A tool call failed: the program sees an exception of this name with this message at the call.
+ * `DeterminismError`: a replayed call differs from the recorded one (step API).
+ */
+export interface ToolErrorMessage {
+  type: "tool_error";
+  id: number;
+  name: "ToolError" | "TimeoutError" | "DeterminismError";
+  message: string;
+}
+
+/**
+ * Several answers at once, settled before the program runs again: a step's whole batch, so that
+ * the program cannot reach `idle` with part of its batch answered.
+ */
+export interface ToolResultsMessage {
+  type: "tool_results";
+  items: (ToolResultMessage | ToolErrorMessage)[];
+}
+
+/** The server is done with the program (it ended, or must end now): terminate its worker. */
+export interface StopMessage {
+  type: "stop";
+}
+
+/** What the server sends to one program's slot. */
+export type ServerMessage =
+  | RunMessage
+  | ToolResultMessage
+  | ToolErrorMessage
+  | ToolResultsMessage
+  | StopMessage;
+
+/** A worker the host announced may now be given a program (its thread is known). */
+export interface HostAck {
+  type: "ack";
+  number: number;
+}
+
+/** What the server sends to the host itself (slot 0). */
+export type HostCommand = HostAck;
+
+// ─── host → server ───────────────────────────────────────────────────────────────────────────
+
+/**
+ * The host made a worker; Deno names its thread `worker-<number>`. It gives it a program only
+ * once the server acknowledged it: the server has then found that thread, before any program
+ * could rename it.
+ */
+export interface HostWorker {
+  type: "worker";
+  number: number;
+}
+
+/**
+ * The host has a warm worker the server acknowledged: it takes programs from now on (said
+ * once; a program that finds no warm worker later waits for one).
+ */
+export interface HostReady {
+  type: "ready";
+}
+
+/** The program of `slot` runs in worker `number`. */
+export interface HostStarted {
+  type: "started";
+  slot: number;
+  number: number;
+}
+
+/**
+ * The worker of `slot` was terminated (its program ended, or the server stopped it). The server
+ * believes it once the worker's thread is gone from the process.
+ */
+export interface HostGone {
+  type: "gone";
+  slot: number;
+  number: number;
+}
+
+/**
+ * The program of `slot` sent a line the protocol does not allow (a newline in it, or longer
+ * than the server reads): its worker was terminated.
+ */
+export interface HostViolation {
+  type: "violation";
+  slot: number;
+  detail: string;
+}
+
+/**
+ * The program of `slot` held more than its cap (`bytes`, as its worker last reported): its
+ * worker was terminated.
+ */
+export interface HostOutOfMemory {
+  type: "out_of_memory";
+  slot: number;
+  bytes: number;
+}
+
+/** What each running program holds, as its worker last reported (every quarter second). */
+export interface HostMemory {
+  type: "memory";
+  /** `[slot, bytes]` of each program running. */
+  programs: [number, number][];
+}
+
+/** The worker of `slot` died of an error its own realm did not catch (it was terminated). */
+export interface HostWorkerError {
+  type: "worker_error";
+  slot: number;
+  error: string;
+}
+
+/** The host cannot make workers; it exits after saying so. */
+export interface HostFailed {
+  type: "failed";
+  error: string;
+}
+
+/** Anything a host's own realm says (slot 0). */
+export type HostMessage =
+  | HostWorker
+  | HostReady
+  | HostStarted
+  | HostGone
+  | HostWorkerError
+  | HostViolation
+  | HostOutOfMemory
+  | HostMemory
+  | HostFailed;
+
+/**
+ * The program calls a tool. `id` is the worker's own counter; the server maps it. `frame` and
+ * `index` key the call by the program's structure, the same on every run of the same program
+ * however its results are timed: `frame` is the path of the task (Python) or of the chain of
+ * tool calls (TypeScript) that made it, `index` the call's position in that frame.
+ */
+export interface SandboxToolCall {
+  type: "tool_call";
+  id: number;
+  name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  frame: number[];
+  index: number;
+}
+
+/** The longest frame path a worker may send. */
+export const MAX_FRAME_DEPTH = 64;
+
+/** The workers cut output into pieces of at most this many UTF-16 units, one message each. */
+export const OUTPUT_PIECE_UNITS = 16_384;
+
+/**
+ * Bytes of an error's text (a traceback) the server keeps, counted as JSON text (escaped); the
+ * workers clip to it too.
+ */
+export const MAX_ERROR_BYTES = 65_536;
+
+/**
+ * The longest line a program may have written for it, in characters: one call's arguments (at
+ * most `maxToolArgsBytes` of JSON, embedded as is), or one output piece or error text
+ * JSON-escaped (at most 6 characters per unit), with room for the rest of the message.
+ *
+ * @example
+ * ```ts
+ * import { maxLineLength } from "./messages.ts";
+ * console.assert(maxLineLength(1024 * 1024) < 1.6 * 1024 * 1024);
+ * ```
+ */
+export function maxLineLength(maxToolArgsBytes: number): number {
+  // (A return value is bounded like a call's arguments.)
+  return Math.max(maxToolArgsBytes, 6 * OUTPUT_PIECE_UNITS, 6 * MAX_ERROR_BYTES) + 64 * 1024;
+}
+
+/** Text the program printed. */
+export interface OutputMessage {
+  type: "output";
+  stream: "stdout" | "stderr";
+  data: string;
+}
+
+/**
+ * Every tool call issued so far is waiting, and nothing else can run until one is answered:
+ * `pending` are the calls the program waits on (the server ignores the report when one of them
+ * was already answered, its answer on its way).
+ */
+export interface IdleMessage {
+  type: "idle";
+  pending: number[];
+}
+
+/** The program ended. `error` is the formatted error or traceback for stderr. */
+export type EndMessage =
+  | { type: "success"; value?: unknown }
+  | { type: "syntax_error"; error: string }
+  | { type: "runtime_error"; error: string }
+  | { type: "determinism_error"; error: string }
+  | { type: "exit"; code: number };
+
+/** Anything a program's worker sends to the server. */
+export type ProgramMessage = SandboxToolCall | OutputMessage | IdleMessage | EndMessage;
+
+// ─── worker ↔ host realm (private port) ──────────────────────────────────────────────────────
+
+/** What a worker says to its host over its private port. */
+export type WorkerSignal =
+  /** Loaded and warmed up: it can be given a program. */
+  | { type: "warm" }
+  /** It could not start. */
+  | { type: "failed"; error: string }
+  /** One protocol line of its program (a JSON text, no newline), for the server. */
+  | { type: "line"; line: string }
+  /** Its program ended (its end line was sent): terminate it. */
+  | { type: "done" }
+  /**
+   * What its realm holds now, in bytes: the V8 heap, ArrayBuffers and Blobs, and the wasm
+   * memories it can see; every {@linkcode MEMORY_REPORT_MS} while it runs a program.
+   */
+  | { type: "memory"; bytes: number };
+
+/** How often a worker running a program reports its memory, in ms. */
+export const MEMORY_REPORT_MS = 100;
+
+/** What the host realm says to a worker over its private port. */
+export type HostToWorker =
+  /** The program, the first line it gets; then the server's lines for it, as they come. */
+  { type: "line"; line: string };
+
+// ─── host realm ↔ relay (the worker that holds the socket) ───────────────────────────────────
+
+/** What the host realm tells its relay first. */
+export interface RelayInit {
+  type: "init";
+  /** The host's key, said first on the socket. */
+  key: string;
+  /** The server's socket. */
+  path: string;
+  /** The longest line the server reads for a program. */
+  maxLineLength: number;
+  /** Warm workers to keep ahead of demand. */
+  spares: number;
+  /** The most one program may hold, in bytes: a worker that reports more is terminated. */
+  maxProgramBytes: number;
+}
+
+/**
+ * Warm workers a host keeps ahead of its programs, by kind: a run that finds none waits for one
+ * to be made (~10 ms TypeScript; a Python worker restores Pyodide, ~150 ms).
+ */
+export const HOST_SPARES = { deno: 2, python: 1 } as const;
+
+/**
+ * The V8 isolates of a host running `programs` programs: its realm, its relay, its programs'
+ * workers and its spares. Each reserves ~520 MiB of address space before it runs anything,
+ * which the data rlimit counts.
+ */
+export function hostIsolates(kind: SandboxKind, programs: number): number {
+  return programs + 2 + HOST_SPARES[kind];
+}
+
+/** What the relay asks of the host realm. */
+export type RelayRequest =
+  | { type: "spawn" }
+  | { type: "terminate"; number: number }
+  /** The connection ended (the server is gone) or failed: end the process (a worker cannot). */
+  | { type: "exit"; code: number };
+
+/** What the host realm tells its relay. */
+export type RelayEvent =
+  /** A worker was made; `port` is its private channel (the worker holds the other end). */
+  | { type: "made"; number: number; port: MessagePort }
+  /** A worker died of an error its own realm did not catch. */
+  | { type: "error"; number: number; message: string }
+  /** A worker was terminated. */
+  | { type: "terminated"; number: number }
+  /** The host cannot go on. */
+  | { type: "failed"; error: string };
+
+/** The init message a host posts to each new worker (on its global scope, before any program). */
+export interface WorkerInit {
+  type: "init";
+  /** The worker's private port to the host. */
+  port: MessagePort;
+  /** Data of the sandbox kind (Python: the compiled module and the snapshot). */
+  [extra: string]: unknown;
+}
