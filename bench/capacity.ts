@@ -38,6 +38,10 @@ const TARGETS: Target[] = [
 
 /** The body of an execution that calls `echo(k)` once and prints the result. */
 function body(key: Target["key"], k: number): Record<string, unknown> {
+  // The reference runs Python only, and needs no language.
+  if (key === "ref") {
+    return { code: `from tools import echo\nprint(await echo(${k}))\n`, tool_names: ["echo"] };
+  }
   if (key === "py") {
     return {
       code: `from tools import echo\nprint(await echo(${k}))\n`,

@@ -47,9 +47,10 @@ export interface Channel {
   /** Signals to the host that are not protocol lines (`warm`, `failed`). */
   signal(message: WorkerSignal): void;
   /**
-   * Reports `measure()` to the host now and every 100 ms (`MEMORY_REPORT_MS`) until the end;
-   * the host terminates a worker over its cap. (A program that never yields reports nothing:
-   * its host's own cap holds it.)
+   * Reports `measure()` to the host now, then every 100 ms (`MEMORY_REPORT_MS`) while the
+   * program grows or has just been answered, less often while it waits, until the end; the
+   * host terminates a worker over its cap. (A program that never yields reports nothing: its
+   * host's cgroup holds it.)
    */
   reportMemory(measure: () => number): void;
 }
@@ -57,7 +58,10 @@ export interface Channel {
 /** Opens the channel on `port`. Call before the program can run. */
 export function openChannel(port: MessagePort, text: ChannelText): Channel {
   const post: (message: WorkerSignal) => void = port.postMessage.bind(port);
-  const every = setInterval;
+  const later = setTimeout;
+  const cancel = clearTimeout;
+  /** Wakes the memory reports up (the program runs again), once they are on. */
+  let wake = () => {};
   const stringify = JSON.stringify;
   const splitText = text.splitText;
   const jsonLength = text.jsonLength;
@@ -97,16 +101,34 @@ export function openChannel(port: MessagePort, text: ChannelText): Channel {
     },
     signal: (message) => post(message),
     reportMemory(measure) {
+      // Every 100 ms while the program grows or has just run; twice as long after each report
+      // that finds it grown by less than 16 MiB, up to 10 s: a program waiting on its tools
+      // costs a report every ten seconds, not ten a second.
+      let interval = 100;
+      let last = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const report = () => {
-        if (!ended) post({ type: "memory", bytes: measure() });
+        if (ended) return;
+        const bytes = measure();
+        post({ type: "memory", bytes });
+        interval = bytes - last > 16 << 20 ? 100 : Math.min(interval * 2, 10_000);
+        last = bytes;
+        timer = later(report, interval);
+      };
+      wake = () => {
+        if (interval === 100 || ended) return;
+        cancel(timer);
+        interval = 100;
+        timer = later(report, interval);
       };
       report();
-      every(report, 100);
     },
   };
   port.onmessage = (event: MessageEvent<HostToWorker>) => {
     const line = (event.data as any)?.line;
-    if (typeof line === "string") channel.onLine(line);
+    if (typeof line !== "string") return;
+    wake();
+    channel.onLine(line);
   };
   return channel;
 }

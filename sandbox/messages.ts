@@ -169,7 +169,7 @@ export interface HostOutOfMemory {
   bytes: number;
 }
 
-/** What each running program holds, as its worker last reported (every quarter second). */
+/** What running programs hold, as their workers last reported: those that changed by 1 MiB or more (every quarter second). */
 export interface HostMemory {
   type: "memory";
   /** `[slot, bytes]` of each program running. */
@@ -287,11 +287,12 @@ export type WorkerSignal =
   | { type: "done" }
   /**
    * What its realm holds now, in bytes: the V8 heap, ArrayBuffers and Blobs, and the wasm
-   * memories it can see; every {@linkcode MEMORY_REPORT_MS} while it runs a program.
+   * memories it can see; every {@linkcode MEMORY_REPORT_MS} while its program grows or has
+   * just been answered, up to every 10 s while it waits.
    */
   | { type: "memory"; bytes: number };
 
-/** How often a worker running a program reports its memory, in ms. */
+/** How often a worker reports its memory while its program grows or runs, in ms. */
 export const MEMORY_REPORT_MS = 100;
 
 /** What the host realm says to a worker over its private port. */

@@ -19,7 +19,7 @@
  *   and the server hears `gone` once it was.
  * - `spares` warm workers are kept ahead of demand; a run that finds none waits for one.
  * - A worker that reports holding more than `maxProgramBytes` is terminated, and the server
- *   hears `out_of_memory`; every quarter second it hears what each program holds.
+ *   hears `out_of_memory`; every quarter second it hears what changed of what each program holds.
  *
  * @module
  */
@@ -43,6 +43,8 @@ export function relayMain(): void {
     slot?: number;
     /** What its realm held at its last report, in bytes. */
     bytes: number;
+    /** What the server was last told it holds. */
+    said: number;
   }
 
   async function relay(init: RelayInit): Promise<void> {
@@ -158,6 +160,7 @@ export function relayMain(): void {
             warm: false,
             acked: false,
             bytes: 0,
+            said: 0,
           };
           live.set(worker.number, worker);
           worker.port.onmessage = (signal: MessageEvent<WorkerSignal>) =>
@@ -218,11 +221,14 @@ export function relayMain(): void {
       worker?.port.postMessage({ type: "line", line: json });
     };
 
-    // What each program holds, for the server's memory accounting.
+    // What each program holds, for the server's memory accounting: what changed by a MiB or
+    // more since it was last said.
     setInterval(() => {
       const programs: [number, number][] = [];
       for (const worker of live.values()) {
-        if (worker.slot !== undefined) programs.push([worker.slot, worker.bytes]);
+        if (worker.slot === undefined || Math.abs(worker.bytes - worker.said) < 1 << 20) continue;
+        worker.said = worker.bytes;
+        programs.push([worker.slot, worker.bytes]);
       }
       if (programs.length > 0) say({ type: "memory", programs });
     }, 250);

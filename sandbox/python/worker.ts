@@ -179,13 +179,15 @@ export function pythonWorkerMain(realm: Realm): void {
     // The host sends the snapshot without its zero pages: hand Pyodide a full-length buffer
     // that is zero but for its header (never touched, so never faulted in), and copy the pages
     // that are not zero when Pyodide copies that buffer into the wasm memory.
-    const sparse = init.snapshot;
-    const full = new Uint8Array(sparse.length);
+    // (Both are dropped once restored: the closures of this function live as long as the
+    // worker, and would keep them.)
+    let sparse = init.snapshot;
+    let full: Uint8Array | undefined = new Uint8Array(sparse.length);
     full.set(sparse.data.subarray(0, sparse.memoryOffset));
     const set = Int8Array.prototype.set;
     Object.defineProperty(Int8Array.prototype, "set", {
       value: function (this: Int8Array, source: any, offset = 0) {
-        if (source?.buffer !== full.buffer || source.byteOffset !== sparse.memoryOffset) {
+        if (source?.buffer !== full?.buffer || source.byteOffset !== sparse.memoryOffset) {
           return set.call(this, source, offset);
         }
         const ranges: Uint32Array = sparse.ranges;
@@ -210,6 +212,8 @@ export function pythonWorkerMain(realm: Realm): void {
       configurable: true,
       writable: true,
     });
+    sparse = undefined;
+    full = undefined;
     Object.defineProperty(Int8Array.prototype, "set", {
       value: set,
       configurable: true,
