@@ -40,6 +40,7 @@ import {
   parseHostMessage,
   parseProgramMessage,
 } from "./host_messages.ts";
+import { RunnerError } from "./runner_error.ts";
 import type { Sandbox, SandboxEvent, SandboxExit } from "./sandbox.ts";
 
 /** How to start sandbox host processes, and when to retire one. */
@@ -188,7 +189,7 @@ export class SandboxHost {
       this.#slots.clear();
       const why = this.#why ??
         (exit.stderr.trim().split("\n").slice(-3).join("\n") || `exit code ${exit.code}`);
-      this.#ready.reject(new Error(`Sandbox did not start: ${why}`));
+      this.#ready.reject(new RunnerError("spawn_failed", `Sandbox did not start: ${why}`));
     });
     this.#ready.promise.catch(() => {});
     this.#arm(options.readyTimeoutMs, "did not start in time");
@@ -204,7 +205,7 @@ export class SandboxHost {
     } catch (error) {
       // The binary is missing or not executable.
       const why = error instanceof Error ? error.message : String(error);
-      return Promise.reject(new Error(`Sandbox did not start: ${why}`));
+      return Promise.reject(new RunnerError("spawn_failed", `Sandbox did not start: ${why}`));
     }
   }
 

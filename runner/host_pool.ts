@@ -20,6 +20,7 @@
 import type { HostState } from "./host.ts";
 import type { Sandbox, SandboxExit } from "./sandbox.ts";
 import type { SandboxKind } from "../sandbox/messages.ts";
+import { RunnerError } from "./runner_error.ts";
 
 /** What the pool needs of a host (`SandboxHost`; a fake in unit tests). */
 export interface PoolHost {
@@ -174,7 +175,9 @@ export class HostPool {
    * `timeoutMs` without one, or when hosts cannot start.
    */
   acquire(timeoutMs = 30_000): Promise<Sandbox> {
-    if (this.#closed) return Promise.reject(new Error("Sandbox pool is closed"));
+    if (this.#closed) {
+      return Promise.reject(new RunnerError("pool_closed", "Sandbox pool is closed"));
+    }
     if (!this.#active) {
       this.#active = true;
       this.fill();
@@ -194,7 +197,9 @@ export class HostPool {
       const timer = setTimeout(() => {
         const index = this.#waiters.indexOf(waiter);
         if (index !== -1) this.#waiters.splice(index, 1);
-        reject(new Error(`No sandbox became ready within ${timeoutMs} ms`));
+        reject(
+          new RunnerError("acquire_timeout", `No sandbox became ready within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       const waiter: Waiter = {
         resolve: (sandbox) => {
@@ -219,7 +224,7 @@ export class HostPool {
     const hosts = [...this.#hosts];
     for (const host of hosts) host.kill("the server is shutting down");
     for (const waiter of this.#waiters.splice(0)) {
-      waiter.reject(new Error("Sandbox pool is closed"));
+      waiter.reject(new RunnerError("pool_closed", "Sandbox pool is closed"));
     }
     return Promise.all(hosts.map((host) => host.exited)).then(() => {});
   }

@@ -24,6 +24,7 @@ import type { Context } from "@opentelemetry/api";
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Language } from "../protocol.ts";
 import { type Readiness, type Runner, sandboxKind } from "../runner/runner.ts";
+import { RunnerError } from "../runner/runner_error.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
 import type { SandboxKind } from "../sandbox/messages.ts";
 import { Capacity } from "./capacity.ts";
@@ -215,14 +216,7 @@ export class Admission implements AdmissionGate {
     } catch (error) {
       release();
       uncharge();
-      const why = error instanceof Error ? error.message : String(error);
-      this.#options.logger.error(`sandbox unavailable: ${why}`, {
-        event: "sandbox_unavailable",
-        language,
-      });
-      throw new HttpProblem(503, "sandbox_unavailable", "No sandbox could be started", {
-        "retry-after": "1",
-      });
+      throw this.#unavailable(error, language);
     }
     this.#held.set(sandbox, charge);
     sandbox.released.then(() => {
@@ -238,6 +232,24 @@ export class Admission implements AdmissionGate {
         sandbox.finish();
       },
     };
+  }
+
+  /** The problem a runner's refusal is to the client, in one place; logged when it is ours. */
+  #unavailable(error: unknown, language: Language): HttpProblem {
+    const code = error instanceof RunnerError ? error.code : "spawn_failed";
+    if (code === "pool_closed") {
+      return new HttpProblem(503, "shutting_down", "The server is shutting down");
+    }
+    const why = error instanceof Error ? error.message : String(error);
+    this.#options.logger.error(`sandbox unavailable: ${why}`, {
+      event: "sandbox_unavailable",
+      code,
+      language,
+    });
+    const detail = code === "acquire_timeout"
+      ? "No sandbox became free in time"
+      : "No sandbox could be started";
+    return new HttpProblem(503, "sandbox_unavailable", detail, { "retry-after": "1" });
   }
 
   #chargeOf(language: Language): number {

@@ -30,6 +30,7 @@ import {
 import { clipText, jsonLength, utf8Length } from "../sandbox/text.ts";
 import { type ByteBudget, UNLIMITED } from "./byte_budget.ts";
 import { languageHint } from "./hints.ts";
+import type { EndReason } from "./end_reason.ts";
 import type { Limits } from "./limits.ts";
 
 /** How an execution ended. */
@@ -65,7 +66,7 @@ export interface ExecutionSink {
    * answer still on its way to the program makes this stale: the program says it again.
    */
   idle?(pending: string[]): void;
-  end(result: ExecutionEnd, why: string): void;
+  end(result: ExecutionEnd, reason: EndReason): void;
 }
 
 /**
@@ -179,14 +180,17 @@ export class Execution {
     if (items.length > 0) this.#sandbox.send({ type: "tool_results", items });
   }
 
-  /** Ends the execution because its client left or the server stops: kills the sandbox. */
+  /**
+   * Ends the execution because its client left, the server stops or no longer holds it; its
+   * program is stopped. `why` is also the error the program's stderr ends with.
+   */
   cancel(why: string): void {
-    this.#end("runtime_error", `Error: ${why}\n`, why);
+    this.#end("runtime_error", `Error: ${why}\n`, { code: "cancelled", detail: why });
   }
 
   /** Ends the execution with `type`, appending `error` to its stderr. */
-  stop(type: EndType, error: string, why: string): void {
-    this.#end(type, error, why);
+  stop(type: EndType, error: string, reason: EndReason): void {
+    this.#end(type, error, reason);
   }
 
   /** Stops the execution clock while the program waits for its client (step API). */
@@ -220,7 +224,7 @@ export class Execution {
         return this.#onIdle(event.pending);
       case "success": {
         if (!("value" in event) || !this.#wantsValue) {
-          return this.#end("success", "", "success");
+          return this.#end("success", "", { code: "success" });
         }
         const bytes = utf8Length(JSON.stringify(event.value) ?? "null");
         if (bytes > this.#limits.maxToolArgsBytes) {
@@ -228,39 +232,41 @@ export class Execution {
           return this.#end(
             "runtime_error",
             `Error: the program's return value exceeds the limit of ${limit} bytes of JSON (${bytes} bytes)\n`,
-            "return value over the limit",
+            { code: "return_value_over_limit" },
           );
         }
-        return this.#end("success", "", "success", event.value as JsonValue);
+        return this.#end("success", "", { code: "success" }, event.value as JsonValue);
       }
       case "syntax_error": {
         // Python sent as TypeScript (or the reverse) fails to parse: say so.
         const hint = this.#run ? languageHint(this.#run.code, this.#run.language) ?? "" : "";
-        return this.#end(event.type, clipError(event.error) + hint, event.type);
+        return this.#end(event.type, clipError(event.error) + hint, { code: event.type });
       }
       case "runtime_error":
       case "determinism_error":
-        return this.#end(event.type, clipError(event.error), event.type);
+        return this.#end(event.type, clipError(event.error), { code: event.type });
       case "exit":
-        return event.code === 0 ? this.#end("success", "", "exit(0)") : this.#end(
-          "runtime_error",
-          `Error: the program exited with code ${event.code}\n`,
-          "exit",
-        );
+        return event.code === 0
+          ? this.#end("success", "", { code: "exit", exitCode: 0 })
+          : this.#end(
+            "runtime_error",
+            `Error: the program exited with code ${event.code}\n`,
+            { code: "exit", exitCode: event.code },
+          );
       case "violation":
         return this.#end(
           "runtime_error",
           `Error: the sandbox was stopped because it broke the protocol (${event.detail})\n`,
-          "violation",
+          { code: "violation" },
         );
       case "out_of_memory":
-        return this.#end("runtime_error", `${event.error}\n`, "out_of_memory");
+        return this.#end("runtime_error", `${event.error}\n`, { code: "out_of_memory" });
       case "worker_error": {
         const error = clipError(event.error);
         return this.#end(
           "runtime_error",
           `Error: the program's worker failed: ${error}\n`,
-          `worker error: ${error.slice(0, 200)}`,
+          { code: "worker_error", detail: error },
         );
       }
       case "exited":
@@ -399,7 +405,7 @@ export class Execution {
         others
           ? `RangeError: the sandbox process ran out of memory and was stopped${others}\n`
           : "RangeError: the program exceeded its memory limit and was stopped\n",
-        "out_of_memory",
+        { code: "out_of_memory" },
       );
     } else {
       const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
@@ -408,7 +414,7 @@ export class Execution {
       this.#end(
         "runtime_error",
         `Error: the sandbox stopped unexpectedly (${how})${others}\n`,
-        `crashed: ${how}${last ? `: ${last}` : ""}`,
+        { code: "crashed", how, detail: last },
       );
     }
   }
@@ -418,12 +424,12 @@ export class Execution {
     this.#end(
       "timeout_error",
       `TimeoutError: the program did not finish within ${seconds} s\n`,
-      "timeout",
+      { code: "timeout" },
     );
   }
 
   /** Ends once. */
-  #end(type: EndType, error: string, why: string, value?: JsonValue): void {
+  #end(type: EndType, error: string, reason: EndReason, value?: JsonValue): void {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#timer);
@@ -433,7 +439,7 @@ export class Execution {
     this.#budget.give(this.#outputBytes);
     const end: ExecutionEnd = { type, stdout: this.#stdout, stderr: this.#stderr + error };
     if (value !== undefined) end.value = value;
-    this.#sink.end(end, why);
+    this.#sink.end(end, reason);
   }
 }
 

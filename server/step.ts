@@ -34,6 +34,7 @@ import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { ToolOutcome } from "./execution.ts";
 import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { AdmissionGate } from "./admission.ts";
+import { describeEnd } from "./end_reason.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
@@ -231,9 +232,10 @@ export class StepService {
       sandbox_pid: run.sandbox.pid,
     };
     if (stop.kind === "end") {
+      const why = describeEnd(stop.reason);
       this.#options.logger.info(
-        `step ${run.session} #${step} ${stop.result.type} (${mode}, ${stop.why}) ${ms} ms, sandbox ${run.sandbox.pid}`,
-        { ...fields, outcome: stop.result.type, why: stop.why },
+        `step ${run.session} #${step} ${stop.result.type} (${mode}, ${why}) ${ms} ms, sandbox ${run.sandbox.pid}`,
+        { ...fields, outcome: stop.result.type, why, end: stop.reason.code },
       );
       return { result: stop.result, session: run.session };
     }
@@ -255,7 +257,7 @@ export class StepService {
       run.stop(
         "runtime_error",
         `Error: the step state (${encoded.tooLarge} bytes) would exceed the limit of ${this.#options.maxStateBytes} bytes\n`,
-        "state too large",
+        { code: "state_too_large" },
       );
       const end = await run.next();
       if (end.kind !== "end") throw new Error("A stopped step run did not end");

@@ -24,6 +24,7 @@ import { Execution, type ExecutionEnd, type KeyedToolCall, type ToolOutcome } fr
 import type { Lease } from "./admission.ts";
 import type { Limits } from "./limits.ts";
 import type { ByteBudget } from "./byte_budget.ts";
+import type { EndReason } from "./end_reason.ts";
 import { utf8Length } from "../sandbox/text.ts";
 import type { StepRecord } from "./state_token.ts";
 
@@ -38,7 +39,7 @@ export interface BatchCall {
 /** Where a run stopped: at a batch of new calls, or at its end. */
 export type Stop =
   | { kind: "batch"; calls: BatchCall[] }
-  | { kind: "end"; result: ExecutionEnd; why: string };
+  | { kind: "end"; result: ExecutionEnd; reason: EndReason };
 
 /** What a run starts from. */
 export interface StepRunOptions {
@@ -99,12 +100,12 @@ export class StepRun {
       {
         toolCall: (call, argsBytes) => this.#onCall(call, argsBytes),
         idle: (pending) => this.#onIdle(pending),
-        end: (result, why) => {
+        end: (result, reason) => {
           this.#release();
           this.#release = () => {};
           this.#giveBack(this.#batch);
           this.#giveBack(this.#next);
-          this.#settle({ kind: "end", result, why });
+          this.#settle({ kind: "end", result, reason });
         },
       },
       options.budget,
@@ -182,8 +183,8 @@ export class StepRun {
   }
 
   /** Ends the run with `type`, `error` appended to its stderr. */
-  stop(type: ExecutionEnd["type"], error: string, why: string): void {
-    this.#execution.stop(type, error, why);
+  stop(type: ExecutionEnd["type"], error: string, reason: EndReason): void {
+    this.#execution.stop(type, error, reason);
   }
 
   #onCall(call: KeyedToolCall, argsBytes: number): void {

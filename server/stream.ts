@@ -18,6 +18,7 @@ import type { ExecuteCodeRequest, Language, ToolResultRequest } from "../protoco
 import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { AdmissionGate } from "./admission.ts";
+import { describeEnd } from "./end_reason.ts";
 import { Execution } from "./execution.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import { type Limits, terminalFrameBytes } from "./limits.ts";
@@ -94,7 +95,8 @@ export class StreamService {
       ...(body.stream_output
         ? { output: (stream, data) => events.send({ type: stream, data }) }
         : {}),
-      end: (result, why) => {
+      end: (result, reason) => {
+        const why = describeEnd(reason);
         events.sendLast(result);
         release();
         this.#forget(execution.id);
@@ -102,6 +104,7 @@ export class StreamService {
         endSpan(span, result.type, {
           "progtc.execution_id": execution.id,
           "progtc.why": why,
+          "progtc.end": reason.code,
           "progtc.tool_calls": execution.toolCalls,
         });
         instruments.executions.add(1, { outcome: result.type, language, api: "stream" });
@@ -116,6 +119,7 @@ export class StreamService {
             language,
             outcome: result.type,
             why,
+            end: reason.code,
             duration_ms: Number(ms),
             tool_calls: execution.toolCalls,
             sandbox_pid: sandbox.pid,

@@ -8,6 +8,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { Execution, type ExecutionEnd, type KeyedToolCall } from "../server/execution.ts";
 import { type Limits, limitsOf } from "../server/limits.ts";
+import type { EndCode } from "../server/end_reason.ts";
 import { resolveOptions } from "../server/options.ts";
 import { runMessage } from "../runner/runner.ts";
 import { type FakeProgram, FakeSandbox } from "./_fake_sandbox.ts";
@@ -18,10 +19,10 @@ const LIMITS = limitsOf(resolveOptions({ apiKey: "k" }));
 function start(program: FakeProgram, limits: Partial<Limits> = {}, tools = ["t"]) {
   const sandbox = new FakeSandbox(() => program);
   const calls: KeyedToolCall[] = [];
-  const ended = Promise.withResolvers<{ result: ExecutionEnd; why: string }>();
+  const ended = Promise.withResolvers<{ result: ExecutionEnd; why: EndCode }>();
   const execution = new Execution(sandbox, tools, { ...LIMITS, ...limits }, {
     toolCall: (call) => calls.push(call),
-    end: (result, why) => ended.resolve({ result, why }),
+    end: (result, reason) => ended.resolve({ result, why: reason.code }),
   });
   execution.start(runMessage("typescript", "", tools, { ...LIMITS, ...limits, reportIdle: false }));
   return { sandbox, execution, calls, ended: ended.promise };

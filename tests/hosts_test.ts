@@ -7,7 +7,15 @@
  * @module
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { assertOnlyPoolHosts, delay, startServer, type TestServer, waitFor } from "./_helpers.ts";
+import {
+  alive,
+  assertOnlyPoolHosts,
+  childrenOf,
+  delay,
+  startServer,
+  type TestServer,
+  waitFor,
+} from "./_helpers.ts";
 import { spawnServer } from "./_process.ts";
 
 /** The pid of the host that ran a program (the program prints it). */
@@ -121,28 +129,3 @@ Deno.test("when the server is killed (SIGKILL), its sandbox hosts end by themsel
   await server.process.exit();
   await waitFor("the orphaned hosts end", () => hosts.every((pid) => !alive(pid)), 5000);
 });
-
-function childrenOf(parent: number): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent) {
-        pids.push(Number(entry.name));
-      }
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
