@@ -203,7 +203,34 @@ export async function capacity(ctx: Ctx): Promise<Section> {
       ],
       rows,
     }],
-    notes: [],
+    notes: notes(results),
     checks,
   };
+}
+
+/** What this run's numbers say about the targets it missed. */
+function notes(results: Map<Target["key"], Held>): string[] {
+  const out: string[] = [];
+  const ts = results.get("ts");
+  if (ts && ts.why) {
+    out.push(
+      `TypeScript stops at ${ts.held}: \`--max-concurrent\` defaults to the memory budget over ` +
+        `10 MiB (what a TypeScript program is charged), so the next batch waits for a slot ` +
+        `(${ts.why}). Raising it (or the budget) holds more: each held program costs ` +
+        `${mib(ts.perExecution)} MiB.`,
+    );
+  }
+  const py = results.get("py");
+  if (py) {
+    out.push(
+      `Python holds ${py.held}: each held program costs ${mib(py.perExecution)} MiB, so the ` +
+        `memory budget (half the memory available) fills near ${py.held}` +
+        (py.why ? ` (then: ${py.why})` : "") +
+        ". A Python worker is a V8 isolate with Pyodide's JavaScript (heap ~21 MiB used, " +
+        "~37 MiB committed), its restored wasm memory (~30 MiB) and the runtime's own: the " +
+        "target of 64 MiB needs the restore to share what workers of a host now copy each " +
+        "(docs/ARCHITECTURE.md, Python programs).",
+    );
+  }
+  return out;
 }

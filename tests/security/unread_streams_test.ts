@@ -68,8 +68,10 @@ Deno.test("20 unread streams of 4 MiB of control characters hold what their term
 });
 
 Deno.test("unread streams fill the server's budget, are cut after the unread timeout, and give it back", async () => {
-  // 12 MiB terminal frames: the kernel takes the first 4–5 MiB of each, the rest waits here,
-  // in a budget of 40 MiB for all clients.
+  // 12 MiB terminal frames: the kernel takes the first MiBs of each (how many depends on the
+  // machine's TCP buffers), the rest waits here, in a budget of 40 MiB for all clients. Streams
+  // start one at a time until the budget is full: a program's output is then cut short, with a
+  // marker that says why, instead of adding to it.
   await using server = await spawnServer([
     ...OUTPUT,
     "--max-held-bytes",
@@ -79,23 +81,29 @@ Deno.test("unread streams fill the server's budget, are cut after the unread tim
   ]);
   strictEqual((await server.client.executeCode({ code: FLOOD, tools: {} })).type, "success");
   const idle = await settledRss(server.pid);
-  const conns = await unreadExecutions(server, 6, FLOOD);
+  const conns: Deno.TcpConn[] = [];
+  let squeezed = "";
+  while (!squeezed.endsWith(BUDGET_MARKER) && conns.length < 12) {
+    conns.push(...await unreadExecutions(server, 1, FLOOD));
+    const probe = await server.client.executeCode({ code: FLOOD, tools: {} });
+    strictEqual(probe.type, "success");
+    squeezed = probe.stdout;
+  }
+  ok(squeezed.endsWith(BUDGET_MARKER), `no budget marker: ${squeezed.slice(-80)}`);
   const held = (await settledRss(server.pid)) - idle;
-  ok(held < 6 * 2 * 16 * MiB, `6 unread streams grew the server by ${held / MiB} MiB`);
-  // The budget is full: the next program's output is cut short, with a marker that says why,
-  // instead of adding to it.
-  const squeezed = await server.client.executeCode({ code: FLOOD, tools: {} });
-  strictEqual(squeezed.type, "success");
-  ok(squeezed.stdout.endsWith(BUDGET_MARKER), `no budget marker: ${squeezed.stdout.slice(-80)}`);
+  ok(
+    held < conns.length * 2 * 16 * MiB,
+    `${conns.length} unread streams grew the server by ${held / MiB} MiB`,
+  );
   // Past the unread timeout (3 s), the server has closed every unread connection (what the
   // kernel took is all there is to read), and what the streams held is given back.
   await new Promise((resolve) => setTimeout(resolve, 4000));
   const ends = await Promise.all(conns.map((conn) => drain(conn, 5000)));
-  // A stream whose output the budget cut short fit in the kernel's buffers: it was complete,
-  // nothing of it was held here, and its idle connection waits for the idle timeout.
+  // Only the last stream's output can have been cut short by the budget: it may have fit in the
+  // kernel's buffers, been complete, and its idle connection waits for the idle timeout.
   const cut = ends.filter((end) => end === "cut").length;
   deepStrictEqual(ends.filter((end) => end === "open"), [], `${ends}`);
-  ok(cut >= 4, `only ${cut} of 6 connections were cut: ${ends}`);
+  ok(conns.length >= 3 && cut >= conns.length - 1, `${cut} of ${conns.length} were cut: ${ends}`);
   strictEqual(
     (server.process.output.match(/connections: the event stream was not read in time/g) ?? [])
       .length,
