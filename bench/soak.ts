@@ -16,7 +16,9 @@
  * - `batch`: a step whose program calls a tool 100 times at once with 400 KB each: the answer
  *   carries the calls that fit 16 MiB, the others fail in the program.
  *
- * Every stream that the client did not drop must end with exactly one terminal frame. Afterwards,
+ * A host runs several programs: a `kill` ends the others on its host too, each with a frame that
+ * says so (expected: counted apart). Every stream that the client did not drop must end with
+ * exactly one terminal frame. Afterwards,
  * once the server is quiet, its process tree must be back to its idle size and its RSS near idle.
  *
  * @module
@@ -62,8 +64,22 @@ type Scenario = (typeof SCENARIOS)[number];
 interface Tally {
   runs: number;
   ok: number;
+  /** Ended by a neighbour's kill, with the frame that says so. */
+  collateral: number;
   faults: Map<string, number>;
 }
+
+/**
+ * A host SIGKILLed by the `kill` scenario ends every program on it: each of the others gets
+ * one frame that says so. That is the blast radius of shared hosts, expected, counted apart.
+ */
+const NEIGHBOUR =
+  /the sandbox stopped unexpectedly \(signal SIGKILL\) \(with the \d+ other programs? it ran\)/;
+const COLLATERAL = "collateral";
+
+/** Whether a terminal frame or step answer is a neighbour's kill. */
+const collateral = (end: Record<string, unknown> | undefined) =>
+  end?.type === "runtime_error" && NEIGHBOUR.test(String(end.stderr));
 
 const THREE = `import { t } from "tools";
 let s = "";
@@ -148,6 +164,7 @@ try { await t(); } catch (e) { console.log(e.name); }`;
     }
     case "batch": {
       const first = await postStep(server, { code: BATCH, tool_names: ["t"] });
+      if (collateral(first)) return COLLATERAL;
       if (first.type !== "tool_call") return `batch: ${kindOf(first)}`;
       const calls = first.tool_calls as unknown[];
       const bytes = new TextEncoder().encode(JSON.stringify(calls)).byteLength;
@@ -160,11 +177,13 @@ try { await t(); } catch (e) { console.log(e.name); }`;
         state: first.state,
         tool_results: calls.map(() => "ok"),
       });
+      if (collateral(last)) return COLLATERAL;
       return last.type === "success" && last.stdout === "41\n" ? undefined : `end ${kindOf(last)}`;
     }
     case "step": {
       const code = THREE;
       let answer = await postStep(server, { code, tool_names: ["t"] });
+      if (collateral(answer)) return COLLATERAL;
       while (answer.type === "tool_call") {
         const calls = answer.tool_calls as { args: unknown[] }[];
         const body = {
@@ -179,6 +198,7 @@ try { await t(); } catch (e) { console.log(e.name); }`;
         }
         const first = await postStep(server, body);
         const retry = await postStep(server, body);
+        if (collateral(first) || collateral(retry)) return COLLATERAL;
         if (JSON.stringify(callsOf(first)) !== JSON.stringify(callsOf(retry))) {
           return `a retried step gave other calls (${kindOf(first)}, then ${kindOf(retry)})`;
         }
@@ -209,6 +229,7 @@ function check(run: Run, type: string, stdout?: string): string | undefined {
   if (run.problems.length > 0) return run.problems[0]!.slice(0, 120);
   if (run.terminals !== 1) return `${run.terminals} terminal frames`;
   if (run.afterTerminal > 0) return "frames after the terminal one";
+  if (type !== "runtime_error" && collateral(run.terminal)) return COLLATERAL;
   if (run.terminal!.type !== type) {
     return `${run.terminal!.type}: ${run.terminal!.stderr.slice(0, 100)}`;
   }
@@ -238,7 +259,7 @@ export async function soak(ctx: Ctx): Promise<Section> {
   }
   const idle = await quietTree(server);
   const tallies = new Map<Scenario, Tally>(
-    SCENARIOS.map((s) => [s, { runs: 0, ok: 0, faults: new Map() }]),
+    SCENARIOS.map((s) => [s, { runs: 0, ok: 0, collateral: 0, faults: new Map() }]),
   );
   const deadline = performance.now() + seconds * 1000;
   let peakRss = 0;
@@ -265,6 +286,7 @@ export async function soak(ctx: Ctx): Promise<Section> {
         why = `client error: ${String(error).slice(0, 100)}`;
       }
       if (why === undefined) tally.ok++;
+      else if (why === COLLATERAL) tally.collateral++;
       else tally.faults.set(why, (tally.faults.get(why) ?? 0) + 1);
     }
   }));
@@ -277,10 +299,11 @@ export async function soak(ctx: Ctx): Promise<Section> {
     kind,
     `${t.runs}`,
     `${t.ok}`,
+    `${t.collateral}`,
     [...t.faults].map(([f, n]) => `${f} ×${n}`).join("; ") || "none",
   ]);
   const total = [...tallies.values()].reduce((s, t) => s + t.runs, 0);
-  const ok = [...tallies.values()].reduce((s, t) => s + t.ok, 0);
+  const ok = [...tallies.values()].reduce((s, t) => s + t.ok + t.collateral, 0);
   const rssGrowth = after.rss - idle.rss;
   const checks: Check[] = [
     {
@@ -318,9 +341,9 @@ export async function soak(ctx: Ctx): Promise<Section> {
       "whose batch is larger than one answer may carry. Idle is measured after a warm-up of " +
       "each kind, once quiet.",
     tables: [{
-      head: ["scenario", "runs", "as expected", "faults"],
+      head: ["scenario", "runs", "as expected", "ended by a neighbour's kill", "faults"],
       rows,
-      left: [0, 3],
+      left: [0, 4],
     }, {
       head: ["when", "processes in tree", "server RSS MiB", "tree PSS MiB"],
       rows: [
@@ -332,6 +355,9 @@ export async function soak(ctx: Ctx): Promise<Section> {
     notes: [
       "A dropped stream has no terminal frame to check; the server ends its execution and kills " +
       "its sandbox, which the process count afterwards shows.",
+      "A host runs several programs: the `kill` scenario's SIGKILL ends the others on its host " +
+      'too, each with one frame that says so ("with the N other programs it ran"); they count ' +
+      "as expected, in their own column (`--host-max-programs 1` would confine it).",
     ],
     checks,
   };

@@ -313,8 +313,13 @@ export class SandboxHost {
         if (!this.#onLine(line)) break;
       }
     } catch (error) {
-      // Closed because the process ended: not a line it wrote.
-      if (!this.#exiting) this.#violation(String(error));
+      // Most often the process is ending (killed from outside, out of memory): its exit says
+      // what happened. Still alive a moment later, it broke the connection itself.
+      if (this.#exiting) return;
+      const timer = setTimeout(() => {
+        if (!this.#exiting) this.#violation(String(error));
+      }, BROKEN_CONNECTION_MS);
+      this.exited.finally(() => clearTimeout(timer));
     }
   }
 
@@ -519,6 +524,14 @@ class Slot implements Sandbox {
     this.#host.finished(this);
   }
 
+  keep(): boolean {
+    if (this.#finished || !this.ended || this.#host.state === "dead") return false;
+    this.ended = false;
+    this.#listener = undefined;
+    this.#backlog = [];
+    return true;
+  }
+
   startedIn(_number: number): void {
     this.started = true;
   }
@@ -550,6 +563,9 @@ class Slot implements Sandbox {
     this.#release.resolve();
   }
 }
+
+/** How long a host whose connection broke may take to be seen exiting, in ms. */
+const BROKEN_CONNECTION_MS = 1000;
 
 /** `deno run` flags every sandbox process starts with: no prompt, config, lock or fetching. */
 export const LOCKED_RUN_FLAGS: readonly string[] = [

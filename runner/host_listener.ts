@@ -107,7 +107,7 @@ export class HostListener {
 
   /** Reads the first line, the key; hands the connection to whoever expects it. */
   async #greet(conn: Deno.Conn): Promise<void> {
-    const lines = readLines(conn.readable, this.#maxLineLength);
+    const lines = readLines(conn.readable, this.#maxLineLength, true);
     const timer = setTimeout(() => close(conn), KEY_TIMEOUT_MS);
     let key: string | undefined;
     try {

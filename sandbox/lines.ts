@@ -2,7 +2,8 @@
  * Splits a byte stream into UTF-8 text lines (without the `\n`). Used on both sides of the
  * sandbox pipe; no npm imports. Linear in the input: each chunk is searched once, and a long
  * line is joined from its pieces once. A line longer than `maxLineLength` characters makes the
- * iterator throw a `RangeError`.
+ * iterator throw a `RangeError`. With `dropUnterminated`, text after the last `\n` is dropped at
+ * the end (a writer that died mid-line).
  *
  * @example
  * ```ts
@@ -16,6 +17,7 @@
 export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   maxLineLength = Infinity,
+  dropUnterminated = false,
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let pieces: string[] = [];
@@ -40,7 +42,8 @@ export async function* readLines(
   }
   pieces.push(decoder.decode());
   const last = pieces.join("");
-  if (last !== "") yield last;
+  // What a writer that died mid-line left is not a line, for a reader that says so.
+  if (last !== "" && !dropUnterminated) yield last;
 }
 
 function tooLong(maxLineLength: number): RangeError {

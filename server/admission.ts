@@ -84,6 +84,8 @@ export class Admission implements AdmissionGate {
   #measured = 0;
   /** Every admitted execution's sandbox and charge, until the sandbox is released. */
   #held = new Map<Sandbox, number>();
+  /** Memory told to go (reclaimed, evicted), until it shows in a measurement or a second passed. */
+  #freeing: { bytes: number; until: number }[] = [];
   /** Sandboxes told to end for memory (each once). */
   #evicted = new WeakSet<Sandbox>();
   #sampler: ReturnType<typeof setInterval>;
@@ -282,17 +284,24 @@ export class Admission implements AdmissionGate {
    * excess (what they free shows in the next measurement).
    */
   #relieve(measured: number): void {
-    const excess = measured - this.#memory.max;
+    // What was told to go at the last measurements may not show in this one yet: a worker
+    // takes a moment to stop. Ending more for the same excess would end programs for nothing.
+    const now = performance.now();
+    this.#freeing = this.#freeing.filter((freeing) => freeing.until > now);
+    const coming = this.#freeing.reduce((sum, freeing) => sum + freeing.bytes, 0);
+    const excess = measured - this.#memory.max - coming;
+    if (excess <= 0) return;
     let freed = this.#reclaim(excess);
     const candidates = [...this.#held].filter(([sandbox, charge]) =>
       // A program that holds less than it is charged frees nothing worth ending it for.
       !this.#evicted.has(sandbox) && sandbox.memoryBytes >= charge
     ).map(([sandbox]) => sandbox).sort((a, b) => b.memoryBytes - a.memoryBytes);
     for (const sandbox of candidates) {
-      if (freed >= excess) return;
+      if (freed >= excess) break;
       freed += sandbox.memoryBytes;
       this.#evict(sandbox, measured);
     }
+    if (freed > 0) this.#freeing.push({ bytes: freed, until: now + FREEING_MS });
   }
 
   #evict(sandbox: Sandbox, measured: number): void {
@@ -312,3 +321,6 @@ export class Admission implements AdmissionGate {
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+/** How long memory told to go is expected before it shows in a measurement, in ms. */
+const FREEING_MS = 1000;
