@@ -70,7 +70,19 @@ export interface ExecuteCodeRequest {
   return_value?: boolean | undefined;
   /** progtc 0.2.0: extra Python modules shipped with the code (name → source). */
   modules?: Record<string, string> | undefined;
+  /**
+   * Extension: run in a session (also the `X-Progtc-Session` header; the body wins). `"new"`
+   * opens one, `"new:<id>"` opens one under an id the client chose, `<id>` runs in that one:
+   * what its earlier programs defined at their top level is there. See {@linkcode SessionId}.
+   */
+  session?: string | undefined;
 }
+
+/**
+ * A session's id: 16 to 128 letters, digits, `_` or `-` (the server makes 32 hex characters).
+ * A client that cannot read response headers picks its own with `new:<id>`.
+ */
+export type SessionId = string;
 
 /** Body of `POST /tool-results`. */
 export interface ToolResultRequest {
@@ -112,6 +124,8 @@ export interface ExecuteCodeStepRequest {
   tool_errors?: StepToolError[] | undefined;
   /** Extension: put the program's return value in the final answer as `value`. */
   return_value?: boolean | undefined;
+  /** Sessions run on `/execute-code` only: a step request that names one is refused. */
+  session?: string | undefined;
 }
 
 // ─── server → client ────────────────────────────────────────────────────────────────────────
@@ -155,6 +169,13 @@ export interface ExecuteCodeResult {
    * or in Python its last expression), when it has one.
    */
   value?: JsonValue;
+  /** Extension: the session the program ran in (also the `X-Progtc-Session` response header). */
+  session_id?: SessionId;
+  /**
+   * Extension: the program ended its session (it crossed a limit, or its sandbox stopped):
+   * what it defined is gone, and the session's next program is refused (`session_ended`).
+   */
+  session_ended?: boolean;
 }
 
 /** Extension frame (`stream_output: true`): text the program printed. */
@@ -239,6 +260,15 @@ export type ProblemCode =
   | "state_too_large"
   | "unsupported_language"
   | "unsupported_modules"
+  | "invalid_session"
+  | "unknown_session"
+  | "session_exists"
+  | "session_busy"
+  | "session_language"
+  | "session_expired"
+  | "session_evicted"
+  | "session_ended"
+  | "too_many_sessions"
   | "internal";
 
 /** Returns the id format the reference uses: 32 lowercase hex characters.

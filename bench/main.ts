@@ -30,6 +30,7 @@ import { stalls } from "./stalls.ts";
 import { sseReader } from "./sse_reader.ts";
 import { mcpTokens } from "./mcp_tokens.ts";
 import { capacity } from "./capacity.ts";
+import { sessions } from "./sessions.ts";
 
 /** What a section reports. */
 export interface Section {
@@ -73,6 +74,7 @@ const SECTIONS: { name: string; run: (ctx: Ctx) => Promise<Section> }[] = [
   ...COMPARE,
   { name: "capacity", run: capacity },
   { name: "step_api", run: stepApi },
+  { name: "sessions", run: sessions },
   { name: "load_test", run: loadTest },
   { name: "idle_memory", run: idleMemory },
   { name: "sse_reader", run: sseReader },

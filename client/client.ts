@@ -17,6 +17,7 @@ import type {
 } from "../protocol.ts";
 import { ProgtcConnectionError, ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
 import { readEvents } from "./sse.ts";
+import { ProgtcSession, type SessionOptions } from "./session.ts";
 import { runTool, type Tool } from "./tools.ts";
 
 export type { ToolHandler } from "./tools.ts";
@@ -59,6 +60,11 @@ export interface ExecuteCodeOptions {
    * @default {false}
    */
   returnValue?: boolean;
+  /**
+   * Run in a session: `"new"`, `"new:<id>"` or its id (what {@linkcode ProgtcClient.session}
+   * sends for you).
+   */
+  session?: string;
 }
 
 /** Options of {@linkcode ProgtcClient.executeCodeStep}. */
@@ -183,6 +189,31 @@ export class ProgtcClient {
    * ```
    */
   async executeCode(options: ExecuteCodeOptions): Promise<ExecuteCodeResult> {
+    return (await this.#execute(options, {})).result;
+  }
+
+  /**
+   * A session: programs run one after another in one realm on the server, so that what one
+   * defines at its top level (values, functions, classes; Python: its globals) the next can
+   * use. The server opens it with the first program.
+   *
+   * @example
+   * ```ts ignore
+   * import { ProgtcClient } from "./client.ts";
+   * const client = new ProgtcClient({ baseUrl: "http://127.0.0.1:8000", apiKey: "secret" });
+   * const session = client.session({ language: "python" });
+   * await session.executeCode({ code: "rows = [1, 2, 3]", tools: {} });
+   * console.log((await session.executeCode({ code: "print(len(rows))", tools: {} })).stdout);
+   * ```
+   */
+  session(options: SessionOptions = {}): ProgtcSession {
+    return new ProgtcSession((program, headers) => this.#execute(program, headers), options);
+  }
+
+  async #execute(
+    options: ExecuteCodeOptions,
+    headers: Record<string, string>,
+  ): Promise<{ result: ExecuteCodeResult; affinity: Record<string, string> }> {
     const abort = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
     const body: Record<string, unknown> = {
@@ -192,7 +223,8 @@ export class ProgtcClient {
     if (options.language) body.language = options.language;
     if (options.onOutput) body.stream_output = true;
     if (options.returnValue) body.return_value = true;
-    const response = await this.#post("/execute-code", body, signal);
+    if (options.session) body.session = options.session;
+    const response = await this.#post("/execute-code", body, signal, headers);
     if (!response.ok || !response.body) throw await ProgtcHttpError.from(response);
     if (!response.headers.get("content-type")?.startsWith("text/event-stream")) {
       await response.body.cancel();
@@ -200,7 +232,10 @@ export class ProgtcClient {
     }
     // A load balancer's affinity cookie (HAProxy `cookie ... insert`, ingress affinity) must
     // reach /tool-results so they go to the instance running this execution.
-    const affinity = affinityHeaders(response.headers, this.#headers);
+    const affinity = {
+      ...headers,
+      ...affinityHeaders(response.headers, { ...this.#headers, ...headers }),
+    };
     let failure: unknown;
     try {
       for await (const data of readEvents(response.body)) {
@@ -218,7 +253,7 @@ export class ProgtcClient {
             options.onOutput?.(frame);
             break;
           default:
-            return frame;
+            return { result: frame, affinity };
         }
       }
     } catch (error) {

@@ -30,6 +30,7 @@ export {
   runStepToolCalls,
 } from "./client.ts";
 export { ProgtcConnectionError, ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
+export { ProgtcSession, type SessionOptions, type SessionProgramOptions } from "./session.ts";
 export {
   type DefinedTool,
   defineTool,

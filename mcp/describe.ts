@@ -41,6 +41,12 @@ instead: \`import { memory } from "tools"\`, \`await memory.create_entities({ ..
 throw an error named ToolError, and \`export default\` is returned.`,
 };
 
+/** What `execute`'s `session` does, as the model reads it. */
+export const SESSION_RULE = 'Keep what this program defines for the next ones: "new" opens a ' +
+  "session (its id comes back with the result), a session's id runs the program in it, where " +
+  "the top-level variables, functions and classes of its earlier programs are defined (a " +
+  "session has one language). Without it, every program starts from nothing.";
+
 /** `execute` and `search_tools` as `tools/list` answers them. */
 export function toolList(catalog: Catalog, language: ProgramLanguage): McpTool[] {
   return [
@@ -55,6 +61,10 @@ export function toolList(catalog: Catalog, language: ProgramLanguage): McpTool[]
             type: "string",
             enum: ["typescript", "python"],
             description: `The program's language [${language}]`,
+          },
+          session: {
+            type: "string",
+            description: SESSION_RULE,
           },
         },
         required: ["code"],

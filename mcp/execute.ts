@@ -10,7 +10,7 @@
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { JsonSchema } from "../client/schema.ts";
-import { defineTool, type ExecuteCodeResult, type Tool } from "../client/mod.ts";
+import { defineTool, type ExecuteCodeResult, ProgtcHttpError, type Tool } from "../client/mod.ts";
 import { approve, type Asker } from "./approval.ts";
 import type { Backend } from "./backend.ts";
 import type { Catalog, CatalogEntry } from "./catalog.ts";
@@ -51,6 +51,7 @@ export async function runExecute(
   code: string,
   language: ProgramLanguage,
   context: ExecuteContext,
+  session?: string,
 ): Promise<CallToolResult> {
   const calls = new AbortController();
   const signal = AbortSignal.any([context.signal, calls.signal]);
@@ -89,7 +90,15 @@ export async function runExecute(
       language,
       signal: context.signal,
       returnValue: true,
+      ...(session !== undefined ? { session } : {}),
     });
+  } catch (error) {
+    // A session that ended, a server at capacity: what the model can act on.
+    if (!(error instanceof ProgtcHttpError)) throw error;
+    const text = `The program did not run: ${error.status} ${error.code}: ${
+      error.message.replace(/^Request failed with \d+ \S+: /, "")
+    }`;
+    return { content: [{ type: "text", text }], isError: true };
   } finally {
     clearInterval(beat);
     calls.abort(new Error("the program ended"));

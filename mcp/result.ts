@@ -36,7 +36,8 @@ export function formatResult(
   if (result.stdout !== "") parts.push(["stdout", result.stdout]);
   if (result.stderr !== "") parts.push(["stderr", result.stderr]);
   if (result.value !== undefined) parts.push(["value (JSON)", JSON.stringify(result.value)]);
-  const head = HEADLINES[result.type];
+  const head = HEADLINES[result.type] +
+    (result.session_id && !result.session_ended ? ` Session: ${result.session_id}.` : "");
   if (parts.length === 0) return `${head} It printed nothing and returned nothing.`;
   // Parts under their fair share keep all; the others share what is left.
   const budget = Math.max(0, maxChars - head.length - parts.length * 20);

@@ -62,6 +62,9 @@ export function createMcpServer(options: FrontOptions, onClose?: () => void): Se
           if (typeof args.code !== "string" || args.code.trim() === "") {
             return refuse("execute needs code: the program, as a string");
           }
+          if (args.session !== undefined && typeof args.session !== "string") {
+            return refuse('session must be "new" or the id of a session, as a string');
+          }
           const token = extra._meta?.progressToken;
           const asker: Asker = {
             canAsk: server.getClientCapabilities()?.elicitation?.form !== undefined,
@@ -91,7 +94,7 @@ export function createMcpServer(options: FrontOptions, onClose?: () => void): Se
                   }).catch(() => {}),
               }
               : {}),
-          });
+          }, args.session as string | undefined);
         }
         case "search_tools": {
           const query = args.query ?? "";

@@ -352,6 +352,7 @@ export function runMessage(
     reportIdle: boolean;
     returnValue?: boolean | undefined;
     modules?: Record<string, string> | undefined;
+    session?: boolean | undefined;
   },
 ): RunRequest {
   return {
@@ -369,6 +370,7 @@ export function runMessage(
     ...(options.modules && Object.keys(options.modules).length > 0
       ? { modules: options.modules }
       : {}),
+    ...(options.session ? { session: true } : {}),
   };
 }
 

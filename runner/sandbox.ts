@@ -67,6 +67,12 @@ export interface Sandbox {
    */
   finish(): void;
   /**
+   * A session's program ended by itself (its end message came): keeps its worker and realm for
+   * the session's next program, which is sent to this same sandbox; events go to the next
+   * listener. False when it cannot (the program did not end by itself, or was finished).
+   */
+  keep(): boolean;
+  /**
    * Resolves once this execution no longer holds its slot: its worker's thread is verifiably
    * gone, or the process is.
    */

@@ -37,9 +37,12 @@ export interface Channel {
   output(stream: "stdout" | "stderr", data: string): void;
   /**
    * Sends the end line (replaced by `fallback` if it would not fit the bound: only a return
-   * value can make it too long), then tells the host the worker is done. Once only.
+   * value can make it too long), then tells the host the worker is done, unless `keep`: the
+   * worker's realm is a session's, kept for its next program. Once per program.
    */
-  end(line: string, fallback: string): void;
+  end(line: string, fallback: string, keep?: boolean): void;
+  /** A session's next program starts: lines and output flow again. */
+  reopen(): void;
   /** Whether the program ended. */
   readonly ended: boolean;
   /** Lines from the server (the run message first), set by the worker. */
@@ -68,6 +71,8 @@ export function openChannel(port: MessagePort, text: ChannelText): Channel {
   let maxLineLength = Infinity;
   let budget = Infinity;
   let ended = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let measured: (() => number) | undefined;
   const channel: Channel = {
     onLine: () => {},
     get ended() {
@@ -93,20 +98,27 @@ export function openChannel(port: MessagePort, text: ChannelText): Channel {
         if (budget < 0) return;
       }
     },
-    end(line, fallback) {
+    end(line, fallback, keep = false) {
       if (ended) return;
       ended = true;
       post({ type: "line", line: line.length <= maxLineLength ? line : fallback });
-      post({ type: "done" });
+      if (!keep) return post({ type: "done" });
+      // A kept realm holds what its program left: its last report says so.
+      if (measured) post({ type: "memory", bytes: measured() });
+    },
+    reopen() {
+      ended = false;
     },
     signal: (message) => post(message),
     reportMemory(measure) {
+      measured = measure;
       // Every 100 ms while the program grows or has just run; twice as long after each report
       // that finds it grown by less than 16 MiB, up to 10 s: a program waiting on its tools
       // costs a report every ten seconds, not ten a second.
+      // A session's next program starts them again: one loop at a time.
+      cancel(timer);
       let interval = 100;
       let last = 0;
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const report = () => {
         if (ended) return;
         const bytes = measure();

@@ -19,7 +19,10 @@ export type SandboxKind = "deno" | "python";
 
 // ─── server → host ───────────────────────────────────────────────────────────────────────────
 
-/** Start a program in a fresh worker (slot: the program's). */
+/**
+ * Start a program in a fresh worker (slot: the program's); in a session, every program after
+ * the first runs in the worker of the first.
+ */
 export interface RunMessage {
   type: "run";
   code: string;
@@ -49,6 +52,11 @@ export interface RunMessage {
   maxMemoryBytes?: number;
   /** Python client modules (name → source), progtc 0.2.0. */
   modules?: Record<string, string>;
+  /**
+   * The program is one of a session's: its top-level definitions are kept in its realm for the
+   * next, and after its end its worker waits for the next `run` instead of being terminated.
+   */
+  session?: boolean;
 }
 
 /** A run message as an execution makes it. */

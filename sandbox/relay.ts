@@ -14,7 +14,8 @@
  * - Every line of a program is written under that program's slot, whatever it holds: a program
  *   speaks for itself only, and a line that breaks the protocol (a newline in it, longer than
  *   the server reads) ends only its own program.
- * - A worker gets a program only once the server acknowledged it (it found its thread).
+ * - A worker gets a program only once the server acknowledged it (it found its thread). A
+ *   session's worker gets its next programs under the same slot.
  * - A worker whose program ended (`done`), that the server stops, or that fails is terminated,
  *   and the server hears `gone` once it was.
  * - `spares` warm workers are kept ahead of demand; a run that finds none waits for one.
@@ -207,6 +208,8 @@ export function relayMain(): void {
       }
       const worker = bySlot.get(slot);
       if (json.startsWith('{"type":"run"')) {
+        // A session's next program runs in the worker of its last.
+        if (worker) return worker.port.postMessage({ type: "line", line: json });
         waiting.push({ slot, line: json });
         serve();
         return refill();

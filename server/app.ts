@@ -19,6 +19,7 @@ import { checkDenoBinary, programCharge } from "./option_checks.ts";
 import { type AppOptions, resolveOptions, runnerConfig } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
 import { StateCodec } from "./state_token.ts";
+import { parseSession, SessionService } from "./sessions.ts";
 import { StepService } from "./step.ts";
 import { StreamService } from "./stream.ts";
 import { instruments, observeGauges, requestContext } from "./telemetry.ts";
@@ -88,15 +89,6 @@ export async function createApp(options: AppOptions): Promise<App> {
   const parser = new JsonParser();
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
 
-  const stream = new StreamService({
-    admission,
-    limits,
-    language: config.language,
-    maxBufferedBytes: config.maxBufferedBytes,
-    unreadTimeoutMs: config.unreadStreamTimeoutMs,
-    budget: held,
-    logger,
-  });
   const steps = new StepService({
     codec: await StateCodec.create(config.stateSecret),
     admission,
@@ -107,6 +99,25 @@ export async function createApp(options: AppOptions): Promise<App> {
     warmResumeTtlMs: config.warmResumeTtlMs,
     maxPaused: config.maxPaused,
     maxAnswerBytes: config.maxStepAnswerBytes,
+    budget: held,
+    logger,
+  });
+  // After the step service: paused step executions give memory back before idle sessions.
+  const sessions = config.maxSessions > 0
+    ? new SessionService({
+      admission,
+      maxSessions: config.maxSessions,
+      idleTimeoutMs: config.sessionIdleTimeoutMs,
+      logger,
+    })
+    : undefined;
+  const stream = new StreamService({
+    admission,
+    ...(sessions ? { sessions } : {}),
+    limits,
+    language: config.language,
+    maxBufferedBytes: config.maxBufferedBytes,
+    unreadTimeoutMs: config.unreadStreamTimeoutMs,
     budget: held,
     logger,
   });
@@ -152,7 +163,12 @@ export async function createApp(options: AppOptions): Promise<App> {
       body.language ??= headerLanguage(request.headers);
       checkSize(body.code, body.modules);
       await checkModules(body.modules, body.language ?? config.language);
-      return await stream.execute(body, requestContext(request.headers));
+      const session = body.session ?? request.headers.get("x-progtc-session") ?? undefined;
+      return await stream.execute(
+        body,
+        requestContext(request.headers),
+        session === undefined ? undefined : parseSession(session),
+      );
     };
     routes["/tool-results"] = async (request) => {
       const { body, bytes } = await readJson(request, "tool_result", bodyLimits, parser);
@@ -165,6 +181,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   if (endpoints.has("step")) {
     routes["/execute-code-step"] = async (request) => {
       const { body, bytes } = await readJson(request, "step", bodyLimits, parser);
+      if (body.session !== undefined || request.headers.has("x-progtc-session")) {
+        throw new HttpProblem(
+          400,
+          "invalid_session",
+          "The step API does not run sessions: run a session's programs with /execute-code",
+        );
+      }
       body.language ??= headerLanguage(request.headers);
       checkSize(body.code, body.modules);
       await checkModules(body.modules, body.language ?? config.language);
@@ -253,6 +276,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       stopGauges();
       parser.close();
       const done = Promise.all([stream.close(), steps.close()]);
+      // After the streams: a session's running program ended with its stream's terminal frame.
+      sessions?.close();
       if (ownsRunner) runner.close();
       await done;
     },

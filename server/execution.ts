@@ -110,6 +110,9 @@ export class Execution {
   #idleMessages = 0;
   /** Output bytes the sandbox sent, kept or not. */
   #outputReceived = 0;
+  /** The program is a session's: keep its realm if it ends by itself. */
+  #session = false;
+  #kept = false;
 
   constructor(
     sandbox: Sandbox,
@@ -135,9 +138,14 @@ export class Execution {
     return this.#sandbox;
   }
 
-  /** Resolves once the execution no longer holds its sandbox (reused or killed). */
+  /** Resolves once the execution no longer holds its sandbox (reused, kept or killed). */
   get stopped(): Promise<void> {
-    return this.#sandbox.released;
+    return this.#kept ? Promise.resolve() : this.#sandbox.released;
+  }
+
+  /** A session's program ended by itself: its realm was kept for the session's next. */
+  get kept(): boolean {
+    return this.#kept;
   }
 
   /** Whether the execution has ended. */
@@ -149,6 +157,7 @@ export class Execution {
   start(run: RunRequest): void {
     this.#wantsValue = run.returnValue;
     this.#run = run;
+    this.#session = run.session === true;
     this.restartClock();
     this.#sandbox.listen((event) => this.#onEvent(event));
     this.#sandbox.send(run);
@@ -303,10 +312,13 @@ export class Execution {
     frame: number[],
     index: number,
   ) {
-    if (!this.#toolNames.has(name) || this.#sandboxIds.has(sandboxId)) {
-      const detail = this.#toolNames.has(name)
-        ? `reused call id ${sandboxId}`
-        : `call to unknown tool ${JSON.stringify(name.slice(0, 128))}`;
+    // In a session, a function an earlier program defined may call a tool this one was not
+    // given: that call fails; elsewhere only a forged line names one.
+    const unknown = !this.#toolNames.has(name);
+    if ((unknown && !this.#session) || this.#sandboxIds.has(sandboxId)) {
+      const detail = unknown
+        ? `call to unknown tool ${JSON.stringify(name.slice(0, 128))}`
+        : `reused call id ${sandboxId}`;
       return this.#violation(detail);
     }
     if (++this.#callMessages > 2 * this.#limits.maxToolCalls) {
@@ -319,6 +331,9 @@ export class Execution {
       return refuse(
         `Tool call limit exceeded: at most ${this.#limits.maxToolCalls} calls per execution`,
       );
+    }
+    if (unknown) {
+      return refuse(`${name.slice(0, 128)}() is not one of this program's tools`);
     }
     // The limit is measured here, once, on what the client would get: the sandbox's own
     // serialisation may differ (Python writes 1e16 where JSON.stringify writes 17 digits).
@@ -434,7 +449,8 @@ export class Execution {
     this.#ended = true;
     clearTimeout(this.#timer);
     for (const call of this.#calls.values()) this.#settle(call);
-    this.#sandbox.finish();
+    this.#kept = this.#session && this.#sandbox.keep();
+    if (!this.#kept) this.#sandbox.finish();
     // Held from now on by whoever sends the result (an event stream takes its terminal frame).
     this.#budget.give(this.#outputBytes);
     const end: ExecutionEnd = { type, stdout: this.#stdout, stderr: this.#stderr + error };

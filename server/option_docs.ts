@@ -67,6 +67,7 @@ const SECTIONS: [OptionGroup, string][] = [
   ["serve", "Server"],
   ["hosts", "Sandbox hosts"],
   ["step", "Step API"],
+  ["sessions", "Sessions"],
   ["code", "Only in code"],
 ];
 

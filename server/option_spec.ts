@@ -8,7 +8,7 @@ import type { Machine } from "./machine.ts";
 import type { Kind } from "./option_kinds.ts";
 
 /** Where an option is listed in the help; `code` options have no flag. */
-export type OptionGroup = "serve" | "hosts" | "step" | "code";
+export type OptionGroup = "serve" | "hosts" | "step" | "sessions" | "code";
 
 /** What a computed default may read: the machine, and the options resolved before it. */
 export interface DefaultContext {

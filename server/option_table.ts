@@ -413,6 +413,21 @@ export const OPTIONS: OptionTable = {
       help: "Paused executions held at once",
     }),
   }),
+  ...section("sessions", {
+    maxSessions: option({
+      flag: "max-sessions",
+      kind: count(0),
+      default: 256,
+      help: "Sessions open at once (each keeps its realm, and its memory, between programs); " +
+        "0: no sessions",
+    }),
+    sessionIdleTimeoutMs: option({
+      flag: "session-idle-timeout",
+      kind: duration({ min: 1 }),
+      default: 300 * SECOND,
+      help: "How long a session waits for its next program before it ends",
+    }),
+  }),
   ...section("hosts", {
     hostMaxRuns: option({
       flag: "host-max-runs",
@@ -438,11 +453,12 @@ export const OPTIONS: OptionTable = {
       flag: "max-hosts",
       kind: count(1),
       default: {
-        text: "enough for max-concurrent + max-paused programs, and two more",
-        // Paused step executions hold a slot of a host without an execution slot.
+        text: "enough for max-concurrent + max-paused + max-sessions programs, and two more",
+        // Paused step executions and idle sessions hold a slot of a host without an execution slot.
         of: ({ value }) =>
           Math.ceil(
-            ((value("maxConcurrent") as number) + (value("maxPaused") as number)) /
+            ((value("maxConcurrent") as number) + (value("maxPaused") as number) +
+              (value("maxSessions") as number)) /
               Math.min(
                 value("hostMaxPrograms") as number,
                 value("pythonHostMaxPrograms") as number,

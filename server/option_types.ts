@@ -292,6 +292,20 @@ export interface Settings {
    */
   maxPaused?: number;
   /**
+   * Sessions open at once (each keeps its realm, and its memory, between programs); 0: no sessions.
+   * Allowed: a whole number of at least 0. Command line: `--max-sessions <n>`, or
+   * `PROGTC_MAX_SESSIONS`.
+   * @default {256}
+   */
+  maxSessions?: number;
+  /**
+   * How long a session waits for its next program before it ends. Allowed: milliseconds from 1 to
+   * 2147483647 (about 24.8 days, the longest timer). Command line: `--session-idle-timeout <s>` (in
+   * seconds), or `PROGTC_SESSION_IDLE_TIMEOUT`.
+   * @default {300000}
+   */
+  sessionIdleTimeoutMs?: number;
+  /**
    * Programs per host before it is retired; 1: a new process for every program. Allowed: a whole
    * number of at least 1. Command line: `--host-max-runs <n>`, or `PROGTC_HOST_MAX_RUNS`.
    * @default {1000}
@@ -314,7 +328,7 @@ export interface Settings {
   /**
    * Sandbox hosts per language at once. Allowed: a whole number of at least 1. Command line:
    * `--max-hosts <n>`, or `PROGTC_MAX_HOSTS`.
-   * @default {enough for max-concurrent + max-paused programs, and two more}
+   * @default {enough for max-concurrent + max-paused + max-sessions programs, and two more}
    */
   maxHosts?: number;
   /**
@@ -376,6 +390,8 @@ export interface OptionValues {
   stateMaxAgeMs: number;
   warmResumeTtlMs: number;
   maxPaused: number;
+  maxSessions: number;
+  sessionIdleTimeoutMs: number;
   hostMaxRuns: number;
   hostMaxAgeMs: number;
   hostIdleTimeoutMs: number;

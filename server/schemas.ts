@@ -47,6 +47,7 @@ export const ExecuteCodeRequestSchema: z.ZodType<ExecuteCodeRequest> = z.object(
   stream_output: z.boolean().optional(),
   return_value: z.boolean().optional(),
   modules: Modules.optional(),
+  session: z.string().max(132).optional(),
 });
 
 /** Schema of {@linkcode ToolResultRequest}. */
@@ -75,4 +76,5 @@ export const ExecuteCodeStepRequestSchema: z.ZodType<ExecuteCodeStepRequest> = z
   language: z.enum(LANGUAGES).optional(),
   tool_errors: z.array(StepToolErrorSchema).optional(),
   return_value: z.boolean().optional(),
+  session: z.string().max(132).optional(),
 });

@@ -182,8 +182,9 @@ const WIDTH = 92;
 export function serveHelp(): string {
   const sections: [string, string][] = [
     ["serve", "Options of serve (defaults in brackets):"],
-    ["hosts", "Sandbox hosts (each runs one program at a time, each program in a fresh worker):"],
+    ["hosts", "Sandbox hosts (each runs several programs at once, each in a fresh worker):"],
     ["step", "Step API (POST /execute-code-step):"],
+    ["sessions", "Sessions (X-Progtc-Session: programs that keep what they define):"],
   ];
   return sections.map(([group, title]) => {
     const lines = [title];

@@ -14,16 +14,24 @@
  * @module
  */
 import type { Context, Span } from "@opentelemetry/api";
-import type { ExecuteCodeRequest, Language, ToolResultRequest } from "../protocol.ts";
+import type {
+  ExecuteCodeRequest,
+  ExecuteCodeResult,
+  Language,
+  ToolResultRequest,
+} from "../protocol.ts";
+import type { Sandbox } from "../runner/sandbox.ts";
 import { runMessage } from "../runner/runner.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { AdmissionGate } from "./admission.ts";
 import { describeEnd } from "./end_reason.ts";
-import { Execution } from "./execution.ts";
+import { Execution, type ExecutionEnd } from "./execution.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import { type Limits, terminalFrameBytes } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
+import type { SessionProgram, SessionRequest, SessionService } from "./sessions.ts";
+import { loadSessionParser, sessionSource, SessionSourceError } from "./session_source.ts";
 import { EventStream } from "./sse.ts";
 import { contextOf, endSpan, instruments, startSpan } from "./telemetry.ts";
 
@@ -39,7 +47,16 @@ export interface StreamServiceOptions {
   unreadTimeoutMs: number;
   /** The server's budget of bytes held for clients. */
   budget: ByteBudget;
+  /** The server's sessions (none: requests that name one are refused). */
+  sessions?: SessionService;
   logger: Logger;
+}
+
+/** Where a program runs: a sandbox of its own, or its session's. */
+interface Admitted {
+  sandbox: Sandbox;
+  release(): void;
+  program?: SessionProgram;
 }
 
 /** How many ended executions are remembered (to answer late results as the reference). */
@@ -62,10 +79,22 @@ export class StreamService {
     return this.#executions.size;
   }
 
-  /** Starts a program and answers with its event stream; its spans go under `parent`. */
-  async execute(body: ExecuteCodeRequest, parent: Context): Promise<Response> {
-    const language = body.language ?? this.#options.language;
-    const { sandbox, release } = await this.#options.admission.admit(language, parent);
+  /**
+   * Starts a program (in `session`, if the request names one) and answers with its event
+   * stream; its spans go under `parent`.
+   */
+  async execute(
+    body: ExecuteCodeRequest,
+    parent: Context,
+    session?: SessionRequest,
+  ): Promise<Response> {
+    const sessions = this.#options.sessions;
+    const fallback = this.#options.language;
+    const language = session && sessions
+      ? sessions.languageOf(session, body.language, fallback)
+      : body.language ?? fallback;
+    const code = session ? await this.#sessionCode(body.code, language) : body.code;
+    const { sandbox, release, program } = await this.#admit(session, body.language, parent);
     const span = startSpan("progtc.execution", parent, {
       "progtc.language": language,
       "progtc.api": "stream",
@@ -97,8 +126,8 @@ export class StreamService {
         : {}),
       end: (result, reason) => {
         const why = describeEnd(reason);
-        events.sendLast(result);
         release();
+        events.sendLast(program ? sessionEnd(program, execution.kept, why, result) : result);
         this.#forget(execution.id);
         for (const id of callIds) this.#endCall(id, "unanswered");
         endSpan(span, result.type, {
@@ -112,7 +141,7 @@ export class StreamService {
         this.#options.logger.info(
           `execution ${execution.id} ${result.type} (${why}) ${ms} ms, ${execution.toolCalls} tool calls, sandbox ${sandbox.pid} run ${
             sandbox.runs + 1
-          }`,
+          }${program ? `, session ${program.session.id}` : ""}`,
           {
             event: "execution",
             execution_id: execution.id,
@@ -124,17 +153,19 @@ export class StreamService {
             tool_calls: execution.toolCalls,
             sandbox_pid: sandbox.pid,
             sandbox_run: sandbox.runs + 1,
+            ...(program ? { session_id: program.session.id } : {}),
           },
         );
       },
     }, this.#options.budget);
     this.#executions.set(execution.id, execution);
     execution.start(
-      runMessage(language, body.code, body.tool_names, {
+      runMessage(language, code, body.tool_names, {
         ...this.#options.limits,
         reportIdle: false,
         returnValue: body.return_value,
         modules: body.modules,
+        session: program !== undefined,
       }),
     );
     return new Response(events.stream, {
@@ -143,8 +174,37 @@ export class StreamService {
         "cache-control": "no-cache",
         "x-accel-buffering": "no",
         "x-progtc-execution-id": execution.id,
+        ...(program ? { "x-progtc-session": program.session.id } : {}),
       },
     });
+  }
+
+  /** Admits the program: a sandbox of its own, or its session's. */
+  async #admit(
+    session: SessionRequest | undefined,
+    language: Language | undefined,
+    parent: Context,
+  ): Promise<Admitted> {
+    const fallback = this.#options.language;
+    if (!session) return await this.#options.admission.admit(language ?? fallback, parent);
+    const sessions = this.#options.sessions;
+    if (!sessions) {
+      throw new HttpProblem(400, "invalid_session", "This server does not keep sessions");
+    }
+    const program = await sessions.program(session, language, fallback, parent);
+    return { sandbox: program.sandbox, release: program.release, program };
+  }
+
+  /** A session program's source: TypeScript's top-level declarations made the session's. */
+  async #sessionCode(code: string, language: Language): Promise<string> {
+    if (language === "python") return code;
+    await loadSessionParser();
+    try {
+      return sessionSource(code, language === "javascript");
+    } catch (error) {
+      if (!(error instanceof SessionSourceError)) throw error;
+      throw new HttpProblem(400, "invalid_body", `${error.message}; it cannot run in a session`);
+    }
   }
 
   /**
@@ -213,4 +273,24 @@ export class StreamService {
     this.#ended.add(id);
     if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.values().next().value!);
   }
+}
+
+/** A session program's terminal frame: the session's id, and whether the program ended it. */
+function sessionEnd(
+  program: SessionProgram,
+  kept: boolean,
+  why: string,
+  result: ExecutionEnd,
+): ExecutionEnd & Pick<ExecuteCodeResult, "session_id" | "session_ended"> {
+  const { session } = program;
+  session.after(kept, why);
+  const frame: ExecutionEnd & Pick<ExecuteCodeResult, "session_id" | "session_ended"> = {
+    ...result,
+    session_id: session.id,
+  };
+  if (kept) return frame;
+  frame.session_ended = true;
+  frame.stderr += `[progtc: session ${session.id} ended with this program (${why}): ` +
+    `what its programs defined is gone]\n`;
+  return frame;
 }

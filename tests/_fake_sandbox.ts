@@ -100,6 +100,11 @@ export class FakeSandbox implements Sandbox {
     this.#emit({ type: "out_of_memory", error });
   }
 
+  /** Fake programs run once: a session's next program needs a real sandbox. */
+  keep(): boolean {
+    return false;
+  }
+
   #emit(event: SandboxEvent): void {
     if (this.finished) return;
     if (this.#listener) this.#listener(event);

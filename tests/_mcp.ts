@@ -112,12 +112,21 @@ export interface ScenarioClient {
 export async function execute(
   client: ScenarioClient,
   code: string,
-  options: { language?: string; signal?: AbortSignal; onprogress?: (p: Progress) => void } = {},
+  options: {
+    language?: string;
+    session?: string;
+    signal?: AbortSignal;
+    onprogress?: (p: Progress) => void;
+  } = {},
 ): Promise<{ text: string; isError: boolean }> {
   const result = await client.callTool(
     {
       name: "execute",
-      arguments: { code, ...(options.language ? { language: options.language } : {}) },
+      arguments: {
+        code,
+        ...(options.language ? { language: options.language } : {}),
+        ...(options.session ? { session: options.session } : {}),
+      },
     },
     undefined,
     {

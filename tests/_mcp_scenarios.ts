@@ -15,6 +15,7 @@ import {
   type ScenarioClient,
   textOf,
 } from "./_mcp.ts";
+import { SESSION_RULE } from "../mcp/describe.ts";
 
 /** What a scenario is given. */
 export interface ScenarioContext {
@@ -223,6 +224,37 @@ console.log((await memory.search_nodes({ query: "Grace" })).entities.length);`,
   match(tools[0]!.description!, /Not running: everything \(stopped: the connection closed\)/);
 }
 
+/**
+ * `execute` with a session, as its description says: "new" opens one and the answer names it;
+ * the next program finds what the first defined; an unknown one is refused, saying so.
+ */
+export async function keepsASession({ client }: ScenarioContext): Promise<void> {
+  const { tools } = await client.listTools();
+  const described = JSON.stringify(tools.find((tool) => tool.name === "execute"));
+  ok(described.includes(JSON.stringify(SESSION_RULE).slice(1, -1)), described);
+  const opened = await execute(
+    client,
+    `import { memory } from "tools";
+const names = ["Ada", "Grace"];
+async function people() { return (await memory.search_nodes({ query: "" })).entities.length; }`,
+    { session: "new" },
+  );
+  strictEqual(opened.isError, false, opened.text);
+  const id = opened.text.match(/Session: ([0-9a-f]{32})\./)?.[1];
+  ok(id, opened.text);
+  const next = await execute(client, `console.log(names.length, (await people()) >= 2);`, {
+    session: id,
+  });
+  strictEqual(next.isError, false, next.text);
+  match(next.text, /--- stdout ---\n2 true\n/);
+  const unknown = await execute(client, "console.log(1)", { session: "0123456789abcdef0123" });
+  strictEqual(unknown.isError, true);
+  match(
+    unknown.text,
+    /^The program did not run: 404 unknown_session: No session 0123456789abcdef0123/,
+  );
+}
+
 /** Every scenario, in an order where each leaves what the next needs. */
 export const SCENARIOS: [string, (context: ScenarioContext) => Promise<void>][] = [
   ["lists the tools; the description's example runs", listsTools],
@@ -230,6 +262,7 @@ export const SCENARIOS: [string, (context: ScenarioContext) => Promise<void>][] 
   ["a TypeScript program chains filesystem calls", chainsTypeScript],
   ["a Python program chains memory calls", chainsPython],
   ["a failing tool raises ToolError", toolFails],
+  ["a session keeps what its programs define", keepsASession],
   ["a destructive call approved, then declined", approvesAndDeclines],
   ["cancellation ends the program", cancels],
   ["an upstream server dies mid-call; the others serve", upstreamDies],

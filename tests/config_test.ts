@@ -126,10 +126,11 @@ Deno.test("resolveOptions() fills in every option from the table; computed defau
   assert.equal(
     config.maxHosts,
     Math.ceil(
-      (10 + config.maxPaused) / Math.min(config.hostMaxPrograms, config.pythonHostMaxPrograms),
+      (10 + config.maxPaused + config.maxSessions) /
+        Math.min(config.hostMaxPrograms, config.pythonHostMaxPrograms),
     ) +
       2,
-    "enough for max-concurrent + max-paused, and two more",
+    "enough for max-concurrent + max-paused + max-sessions, and two more",
   );
   assert.equal(config.stateSecret, "k", "derived from the API key");
   assert.equal(config.pythonPoolSize, undefined, "on first use");

@@ -64,3 +64,16 @@ Deno.test("README: the step loop", async () => {
     "Sunny in London\n\n", // the program's line, then console.log's own newline
   );
 });
+
+Deno.test("README: a session", async () => {
+  await using t = await startServer();
+  strictEqual(
+    await run(
+      block(
+        'import { ProgtcClient } from "@progtc/progtc/client";\n\nconst client = new ProgtcClient({ baseUrl: "http://127.0.0.1:8000", apiKey: "your-secret-key" });\nconst session',
+        t.url,
+      ),
+    ),
+    "8\n\n",
+  );
+});

@@ -1,7 +1,8 @@
 """progtc's Python runner, frozen into the Pyodide memory snapshot as the module `_progtc`.
 
-It runs one program per interpreter: the sandbox worker calls `attach()` once with its two
-JavaScript callbacks, then `receive()` with every protocol line from the server. The module
+It runs one program per interpreter (a session: one after another, in the same globals): the
+sandbox worker calls `attach()` once with its two JavaScript callbacks, then `receive()` with
+every protocol line from the server. The module
 removes itself from `sys.modules` when attached, so user code does not import it by accident;
 anything the user's code does to it only affects its own execution (one process per run).
 
@@ -73,6 +74,15 @@ class _State:
         self.frames = weakref.WeakKeyDictionary()
         self.children = {}
         self.calls = {}
+        # A session's globals, kept from one program to the next (None outside a session).
+        self.scope = None
+
+    def next_program(self):
+        """The state of a session's next program: its globals and the call ids go on."""
+        state = _State(self.post, self.finish)
+        state.next_id = self.next_id
+        state.scope = self.scope
+        return state
 
 
 _st = _State()
@@ -366,7 +376,12 @@ async def _run(message):
     except (SyntaxError, ValueError) as error:
         _finish({"type": "syntax_error", "error": "".join(_format_exception_only(error))})
         return
-    scope = {"__name__": "__main__", "__builtins__": builtins}
+    scope = _st.scope
+    if scope is None:
+        scope = {"__name__": "__main__", "__builtins__": builtins}
+        if message.get("session") is True:
+            _st.scope = scope
+    scope.pop(_VALUE, None)
     try:
         result = eval(compiled, scope)
         if _iscoroutine(result):
@@ -419,8 +434,12 @@ def _finish_with_value(value):
 
 
 def _start(message):
+    global _st
     if _st.started:
-        return
+        # Only a session runs another program, once the last one ended.
+        if not (_st.ended and _st.scope is not None and message.get("session") is True):
+            return
+        _st = _st.next_program()
     _st.started = True
     task = _ensure_future(_run(message))
     # The runner's own task is the root: the program's is its first child, (0,).

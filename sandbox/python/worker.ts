@@ -89,8 +89,12 @@ export function pythonWorkerMain(realm: Realm): void {
     }
     channel!.send(line);
   };
+  /** The realm is a session's: after each program's end it waits for the next run. */
+  let session = false;
   const finish = (line: string) => {
-    channel!.end(line, stringify({ type: "runtime_error", error: valueOverLimit }));
+    if (channel!.ended) return;
+    channel!.end(line, stringify({ type: "runtime_error", error: valueOverLimit }), session);
+    if (session) live = false;
   };
   const output = (stream: "stdout" | "stderr", data: string) => {
     if (live) channel!.output(stream, data);
@@ -261,6 +265,9 @@ export function pythonWorkerMain(realm: Realm): void {
     channel!.setLimits(message.maxLineLength, message.maxOutputBytes);
     const heap = Number(message.maxMemoryBytes);
     if (heap > 0) maxMemoryBytes = heap;
+    session = message.session === true;
+    // A session's next program: the channel was ended by the last one.
+    channel!.reopen();
     channel!.reportMemory(realmBytes);
     live = true;
     runner.receive(line);

@@ -9,7 +9,10 @@
  * One worker runs one program: it warms up, gets its run message from its host's realm over
  * its private channel, runs the program, gets the results of its calls the same way, and says
  * `done` after its end; the host then terminates it. Other programs of the same host run in
- * workers of their own at the same time.
+ * workers of their own at the same time. A session's worker runs its programs one after
+ * another instead: after each end it waits for the next run message, and the global
+ * definitions of one (the server rewrote its top-level declarations into them) are there in
+ * the next.
  *
  * Runs in the untrusted sandbox host. Everything here can be tampered with by the user's code;
  * that only affects that program's own execution: the server checks every message. Imports
@@ -66,12 +69,19 @@ export function workerMain(realm: Realm): void {
   let reportIdle = false;
   let started = false;
   let ended = false;
+  /** The realm is a session's: it runs one program after another, each after the other's end. */
+  let session = false;
   let fileName = "code.ts";
   // Modules are imported from data: URLs (a blob: URL costs a round trip to the process's blob
   // store, about half a millisecond each). Deno shortens long ones in stack traces, so the
   // program's URL is found by a marker of this worker's own in its media type.
   const marker = crypto.randomUUID().slice(0, 8);
-  const userUrlPattern = new RegExp(`data:[a-z/]+;progtc=${marker};base64,[A-Za-z0-9+/=.]*`, "g");
+  // A session's programs are told apart by their number (the same source twice is two modules).
+  const userUrlPattern = new RegExp(
+    `data:[a-z/]+;progtc=${marker}(?:;n=\\d+)?;base64,[A-Za-z0-9+/=.]*`,
+    "g",
+  );
+  let programs = 0;
   const toolsUrlPattern = new RegExp(
     `data:[a-z/]+;progtc-tools=${marker};base64,[A-Za-z0-9+/=.]*`,
     "g",
@@ -203,7 +213,12 @@ export function workerMain(realm: Realm): void {
     if (ended) return;
     ended = true;
     // Only a return value can make an end too long for the channel; the server would refuse it.
-    channel!.end(stringify(message), stringify({ type: "runtime_error", error: valueOverLimit }));
+    // A session's realm stays for its next program.
+    channel!.end(
+      stringify(message),
+      stringify({ type: "runtime_error", error: valueOverLimit }),
+      session,
+    );
   };
 
   // ─── tools ─────────────────────────────────────────────────────────────────────────────
@@ -304,6 +319,14 @@ export function workerMain(realm: Realm): void {
 
   // ─── run ───────────────────────────────────────────────────────────────────────────────
   const run = async (message: any) => {
+    if (started) {
+      // A session's next program: what the last one defined stays; its calls do not.
+      ended = false;
+      pending.clear();
+      callsIn.clear();
+      channel!.reopen();
+    }
+    session = message.session === true;
     argsOverLimit = `exceed the limit of ${message.maxToolArgsBytes} bytes of JSON`;
     valueOverLimit =
       `Error: the program's return value exceeds the limit of ${message.maxToolArgsBytes} bytes of JSON\n`;
@@ -326,7 +349,7 @@ export function workerMain(realm: Realm): void {
     const userUrl = dataUrl(
       code,
       javascript ? "text/javascript" : "application/typescript",
-      `;progtc=${marker}`,
+      `;progtc=${marker};n=${++programs}`,
     );
     started = true;
     try {
@@ -362,7 +385,9 @@ export function workerMain(realm: Realm): void {
     channel = realm.openChannel(port, realm);
     // The first line is the run message; the others answer the program's calls.
     channel.onLine = (line) => {
-      if (started) return receive(line);
+      if (started && !ended) return receive(line);
+      // After its end, a program's realm takes only a session's next run.
+      if (started && !session) return;
       let message: any;
       try {
         message = parse(line);

@@ -52,7 +52,8 @@ export async function runClient(
     | "readme_client.py"
     | "step_forks.py"
     | "many_client.py"
-    | "prompt_client.py",
+    | "prompt_client.py"
+    | "session_client.py",
   scenario: string,
   target: { baseUrl: string; apiKey: string },
   options: RunClientOptions = {},

@@ -4,7 +4,7 @@ It launches `progtc mcp` over stdio (the command line is its arguments) and conn
 `mcp.Client`, then reads commands from stdin and writes events to stdout, one JSON object per
 line, so the Deno test runs the same scenarios with this client as with the TypeScript one:
 
-- `{"op": "list"}` → `{"op": "listed", "tools": [{"name", "description"}]}`
+- `{"op": "list"}` → `{"op": "listed", "tools": [{"name", "description", "inputSchema"}]}`
 - `{"op": "call", "id", "name", "arguments", "progress"}` → `{"op": "progress", "id", "message"}`
   while it runs (when asked), then `{"op": "result", "id", "content", "isError"}` or
   `{"op": "error", "id", "message"}`
@@ -22,6 +22,12 @@ import sys
 import mcp_types as types
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+
+
+def schema_of(tool):
+    """A tool's input schema (mcp 2 names it `input_schema`, mcp 1 `inputSchema`)."""
+    schema = getattr(tool, "input_schema", None)
+    return schema if schema is not None else getattr(tool, "inputSchema", None)
 
 
 def emit(event):
@@ -78,7 +84,10 @@ async def main():
             op = command["op"]
             if op == "list":
                 listed = await client.list_tools()
-                tools = [{"name": t.name, "description": t.description} for t in listed.tools]
+                tools = [
+                    {"name": t.name, "description": t.description, "inputSchema": schema_of(t)}
+                    for t in listed.tools
+                ]
                 emit({"op": "listed", "tools": tools})
             elif op == "call":
                 calls[command["id"]] = asyncio.create_task(call(command))

@@ -1,0 +1,134 @@
+/**
+ * Sessions behind a real load balancer: HAProxy in front of three of our servers keeps each
+ * session on the instance that opened it, two ways. Our client sends back the affinity cookie
+ * of its session's first response (`cookie SRV insert`); the REAL Python client, which keeps no
+ * cookie from one call to the next, names its session in a header that HAProxy hashes (the id,
+ * without `new:`). Every session's programs see what the earlier ones defined.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ProgtcClient } from "../client/mod.ts";
+import { delay } from "./_helpers.ts";
+import { DenoProcess, freePort } from "./_process.ts";
+import { runClient } from "./interop/_python.ts";
+import { needsPython } from "./interop/venv.ts";
+
+const KEY = `lb-key-${crypto.randomUUID()}`;
+
+async function haproxyPath(): Promise<string | undefined> {
+  for (const path of ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]) {
+    try {
+      if ((await Deno.stat(path)).isFile) return path;
+    } catch {
+      // Not there.
+    }
+  }
+  return undefined;
+}
+
+const HAPROXY = await haproxyPath();
+
+async function startInstance(name: string) {
+  const process = new DenoProcess(
+    ["run", "-A", "cli.ts", "serve", "--port", "0", "--pool-size", "1", "--python-pool-size", "1"],
+    { ...Deno.env.toObject(), PROGTC_API_KEY: KEY },
+  );
+  const [, port] = await process.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+  await process.waitFor(/^settings: /m);
+  return { name, process, port: Number(port) };
+}
+
+/** Cookie affinity first; a request without the cookie goes by its session id's hash. */
+function haproxyConfig(port: number, instances: { name: string; port: number }[]): string {
+  return [
+    "defaults",
+    "  mode http",
+    "  timeout connect 1s",
+    "  timeout client 60s",
+    "  timeout server 60s",
+    "frontend progtc",
+    `  bind 127.0.0.1:${port}`,
+    "  default_backend servers",
+    "backend servers",
+    "  http-request set-header X-Session-Key %[req.hdr(x-progtc-session),regsub(^new:,)]",
+    "  balance hdr(x-session-key)",
+    "  hash-type consistent",
+    "  cookie SRV insert indirect nocache",
+    ...instances.map((i) => `  server ${i.name} 127.0.0.1:${i.port} cookie ${i.name}`),
+    "",
+  ].join("\n");
+}
+
+Deno.test({
+  name: "HAProxy keeps sessions on their instance: our client by cookie, the Python client by id",
+  ignore: HAPROXY === undefined || needsPython.ignore,
+  async fn() {
+    const instances = await Promise.all(["s1", "s2", "s3"].map(startInstance));
+    const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-sessions-" });
+    const port = freePort();
+    await Deno.writeTextFile(`${dir}/haproxy.cfg`, haproxyConfig(port, instances));
+    const haproxy = new Deno.Command(HAPROXY!, {
+      args: ["-f", `${dir}/haproxy.cfg`, "-db"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const url = `http://127.0.0.1:${port}`;
+    const client = new ProgtcClient({ baseUrl: url, apiKey: KEY });
+    try {
+      await client.waitForServer({ timeoutMs: 10_000 });
+      await delay(500);
+      // Nine sessions of ours, three programs each, all at once.
+      const outputs = await Promise.all(Array.from({ length: 9 }, async (_, i) => {
+        const session = client.session();
+        const add = (a: number, b: number) => a + b;
+        await session.executeCode({
+          code: `import { add } from "tools"; const base = await add(${i}, 1000);`,
+          tools: { add },
+        });
+        await session.executeCode({ code: `let twice = base * 2;`, tools: {} });
+        const last = await session.executeCode({
+          code: `import { add } from "tools"; console.log(base, await add(twice, 1));`,
+          tools: { add },
+        });
+        return last.stdout;
+      }));
+      assert.deepEqual(
+        outputs,
+        Array.from({ length: 9 }, (_, i) => `${1000 + i} ${2 * (1000 + i) + 1}\n`),
+      );
+      const opened = instances.map((i) =>
+        (i.process.output.match(/^execution \S+ success .*, session /gm) ?? []).length
+      );
+      assert.ok(opened.filter((n) => n > 0).length >= 2, `sessions spread: ${opened}`);
+      // The Python client, by header: three sessions per language, each on one instance.
+      for (const language of ["python", "typescript"]) {
+        const reports = await Promise.all(
+          [1, 2, 3].map((n) =>
+            runClient("0.2.0", "session_client.py", language, { baseUrl: url, apiKey: KEY }, {
+              args: [`lb-${language}-session-${n}-${crypto.randomUUID().slice(0, 8)}`],
+            })
+          ),
+        );
+        for (const report of reports) {
+          assert.deepEqual(
+            (report.results ?? []).map((r) => r.result?.stdout ?? r.error),
+            language === "python"
+              ? ["", "[1, 2, 3] 106\n", "100\n"]
+              : ["", "[ 1, 2 ] 103\n", "100\n"],
+            JSON.stringify(report),
+          );
+        }
+      }
+    } finally {
+      haproxy.kill("SIGKILL");
+      await haproxy.status;
+      for (const instance of instances) {
+        instance.process.child.kill("SIGTERM");
+        await instance.process.exit();
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
