@@ -24,24 +24,16 @@
  * @module
  */
 import { newId } from "../protocol.ts";
-import type {
-  HostCommand,
-  ProgramMessage,
-  SandboxKind,
-  ServerMessage,
-} from "../sandbox/messages.ts";
+import type { HostCommand, SandboxKind, ServerMessage } from "../sandbox/messages.ts";
 import { chunks } from "../sandbox/lines.ts";
 import type { HostCgroup, MemoryCgroups } from "./cgroups.ts";
 import { type HostThread, rssBytes, threadAlive, workerThreads } from "./host_check.ts";
 import type { HostConnection, HostListener } from "./host_listener.ts";
-import {
-  encodeServerMessage,
-  isEndMessage,
-  parseHostMessage,
-  parseProgramMessage,
-} from "./host_messages.ts";
+import { encodeServerMessage, parseHostMessage, parseProgramMessage } from "./host_messages.ts";
 import { RunnerError } from "./runner_error.ts";
-import type { Sandbox, SandboxEvent, SandboxExit } from "./sandbox.ts";
+import type { Sandbox, SandboxExit } from "./sandbox.ts";
+import { Slot } from "./slot.ts";
+import { commandLine } from "./host_command.ts";
 
 /** How to start sandbox host processes, and when to retire one. */
 export interface HostOptions {
@@ -474,174 +466,8 @@ export class SandboxHost {
   }
 }
 
-/** One execution's slot on a host. */
-class Slot implements Sandbox {
-  readonly id: number;
-  readonly runs: number;
-  readonly released: Promise<void>;
-  /** The program's end message arrived. */
-  ended = false;
-  /** What the program holds, as its worker last reported. */
-  memoryBytes = 0;
-  /** A worker took the program. */
-  started = false;
-  #host: SandboxHost;
-  #listener: ((event: SandboxEvent) => void) | undefined;
-  #backlog: SandboxEvent[] = [];
-  #finished = false;
-  #release = Promise.withResolvers<void>();
-
-  constructor(host: SandboxHost, id: number, runs: number) {
-    this.#host = host;
-    this.id = id;
-    this.runs = runs;
-    this.released = this.#release.promise;
-  }
-
-  get kind(): SandboxKind {
-    return this.#host.kind;
-  }
-
-  get pid(): number {
-    return this.#host.pid;
-  }
-
-  listen(listener: (event: SandboxEvent) => void): void {
-    this.#listener = listener;
-    for (const event of this.#backlog.splice(0)) listener(event);
-  }
-
-  send(message: ServerMessage): void {
-    if (this.#finished || this.ended) return;
-    this.#host.send(this.id, message);
-  }
-
-  finish(): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.#listener = undefined;
-    this.#backlog = [];
-    this.#host.finished(this);
-  }
-
-  keep(): boolean {
-    if (this.#finished || !this.ended || this.#host.state === "dead") return false;
-    this.ended = false;
-    this.#listener = undefined;
-    this.#backlog = [];
-    return true;
-  }
-
-  startedIn(_number: number): void {
-    this.started = true;
-  }
-
-  evict(error: string): void {
-    this.emit({ type: "out_of_memory", error });
-  }
-
-  /** A message of the program. */
-  program(message: ProgramMessage): void {
-    if (isEndMessage(message)) this.ended = true;
-    this.emit(message);
-  }
-
-  emit(event: SandboxEvent): void {
-    if (this.#finished) return;
-    if (this.#listener) this.#listener(event);
-    else this.#backlog.push(event);
-  }
-
-  /** The host process is gone. */
-  gone(exit: SandboxExit): void {
-    this.emit(exit);
-    this.#release.resolve();
-  }
-
-  /** The slot is free again (or never will be, and no longer this execution's concern). */
-  release(): void {
-    this.#release.resolve();
-  }
-}
-
 /** How long a host whose connection broke may take to be seen exiting, in ms. */
 const BROKEN_CONNECTION_MS = 1000;
-
-/** `deno run` flags every sandbox process starts with: no prompt, config, lock or fetching. */
-export const LOCKED_RUN_FLAGS: readonly string[] = [
-  "run",
-  "--quiet",
-  "--no-prompt",
-  "--no-config",
-  "--no-lock",
-  "--no-remote",
-  "--cached-only",
-];
-
-/**
- * Where a sandbox process is told Deno's cache is: a path under `/dev/null`, which no one can
- * create (not even root), so Deno runs with its caches in memory. A program may make Deno
- * transpile modules and fill its code cache; nothing of that reaches the disk.
- */
-export const SANDBOX_DENO_DIR = "/dev/null/progtc-sandbox-has-no-cache";
-
-/**
- * The whole environment of a sandbox process: nothing of the server's (its API key above all),
- * and no cache directory Deno could write to (no `HOME` either: Deno would look for one there).
- */
-export function sandboxEnv(): Record<string, string> {
-  return { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_DIR: SANDBOX_DENO_DIR };
-}
-
-/**
- * The runtime as a host starts it: by its name on a `PATH` of its own directory, so that the
- * process's `argv[0]` (Node's `process.argv0`) does not tell a program where it is installed.
- */
-export function sandboxRuntime(denoPath: string): { cmd: string; env: Record<string, string> } {
-  const slash = denoPath.lastIndexOf("/");
-  const name = denoPath.slice(slash + 1);
-  if (slash <= 0 || name !== "deno") return { cmd: denoPath, env: {} };
-  // Its own directory only: nothing else of that name is ever run in its place.
-  return { cmd: name, env: { PATH: denoPath.slice(0, slash) } };
-}
-
-/** The command line of a host: locked flags, its socket, and the data rlimit. */
-export function commandLine(
-  options: HostOptions,
-): { cmd: string; args: string[]; env: Record<string, string> } {
-  const socket = options.listener.path;
-  const deno = [
-    ...LOCKED_RUN_FLAGS,
-    `--location=http://sandbox-${crypto.randomUUID()}.progtc.invalid/`,
-    `--v8-flags=${[`--max-old-space-size=${options.heapMb}`, ...options.v8Flags].join(",")}`,
-    // Its realm opens the socket, then gives these up.
-    `--allow-net=unix:${socket}`,
-    `--allow-write=${socket}`,
-    ...withReadOf(options.entry.flags, socket),
-    options.entry.module,
-    socket,
-    String(options.maxLineLength),
-    // The host ends by itself once this process is no longer its parent.
-    String(Deno.pid),
-    String(options.programMemoryBytes),
-  ];
-  const runtime = sandboxRuntime(options.denoPath);
-  const env = { ...sandboxEnv(), ...runtime.env };
-  if (options.prlimitPath === null) return { cmd: runtime.cmd, args: deno, env };
-  const data = options.dataMb * 1024 * 1024;
-  return {
-    cmd: options.prlimitPath,
-    args: [`--data=${data}:${data}`, "--", runtime.cmd, ...deno],
-    env,
-  };
-}
-
-/** `flags` with `path` added to their `--allow-read` (or a new one). */
-function withReadOf(flags: string[], path: string): string[] {
-  const read = flags.findIndex((flag) => flag.startsWith("--allow-read="));
-  if (read === -1) return [...flags, `--allow-read=${path}`];
-  return flags.map((flag, i) => i === read ? `${flag},${path}` : flag);
-}
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 

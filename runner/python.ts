@@ -19,7 +19,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type PythonSandboxPaths, WASM_PLACEHOLDER } from "../sandbox/python/bootstrap.ts";
 import type { BuildInput } from "../sandbox/python/build_snapshot.ts";
-import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host.ts";
+import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host_command.ts";
 import { cacheDir, sandboxRoot } from "./sandbox_files.ts";
 
 /** Options of {@linkcode preparePython}. */

@@ -6,13 +6,13 @@
  * @module
  */
 import { deepStrictEqual, match } from "node:assert/strict";
+import type { HostOptions } from "../runner/host.ts";
 import {
   commandLine,
-  type HostOptions,
   LOCKED_RUN_FLAGS,
   SANDBOX_DENO_DIR,
   sandboxEnv,
-} from "../runner/host.ts";
+} from "../runner/host_command.ts";
 
 const MiB = 2 ** 20;
 
