@@ -73,16 +73,11 @@ export interface ExecuteCodeRequest {
   /**
    * Extension: run in a session (also the `X-Progtc-Session` header; the body wins). `"new"`
    * opens one, `"new:<id>"` opens one under an id the client chose, `<id>` runs in that one:
-   * what its earlier programs defined at their top level is there. See {@linkcode SessionId}.
+   * what its earlier programs defined at their top level is there. An id is 16 to 128 letters,
+   * digits, `_` or `-` (the server makes 32 hex characters).
    */
   session?: string | undefined;
 }
-
-/**
- * A session's id: 16 to 128 letters, digits, `_` or `-` (the server makes 32 hex characters).
- * A client that cannot read response headers picks its own with `new:<id>`.
- */
-export type SessionId = string;
 
 /** Body of `POST /tool-results`. */
 export interface ToolResultRequest {
@@ -170,7 +165,7 @@ export interface ExecuteCodeResult {
    */
   value?: JsonValue;
   /** Extension: the session the program ran in (also the `X-Progtc-Session` response header). */
-  session_id?: SessionId;
+  session_id?: string;
   /**
    * Extension: the program ended its session (it crossed a limit, or its sandbox stopped):
    * what it defined is gone, and the session's next program is refused (`session_ended`).
