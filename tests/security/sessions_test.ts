@@ -33,24 +33,6 @@ async function refused(session: ProgtcSession, status: number, code: string): Pr
 /** What admission charges now: back to `before` once the sessions' workers are gone. */
 const charged = (t: TestServer) => t.server.app.memory.charged;
 
-Deno.test("a program past its timeout ends its session, says so, and the next is refused", async () => {
-  await using t = await startServer({ codeExecutionTimeoutMs: 1500 });
-  const before = charged(t);
-  const session = t.client.session();
-  strictEqual((await session.executeCode({ code: "const x = 1;", tools: {} })).type, "success");
-  const spun = await session.executeCode({ code: "for (;;) {}", tools: {} });
-  strictEqual(spun.type, "timeout_error");
-  strictEqual(spun.session_ended, true);
-  match(
-    spun.stderr,
-    new RegExp(`\\[progtc: session ${session.id} ended with this program \\(timeout\\)`),
-  );
-  ok(session.ended);
-  await refused(session, 410, "session_ended");
-  await waitFor("its memory is given back", () => charged(t) === before);
-  await assertStillServes(t);
-});
-
 Deno.test("a program over its memory cap ends its session", async () => {
   await using t = await startServer({ sandboxMemoryMb: 256 });
   const session = t.client.session();
@@ -106,19 +88,6 @@ console.log(keep.length * 8);`,
   await assertStillServes(t);
 });
 
-Deno.test("--max-sessions bounds the sessions open at once; an ended one makes room", async () => {
-  await using t = await startServer({ maxSessions: 2, codeExecutionTimeoutMs: 1000 });
-  const [a, b, c] = [t.client.session(), t.client.session(), t.client.session()];
-  for (const session of [a, b]) {
-    strictEqual((await session.executeCode({ code: "1", tools: {} })).type, "success");
-  }
-  await refused(c, 503, "too_many_sessions");
-  strictEqual((await a.executeCode({ code: "for (;;) {}", tools: {} })).session_ended, true);
-  strictEqual((await c.executeCode({ code: "const y = 2;", tools: {} })).type, "success");
-  // Executions outside sessions are not bounded by it.
-  strictEqual((await t.client.executeCode({ code: "1", tools: {} })).type, "success");
-});
-
 Deno.test("a server with --max-sessions 0 keeps none, and says so", async () => {
   await using t = await startServer({ maxSessions: 0 });
   const response = await post(`${t.url}/execute-code`, { code: "1", tool_names: [] }, {
@@ -155,20 +124,55 @@ for (;;) keep.push(Array.from({ length: 1e5 }, (_, i) => ({ i })));`,
   await assertStillServes(t);
 });
 
-Deno.test("the step API refuses a session rather than run outside it", async () => {
-  await using t = await startServer();
-  for (
-    const [body, headers] of [
-      [{ session: "new" }, {}],
-      [{}, { "x-progtc-session": "new" }],
-    ] as const
-  ) {
-    const response = await post(`${t.url}/execute-code-step`, {
-      code: "console.log(1)",
-      tool_names: [],
-      ...body,
-    }, { "x-progtc-api-key": API_KEY, ...headers });
-    strictEqual(response.status, 400);
-    strictEqual((await response.json()).code, "invalid_session");
-  }
+Deno.test("a server with a short timeout and two sessions at most", async (t) => {
+  await using server = await startServer({ codeExecutionTimeoutMs: 1000, maxSessions: 2 });
+  await t.step(
+    "a program past its timeout ends its session, says so, and the next is refused",
+    async () => {
+      const before = charged(server);
+      const session = server.client.session();
+      strictEqual((await session.executeCode({ code: "const x = 1;", tools: {} })).type, "success");
+      const spun = await session.executeCode({ code: "for (;;) {}", tools: {} });
+      strictEqual(spun.type, "timeout_error");
+      strictEqual(spun.session_ended, true);
+      match(
+        spun.stderr,
+        new RegExp(`\\[progtc: session ${session.id} ended with this program \\(timeout\\)`),
+      );
+      ok(session.ended);
+      await refused(session, 410, "session_ended");
+      await waitFor("its memory is given back", () => charged(server) === before);
+      await assertStillServes(server);
+    },
+  );
+  await t.step(
+    "--max-sessions bounds the sessions open at once; an ended one makes room",
+    async () => {
+      const [a, b, c] = [server.client.session(), server.client.session(), server.client.session()];
+      for (const session of [a, b]) {
+        strictEqual((await session.executeCode({ code: "1", tools: {} })).type, "success");
+      }
+      await refused(c, 503, "too_many_sessions");
+      strictEqual((await a.executeCode({ code: "for (;;) {}", tools: {} })).session_ended, true);
+      strictEqual((await c.executeCode({ code: "const y = 2;", tools: {} })).type, "success");
+      // Executions outside sessions are not bounded by it.
+      strictEqual((await server.client.executeCode({ code: "1", tools: {} })).type, "success");
+    },
+  );
+  await t.step("the step API refuses a session rather than run outside it", async () => {
+    for (
+      const [body, headers] of [
+        [{ session: "new" }, {}],
+        [{}, { "x-progtc-session": "new" }],
+      ] as const
+    ) {
+      const response = await post(`${server.url}/execute-code-step`, {
+        code: "console.log(1)",
+        tool_names: [],
+        ...body,
+      }, { "x-progtc-api-key": API_KEY, ...headers });
+      strictEqual(response.status, 400);
+      strictEqual((await response.json()).code, "invalid_session");
+    }
+  });
 });
