@@ -10,6 +10,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { ProgtcHttpError } from "../../client/mod.ts";
 import { assertOnlyPoolHosts, startServer, waitFor } from "../_helpers.ts";
+import { specOf } from "../../server/option_table.ts";
 
 const GiB = 2 ** 30;
 
@@ -25,7 +26,10 @@ const keep = new Uint8Array(${mib} << 20).fill(1);
 console.log(await hold(), keep.length >> 20);`;
 
 Deno.test("a program over its cap is stopped by its host at the cap, and the programs beside it run on", async () => {
+  // Programs beside it on its host (also in the strict mode: that is the point).
   await using t = await startServer({
+    hostMaxPrograms: 8,
+    pythonHostMaxPrograms: 4,
     poolSize: 1,
     sandboxMemoryMb: 300,
     pythonSandboxMemoryMb: 400,
@@ -107,7 +111,13 @@ console.log("never ended");`,
 });
 
 Deno.test("a burst of memory bombs at full concurrency (defaults) leaves the host over 8 GiB available", async () => {
-  await using t = await startServer({ poolSize: 2, pythonPoolSize: 1 });
+  // The defaults, also in the strict mode.
+  await using t = await startServer({
+    poolSize: 2,
+    pythonPoolSize: 1,
+    hostMaxPrograms: specOf("hostMaxPrograms").default as number,
+    pythonHostMaxPrograms: specOf("pythonHostMaxPrograms").default as number,
+  });
   const budget = t.server.app.memory.budget;
   const start = memAvailable();
   let lowest = start;
