@@ -258,11 +258,13 @@ export const OPTIONS: OptionTable = {
       flag: "python-data-mb",
       kind: mebibytes(FLOOR_MB.pythonData, "Python hosts fail programs"),
       default: {
-        text: "544 MiB per isolate of a full host, plus --python-memory-mb per worker",
+        // One worker's more: Pyodide's JavaScript side is beside its wasm memory, and a host
+        // of one program has no other slack before its MemoryError.
+        text: "544 MiB per isolate of a full host, plus --python-memory-mb per worker and one more",
         of: ({ value }) => {
           const programs = value("pythonHostMaxPrograms") as number;
           return hostIsolates("python", programs) * ISOLATE_RESERVE_MB +
-            (programs + HOST_SPARES.python) * (value("pythonMemoryMb") as number);
+            (programs + HOST_SPARES.python + 1) * (value("pythonMemoryMb") as number);
         },
       },
       help: "Data rlimit per Python sandbox host",

@@ -164,7 +164,7 @@ export interface Settings {
   /**
    * Data rlimit per Python sandbox host. Allowed: MiB from 2688 to 4194304 (below 2688, Python
    * hosts fail programs). Command line: `--python-data-mb <MiB>`, or `PROGTC_PYTHON_DATA_MB`.
-   * @default {544 MiB per isolate of a full host, plus --python-memory-mb per worker}
+   * @default {544 MiB per isolate of a full host, plus --python-memory-mb per worker and one more}
    */
   pythonDataMb?: number;
   /**
