@@ -431,10 +431,21 @@ export class SandboxHost {
       this.#slots.delete(id);
       this.#fitMemory();
       slot.release();
+      // With no program left, a host that still holds more than its own (what its programs'
+      // threads left in the allocator) would start the next one with less than its cap.
+      if (this.#slots.size === 0 && this.#state === "ready" && this.#retains()) {
+        this.#drain("it holds more memory than its own after its programs");
+      }
       if (this.#state === "draining" && this.#slots.size === 0) this.kill(this.#why ?? "drained");
       else this.onFree?.();
     };
     check();
+  }
+
+  /** Whether the host, with no program, holds more than its own memory allows. */
+  #retains(): boolean {
+    const usage = this.#cgroup?.usage();
+    return usage !== undefined && usage > this.#options.ownMemoryBytes;
   }
 
   /**
