@@ -431,9 +431,13 @@ export class SandboxHost {
       this.#slots.delete(id);
       this.#fitMemory();
       slot.release();
-      // With no program left, a host that still holds more than its own (what its programs'
-      // threads left in the allocator) would start the next one with less than its cap.
-      if (this.#slots.size === 0 && this.#state === "ready" && this.#retains()) {
+      // A host of one program at a time, left with none, that still holds more than its own
+      // (what its programs' threads left in the allocator) would start the next one with less
+      // than its cap. (A host of many has room for that in its limit.)
+      if (
+        this.#options.maxPrograms === 1 && this.#slots.size === 0 && this.#state === "ready" &&
+        this.#retains()
+      ) {
         this.#drain("it holds more memory than its own after its programs");
       }
       if (this.#state === "draining" && this.#slots.size === 0) this.kill(this.#why ?? "drained");
