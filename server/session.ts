@@ -43,7 +43,8 @@ export class Session {
   readonly sandbox: Sandbox;
   #hooks: SessionHooks;
   #state: "running" | "idle" | "closed" = "running";
-  #programs = 0;
+  /** Programs it ran or runs: its first starts as it is made. */
+  #programs = 1;
   #idleSince = performance.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -53,7 +54,6 @@ export class Session {
     this.language = language;
     this.sandbox = sandbox;
     this.#hooks = hooks;
-    this.#programs = 1;
   }
 
   /** Programs it ran or runs. */

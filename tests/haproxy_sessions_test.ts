@@ -10,35 +10,16 @@
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
 import { delay } from "./_helpers.ts";
-import { DenoProcess, freePort } from "./_process.ts";
+import { freePort } from "./_process.ts";
+import { HAPROXY, startInstance } from "./_haproxy.ts";
 import { runClient } from "./interop/_python.ts";
 import { needsPython } from "./interop/venv.ts";
 
 const KEY = `lb-key-${crypto.randomUUID()}`;
 
-async function haproxyPath(): Promise<string | undefined> {
-  for (const path of ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]) {
-    try {
-      if ((await Deno.stat(path)).isFile) return path;
-    } catch {
-      // Not there.
-    }
-  }
-  return undefined;
-}
-
-const HAPROXY = await haproxyPath();
-
-async function startInstance(name: string) {
-  const process = new DenoProcess(
-    // Python hosts start on demand: only the instances a Python session goes to start one.
-    ["run", "-A", "cli.ts", "serve", "--port", "0", "--pool-size", "1", "--python-pool-size", "0"],
-    { ...Deno.env.toObject(), PROGTC_API_KEY: KEY },
-  );
-  const [, port] = await process.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-  await process.waitFor(/^settings: /m);
-  return { name, process, port: Number(port) };
-}
+// Python hosts start on demand: only the instances a Python session goes to start one.
+const start = (name: string) =>
+  startInstance(name, ["--pool-size", "1", "--python-pool-size", "0"], { PROGTC_API_KEY: KEY });
 
 /** Cookie affinity first; a request without the cookie goes by its session id's hash. */
 function haproxyConfig(port: number, instances: { name: string; port: number }[]): string {
@@ -65,7 +46,7 @@ Deno.test({
   name: "HAProxy keeps sessions on their instance: our client by cookie, the Python client by id",
   ignore: HAPROXY === undefined || needsPython.ignore,
   async fn() {
-    const instances = await Promise.all(["s1", "s2", "s3"].map(startInstance));
+    const instances = await Promise.all(["s1", "s2", "s3"].map(start));
     const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-sessions-" });
     const port = freePort();
     await Deno.writeTextFile(`${dir}/haproxy.cfg`, haproxyConfig(port, instances));

@@ -11,47 +11,20 @@
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
 import { alive, childrenOf, delay, waitFor } from "./_helpers.ts";
-import { DenoProcess, freePort } from "./_process.ts";
+import { freePort } from "./_process.ts";
+import { HAPROXY, type Instance, startInstance } from "./_haproxy.ts";
 import { type ClientReport, runClient } from "./interop/_python.ts";
 import { needsPython } from "./interop/venv.ts";
 
 const KEY = `lb-key-${crypto.randomUUID()}`;
 const N = 20;
 
-async function haproxyPath(): Promise<string | undefined> {
-  for (const path of ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]) {
-    try {
-      if ((await Deno.stat(path)).isFile) return path;
-    } catch {
-      // Not there.
-    }
-  }
-  return undefined;
-}
-
-const HAPROXY = await haproxyPath();
-
-interface Instance {
-  name: string;
-  process: DenoProcess;
-  port: number;
-  pid: number;
-}
-
 /** One of our servers on port 0, key and state secret from the environment. */
-async function startInstance(name: string): Promise<Instance> {
-  const process = new DenoProcess(
-    ["run", "-A", "cli.ts", "serve", "--port", "0", "--pool-size", "2"],
-    {
-      ...Deno.env.toObject(),
-      PROGTC_API_KEY: KEY,
-      PROGTC_STATE_SECRET: "shared-state-secret",
-    },
-  );
-  const [, port] = await process.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-  await process.waitFor(/^settings: /m);
-  return { name, process, port: Number(port), pid: process.child.pid };
-}
+const start = (name: string) =>
+  startInstance(name, ["--pool-size", "2"], {
+    PROGTC_API_KEY: KEY,
+    PROGTC_STATE_SECRET: "shared-state-secret",
+  });
 
 function haproxyConfig(port: number, instances: Instance[]): string {
   return [
@@ -133,7 +106,7 @@ Deno.test({
     "HAProxy with cookie affinity in front of three servers: Python (stream, step) and our client, 20 each, then one instance killed mid-load",
   ignore: HAPROXY === undefined || needsPython.ignore,
   async fn() {
-    const instances = await Promise.all(["s1", "s2", "s3"].map(startInstance));
+    const instances = await Promise.all(["s1", "s2", "s3"].map(start));
     const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-" });
     const port = freePort();
     await Deno.writeTextFile(`${dir}/haproxy.cfg`, haproxyConfig(port, instances));

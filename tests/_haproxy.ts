@@ -1,0 +1,44 @@
+/**
+ * What the load-balancer tests share: the HAProxy binary (the Debian package, installed by
+ * `.ci/run`), and our servers started in processes of their own behind it.
+ *
+ * @module
+ */
+import { DenoProcess } from "./_process.ts";
+
+async function haproxyPath(): Promise<string | undefined> {
+  for (const path of ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]) {
+    try {
+      if ((await Deno.stat(path)).isFile) return path;
+    } catch {
+      // Not there.
+    }
+  }
+  return undefined;
+}
+
+/** HAProxy's path, when it is installed. */
+export const HAPROXY: string | undefined = await haproxyPath();
+
+/** One of our servers behind the balancer. */
+export interface Instance {
+  name: string;
+  process: DenoProcess;
+  port: number;
+  pid: number;
+}
+
+/** Starts `cli.ts serve` on port 0 with `flags` and `env` (the key among them); resolves once it serves. */
+export async function startInstance(
+  name: string,
+  flags: string[],
+  env: Record<string, string>,
+): Promise<Instance> {
+  const process = new DenoProcess(
+    ["run", "-A", "cli.ts", "serve", "--port", "0", ...flags],
+    { ...Deno.env.toObject(), ...env },
+  );
+  const [, port] = await process.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+  await process.waitFor(/^settings: /m);
+  return { name, process, port: Number(port), pid: process.child.pid };
+}
