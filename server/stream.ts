@@ -127,6 +127,8 @@ export class StreamService {
       end: (result, reason) => {
         const why = describeEnd(reason);
         release();
+        // The session is idle (or ended) before its client hears the end and sends the next.
+        program?.session.after(execution.kept, why);
         events.sendLast(program ? sessionEnd(program, execution.kept, why, result) : result);
         this.#forget(execution.id);
         for (const id of callIds) this.#endCall(id, "unanswered");
@@ -283,7 +285,6 @@ function sessionEnd(
   result: ExecutionEnd,
 ): ExecutionEnd & Pick<ExecuteCodeResult, "session_id" | "session_ended"> {
   const { session } = program;
-  session.after(kept, why);
   const frame: ExecutionEnd & Pick<ExecuteCodeResult, "session_id" | "session_ended"> = {
     ...result,
     session_id: session.id,
