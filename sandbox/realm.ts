@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { openChannel } from "./channel.ts";
+import { openChannel, runtimeTimers } from "./channel.ts";
 import { clipText, jsonLength, splitText } from "./text.ts";
 
 /** What the lock-down calls back into the worker's runner code. */
@@ -415,6 +415,7 @@ export interface Realm {
   realmObjectUrls: typeof realmObjectUrls;
   realmMemory: typeof realmMemory;
   openChannel: typeof openChannel;
+  runtimeTimers: typeof runtimeTimers;
   jsonLength: typeof jsonLength;
   splitText: typeof splitText;
   clipText: typeof clipText;
@@ -431,5 +432,5 @@ export interface Realm {
  * ```
  */
 export function workerSource(main: (realm: Realm) => void): string {
-  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText} });`;
+  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, runtimeTimers: ${runtimeTimers}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText} });`;
 }

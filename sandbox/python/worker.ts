@@ -285,7 +285,7 @@ export function pythonWorkerMain(realm: Realm): void {
     }
     const port = message?.port;
     if (message?.type !== "init" || !(port instanceof MessagePort)) return;
-    channel = realm.openChannel(port, realm);
+    channel = realm.openChannel(port, realm, realm.runtimeTimers());
     // The first line is the run message; the others answer the program's calls.
     channel.onLine = (line) => live ? runner.receive(line) : run(line);
     start(message).catch((error) => channel!.signal({ type: "failed", error: describe(error) }));

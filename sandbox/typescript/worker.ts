@@ -35,6 +35,7 @@ export function workerMain(realm: Realm): void {
   let channel: Channel | undefined;
   realm.realmObjectUrls();
   const memory = realm.realmMemory();
+  const timers = realm.runtimeTimers();
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const inspect: (v: unknown) => string = D.inspect;
@@ -382,7 +383,7 @@ export function workerMain(realm: Realm): void {
   };
 
   const init = (port: MessagePort) => {
-    channel = realm.openChannel(port, realm);
+    channel = realm.openChannel(port, realm, timers);
     // The first line is the run message; the others answer the program's calls.
     channel.onLine = (line) => {
       if (started && !ended) return receive(line);
