@@ -18,6 +18,9 @@
  *   execution and then fails (no slot) kills it.
  * - Output is kept by the execution from the start of the program, so the final stdout has
  *   everything printed once, whether the last step replayed or resumed.
+ * - A program of a session (fixed by its first step, carried by its states) runs in a realm at
+ *   exactly its session's history, kept or rebuilt (`step_session.ts`); a replay of such a
+ *   program rebuilds the realm first.
  *
  * @module
  */
@@ -42,11 +45,15 @@ import { HttpProblem } from "./problem.ts";
 import { contextOf, endSpan, instruments, startSpan } from "./telemetry.ts";
 import {
   type StateCodec,
+  stateProblem,
   StateTokenError,
   type StepRecord,
   type StepState,
 } from "./state_token.ts";
 import { canonicalJson, record, StepRun, stepToolCall, type Stop, untilStop } from "./step_run.ts";
+import type { Session } from "./session.ts";
+import type { SessionRequest } from "./sessions.ts";
+import type { StepSessionRef, StepSessions } from "./step_session.ts";
 
 /** What the step service needs from its application. */
 export interface StepServiceOptions {
@@ -70,6 +77,8 @@ export interface StepServiceOptions {
   maxAnswerBytes: number;
   /** The server's bytes held for clients. */
   budget: ByteBudget;
+  /** Refuses `modules` a program of `language` may not have (a problem). */
+  checkModules?(modules: Record<string, string> | undefined, language: Language): Promise<void>;
   logger: Logger;
 }
 
@@ -93,11 +102,23 @@ export class StepService {
   #held = new Map<string, Held>();
   /** Runs in the middle of a step (a request is waiting for them). */
   #active = new Set<StepRun>();
+  /** The session of each run that is a session's program. */
+  #sessionOf = new WeakMap<StepRun, Session>();
+  /** Sessions on the step API (none: a request that names one is refused). */
+  #sessions: StepSessions | undefined;
 
   constructor(options: StepServiceOptions) {
     this.#options = options;
     // Paused executions give their memory back first when it is short: they replay.
     options.admission.onReclaim((bytes) => this.reclaim(bytes));
+  }
+
+  /**
+   * Runs sessions' programs with `sessions` (made after this service, so that paused step
+   * executions give memory back before idle sessions).
+   */
+  useSessions(sessions: StepSessions): void {
+    this.#sessions = sessions;
   }
 
   /** Paused executions held for a warm resume. */
@@ -119,6 +140,7 @@ export class StepService {
     bodyBytes: number,
     signal?: AbortSignal,
     parent: Context = ROOT_CONTEXT,
+    session?: SessionRequest,
   ): Promise<StepAnswer> {
     const language = body.language ?? this.#options.language;
     const span = startSpan("progtc.step", parent, {
@@ -126,7 +148,7 @@ export class StepService {
       "progtc.api": "step",
     });
     try {
-      const answer = await this.#step(body, bodyBytes, signal, contextOf(span, parent));
+      const answer = await this.#step(body, bodyBytes, signal, contextOf(span, parent), session);
       const { result } = answer;
       endSpan(span, result.type, {
         "progtc.session": answer.session,
@@ -145,11 +167,14 @@ export class StepService {
     bodyBytes: number,
     signal: AbortSignal | undefined,
     parent: Context,
+    session: SessionRequest | undefined,
   ): Promise<StepAnswer> {
     const started = performance.now();
-    const language = body.language ?? this.#options.language;
-    const program = programHash(language, body);
     const previous = body.state ? await this.#decode(body.state) : undefined;
+    const ref = await this.#sessionRef(body, previous, session);
+    const language = ref?.history.language ?? body.language ?? this.#options.language;
+    await this.#options.checkModules?.(body.modules, language);
+    const program = programHash(language, body);
     const results = body.tool_results ?? [];
     if (previous === undefined && results.length > 0) {
       throw new HttpProblem(400, "invalid_body", "`tool_results` need the `state` they answer");
@@ -170,6 +195,7 @@ export class StepService {
 
     let run: StepRun;
     let mode: "start" | "warm" | "replay";
+    let sessionMode = "";
     let held = previous && results.length > 0 ? this.#heldFor(previous, program) : undefined;
     let release: (() => void) | undefined;
     if (held) {
@@ -193,7 +219,12 @@ export class StepService {
       if (results.length > 0) {
         pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
       }
-      const lease = await this.#options.admission.admit(language, parent);
+      const code = ref ? await this.#sessions!.source(body.code, language) : body.code;
+      const admitted = ref
+        ? await this.#sessions!.admit(previous ? { history: ref.history } : ref, parent)
+        : undefined;
+      sessionMode = admitted ? `, session ${admitted.mode}` : "";
+      const lease = admitted ?? await this.#options.admission.admit(language, parent);
       run = new StepRun(lease, {
         session: previous?.session ?? newId(),
         program,
@@ -203,13 +234,18 @@ export class StepService {
         limits: this.#options.limits,
         maxAnswerBytes: this.#options.maxAnswerBytes,
         budget: this.#options.budget,
+        ...(admitted
+          ? { ended: (kept, reason) => admitted.session.after(kept, describeEnd(reason)) }
+          : {}),
       });
+      if (admitted) this.#sessionOf.set(run, admitted.session);
       run.start(
-        runMessage(language, body.code, body.tool_names, {
+        runMessage(language, code, body.tool_names, {
           ...this.#options.limits,
           reportIdle: true,
           returnValue: body.return_value,
           modules: body.modules,
+          session: admitted !== undefined,
         }),
       );
     }
@@ -234,10 +270,18 @@ export class StepService {
     if (stop.kind === "end") {
       const why = describeEnd(stop.reason);
       this.#options.logger.info(
-        `step ${run.session} #${step} ${stop.result.type} (${mode}, ${why}) ${ms} ms, sandbox ${run.sandbox.pid}`,
-        { ...fields, outcome: stop.result.type, why, end: stop.reason.code },
+        `step ${run.session} #${step} ${stop.result.type} (${mode}${sessionMode}, ${why}) ${ms} ms, sandbox ${run.sandbox.pid}${
+          ref ? `, session ${ref.history.id}` : ""
+        }`,
+        {
+          ...fields,
+          outcome: stop.result.type,
+          why,
+          end: stop.reason.code,
+          ...(ref ? { session_id: ref.history.id } : {}),
+        },
       );
-      return { result: stop.result, session: run.session };
+      return { result: await this.#final(run, stop, ref, body), session: run.session };
     }
     const hold = newId();
     const state: StepState = {
@@ -249,6 +293,7 @@ export class StepService {
       hold,
       step,
       iat: Date.now(),
+      ...(ref ? { ses: ref.history } : {}),
     };
     const encoded = await this.#options.codec.encode(state, this.#options.maxStateBytes);
     if ("tooLarge" in encoded) {
@@ -261,14 +306,21 @@ export class StepService {
       );
       const end = await run.next();
       if (end.kind !== "end") throw new Error("A stopped step run did not end");
-      return { result: end.result, session: run.session };
+      return { result: await this.#final(run, end, ref, body), session: run.session };
     }
     const toolCalls = stop.calls.map((call): StepToolCall => stepToolCall(call));
     run.answered();
     this.#hold(run, hold, step);
     this.#options.logger.info(
-      `step ${run.session} #${step} tool_call (${mode}) ${ms} ms, ${stop.calls.length} calls, sandbox ${run.sandbox.pid}`,
-      { ...fields, outcome: "tool_call", tool_calls: stop.calls.length },
+      `step ${run.session} #${step} tool_call (${mode}${sessionMode}) ${ms} ms, ${stop.calls.length} calls, sandbox ${run.sandbox.pid}${
+        ref ? `, session ${ref.history.id}` : ""
+      }`,
+      {
+        ...fields,
+        outcome: "tool_call",
+        tool_calls: stop.calls.length,
+        ...(ref ? { session_id: ref.history.id } : {}),
+      },
     );
     return {
       result: {
@@ -304,6 +356,64 @@ export class StepService {
     return Promise.all(runs.map((run) => run.stopped)).then(() => {});
   }
 
+  /**
+   * The session of a step's program: fixed by its first step (`session`, `session_state`),
+   * carried by its states. Throws a problem for a session the request may not run in.
+   */
+  async #sessionRef(
+    body: ExecuteCodeStepRequest,
+    previous: StepState | undefined,
+    session: SessionRequest | undefined,
+  ): Promise<StepSessionRef | undefined> {
+    const named = previous
+      ? previous.ses !== undefined
+      : session !== undefined || body.session_state !== undefined;
+    if (!named) return undefined;
+    const sessions = this.#sessions;
+    if (!sessions) {
+      throw new HttpProblem(400, "invalid_session", "This server does not keep sessions");
+    }
+    const ref = previous?.ses ? { history: previous.ses } : await sessions.open(
+      session,
+      body.session_state,
+      body.language ?? this.#options.language,
+    );
+    if (ref && body.language !== undefined && body.language !== ref.history.language) {
+      throw new HttpProblem(
+        400,
+        "session_language",
+        `Session ${ref.history.id} runs ${ref.history.language}, not ${body.language}`,
+      );
+    }
+    return ref;
+  }
+
+  /** A run's final answer: a session program's says how its session goes on. */
+  #final(
+    run: StepRun,
+    end: Extract<Stop, { kind: "end" }>,
+    ref: StepSessionRef | undefined,
+    body: ExecuteCodeStepRequest,
+  ): Promise<ExecuteCodeStepResult> | ExecuteCodeStepResult {
+    const session = this.#sessionOf.get(run);
+    if (!ref || !session) return end.result as ExecuteCodeStepResult;
+    const record = {
+      code: body.code,
+      tools: body.tool_names,
+      ...(body.modules && Object.keys(body.modules).length > 0 ? { modules: body.modules } : {}),
+      determinism: run.determinism,
+      records: Object.fromEntries(run.records),
+    };
+    return this.#sessions!.answer(
+      session,
+      ref.history,
+      record,
+      end.result,
+      run.kept,
+      describeEnd(end.reason),
+    );
+  }
+
   async #decode(token: string): Promise<StepState> {
     try {
       return await this.#options.codec.decode(token, {
@@ -311,9 +421,7 @@ export class StepService {
         maxAgeMs: this.#options.stateMaxAgeMs,
       });
     } catch (error) {
-      if (!(error instanceof StateTokenError)) throw error;
-      const status = error.reason === "too_large" ? 413 : 400;
-      throw new HttpProblem(status, `state_${error.reason}`, error.message);
+      throw error instanceof StateTokenError ? stateProblem(error) : error;
     }
   }
 
