@@ -12,7 +12,8 @@
  *   charged until it ends; each later program takes only an execution slot.
  * - Sessions of the step API (`step_session.ts`) count against the same bound, but are never
  *   found by id: an idle one is found by the `live` id of the session state issued at its last
- *   program's end, and taken by one request at most (a fork rebuilds).
+ *   program's end, and taken by one request at most (a fork rebuilds). Their idle realms are
+ *   a cache: at the bound, the oldest one ends to make room for a new session.
  *
  * @module
  */
@@ -224,7 +225,15 @@ export class SessionService {
   }
 
   #checkRoom(): void {
-    if (this.#sessions.size + this.#steps.size + this.#opening >= this.#options.maxSessions) {
+    const full = () =>
+      this.#sessions.size + this.#steps.size + this.#opening >= this.#options.maxSessions;
+    // A step session's idle realm is a cache (its state rebuilds it): the oldest makes room.
+    if (full()) {
+      const idle = [...this.#steps].filter((session) => session.idle)
+        .sort((a, b) => a.idleSince - b.idleSince)[0];
+      idle?.close({ code: "session_evicted", detail: "the server needed room for a new session" });
+    }
+    if (full()) {
       throw new HttpProblem(
         503,
         "too_many_sessions",

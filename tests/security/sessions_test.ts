@@ -188,10 +188,23 @@ Deno.test("the step API runs a session's program in a session, never outside it,
     strictEqual(response.headers.get("x-progtc-session"), result.session_id);
     ok(result.session_state.startsWith("s1."));
   }
-  // Two idle step sessions are open: a third is refused, and so is a streaming one.
+  // Two idle step sessions are open: they are a cache (their states rebuild them), so a third
+  // session of either API ends the oldest instead of being refused.
   const third = await step({ session: "new" });
-  strictEqual(third.status, 503);
-  strictEqual((await third.json()).code, "too_many_sessions");
+  strictEqual(third.status, 200);
+  const streaming = server.client.session();
+  strictEqual((await streaming.executeCode({ code: "1", tools: {} })).type, "success");
+  // A paused step session program holds its session: with it and the streaming one open, a
+  // new session is refused.
+  const paused = await step({
+    session: "new",
+    code: `import { a } from "tools"; await a();`,
+    tool_names: ["a"],
+  });
+  strictEqual((await paused.json()).type, "tool_call");
+  const refusedStep = await step({ session: "new" });
+  strictEqual(refusedStep.status, 503);
+  strictEqual((await refusedStep.json()).code, "too_many_sessions");
   await refused(server.client.session(), 503, "too_many_sessions");
   await assertStillServes(server);
 });
