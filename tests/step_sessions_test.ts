@@ -4,7 +4,8 @@
  * state on a second server with the same secret, and on the first after a restart, with the same
  * output; a program paused mid-batch on one server finishes on another; a forked state gives
  * each branch its own continuation; a state whose programs no longer replay as recorded is
- * refused with `session_rebuild_failed`.
+ * refused with `session_rebuild_failed`; a program past a limit (its timeout,
+ * `--max-session-programs`) ends the session.
  *
  * @module
  */
@@ -202,3 +203,35 @@ for (const language of ["typescript", "python"] as const) {
     );
   });
 }
+
+Deno.test("a step session program past its timeout ends the session: no state, and the client says so", async () => {
+  await using t = await startServer({ codeExecutionTimeoutMs: 1000 });
+  const session = t.client.session({ api: "step" });
+  succeeded(await session.executeCode({ code: "const kept = 1;", tools: {} }), "");
+  const spun = await session.executeCode({ code: "for (;;) {}", tools: {} });
+  strictEqual(spun.type, "timeout_error");
+  strictEqual(spun.session_ended, true);
+  strictEqual("session_state" in spun, false);
+  match(spun.stderr, /\[progtc: session \w+ ended with this program \(timeout\)/);
+  ok(session.ended);
+  strictEqual(session.state, undefined);
+});
+
+Deno.test("--max-session-programs: the program past it ends the session; a longer state is not rebuilt", async () => {
+  await using a = await startServer({ stateSecret: SECRET, maxSessionPrograms: 2 });
+  await using b = await startServer({ stateSecret: SECRET, maxSessionPrograms: 1 });
+  const session = a.client.session({ api: "step" });
+  succeeded(await session.executeCode({ code: "let n = 1;", tools: {} }), "");
+  succeeded(await session.executeCode({ code: "n += 1;", tools: {} }), "");
+  const two = session.state!;
+  const third = await session.executeCode({ code: "console.log(n);", tools: {} });
+  succeeded({ ...third, stderr: "" }, "2\n");
+  strictEqual(third.session_ended, true);
+  match(third.stderr, /more than --max-session-programs 2/);
+  const error = await b.client.session({ api: "step", state: two })
+    .executeCode({ code: "console.log(n);", tools: {} })
+    .then(() => undefined, (e: unknown) => e);
+  ok(error instanceof ProgtcHttpError, String(error));
+  deepStrictEqual([error.status, error.code], [409, "session_rebuild_failed"]);
+  match(error.message, /its 2 programs are more than this server replays/);
+});
