@@ -53,7 +53,7 @@ import {
 import { canonicalJson, record, StepRun, stepToolCall, type Stop, untilStop } from "./step_run.ts";
 import type { Session } from "./session.ts";
 import type { SessionRequest } from "./sessions.ts";
-import type { StepSessionRef, StepSessions } from "./step_session.ts";
+import { programRecord, type StepSessionRef, type StepSessions } from "./step_session.ts";
 
 /** What the step service needs from its application. */
 export interface StepServiceOptions {
@@ -219,35 +219,13 @@ export class StepService {
       if (results.length > 0) {
         pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
       }
-      const code = ref ? await this.#sessions!.source(body.code, language) : body.code;
-      const admitted = ref
-        ? await this.#sessions!.admit(previous ? { history: ref.history } : ref, parent)
-        : undefined;
-      sessionMode = admitted ? `, session ${admitted.mode}` : "";
-      const lease = admitted ?? await this.#options.admission.admit(language, parent);
-      run = new StepRun(lease, {
-        session: previous?.session ?? newId(),
-        program,
-        records,
-        determinism,
-        toolNames: body.tool_names,
-        limits: this.#options.limits,
-        maxAnswerBytes: this.#options.maxAnswerBytes,
-        budget: this.#options.budget,
-        ...(admitted
-          ? { ended: (kept, reason) => admitted.session.after(kept, describeEnd(reason)) }
-          : {}),
-      });
-      if (admitted) this.#sessionOf.set(run, admitted.session);
-      run.start(
-        runMessage(language, code, body.tool_names, {
-          ...this.#options.limits,
-          reportIdle: true,
-          returnValue: body.return_value,
-          modules: body.modules,
-          session: admitted !== undefined,
-        }),
+      const fresh = await this.#newRun(
+        body,
+        { previous, ref, language, program, records },
+        parent,
       );
+      run = fresh.run;
+      sessionMode = fresh.sessionMode;
     }
 
     this.#active.add(run);
@@ -266,20 +244,14 @@ export class StepService {
       mode,
       duration_ms: Number(ms),
       sandbox_pid: run.sandbox.pid,
+      ...(ref ? { session_id: ref.history.id } : {}),
     };
+    const where = `sandbox ${run.sandbox.pid}${ref ? `, session ${ref.history.id}` : ""}`;
     if (stop.kind === "end") {
       const why = describeEnd(stop.reason);
       this.#options.logger.info(
-        `step ${run.session} #${step} ${stop.result.type} (${mode}${sessionMode}, ${why}) ${ms} ms, sandbox ${run.sandbox.pid}${
-          ref ? `, session ${ref.history.id}` : ""
-        }`,
-        {
-          ...fields,
-          outcome: stop.result.type,
-          why,
-          end: stop.reason.code,
-          ...(ref ? { session_id: ref.history.id } : {}),
-        },
+        `step ${run.session} #${step} ${stop.result.type} (${mode}${sessionMode}, ${why}) ${ms} ms, ${where}`,
+        { ...fields, outcome: stop.result.type, why, end: stop.reason.code },
       );
       return { result: await this.#final(run, stop, ref, body), session: run.session };
     }
@@ -312,15 +284,8 @@ export class StepService {
     run.answered();
     this.#hold(run, hold, step);
     this.#options.logger.info(
-      `step ${run.session} #${step} tool_call (${mode}${sessionMode}) ${ms} ms, ${stop.calls.length} calls, sandbox ${run.sandbox.pid}${
-        ref ? `, session ${ref.history.id}` : ""
-      }`,
-      {
-        ...fields,
-        outcome: "tool_call",
-        tool_calls: stop.calls.length,
-        ...(ref ? { session_id: ref.history.id } : {}),
-      },
+      `step ${run.session} #${step} tool_call (${mode}${sessionMode}) ${ms} ms, ${stop.calls.length} calls, ${where}`,
+      { ...fields, outcome: "tool_call", tool_calls: stop.calls.length },
     );
     return {
       result: {
@@ -357,9 +322,54 @@ export class StepService {
   }
 
   /**
-   * The session of a step's program: fixed by its first step (`session`, `session_state`),
-   * carried by its states. Throws a problem for a session the request may not run in.
+   * Starts the request's program from the start (a first step, or a replay): in a sandbox of
+   * its own, or in its session's realm, kept or rebuilt.
    */
+  async #newRun(
+    body: ExecuteCodeStepRequest,
+    from: {
+      previous: StepState | undefined;
+      ref: StepSessionRef | undefined;
+      language: Language;
+      program: string;
+      records: Map<string, StepRecord>;
+    },
+    parent: Context,
+  ): Promise<{ run: StepRun; sessionMode: string }> {
+    const { previous, ref, language } = from;
+    const code = ref ? await this.#sessions!.source(body.code, language) : body.code;
+    // A replay of a session's program needs a realm at the history before it: rebuilt.
+    const admitted = ref
+      ? await this.#sessions!.admit(previous ? { history: ref.history } : ref, parent)
+      : undefined;
+    const lease = admitted ?? await this.#options.admission.admit(language, parent);
+    const run = new StepRun(lease, {
+      session: previous?.session ?? newId(),
+      program: from.program,
+      records: from.records,
+      determinism: previous?.determinism ?? body.determinism ?? "strict",
+      toolNames: body.tool_names,
+      limits: this.#options.limits,
+      maxAnswerBytes: this.#options.maxAnswerBytes,
+      budget: this.#options.budget,
+      ...(admitted
+        ? { ended: (kept, reason) => admitted.session.after(kept, describeEnd(reason)) }
+        : {}),
+    });
+    if (admitted) this.#sessionOf.set(run, admitted.session);
+    run.start(
+      runMessage(language, code, body.tool_names, {
+        ...this.#options.limits,
+        reportIdle: true,
+        returnValue: body.return_value,
+        modules: body.modules,
+        session: admitted !== undefined,
+      }),
+    );
+    return { run, sessionMode: admitted ? `, session ${admitted.mode}` : "" };
+  }
+
+  /** The session of a step's program (fixed by its first step, carried by its states). */
   async #sessionRef(
     body: ExecuteCodeStepRequest,
     previous: StepState | undefined,
@@ -369,23 +379,10 @@ export class StepService {
       ? previous.ses !== undefined
       : session !== undefined || body.session_state !== undefined;
     if (!named) return undefined;
-    const sessions = this.#sessions;
-    if (!sessions) {
+    if (!this.#sessions) {
       throw new HttpProblem(400, "invalid_session", "This server does not keep sessions");
     }
-    const ref = previous?.ses ? { history: previous.ses } : await sessions.open(
-      session,
-      body.session_state,
-      body.language ?? this.#options.language,
-    );
-    if (ref && body.language !== undefined && body.language !== ref.history.language) {
-      throw new HttpProblem(
-        400,
-        "session_language",
-        `Session ${ref.history.id} runs ${ref.history.language}, not ${body.language}`,
-      );
-    }
-    return ref;
+    return await this.#sessions.ref(body, previous?.ses, session, this.#options.language);
   }
 
   /** A run's final answer: a session program's says how its session goes on. */
@@ -397,21 +394,11 @@ export class StepService {
   ): Promise<ExecuteCodeStepResult> | ExecuteCodeStepResult {
     const session = this.#sessionOf.get(run);
     if (!ref || !session) return end.result as ExecuteCodeStepResult;
-    const record = {
-      code: body.code,
-      tools: body.tool_names,
-      ...(body.modules && Object.keys(body.modules).length > 0 ? { modules: body.modules } : {}),
-      determinism: run.determinism,
-      records: Object.fromEntries(run.records),
-    };
-    return this.#sessions!.answer(
-      session,
-      ref.history,
-      record,
-      end.result,
-      run.kept,
-      describeEnd(end.reason),
-    );
+    return this.#sessions!.answer(session, ref.history, programRecord(body, run), {
+      result: end.result,
+      kept: run.kept,
+      why: describeEnd(end.reason),
+    });
   }
 
   async #decode(token: string): Promise<StepState> {

@@ -20,7 +20,7 @@
  * @module
  */
 import type { Context } from "@opentelemetry/api";
-import type { ExecuteCodeStepResult, Language } from "../protocol.ts";
+import type { ExecuteCodeStepRequest, ExecuteCodeStepResult, Language } from "../protocol.ts";
 import { newId } from "../protocol.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import type { ExecutionEnd } from "./execution.ts";
@@ -33,6 +33,7 @@ import { loadSessionParser, sessionSource, SessionSourceError } from "./session_
 import type { SessionHistory, SessionProgramRecord } from "./session_state.ts";
 import type { SessionRequest, SessionService, StepSessionProgram } from "./sessions.ts";
 import { type StateCodec, stateProblem, StateTokenError } from "./state_token.ts";
+import type { StepRun } from "./step_run.ts";
 
 /** Options of {@linkcode StepSessions}. */
 export interface StepSessionsOptions {
@@ -67,6 +68,29 @@ export class StepSessions {
 
   constructor(options: StepSessionsOptions) {
     this.#options = options;
+  }
+
+  /**
+   * The session a step's program runs in: the one its pause state carries (`carried`), or for
+   * a first step the one it names (see {@linkcode StepSessions.open}). Throws a problem.
+   */
+  async ref(
+    body: ExecuteCodeStepRequest,
+    carried: SessionHistory | undefined,
+    session: SessionRequest | undefined,
+    fallback: Language,
+  ): Promise<StepSessionRef | undefined> {
+    const ref = carried
+      ? { history: carried }
+      : await this.open(session, body.session_state, body.language ?? fallback);
+    if (ref && body.language !== undefined && body.language !== ref.history.language) {
+      throw new HttpProblem(
+        400,
+        "session_language",
+        `Session ${ref.history.id} runs ${ref.history.language}, not ${body.language}`,
+      );
+    }
+    return ref;
   }
 
   /**
@@ -197,9 +221,7 @@ export class StepSessions {
     session: Session,
     history: SessionHistory,
     program: SessionProgramRecord,
-    result: ExecutionEnd,
-    kept: boolean,
-    why: string,
+    { result, kept, why }: { result: ExecutionEnd; kept: boolean; why: string },
   ): Promise<ExecuteCodeStepResult> {
     const frame = { ...result, session_id: session.id };
     const { maxPrograms, maxStateBytes } = this.#options;
@@ -231,4 +253,18 @@ export class StepSessions {
         `what its programs defined is gone]\n`,
     } as ExecuteCodeStepResult;
   }
+}
+
+/** What a session state records of a program that ended: what replaying it needs. */
+export function programRecord(
+  body: ExecuteCodeStepRequest,
+  run: Pick<StepRun, "determinism" | "records">,
+): SessionProgramRecord {
+  return {
+    code: body.code,
+    tools: body.tool_names,
+    ...(body.modules && Object.keys(body.modules).length > 0 ? { modules: body.modules } : {}),
+    determinism: run.determinism,
+    records: Object.fromEntries(run.records),
+  };
 }
