@@ -235,3 +235,26 @@ Deno.test("--max-session-programs: the program past it ends the session; a longe
   deepStrictEqual([error.status, error.code], [409, "session_rebuild_failed"]);
   match(error.message, /its 2 programs are more than this server replays/);
 });
+
+Deno.test("a session program that ends in determinism_error ends its session", async () => {
+  await using t = await startServer();
+  const session = t.client.session({ api: "step" });
+  succeeded(await session.executeCode({ code: "const kept = 1;", tools: {} }), "");
+  const toolNames = ["add"];
+  const code = `import { add } from "tools"; console.log(await add(1, 1));`;
+  const paused = await t.client.executeCodeStep({ code, toolNames, sessionState: session.state! });
+  strictEqual(paused.type, "tool_call");
+  if (paused.type !== "tool_call") return;
+  // The next step sends an edited program whose call differs from the record: it replays.
+  const edited = await t.client.executeCodeStep({
+    code: code.replace("add(1, 1)", "add(2, 2)"),
+    toolNames,
+    state: paused.state,
+    toolResults: [2],
+  });
+  strictEqual(edited.type, "determinism_error");
+  if (edited.type !== "determinism_error") return;
+  strictEqual(edited.session_ended, true);
+  strictEqual("session_state" in edited, false);
+  match(edited.stderr, /ended with this program \(it broke the determinism rule\)/);
+});
