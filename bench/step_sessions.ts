@@ -6,14 +6,17 @@
  * Each round builds a session of `L` programs on server A (not measured; each program defines a
  * value from one tool call), then runs the session's next program (one tool call, two steps)
  * from the same session state on B, which does not hold the session and rebuilds it by replaying
- * the `L` programs, and then on A, which holds its realm. Wall time of the next program (all its
- * steps), p50 over the rounds, for `L` = 1, 4, 16.
+ * the `L` programs, and then on A, which holds its realm; and, as the floor of a new realm, the
+ * same program outside any session on B. Each measurement starts once the server's tree is
+ * quiet (a new realm's worker is then a warm spare). Wall time of the program (all its steps),
+ * p50 over the rounds, for `L` = 1, 4, 16.
  *
  * @module
  */
 import { type Endpoint, step } from "./_client.ts";
+import type { Server } from "./_servers.ts";
 import { median, ms } from "./_lib.ts";
-import { startOurs } from "./_servers.ts";
+import { settle, startOurs } from "./_servers.ts";
 import type { Ctx, Section } from "./main.ts";
 
 type Language = "typescript" | "python";
@@ -28,19 +31,28 @@ const NEXT: Record<Language, string> = {
   typescript: `import { add } from "tools";\nconsole.log(await add(v0, 0));`,
   python: `from tools import add\nprint(await add(v0, 0))`,
 };
+/** The same program outside a session: it defines what it uses. */
+const FRESH: Record<Language, string> = {
+  typescript: `import { add } from "tools";\nconst v0 = 1;\nconsole.log(await add(v0, 0));`,
+  python: `from tools import add\nv0 = 1\nprint(await add(v0, 0))`,
+};
 
 /** Runs one program of a session step by step; its wall time, output and next state. */
 async function program(
   endpoint: Endpoint,
   language: Language,
   code: string,
-  session: { state: string } | "new",
+  session: { state: string } | "new" | "none",
 ): Promise<{ ms: number; stdout: string; state: string }> {
   const base = { code, tool_names: ["add"], language };
   const started = performance.now();
   let answer = await step(endpoint, {
     ...base,
-    ...(session === "new" ? { session: "new" } : { session_state: session.state }),
+    ...(session === "none"
+      ? {}
+      : session === "new"
+      ? { session: "new" }
+      : { session_state: session.state }),
   });
   while (answer.type === "tool_call") {
     const calls = answer.tool_calls as { args: number[] }[];
@@ -51,35 +63,49 @@ async function program(
     });
   }
   const elapsed = performance.now() - started;
-  if (answer.type !== "success" || typeof answer.session_state !== "string") {
+  const state = answer.session_state;
+  if (answer.type !== "success" || (session !== "none" && typeof state !== "string")) {
     throw new Error(`${language} session program: ${JSON.stringify(answer).slice(0, 300)}`);
   }
-  return { ms: elapsed, stdout: String(answer.stdout), state: answer.session_state };
+  return { ms: elapsed, stdout: String(answer.stdout), state: String(state) };
 }
 
 /** `rounds` sessions of `length` programs: the next program's p50 where held and where rebuilt. */
 async function rebuildVsHeld(
-  a: Endpoint,
-  b: Endpoint,
+  a: Server,
+  b: Server,
   language: Language,
   length: number,
   rounds: number,
 ) {
-  const held: number[] = [];
-  const rebuilt: number[] = [];
+  const samples = { fresh: [] as number[], held: [] as number[], rebuilt: [] as number[] };
+  const measure = async (
+    server: Server,
+    kind: keyof typeof samples,
+    code: string,
+    session: { state: string } | "none",
+  ) => {
+    await settle(server, 200, 3000);
+    const next = await program(server, language, code, session);
+    if (next.stdout !== "1\n") throw new Error(`${language}: printed ${next.stdout}`);
+    samples[kind].push(next.ms);
+  };
   for (let round = 0; round < rounds; round++) {
-    let session: { state: string } | "new" = "new";
-    for (let i = 0; i < length; i++) {
-      session = { state: (await program(a, language, DEFINE[language](i), session)).state };
+    let state = (await program(a, language, DEFINE[language](0), "new")).state;
+    for (let i = 1; i < length; i++) {
+      state = (await program(a, language, DEFINE[language](i), { state })).state;
     }
-    // B first: it rebuilds from the state, and leaves A's realm for A.
-    for (const [endpoint, samples] of [[b, rebuilt], [a, held]] as const) {
-      const next = await program(endpoint, language, NEXT[language], session);
-      if (next.stdout !== "1\n") throw new Error(`${language}: printed ${next.stdout}`);
-      samples.push(next.ms);
-    }
+    const session = { state };
+    await measure(b, "fresh", FRESH[language], "none");
+    // B before A: B rebuilds from the state, and leaves A's realm for A.
+    await measure(b, "rebuilt", NEXT[language], session);
+    await measure(a, "held", NEXT[language], session);
   }
-  return { held: median(held), rebuilt: median(rebuilt) };
+  return {
+    fresh: median(samples.fresh),
+    held: median(samples.held),
+    rebuilt: median(samples.rebuilt),
+  };
 }
 
 /** The section. */
@@ -99,10 +125,11 @@ export async function stepSessions(ctx: Ctx): Promise<Section> {
       rows.push([
         language,
         String(length),
+        ms(r.fresh),
         ms(r.held),
         ms(r.rebuilt),
-        ms(r.rebuilt - r.held),
-        ms((r.rebuilt - r.held) / length),
+        ms(r.rebuilt - r.fresh),
+        ms((r.rebuilt - r.fresh) / length),
       ]);
     }
   }
@@ -112,22 +139,25 @@ export async function stepSessions(ctx: Ctx): Promise<Section> {
       "the same session state on a server that holds the session's realm, and on a second " +
       "server with the same --state-secret, which rebuilds it by replaying the session's " +
       "programs (each defined a value from one tool call) with their recorded results. Wall " +
-      "time of the whole program, p50 over rounds; one client, the defaults.",
+      "time of the whole program, p50 over rounds; one client, the defaults. `no session`: the " +
+      "same program outside any session on the second server (the floor of a new realm).",
     tables: [{
       head: [
         "language",
         "programs in session",
+        "no session p50",
         "held p50",
         "rebuilt p50",
-        "rebuild cost",
+        "rebuilt − no session",
         "per program replayed",
       ],
       rows,
     }],
     notes: [
-      "A rebuild opens a fresh session realm and runs each recorded program again in it, its " +
-      "calls answered from the state: it costs about what running the programs cost, without " +
-      "the round trips of their tool calls, and grows linearly with the session's length.",
+      "A rebuild opens a new session realm (what `no session` pays too) and runs each recorded " +
+      "program again in it, its calls answered from the state: the replay costs about what " +
+      "running the programs did, without the round trips of their tool calls, and grows " +
+      "linearly with the session's length.",
       "The server that holds the realm pays none of it: the state names its kept realm.",
     ],
   };
