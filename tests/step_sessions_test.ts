@@ -13,11 +13,12 @@ import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import {
   type ExecuteCodeResult,
   type Language,
+  ProgtcClient,
   ProgtcHttpError,
   runStepToolCalls,
   type StepSessionResult,
 } from "../client/mod.ts";
-import { startServer, type TestServer } from "./_helpers.ts";
+import { API_KEY, startServer, type TestServer } from "./_helpers.ts";
 
 const SECRET = "step-sessions-shared-secret";
 const add = (a: number, b: number) => a + b;
@@ -257,4 +258,26 @@ Deno.test("a session program that ends in determinism_error ends its session", a
   strictEqual(edited.session_ended, true);
   strictEqual("session_state" in edited, false);
   match(edited.stderr, /ended with this program \(it broke the determinism rule\)/);
+});
+
+Deno.test("a step session behind a round-robin balancer (each request to the other server) gives the same outputs", async () => {
+  await using a = await server("typescript");
+  await using b = await server("typescript");
+  const urls = [a.url, b.url];
+  let next = 0;
+  const client = new ProgtcClient({
+    baseUrl: "http://balancer",
+    apiKey: API_KEY,
+    fetch: (input, init) =>
+      fetch(String(input).replace("http://balancer", urls[next++ % urls.length]!), init),
+  });
+  const session = client.session({ api: "step" });
+  const [first, second] = PROGRAMS.typescript;
+  succeeded(await session.executeCode({ code: first, tools }), "defined 42\n");
+  succeeded(await session.executeCode({ code: second, tools }), SECOND_STDOUT);
+  succeeded(
+    await session.executeCode({ code: `console.log(hits, greet("bo"));`, tools: {} }),
+    "1 hello bo 42\n",
+  );
+  ok(rebuilt(a) + rebuilt(b) >= 2, [...a.logs, ...b.logs].join("\n"));
 });
