@@ -119,8 +119,16 @@ export interface ExecuteCodeStepRequest {
   tool_errors?: StepToolError[] | undefined;
   /** Extension: put the program's return value in the final answer as `value`. */
   return_value?: boolean | undefined;
-  /** Sessions run on `/execute-code` only: a step request that names one is refused. */
+  /**
+   * Extension, on a program's first step: open a session (`"new"`, `"new:<id>"`; also the
+   * `X-Progtc-Session` header). A session's next program sends `session_state` instead.
+   */
   session?: string | undefined;
+  /**
+   * Extension, on a program's first step: run in the session this state records (the
+   * `session_state` of its last program's answer). Any server that shares the key can run it.
+   */
+  session_state?: string | undefined;
 }
 
 // ─── server → client ────────────────────────────────────────────────────────────────────────
@@ -171,6 +179,11 @@ export interface ExecuteCodeResult {
    * what it defined is gone, and the session's next program is refused (`session_ended`).
    */
   session_ended?: boolean;
+  /**
+   * Extension, step API: the session's state after this program, to send with the session's
+   * next program (absent when the program ended the session).
+   */
+  session_state?: string;
 }
 
 /** Extension frame (`stream_output: true`): text the program printed. */
@@ -210,6 +223,10 @@ export interface DeterminismError {
   stdout: string;
   /** Its stderr, then which call differed. */
   stderr: string;
+  /** Extension: the session the program ran in; such a program ends its session. */
+  session_id?: string;
+  /** Extension: always `true` in a session. */
+  session_ended?: boolean;
 }
 
 /** Answer of `POST /execute-code-step`. */
@@ -264,6 +281,7 @@ export type ProblemCode =
   | "session_evicted"
   | "session_ended"
   | "too_many_sessions"
+  | "session_rebuild_failed"
   | "internal";
 
 /** Returns the id format the reference uses: 32 lowercase hex characters.

@@ -31,6 +31,7 @@ import { sseReader } from "./sse_reader.ts";
 import { mcpTokens } from "./mcp_tokens.ts";
 import { capacity } from "./capacity.ts";
 import { sessions } from "./sessions.ts";
+import { stepSessions } from "./step_sessions.ts";
 
 /** What a section reports. */
 export interface Section {
@@ -75,6 +76,7 @@ const SECTIONS: { name: string; run: (ctx: Ctx) => Promise<Section> }[] = [
   { name: "capacity", run: capacity },
   { name: "step_api", run: stepApi },
   { name: "sessions", run: sessions },
+  { name: "step_sessions", run: stepSessions },
   { name: "load_test", run: loadTest },
   { name: "idle_memory", run: idleMemory },
   { name: "sse_reader", run: sseReader },

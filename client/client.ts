@@ -18,6 +18,7 @@ import type {
 import { ProgtcConnectionError, ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
 import { readEvents } from "./sse.ts";
 import { ProgtcSession, type SessionOptions } from "./session.ts";
+import { ProgtcStepSession, type StepSessionOptions } from "./step_session.ts";
 import { runTool, type Tool } from "./tools.ts";
 
 export type { ToolHandler } from "./tools.ts";
@@ -93,6 +94,13 @@ export interface ExecuteCodeStepOptions {
   returnValue?: boolean;
   /** Aborts the request. */
   signal?: AbortSignal;
+  /**
+   * On a program's first step: open a session, `"new"` or `"new:<id>"` (what
+   * {@linkcode ProgtcClient.session} with `api: "step"` sends for you).
+   */
+  session?: string;
+  /** On a program's first step: run in the session this `session_state` records. */
+  sessionState?: string;
 }
 
 /**
@@ -206,7 +214,29 @@ export class ProgtcClient {
    * console.log((await session.executeCode({ code: "print(len(rows))", tools: {} })).stdout);
    * ```
    */
-  session(options: SessionOptions = {}): ProgtcSession {
+  session(options?: SessionOptions & { api?: "stream" }): ProgtcSession;
+  /**
+   * A session over the step API: each program runs step by step, and the session lives in
+   * the signed `session_state` the client carries between programs, so any server that shares
+   * the key can continue it. Pass `state` to continue a session kept from before.
+   *
+   * @example
+   * ```ts ignore
+   * import { ProgtcClient } from "./client.ts";
+   * const client = new ProgtcClient({ baseUrl: "http://127.0.0.1:8000", apiKey: "secret" });
+   * const session = client.session({ api: "step", language: "python" });
+   * await session.executeCode({ code: "rows = [1, 2, 3]", tools: {} });
+   * const later = client.session({ api: "step", state: session.state! });
+   * console.log((await later.executeCode({ code: "print(len(rows))", tools: {} })).stdout);
+   * ```
+   */
+  session(options: StepSessionOptions): ProgtcStepSession;
+  session(
+    options: (SessionOptions & { api?: "stream" }) | StepSessionOptions = {},
+  ): ProgtcSession | ProgtcStepSession {
+    if (options.api === "step") {
+      return new ProgtcStepSession((step) => this.executeCodeStep(step), options);
+    }
     return new ProgtcSession((program, headers) => this.#execute(program, headers), options);
   }
 
@@ -291,6 +321,8 @@ export class ProgtcClient {
     if (options.language) body.language = options.language;
     if (options.determinism) body.determinism = options.determinism;
     if (options.returnValue) body.return_value = true;
+    if (options.session !== undefined) body.session = options.session;
+    if (options.sessionState !== undefined) body.session_state = options.sessionState;
     const response = await this.#post("/execute-code-step", body, options.signal);
     if (!response.ok) throw await ProgtcHttpError.from(response);
     return parseStepResult(await response.json());

@@ -32,6 +32,12 @@ export {
 export { ProgtcConnectionError, ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
 export { ProgtcSession, type SessionOptions, type SessionProgramOptions } from "./session.ts";
 export {
+  ProgtcStepSession,
+  type StepSessionOptions,
+  type StepSessionProgramOptions,
+  type StepSessionResult,
+} from "./step_session.ts";
+export {
   type DefinedTool,
   defineTool,
   type InferInput,

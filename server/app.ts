@@ -21,6 +21,7 @@ import { HttpProblem, problemResponse } from "./problem.ts";
 import { StateCodec } from "./state_token.ts";
 import { parseSession, SessionService } from "./sessions.ts";
 import { StepService } from "./step.ts";
+import { StepSessions } from "./step_session.ts";
 import { StreamService } from "./stream.ts";
 import { instruments, observeGauges, requestContext } from "./telemetry.ts";
 
@@ -89,8 +90,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const parser = new JsonParser();
   const bodyLimits = { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs };
 
+  const codec = await StateCodec.create(config.stateSecret);
   const steps = new StepService({
-    codec: await StateCodec.create(config.stateSecret),
+    codec,
     admission,
     limits,
     language: config.language,
@@ -100,6 +102,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     maxPaused: config.maxPaused,
     maxAnswerBytes: config.maxStepAnswerBytes,
     budget: held,
+    checkModules: (modules, language) => checkModules(modules, language),
     logger,
   });
   // After the step service: paused step executions give memory back before idle sessions.
@@ -111,6 +114,20 @@ export async function createApp(options: AppOptions): Promise<App> {
       logger,
     })
     : undefined;
+  if (sessions) {
+    steps.useSessions(
+      new StepSessions({
+        sessions,
+        codec,
+        limits,
+        budget: held,
+        maxStateBytes: config.maxStateBytes,
+        stateMaxAgeMs: config.stateMaxAgeMs,
+        maxPrograms: config.maxSessionPrograms,
+        logger,
+      }),
+    );
+  }
   const stream = new StreamService({
     admission,
     ...(sessions ? { sessions } : {}),
@@ -181,23 +198,24 @@ export async function createApp(options: AppOptions): Promise<App> {
   if (endpoints.has("step")) {
     routes["/execute-code-step"] = async (request) => {
       const { body, bytes } = await readJson(request, "step", bodyLimits, parser);
-      if (body.session !== undefined || request.headers.has("x-progtc-session")) {
-        throw new HttpProblem(
-          400,
-          "invalid_session",
-          "The step API does not run sessions: run a session's programs with /execute-code",
-        );
-      }
       body.language ??= headerLanguage(request.headers);
       checkSize(body.code, body.modules);
-      await checkModules(body.modules, body.language ?? config.language);
+      const named = body.session ?? request.headers.get("x-progtc-session") ?? undefined;
+      // Modules are checked by the service, once it knows the language (a session's).
       const { result, session } = await steps.step(
         body,
         bytes,
         request.signal,
         requestContext(request.headers),
+        named === undefined ? undefined : parseSession(named),
       );
-      return Response.json(result, { headers: { "x-progtc-execution-id": session } });
+      const sessionId = "session_id" in result ? result.session_id : undefined;
+      return Response.json(result, {
+        headers: {
+          "x-progtc-execution-id": session,
+          ...(sessionId ? { "x-progtc-session": sessionId } : {}),
+        },
+      });
     };
   }
 

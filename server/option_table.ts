@@ -429,6 +429,13 @@ export const OPTIONS: OptionTable = {
       default: 300 * SECOND,
       help: "How long a session waits for its next program before it ends",
     }),
+    maxSessionPrograms: option({
+      flag: "max-session-programs",
+      kind: count(1, 10_000),
+      default: 64,
+      help: "Programs a step API session may run (its state records each; rebuilding it on " +
+        "another instance replays them all)",
+    }),
   }),
   ...section("hosts", {
     hostMaxRuns: option({

@@ -306,6 +306,13 @@ export interface Settings {
    */
   sessionIdleTimeoutMs?: number;
   /**
+   * Programs a step API session may run (its state records each; rebuilding it on another instance
+   * replays them all). Allowed: a whole number from 1 to 10000. Command line:
+   * `--max-session-programs <n>`, or `PROGTC_MAX_SESSION_PROGRAMS`.
+   * @default {64}
+   */
+  maxSessionPrograms?: number;
+  /**
    * Programs per host before it is retired; 1: a new process for every program. Allowed: a whole
    * number of at least 1. Command line: `--host-max-runs <n>`, or `PROGTC_HOST_MAX_RUNS`.
    * @default {1000}
@@ -392,6 +399,7 @@ export interface OptionValues {
   maxPaused: number;
   maxSessions: number;
   sessionIdleTimeoutMs: number;
+  maxSessionPrograms: number;
   hostMaxRuns: number;
   hostMaxAgeMs: number;
   hostIdleTimeoutMs: number;

@@ -77,4 +77,5 @@ export const ExecuteCodeStepRequestSchema: z.ZodType<ExecuteCodeStepRequest> = z
   tool_errors: z.array(StepToolErrorSchema).optional(),
   return_value: z.boolean().optional(),
   session: z.string().max(132).optional(),
+  session_state: z.string().optional(),
 });

@@ -10,6 +10,10 @@
  *   (the last {@linkcode ENDED_MEMORY}), `unknown_session` (404) otherwise.
  * - A session is admitted like an execution (a slot, memory, a sandbox); its memory stays
  *   charged until it ends; each later program takes only an execution slot.
+ * - Sessions of the step API (`step_session.ts`) count against the same bound, but are never
+ *   found by id: an idle one is found by the `live` id of the session state issued at its last
+ *   program's end, and taken by one request at most (a fork rebuilds). Their idle realms are
+ *   a cache: at the bound, the oldest one ends to make room for a new session.
  *
  * @module
  */
@@ -68,10 +72,19 @@ export interface SessionProgram {
   release(): void;
 }
 
+/** A step session's program, admitted: also the memory its sandbox was charged (0: taken idle). */
+export interface StepSessionProgram extends SessionProgram {
+  memoryBytes: number;
+}
+
 /** Opens, finds and ends sessions. */
 export class SessionService {
   #options: SessionServiceOptions;
   #sessions = new Map<string, Session>();
+  /** Sessions of the step API, running or idle. */
+  #steps = new Set<Session>();
+  /** Idle sessions of the step API, by the `live` id their last session state names. */
+  #live = new Map<string, Session>();
   #ended = new Map<string, SessionEnd>();
   /** Sessions being opened (admitted, not made yet), counted against the limit. */
   #opening = 0;
@@ -81,9 +94,9 @@ export class SessionService {
     options.admission.onReclaim((bytes) => this.#reclaim(bytes));
   }
 
-  /** Sessions open now. */
+  /** Sessions open now (of both APIs). */
   get open(): number {
-    return this.#sessions.size;
+    return this.#sessions.size + this.#steps.size;
   }
 
   /**
@@ -124,9 +137,64 @@ export class SessionService {
     return request.open ? language ?? fallback : this.#find(request.id).language;
   }
 
+  /**
+   * Opens a session for the step API (counted against `maxSessions`, found by no id): a slot,
+   * memory and a sandbox, as {@linkcode SessionService.program} opens one.
+   */
+  async openStep(id: string, language: Language, parent: Context): Promise<StepSessionProgram> {
+    this.#checkRoom();
+    this.#opening++;
+    let lease;
+    try {
+      lease = await this.#options.admission.admit(language, parent);
+    } finally {
+      this.#opening--;
+    }
+    const session = new Session(id, language, lease.sandbox, {
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+      closed: (closed, end) => this.#closed(closed, end),
+    });
+    this.#steps.add(session);
+    return {
+      session,
+      sandbox: lease.sandbox,
+      release: lease.release,
+      memoryBytes: lease.memoryBytes,
+    };
+  }
+
+  /**
+   * A step session whose program ended with its realm kept (idle now): keeps it under a new
+   * `live` id, for the session state that names it. Returns the id.
+   */
+  keepStep(session: Session): string {
+    const live = newId();
+    if (session.idle && this.#steps.has(session)) this.#live.set(live, session);
+    return live;
+  }
+
+  /**
+   * The idle step session kept under `live` for session `id`, taken for its next program (an
+   * execution slot), or undefined when this server does not hold it (then it is rebuilt).
+   */
+  async takeStep(live: string, id: string): Promise<StepSessionProgram | undefined> {
+    const session = this.#live.get(live);
+    if (!session || session.id !== id || !session.idle) return undefined;
+    this.#live.delete(live);
+    session.begin();
+    try {
+      const release = await this.#options.admission.slot();
+      return { session, sandbox: session.sandbox, release, memoryBytes: 0 };
+    } catch (error) {
+      session.abandon();
+      if (session.idle) this.#live.set(live, session);
+      throw error;
+    }
+  }
+
   /** Ends every session (the server stops). */
   close(): void {
-    for (const session of [...this.#sessions.values()]) {
+    for (const session of [...this.#sessions.values(), ...this.#steps]) {
       session.close({ code: "session_ended", detail: "the server stopped" });
     }
   }
@@ -135,14 +203,7 @@ export class SessionService {
     if (this.#sessions.has(id)) {
       throw new HttpProblem(409, "session_exists", `Session ${id} is open`);
     }
-    if (this.#sessions.size + this.#opening >= this.#options.maxSessions) {
-      throw new HttpProblem(
-        503,
-        "too_many_sessions",
-        `The server holds its limit of ${this.#options.maxSessions} sessions`,
-        { "retry-after": "5" },
-      );
-    }
+    this.#checkRoom();
     this.#opening++;
     let lease;
     try {
@@ -163,6 +224,25 @@ export class SessionService {
     return { session, sandbox: lease.sandbox, release: lease.release };
   }
 
+  #checkRoom(): void {
+    const full = () =>
+      this.#sessions.size + this.#steps.size + this.#opening >= this.#options.maxSessions;
+    // A step session's idle realm is a cache (its state rebuilds it): the oldest makes room.
+    if (full()) {
+      const idle = [...this.#steps].filter((session) => session.idle)
+        .sort((a, b) => a.idleSince - b.idleSince)[0];
+      idle?.close({ code: "session_evicted", detail: "the server needed room for a new session" });
+    }
+    if (full()) {
+      throw new HttpProblem(
+        503,
+        "too_many_sessions",
+        `The server holds its limit of ${this.#options.maxSessions} sessions`,
+        { "retry-after": "5" },
+      );
+    }
+  }
+
   #find(id: string): Session {
     const session = this.#sessions.get(id);
     if (session) return session;
@@ -174,9 +254,13 @@ export class SessionService {
   }
 
   #closed(session: Session, end: SessionEnd): void {
-    this.#sessions.delete(session.id);
-    this.#ended.set(session.id, end);
-    if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.keys().next().value!);
+    if (this.#steps.delete(session)) {
+      for (const [live, kept] of this.#live) if (kept === session) this.#live.delete(live);
+    } else {
+      this.#sessions.delete(session.id);
+      this.#ended.set(session.id, end);
+      if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.keys().next().value!);
+    }
     this.#options.logger.info(
       `session ${session.id} ${
         end.code.slice("session_".length)
@@ -187,7 +271,7 @@ export class SessionService {
 
   /** Memory is short: idle sessions end, those idle longest first. */
   #reclaim(bytes: number): number {
-    const idle = [...this.#sessions.values()].filter((session) => session.idle)
+    const idle = [...this.#sessions.values(), ...this.#steps].filter((session) => session.idle)
       .sort((a, b) => a.idleSince - b.idleSince);
     let freed = 0;
     for (const session of idle) {

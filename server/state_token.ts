@@ -3,7 +3,9 @@
  *
  * Format: `p2.<payload>.<signature>`, where `payload` is base64url(deflate-raw(JSON)) and
  * `signature` is base64url(HMAC-SHA256(key, "p2." + payload)). (`p1` tokens, which recorded
- * calls by position, are refused as `malformed`.)
+ * calls by position, are refused as `malformed`.) A session's state (`session_state.ts`) is
+ * sealed the same way under its own kind, `s1`: the kind is signed with the payload, so a token
+ * of one kind is never accepted as the other.
  *
  * Invariants:
  * - A state is at most `maxStateBytes` of JSON: {@linkcode StateCodec.encode} refuses a larger
@@ -24,16 +26,20 @@
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { z } from "zod";
-import { jsonTextOf } from "../runner/host_messages.ts";
+import { HttpProblem } from "./problem.ts";
+import {
+  historyJson,
+  HistorySchema,
+  SESSION_STATE_KIND,
+  type SessionState,
+  SessionStateSchema,
+} from "./session_state.ts";
+import { RecordSchema, recordsJson, spliceJson } from "./step_record.ts";
+
+export type { StepRecord } from "./step_record.ts";
 
 const VERSION = "p2";
 const encoder = new TextEncoder();
-
-/** One answered tool call: the hash of the call, and its result or the error its tool raised. */
-const RecordSchema = z.union([
-  z.object({ h: z.string(), r: z.unknown() }),
-  z.object({ h: z.string(), e: z.string() }),
-]);
 
 /** What a token carries. */
 const StateSchema = z.object({
@@ -56,13 +62,12 @@ const StateSchema = z.object({
   step: z.number().int().nonnegative(),
   /** Issued at, ms since the epoch. */
   iat: z.number(),
+  /** The program is one of a session's: the session, with the programs it ran before this one. */
+  ses: HistorySchema.optional(),
 });
 
 /** The state of a paused step execution. */
 export type StepState = z.infer<typeof StateSchema>;
-
-/** One answered call in a {@linkcode StepState}. */
-export type StepRecord = z.infer<typeof RecordSchema>;
 
 /** Why a token was refused. */
 export type StateErrorReason = "malformed" | "signature" | "expired" | "too_large";
@@ -88,6 +93,20 @@ export interface DecodeLimits {
 
 /** What {@linkcode StateCodec.encode} made: a token, or the size of a state over the limit. */
 export type Encoded = { token: string } | { tooLarge: number };
+
+/**
+ * The problem a refused token is answered with: `state_<reason>`, 413 for `too_large`.
+ *
+ * @example
+ * ```ts
+ * import { StateTokenError, stateProblem } from "./state_token.ts";
+ * console.assert(stateProblem(new StateTokenError("expired", "old")).code === "state_expired");
+ * ```
+ */
+export function stateProblem(error: StateTokenError): HttpProblem {
+  const status = error.reason === "too_large" ? 413 : 400;
+  return new HttpProblem(status, `state_${error.reason}`, error.message);
+}
 
 /**
  * The longest token a state of `maxStateBytes` can make: raw deflate adds at most 5 bytes per
@@ -148,12 +167,41 @@ export class StateCodec {
   }
 
   /** Encodes and signs a state of at most `maxStateBytes` of JSON. */
-  async encode(state: StepState, maxStateBytes: number): Promise<Encoded> {
-    const json = encoder.encode(stateJson(state));
-    if (json.byteLength > maxStateBytes) return { tooLarge: json.byteLength };
+  encode(state: StepState, maxStateBytes: number): Promise<Encoded> {
+    return this.seal(VERSION, stateJson(state), maxStateBytes);
+  }
+
+  /** Verifies and decodes a token; throws {@linkcode StateTokenError} when it is refused. */
+  async decode(token: string, limits: DecodeLimits): Promise<StepState> {
+    const state = StateSchema.safeParse(await this.open(VERSION, token, limits));
+    if (!state.success) throw new StateTokenError("malformed", "the payload does not decode");
+    return checkAge(state.data, limits);
+  }
+
+  /** Encodes and signs a session state of at most `maxStateBytes` of JSON. */
+  encodeSession(state: SessionState, maxStateBytes: number): Promise<Encoded> {
+    return this.seal(SESSION_STATE_KIND, historyJson(state), maxStateBytes);
+  }
+
+  /** Verifies and decodes a session state; throws {@linkcode StateTokenError} when refused. */
+  async decodeSession(token: string, limits: DecodeLimits): Promise<SessionState> {
+    const state = SessionStateSchema.safeParse(
+      await this.open(SESSION_STATE_KIND, token, limits),
+    );
+    if (!state.success) throw new StateTokenError("malformed", "the payload does not decode");
+    return checkAge(state.data, limits);
+  }
+
+  /**
+   * Signs and compresses `json` (at most `maxStateBytes` in UTF-8) as a token of `kind`
+   * (`p2`: a step state; `s1`: a session state).
+   */
+  async seal(kind: string, json: string, maxStateBytes: number): Promise<Encoded> {
+    const bytes = encoder.encode(json);
+    if (bytes.byteLength > maxStateBytes) return { tooLarge: bytes.byteLength };
     // Level 1: a 4 MiB state deflates in ~10 ms of the event loop (level 6 takes ~40 ms).
-    const compressed = deflateRawSync(json, { level: 1 });
-    const signed = `${VERSION}.${
+    const compressed = deflateRawSync(bytes, { level: 1 });
+    const signed = `${kind}.${
       new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength)
         .toBase64({ alphabet: "base64url", omitPadding: true })
     }`;
@@ -161,15 +209,21 @@ export class StateCodec {
     return { token: `${signed}.${mac.toBase64({ alphabet: "base64url", omitPadding: true })}` };
   }
 
-  /** Verifies and decodes a token; throws {@linkcode StateTokenError} when it is refused. */
-  async decode(token: string, limits: DecodeLimits): Promise<StepState> {
+  /**
+   * Verifies a token of `kind` and returns its payload's JSON value (not yet checked against a
+   * schema, nor for its age); throws {@linkcode StateTokenError} when it is refused.
+   */
+  async open(kind: string, token: string, limits: DecodeLimits): Promise<unknown> {
     const maxLength = maxTokenLength(limits.maxStateBytes);
     if (token.length > maxLength) {
       throw new StateTokenError("too_large", `over ${maxLength} bytes`);
     }
     const parts = token.split(".");
-    if (parts.length !== 3 || parts[0] !== VERSION) {
-      throw new StateTokenError("malformed", "not a progtc state token of a known version");
+    if (parts.length !== 3 || parts[0] !== kind) {
+      throw new StateTokenError(
+        "malformed",
+        `not a progtc ${KINDS[kind] ?? kind} of a known version`,
+      );
     }
     let payload: Uint8Array;
     let mac: Uint8Array;
@@ -179,33 +233,36 @@ export class StateCodec {
     } catch {
       throw new StateTokenError("malformed", "not base64url");
     }
-    const signed = encoder.encode(`${VERSION}.${parts[1]}`);
+    const signed = encoder.encode(`${kind}.${parts[1]}`);
     if (!await crypto.subtle.verify("HMAC", this.#key, mac as BufferSource, signed)) {
       throw new StateTokenError("signature", "it was not issued by a server with this key");
     }
-    let state: StepState;
     try {
       // zlib stops at the cap: a small token of zeros never becomes gigabytes.
       const json = inflateRawSync(payload, { maxOutputLength: limits.maxStateBytes });
-      state = StateSchema.parse(JSON.parse(new TextDecoder().decode(json)));
+      return JSON.parse(new TextDecoder().decode(json));
     } catch {
       throw new StateTokenError("malformed", "the payload does not decode");
     }
-    if (Date.now() - state.iat > limits.maxAgeMs) {
-      throw new StateTokenError("expired", `older than ${Math.round(limits.maxAgeMs / 1000)} s`);
-    }
-    return state;
   }
 }
 
-/** The JSON of a state; a record's result may be a {@linkcode JsonText}, spliced in as is. */
+/** What each kind of token is called in a refusal. */
+const KINDS: Record<string, string> = { p2: "state token", s1: "session state" };
+
+/** `state`, unless it was issued more than `maxAgeMs` ago. */
+function checkAge<T extends { iat: number }>(state: T, limits: DecodeLimits): T {
+  if (Date.now() - state.iat > limits.maxAgeMs) {
+    throw new StateTokenError("expired", `older than ${Math.round(limits.maxAgeMs / 1000)} s`);
+  }
+  return state;
+}
+
+/** The JSON of a state; a record's result may be a `JsonText`, spliced in as is. */
 function stateJson(state: StepState): string {
-  const records = Object.entries(state.records).map(([key, record]) => {
-    const answer = "e" in record
-      ? `"e":${JSON.stringify(record.e)}`
-      : `"r":${jsonTextOf(record.r)}`;
-    return `${JSON.stringify(key)}:{"h":${JSON.stringify(record.h)},${answer}}`;
+  const { ses } = state;
+  return spliceJson(state, {
+    records: () => recordsJson(state.records),
+    ...(ses ? { ses: () => historyJson(ses) } : {}),
   });
-  const rest = JSON.stringify({ ...state, records: 0 });
-  return rest.replace(`"records":0`, () => `"records":{${records.join(",")}}`);
 }

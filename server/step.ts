@@ -18,6 +18,9 @@
  *   execution and then fails (no slot) kills it.
  * - Output is kept by the execution from the start of the program, so the final stdout has
  *   everything printed once, whether the last step replayed or resumed.
+ * - A program of a session (fixed by its first step, carried by its states) runs in a realm at
+ *   exactly its session's history, kept or rebuilt (`step_session.ts`); a replay of such a
+ *   program rebuilds the realm first.
  *
  * @module
  */
@@ -42,11 +45,15 @@ import { HttpProblem } from "./problem.ts";
 import { contextOf, endSpan, instruments, startSpan } from "./telemetry.ts";
 import {
   type StateCodec,
+  stateProblem,
   StateTokenError,
   type StepRecord,
   type StepState,
 } from "./state_token.ts";
 import { canonicalJson, record, StepRun, stepToolCall, type Stop, untilStop } from "./step_run.ts";
+import type { Session } from "./session.ts";
+import type { SessionRequest } from "./sessions.ts";
+import { programRecord, type StepSessionRef, type StepSessions } from "./step_session.ts";
 
 /** What the step service needs from its application. */
 export interface StepServiceOptions {
@@ -70,6 +77,8 @@ export interface StepServiceOptions {
   maxAnswerBytes: number;
   /** The server's bytes held for clients. */
   budget: ByteBudget;
+  /** Refuses `modules` a program of `language` may not have (a problem). */
+  checkModules?(modules: Record<string, string> | undefined, language: Language): Promise<void>;
   logger: Logger;
 }
 
@@ -93,11 +102,23 @@ export class StepService {
   #held = new Map<string, Held>();
   /** Runs in the middle of a step (a request is waiting for them). */
   #active = new Set<StepRun>();
+  /** The session of each run that is a session's program. */
+  #sessionOf = new WeakMap<StepRun, Session>();
+  /** Sessions on the step API (none: a request that names one is refused). */
+  #sessions: StepSessions | undefined;
 
   constructor(options: StepServiceOptions) {
     this.#options = options;
     // Paused executions give their memory back first when it is short: they replay.
     options.admission.onReclaim((bytes) => this.reclaim(bytes));
+  }
+
+  /**
+   * Runs sessions' programs with `sessions` (made after this service, so that paused step
+   * executions give memory back before idle sessions).
+   */
+  useSessions(sessions: StepSessions): void {
+    this.#sessions = sessions;
   }
 
   /** Paused executions held for a warm resume. */
@@ -119,6 +140,7 @@ export class StepService {
     bodyBytes: number,
     signal?: AbortSignal,
     parent: Context = ROOT_CONTEXT,
+    session?: SessionRequest,
   ): Promise<StepAnswer> {
     const language = body.language ?? this.#options.language;
     const span = startSpan("progtc.step", parent, {
@@ -126,7 +148,7 @@ export class StepService {
       "progtc.api": "step",
     });
     try {
-      const answer = await this.#step(body, bodyBytes, signal, contextOf(span, parent));
+      const answer = await this.#step(body, bodyBytes, signal, contextOf(span, parent), session);
       const { result } = answer;
       endSpan(span, result.type, {
         "progtc.session": answer.session,
@@ -145,11 +167,14 @@ export class StepService {
     bodyBytes: number,
     signal: AbortSignal | undefined,
     parent: Context,
+    session: SessionRequest | undefined,
   ): Promise<StepAnswer> {
     const started = performance.now();
-    const language = body.language ?? this.#options.language;
-    const program = programHash(language, body);
     const previous = body.state ? await this.#decode(body.state) : undefined;
+    const ref = await this.#sessionRef(body, previous, session);
+    const language = ref?.history.language ?? body.language ?? this.#options.language;
+    await this.#options.checkModules?.(body.modules, language);
+    const program = programHash(language, body);
     const results = body.tool_results ?? [];
     if (previous === undefined && results.length > 0) {
       throw new HttpProblem(400, "invalid_body", "`tool_results` need the `state` they answer");
@@ -170,6 +195,7 @@ export class StepService {
 
     let run: StepRun;
     let mode: "start" | "warm" | "replay";
+    let sessionMode = "";
     let held = previous && results.length > 0 ? this.#heldFor(previous, program) : undefined;
     let release: (() => void) | undefined;
     if (held) {
@@ -193,25 +219,13 @@ export class StepService {
       if (results.length > 0) {
         pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
       }
-      const lease = await this.#options.admission.admit(language, parent);
-      run = new StepRun(lease, {
-        session: previous?.session ?? newId(),
-        program,
-        records,
-        determinism,
-        toolNames: body.tool_names,
-        limits: this.#options.limits,
-        maxAnswerBytes: this.#options.maxAnswerBytes,
-        budget: this.#options.budget,
-      });
-      run.start(
-        runMessage(language, body.code, body.tool_names, {
-          ...this.#options.limits,
-          reportIdle: true,
-          returnValue: body.return_value,
-          modules: body.modules,
-        }),
+      const fresh = await this.#newRun(
+        body,
+        { previous, ref, language, program, records },
+        parent,
       );
+      run = fresh.run;
+      sessionMode = fresh.sessionMode;
     }
 
     this.#active.add(run);
@@ -230,14 +244,16 @@ export class StepService {
       mode,
       duration_ms: Number(ms),
       sandbox_pid: run.sandbox.pid,
+      ...(ref ? { session_id: ref.history.id } : {}),
     };
+    const where = `sandbox ${run.sandbox.pid}${ref ? `, session ${ref.history.id}` : ""}`;
     if (stop.kind === "end") {
       const why = describeEnd(stop.reason);
       this.#options.logger.info(
-        `step ${run.session} #${step} ${stop.result.type} (${mode}, ${why}) ${ms} ms, sandbox ${run.sandbox.pid}`,
+        `step ${run.session} #${step} ${stop.result.type} (${mode}${sessionMode}, ${why}) ${ms} ms, ${where}`,
         { ...fields, outcome: stop.result.type, why, end: stop.reason.code },
       );
-      return { result: stop.result, session: run.session };
+      return { result: await this.#final(run, stop, ref, body), session: run.session };
     }
     const hold = newId();
     const state: StepState = {
@@ -249,6 +265,7 @@ export class StepService {
       hold,
       step,
       iat: Date.now(),
+      ...(ref ? { ses: ref.history } : {}),
     };
     const encoded = await this.#options.codec.encode(state, this.#options.maxStateBytes);
     if ("tooLarge" in encoded) {
@@ -261,13 +278,13 @@ export class StepService {
       );
       const end = await run.next();
       if (end.kind !== "end") throw new Error("A stopped step run did not end");
-      return { result: end.result, session: run.session };
+      return { result: await this.#final(run, end, ref, body), session: run.session };
     }
     const toolCalls = stop.calls.map((call): StepToolCall => stepToolCall(call));
     run.answered();
     this.#hold(run, hold, step);
     this.#options.logger.info(
-      `step ${run.session} #${step} tool_call (${mode}) ${ms} ms, ${stop.calls.length} calls, sandbox ${run.sandbox.pid}`,
+      `step ${run.session} #${step} tool_call (${mode}${sessionMode}) ${ms} ms, ${stop.calls.length} calls, ${where}`,
       { ...fields, outcome: "tool_call", tool_calls: stop.calls.length },
     );
     return {
@@ -304,6 +321,86 @@ export class StepService {
     return Promise.all(runs.map((run) => run.stopped)).then(() => {});
   }
 
+  /**
+   * Starts the request's program from the start (a first step, or a replay): in a sandbox of
+   * its own, or in its session's realm, kept or rebuilt.
+   */
+  async #newRun(
+    body: ExecuteCodeStepRequest,
+    from: {
+      previous: StepState | undefined;
+      ref: StepSessionRef | undefined;
+      language: Language;
+      program: string;
+      records: Map<string, StepRecord>;
+    },
+    parent: Context,
+  ): Promise<{ run: StepRun; sessionMode: string }> {
+    const { previous, ref, language } = from;
+    const code = ref ? await this.#sessions!.source(body.code, language) : body.code;
+    // A replay of a session's program needs a realm at the history before it: rebuilt.
+    const admitted = ref
+      ? await this.#sessions!.admit(previous ? { history: ref.history } : ref, parent)
+      : undefined;
+    const lease = admitted ?? await this.#options.admission.admit(language, parent);
+    const run = new StepRun(lease, {
+      session: previous?.session ?? newId(),
+      program: from.program,
+      records: from.records,
+      determinism: previous?.determinism ?? body.determinism ?? "strict",
+      toolNames: body.tool_names,
+      limits: this.#options.limits,
+      maxAnswerBytes: this.#options.maxAnswerBytes,
+      budget: this.#options.budget,
+      ...(admitted
+        ? { ended: (kept, reason) => admitted.session.after(kept, describeEnd(reason)) }
+        : {}),
+    });
+    if (admitted) this.#sessionOf.set(run, admitted.session);
+    run.start(
+      runMessage(language, code, body.tool_names, {
+        ...this.#options.limits,
+        reportIdle: true,
+        returnValue: body.return_value,
+        modules: body.modules,
+        session: admitted !== undefined,
+      }),
+    );
+    return { run, sessionMode: admitted ? `, session ${admitted.mode}` : "" };
+  }
+
+  /** The session of a step's program (fixed by its first step, carried by its states). */
+  async #sessionRef(
+    body: ExecuteCodeStepRequest,
+    previous: StepState | undefined,
+    session: SessionRequest | undefined,
+  ): Promise<StepSessionRef | undefined> {
+    const named = previous
+      ? previous.ses !== undefined
+      : session !== undefined || body.session_state !== undefined;
+    if (!named) return undefined;
+    if (!this.#sessions) {
+      throw new HttpProblem(400, "invalid_session", "This server does not keep sessions");
+    }
+    return await this.#sessions.ref(body, previous?.ses, session, this.#options.language);
+  }
+
+  /** A run's final answer: a session program's says how its session goes on. */
+  #final(
+    run: StepRun,
+    end: Extract<Stop, { kind: "end" }>,
+    ref: StepSessionRef | undefined,
+    body: ExecuteCodeStepRequest,
+  ): Promise<ExecuteCodeStepResult> | ExecuteCodeStepResult {
+    const session = this.#sessionOf.get(run);
+    if (!ref || !session) return end.result as ExecuteCodeStepResult;
+    return this.#sessions!.answer(session, ref.history, programRecord(body, run), {
+      result: end.result,
+      kept: run.kept,
+      why: describeEnd(end.reason),
+    });
+  }
+
   async #decode(token: string): Promise<StepState> {
     try {
       return await this.#options.codec.decode(token, {
@@ -311,9 +408,7 @@ export class StepService {
         maxAgeMs: this.#options.stateMaxAgeMs,
       });
     } catch (error) {
-      if (!(error instanceof StateTokenError)) throw error;
-      const status = error.reason === "too_large" ? 413 : 400;
-      throw new HttpProblem(status, `state_${error.reason}`, error.message);
+      throw error instanceof StateTokenError ? stateProblem(error) : error;
     }
   }
 

@@ -56,6 +56,11 @@ export interface StepRunOptions {
   maxAnswerBytes: number;
   /** The server's bytes held for clients: a batch's calls are in it until answered. */
   budget: ByteBudget;
+  /**
+   * The program ended (a session's: `kept` says whether its realm was kept for the next).
+   * Called before the run's stop settles.
+   */
+  ended?(kept: boolean, reason: EndReason): void;
 }
 
 /** One program driven step by step. */
@@ -63,11 +68,11 @@ export class StepRun {
   readonly session: string;
   readonly program: string;
   readonly records: Map<string, StepRecord>;
+  readonly determinism: DeterminismMode;
   /** The memory its sandbox was admitted with, in bytes. */
   readonly chargeBytes: number;
   #sandbox: { readonly memoryBytes: number };
   #execution: Execution;
-  #determinism: DeterminismMode;
   #release: () => void;
   #batch: BatchCall[] = [];
   /** Calls made after the last stop, before the resume: the next batch. */
@@ -83,13 +88,13 @@ export class StepRun {
     return Math.max(this.chargeBytes, this.#sandbox.memoryBytes);
   }
 
-  constructor(lease: Lease, options: StepRunOptions) {
+  constructor(lease: Pick<Lease, "sandbox" | "release" | "memoryBytes">, options: StepRunOptions) {
     this.session = options.session;
     this.program = options.program;
     this.records = options.records;
     this.chargeBytes = lease.memoryBytes;
     this.#sandbox = lease.sandbox;
-    this.#determinism = options.determinism;
+    this.determinism = options.determinism;
     this.#maxAnswerBytes = options.maxAnswerBytes;
     this.#budget = options.budget;
     this.#release = lease.release;
@@ -103,6 +108,7 @@ export class StepRun {
         end: (result, reason) => {
           this.#release();
           this.#release = () => {};
+          options.ended?.(this.#execution.kept, reason);
           this.#giveBack(this.#batch);
           this.#giveBack(this.#next);
           this.#settle({ kind: "end", result, reason });
@@ -120,6 +126,11 @@ export class StepRun {
   /** Whether the program has ended. */
   get ended(): boolean {
     return this.#execution.ended;
+  }
+
+  /** A session's program ended by itself: its realm was kept for the session's next. */
+  get kept(): boolean {
+    return this.#execution.kept;
   }
 
   /** Resolves once the run no longer holds its sandbox. */
@@ -189,7 +200,7 @@ export class StepRun {
 
   #onCall(call: KeyedToolCall, argsBytes: number): void {
     const key = callKey(call);
-    const hash = callHash(call, this.#determinism);
+    const hash = callHash(call, this.determinism);
     const recorded = this.records.get(key);
     if (recorded === undefined) {
       const batch = this.#paused ? this.#next : this.#batch;

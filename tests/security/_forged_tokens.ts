@@ -8,15 +8,18 @@
 
 const encoder = new TextEncoder();
 
-/** A token signed like the server's (`p2.<payload>.<mac>`), around any raw-deflate `payload`. */
-export async function mint(secret: string, payload: Uint8Array): Promise<string> {
+/**
+ * A token signed like the server's (`<kind>.<payload>.<mac>`: `p2` a step state, `s1` a session
+ * state), around any raw-deflate `payload`.
+ */
+export async function mint(secret: string, payload: Uint8Array, kind = "p2"): Promise<string> {
   const importKey = (raw: BufferSource) =>
     crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const hmac = (key: CryptoKey, data: Uint8Array) =>
     crypto.subtle.sign("HMAC", key, data as BufferSource);
   const base = await importKey(encoder.encode(secret));
   const key = await importKey(await hmac(base, encoder.encode("progtc state token v1")));
-  const signed = `p2.${payload.toBase64({ alphabet: "base64url", omitPadding: true })}`;
+  const signed = `${kind}.${payload.toBase64({ alphabet: "base64url", omitPadding: true })}`;
   const mac = new Uint8Array(await hmac(key, encoder.encode(signed)));
   return `${signed}.${mac.toBase64({ alphabet: "base64url", omitPadding: true })}`;
 }

@@ -90,16 +90,18 @@ console.log(keep.length * 8);`,
 
 Deno.test("a server with --max-sessions 0 keeps none, and says so", async () => {
   await using t = await startServer({ maxSessions: 0 });
-  const response = await post(`${t.url}/execute-code`, { code: "1", tool_names: [] }, {
-    "x-progtc-api-key": API_KEY,
-    "x-progtc-session": "new",
-  });
-  strictEqual(response.status, 400);
-  const problem = await response.json();
-  deepStrictEqual([problem.code, problem.detail], [
-    "invalid_session",
-    "This server does not keep sessions",
-  ]);
+  for (const path of ["/execute-code", "/execute-code-step"]) {
+    const response = await post(`${t.url}${path}`, { code: "1", tool_names: [] }, {
+      "x-progtc-api-key": API_KEY,
+      "x-progtc-session": "new",
+    });
+    strictEqual(response.status, 400, path);
+    const problem = await response.json();
+    deepStrictEqual([problem.code, problem.detail], [
+      "invalid_session",
+      "This server does not keep sessions",
+    ]);
+  }
 });
 
 Deno.test("a host that dies ends the idle sessions on it, and no process outlives them", async () => {
@@ -159,20 +161,50 @@ Deno.test("a server with a short timeout and two sessions at most", async (t) =>
       strictEqual((await server.client.executeCode({ code: "1", tools: {} })).type, "success");
     },
   );
-  await t.step("the step API refuses a session rather than run outside it", async () => {
-    for (
-      const [body, headers] of [
-        [{ session: "new" }, {}],
-        [{}, { "x-progtc-session": "new" }],
-      ] as const
-    ) {
-      const response = await post(`${server.url}/execute-code-step`, {
-        code: "console.log(1)",
-        tool_names: [],
-        ...body,
-      }, { "x-progtc-api-key": API_KEY, ...headers });
-      strictEqual(response.status, 400);
-      strictEqual((await response.json()).code, "invalid_session");
-    }
+});
+
+Deno.test("the step API runs a session's program in a session, never outside it, within --max-sessions", async () => {
+  await using server = await startServer({ maxSessions: 2 });
+  const step = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    post(`${server.url}/execute-code-step`, {
+      code: "const z = 3; console.log(1)",
+      tool_names: [],
+      ...body,
+    }, { "x-progtc-api-key": API_KEY, ...headers });
+  // An id alone names no session on the step API (its state does).
+  const named = await step({ session: "0123456789abcdef0123" });
+  strictEqual(named.status, 400);
+  strictEqual((await named.json()).code, "invalid_session");
+  const openers: [Record<string, unknown>, Record<string, string>][] = [
+    [{ session: "new" }, {}],
+    [{}, { "x-progtc-session": "new" }],
+  ];
+  for (const [body, headers] of openers) {
+    const response = await step(body, headers);
+    strictEqual(response.status, 200);
+    const result = await response.json();
+    deepStrictEqual([result.type, result.stdout], ["success", "1\n"]);
+    ok(/^[0-9a-f]{32}$/.test(result.session_id), JSON.stringify(result));
+    strictEqual(response.headers.get("x-progtc-session"), result.session_id);
+    ok(result.session_state.startsWith("s1."));
+  }
+  // Two idle step sessions are open: they are a cache (their states rebuild them), so a third
+  // session of either API ends the oldest instead of being refused.
+  const third = await step({ session: "new" });
+  strictEqual(third.status, 200);
+  const streaming = server.client.session();
+  strictEqual((await streaming.executeCode({ code: "1", tools: {} })).type, "success");
+  // A paused step session program holds its session: with it and the streaming one open, a
+  // new session is refused.
+  const paused = await step({
+    session: "new",
+    code: `import { a } from "tools"; await a();`,
+    tool_names: ["a"],
   });
+  strictEqual((await paused.json()).type, "tool_call");
+  const refusedStep = await step({ session: "new" });
+  strictEqual(refusedStep.status, 503);
+  strictEqual((await refusedStep.json()).code, "too_many_sessions");
+  await refused(server.client.session(), 503, "too_many_sessions");
+  await assertStillServes(server);
 });
