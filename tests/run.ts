@@ -11,6 +11,10 @@
  * shared caches (`.venv/`, the Python snapshot, the runtimes) are built under a lock or written
  * to a temporary name and renamed.
  *
+ * A file that loads the whole machine by design (its first comment says `progtc-test: alone`)
+ * runs by itself, before the others: beside it, a neighbour's sandbox hosts would start past
+ * their ready timeout and its timed waits would stretch.
+ *
  * ```sh
  * deno task test                      # everything
  * deno task test tests/cli_test.ts    # some files (no doc tests)
@@ -33,6 +37,8 @@ const decoder = new TextDecoder();
 interface Item {
   name: string;
   args: string[];
+  /** Runs with no other file beside it. */
+  alone?: boolean;
 }
 
 interface Outcome {
@@ -102,7 +108,13 @@ async function main(args: string[]): Promise<number> {
   }
   if (chosen.length === 0) files.push(...await testFiles("tests"));
   files.sort();
-  const items: Item[] = files.map((file) => ({ name: file, args: [file] }));
+  const items: Item[] = await Promise.all(
+    files.map(async (file) => ({
+      name: file,
+      args: [file],
+      alone: (await Deno.readTextFile(`${ROOT}${file}`)).includes("progtc-test: alone"),
+    })),
+  );
   // The doc tests: the JSDoc examples of every module (the test files have none).
   if (chosen.length === 0) items.push({ name: "doc tests", args: ["--doc", ...DOC_ROOTS] });
   if (!args.includes("--no-check")) {
@@ -116,18 +128,19 @@ async function main(args: string[]): Promise<number> {
   items.sort((a, b) => (times[b.name] ?? 60_000) - (times[a.name] ?? 60_000));
   const started = performance.now();
   const outcomes: Outcome[] = [];
-  const queue = [...items];
-  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, async () => {
-    for (let item = queue.shift(); item; item = queue.shift()) {
-      const outcome = await run(item);
-      outcomes.push(outcome);
-      console.log(
-        `${outcome.ok ? "ok    " : "FAILED"} ${item.name} (${
-          (outcome.ms / 1000).toFixed(1)
-        } s): ${outcome.summary}`,
-      );
-      if (!outcome.ok) console.log(outcome.output);
-    }
+  const report = (outcome: Outcome) => {
+    outcomes.push(outcome);
+    console.log(
+      `${outcome.ok ? "ok    " : "FAILED"} ${outcome.item.name} (${
+        (outcome.ms / 1000).toFixed(1)
+      } s): ${outcome.summary}`,
+    );
+    if (!outcome.ok) console.log(outcome.output);
+  };
+  for (const item of items.filter((item) => item.alone)) report(await run(item));
+  const queue = items.filter((item) => !item.alone);
+  await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    for (let item = queue.shift(); item; item = queue.shift()) report(await run(item));
   }));
   const failed = outcomes.filter((o) => !o.ok);
   await Deno.mkdir(`${ROOT}.cache`, { recursive: true });

@@ -5,6 +5,9 @@
  * memory bombs at the server's full concurrency with default settings, watching the machine's
  * available memory throughout. Waiting and 503 at admission: admission_test.ts.
  *
+ * progtc-test: alone (the burst takes both cores and most of the memory, and watches the
+ * machine's available memory: no other file runs beside it, see tests/run.ts).
+ *
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
