@@ -17,14 +17,27 @@ const SIZES = [10, 25, 50];
 /** Warm resume: the last resumes may cost at most this much more than the first ones. */
 const FLAT = 1.5;
 
-function program(n: number): string {
+/** Python programs driven over the step API, as replays of `PY_STEPS` calls, and how often. */
+const PY_STEPS = 10;
+
+type StepLanguage = "typescript" | "python";
+
+function program(n: number, language: StepLanguage = "typescript"): string {
+  if (language === "python") {
+    return `from tools import step\ntotal = 0\nfor i in range(${n}):\n    total += await step(i)\n` +
+      `print(total)\n`;
+  }
   return `import { step } from "tools";\nlet sum = 0;\n` +
     `for (let i = 0; i < ${n}; i++) sum += await step(i);\nconsole.log(sum);\n`;
 }
 
 /** One program driven to its end: total time and each request's latency (N + 1 requests). */
-async function drive(endpoint: Endpoint, n: number): Promise<{ total: number; steps: number[] }> {
-  const base = { code: program(n), tool_names: ["step"] };
+async function drive(
+  endpoint: Endpoint,
+  n: number,
+  language: StepLanguage = "typescript",
+): Promise<{ total: number; steps: number[] }> {
+  const base = { code: program(n, language), tool_names: ["step"], language };
   const steps: number[] = [];
   const started = performance.now();
   let body: Record<string, unknown> = { ...base, state: null, tool_results: null };
@@ -80,6 +93,7 @@ export async function stepApi(ctx: Ctx): Promise<Section> {
       }
     }
   }
+  const py = await pythonReplay(ctx, replay, reps);
   const big = SIZES.at(-1)!;
   const analyse = (mode: "warm" | "replay") => {
     // Requests #2 … #big resume and return the next call; #big+1 ends the program (left out).
@@ -132,12 +146,32 @@ export async function stepApi(ctx: Ctx): Promise<Section> {
         ["warm resume", ms(w.start), ms(w.early), ms(w.late), ratio(w.late / w.early)],
         ["forced replay", ms(r.start), ms(r.early), ms(r.late), ratio(r.late / r.early)],
       ],
+    }, {
+      head: [
+        `Python, forced replay (N = ${PY_STEPS})`,
+        "trivial step (`print(1)`) ms",
+        `replaying steps #2–#${PY_STEPS + 1} ms`,
+        "replay − trivial ms",
+      ],
+      rows: [[
+        "`--warm-resume-ttl 0`",
+        ms(py.trivial),
+        ms(py.replay),
+        ms(py.replay - py.trivial),
+      ]],
     }],
     notes: [
       `Steps as the servers logged them: warm server ${JSON.stringify(logged)} (expected ` +
       `${expectedWarm} warm), replay server ${JSON.stringify(modes.replay.counts)}.`,
     ],
     checks: [
+      {
+        group: "capacity",
+        what: `Python forced-replay step (\`--warm-resume-ttl 0\`, N = ${PY_STEPS}), per request`,
+        wanted: "≤ 150 ms",
+        measured: `${ms(py.replay)} ms (a trivial Python step: ${ms(py.trivial)} ms)`,
+        met: py.replay <= 150,
+      },
       {
         group: "step API",
         what: `step API, warm resume: resume latency, requests #${
@@ -158,4 +192,34 @@ export async function stepApi(ctx: Ctx): Promise<Section> {
       },
     ],
   };
+}
+
+/**
+ * Python steps on the replay server: a trivial one-request program, and a program of
+ * `PY_STEPS` calls whose every request after the first replays the calls before it.
+ */
+async function pythonReplay(
+  ctx: Ctx,
+  server: Server,
+  reps: number,
+): Promise<{ trivial: number; replay: number }> {
+  const trivialBody = { code: "print(1)\n", tool_names: [], language: "python" };
+  const trivial: number[] = [];
+  const replays: number[] = [];
+  await drive(server, 2, "python");
+  for (let rep = 0; rep < reps; rep++) {
+    ctx.log(`step_api: Python forced replay, run ${rep + 1}/${reps}`);
+    await settle(server);
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      const answer = await step(server, { ...trivialBody, state: null, tool_results: null });
+      trivial.push(performance.now() - t);
+      if (answer.type !== "success") {
+        throw new Error(`Python trivial step failed: ${JSON.stringify(answer).slice(0, 300)}`);
+      }
+    }
+    await settle(server);
+    replays.push(...(await drive(server, PY_STEPS, "python")).steps.slice(1));
+  }
+  return { trivial: median(trivial), replay: median(replays) };
 }
