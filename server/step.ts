@@ -24,7 +24,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type {
   ExecuteCodeStepRequest,
   ExecuteCodeStepResult,
@@ -33,7 +32,6 @@ import type {
 } from "../protocol.ts";
 import { newId } from "../protocol.ts";
 import { runMessage } from "../runner/runner.ts";
-import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { ToolOutcome } from "./execution.ts";
 import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { AdmissionGate } from "./admission.ts";
@@ -50,7 +48,9 @@ import {
   type StepRecord,
   type StepState,
 } from "./state_token.ts";
-import { canonicalJson, record, StepRun, stepToolCall, type Stop, untilStop } from "./step_run.ts";
+import { StepHolds } from "./step_holds.ts";
+import { programHash, stepAnswers } from "./step_request.ts";
+import { record, StepRun, stepToolCall, type Stop, untilStop } from "./step_run.ts";
 import type { Session } from "./session.ts";
 import type { SessionRequest } from "./sessions.ts";
 import { programRecord, type StepSessionRef, type StepSessions } from "./step_session.ts";
@@ -89,17 +89,11 @@ export interface StepAnswer {
   session: string;
 }
 
-interface Held {
-  run: StepRun;
-  step: number;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 /** Runs `/execute-code-step` requests. */
 export class StepService {
   #options: StepServiceOptions;
-  /** Paused executions, by hold id (insertion order: oldest first). */
-  #held = new Map<string, Held>();
+  /** Paused executions held for a warm resume. */
+  #holds: StepHolds;
   /** Runs in the middle of a step (a request is waiting for them). */
   #active = new Set<StepRun>();
   /** The session of each run that is a session's program. */
@@ -109,6 +103,7 @@ export class StepService {
 
   constructor(options: StepServiceOptions) {
     this.#options = options;
+    this.#holds = new StepHolds(options);
     // Paused executions give their memory back first when it is short: they replay.
     options.admission.onReclaim((bytes) => this.reclaim(bytes));
   }
@@ -123,7 +118,7 @@ export class StepService {
 
   /** Paused executions held for a warm resume. */
   get paused(): number {
-    return this.#held.size;
+    return this.#holds.size;
   }
 
   /** Steps running now. */
@@ -175,59 +170,24 @@ export class StepService {
     const language = ref?.history.language ?? body.language ?? this.#options.language;
     await this.#options.checkModules?.(body.modules, language);
     const program = programHash(language, body);
-    const results = body.tool_results ?? [];
-    if (previous === undefined && results.length > 0) {
-      throw new HttpProblem(400, "invalid_body", "`tool_results` need the `state` they answer");
-    }
-    const pending = previous?.pending ?? [];
-    // No results for a batch re-runs the step: the same calls come back.
-    if (results.length > 0 && results.length !== pending.length) {
-      throw new HttpProblem(
-        400,
-        "invalid_body",
-        `Expected ${pending.length} tool results for the tool calls of the previous step, got ${results.length}`,
-      );
-    }
-    this.#checkSizes(results, bodyBytes);
-    const outcomes = toOutcomes(results, body.tool_errors ?? []);
+    const { results, pending, outcomes } = stepAnswers(
+      body,
+      previous,
+      bodyBytes,
+      this.#options.limits.maxToolResultBytes,
+    );
     const determinism = previous?.determinism ?? body.determinism ?? "strict";
     const step = (previous?.step ?? 0) + (results.length > 0 || !previous ? 1 : 0);
 
-    let run: StepRun;
-    let mode: "start" | "warm" | "replay";
-    let sessionMode = "";
-    let held = previous && results.length > 0 ? this.#heldFor(previous, program) : undefined;
-    let release: (() => void) | undefined;
-    if (held) {
-      // The slot first: a step refused for capacity leaves the execution held.
-      release = await this.#options.admission.slot();
-      // While this waited, the hold may have ended (its memory reclaimed for a new execution,
-      // its TTL, a newer hold of the step) or gone to a retry of this request: replay then.
-      if (this.#heldFor(previous!, program) !== held) {
-        release();
-        held = undefined;
-      }
-    }
-    if (held) {
-      this.#take(previous!.hold);
-      mode = "warm";
-      run = held;
-      run.resume(outcomes, release!);
-    } else {
-      mode = previous ? "replay" : "start";
-      const records = new Map<string, StepRecord>(Object.entries(previous?.records ?? {}));
-      if (results.length > 0) {
-        pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
-      }
-      const fresh = await this.#newRun(
-        body,
-        { previous, ref, language, program, records },
-        parent,
-      );
-      run = fresh.run;
-      sessionMode = fresh.sessionMode;
-    }
-
+    const { run, mode, sessionMode } = await this.#begin(body, parent, {
+      previous,
+      ref,
+      language,
+      program,
+      pending,
+      outcomes,
+      results,
+    });
     this.#active.add(run);
     let stop: Stop;
     try {
@@ -255,6 +215,85 @@ export class StepService {
       );
       return { result: await this.#final(run, stop, ref, body), session: run.session };
     }
+    return await this.#pause(run, stop, {
+      program,
+      determinism,
+      step,
+      ref,
+      body,
+      mode,
+      sessionMode,
+    }, {
+      fields,
+      ms,
+      where,
+    });
+  }
+
+  /**
+   * The run a step continues: the held execution its state names (warm), or the program from
+   * the start (a first step, or a replay with the state's records and this request's results).
+   */
+  async #begin(
+    body: ExecuteCodeStepRequest,
+    parent: Context,
+    from: {
+      previous: StepState | undefined;
+      ref: StepSessionRef | undefined;
+      language: Language;
+      program: string;
+      pending: { k: string; h: string }[];
+      outcomes: ToolOutcome[];
+      results: unknown[];
+    },
+  ): Promise<{ run: StepRun; mode: "start" | "warm" | "replay"; sessionMode: string }> {
+    const { previous, ref, language, program, pending, outcomes, results } = from;
+    let held = previous && results.length > 0 ? this.#holds.find(previous, program) : undefined;
+    let release: (() => void) | undefined;
+    if (held) {
+      // The slot first: a step refused for capacity leaves the execution held.
+      release = await this.#options.admission.slot();
+      // While this waited, the hold may have ended (its memory reclaimed for a new execution,
+      // its TTL, a newer hold of the step) or gone to a retry of this request: replay then.
+      if (this.#holds.find(previous!, program) !== held) {
+        release();
+        held = undefined;
+      }
+    }
+    if (held) {
+      this.#holds.take(previous!.hold);
+      held.resume(outcomes, release!);
+      return { run: held, mode: "warm", sessionMode: "" };
+    }
+    const records = new Map<string, StepRecord>(Object.entries(previous?.records ?? {}));
+    if (results.length > 0) {
+      pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
+    }
+    const fresh = await this.#newRun(
+      body,
+      { previous, ref, language, program, records },
+      parent,
+    );
+    return { run: fresh.run, mode: previous ? "replay" : "start", sessionMode: fresh.sessionMode };
+  }
+
+  /** A step that stopped at a batch: its state, the execution held, the batch answered. */
+  async #pause(
+    run: StepRun,
+    stop: Extract<Stop, { kind: "batch" }>,
+    at: {
+      program: string;
+      determinism: StepState["determinism"];
+      step: number;
+      ref: StepSessionRef | undefined;
+      body: ExecuteCodeStepRequest;
+      mode: string;
+      sessionMode: string;
+    },
+    log: { fields: Record<string, unknown>; ms: string; where: string },
+  ): Promise<StepAnswer> {
+    const { program, determinism, step, ref, body, mode, sessionMode } = at;
+    const { fields, ms, where } = log;
     const hold = newId();
     const state: StepState = {
       program,
@@ -282,7 +321,7 @@ export class StepService {
     }
     const toolCalls = stop.calls.map((call): StepToolCall => stepToolCall(call));
     run.answered();
-    this.#hold(run, hold, step);
+    this.#holds.hold(run, hold, step);
     this.#options.logger.info(
       `step ${run.session} #${step} tool_call (${mode}${sessionMode}) ${ms} ms, ${stop.calls.length} calls, ${where}`,
       { ...fields, outcome: "tool_call", tool_calls: stop.calls.length },
@@ -297,26 +336,14 @@ export class StepService {
     };
   }
 
-  /**
-   * Frees memory for a new execution: drops paused executions, oldest first, until they hold
-   * at least `bytes` (a replay recovers any of them). Returns the bytes their sandboxes will
-   * release.
-   */
+  /** Frees memory for a new execution: drops paused executions (see `StepHolds`). */
   reclaim(bytes: number): number {
-    let freed = 0;
-    for (const [hold, held] of this.#held) {
-      if (freed >= bytes) break;
-      freed += held.run.memoryBytes;
-      this.#evict(hold, "the server needed its memory for a new execution");
-    }
-    return freed;
+    return this.#holds.reclaim(bytes);
   }
 
   /** Ends every running and paused execution; resolves when their sandboxes are released. */
   close(): Promise<void> {
-    const runs = [...this.#active, ...[...this.#held.values()].map((held) => held.run)];
-    for (const held of this.#held.values()) clearTimeout(held.timer);
-    this.#held.clear();
+    const runs = [...this.#active, ...this.#holds.release()];
     for (const run of runs) run.cancel("the server is shutting down");
     return Promise.all(runs.map((run) => run.stopped)).then(() => {});
   }
@@ -411,97 +438,4 @@ export class StepService {
       throw error instanceof StateTokenError ? stateProblem(error) : error;
     }
   }
-
-  #checkSizes(results: unknown[], bodyBytes: number): void {
-    const limit = this.#options.limits.maxToolResultBytes;
-    results.forEach((result, index) => {
-      const size = jsonOverLimit(result, limit, bodyBytes);
-      if (size !== undefined) {
-        throw new HttpProblem(
-          413,
-          "result_too_large",
-          `tool_results[${index}]: ${resultTooLarge(size, limit)}`,
-        );
-      }
-    });
-  }
-
-  /** The held execution this state names, when it may continue the request's program. */
-  #heldFor(state: StepState, program: string): StepRun | undefined {
-    const held = this.#held.get(state.hold);
-    if (!held || held.step !== state.step || held.run.ended) return undefined;
-    // A token minted with another session's hold id (it names both) does not reach it.
-    if (held.run.session !== state.session) return undefined;
-    return held.run.program === program ? held.run : undefined;
-  }
-
-  #take(hold: string): void {
-    const held = this.#held.get(hold);
-    if (!held) return;
-    clearTimeout(held.timer);
-    this.#held.delete(hold);
-  }
-
-  #hold(run: StepRun, hold: string, step: number): void {
-    run.pause();
-    const { warmResumeTtlMs, maxPaused } = this.#options;
-    if (warmResumeTtlMs <= 0 || maxPaused <= 0) {
-      run.cancel("the step is paused and warm resume is off");
-      return;
-    }
-    // One execution per session and step: a retry or fork that paused again replaces it.
-    for (const [id, held] of this.#held) {
-      if (held.run.session === run.session && held.step === step) {
-        this.#evict(id, "a newer execution of the same step replaced it");
-      }
-    }
-    while (this.#held.size >= maxPaused) {
-      const [oldest] = this.#held.keys();
-      this.#evict(oldest!, "the server holds too many paused executions");
-    }
-    const timer = setTimeout(
-      () => this.#evict(hold, "it was not resumed in time"),
-      warmResumeTtlMs,
-    );
-    this.#held.set(hold, { run, step, timer });
-  }
-
-  #evict(hold: string, why: string): void {
-    const held = this.#held.get(hold);
-    if (!held) return;
-    clearTimeout(held.timer);
-    this.#held.delete(hold);
-    held.run.cancel(`paused execution dropped: ${why}`);
-  }
-}
-
-function toOutcomes(
-  results: unknown[],
-  errors: { index: number; message: string }[],
-): ToolOutcome[] {
-  const failed = new Map<number, string>();
-  for (const { index, message } of errors) {
-    if (index >= results.length || failed.has(index)) {
-      throw new HttpProblem(
-        400,
-        "invalid_body",
-        `tool_errors: index ${index} is not a distinct position in tool_results`,
-      );
-    }
-    failed.set(index, message);
-  }
-  return results.map((value, i) =>
-    failed.has(i) ? { error: failed.get(i)! } : { value: value ?? null }
-  );
-}
-
-function programHash(language: Language, body: ExecuteCodeStepRequest): string {
-  const subject = canonicalJson([
-    language,
-    body.code,
-    body.tool_names,
-    body.modules ?? {},
-    body.return_value === true,
-  ]);
-  return createHash("sha256").update(subject).digest("hex").slice(0, 32);
 }
