@@ -545,7 +545,14 @@ while (true) {}`,
 });
 
 Deno.test("a client that disconnects while waiting for an execution slot takes no slot", async () => {
-  await using t = await startServer({ maxConcurrent: 1, queueTimeoutMs: 5000 });
+  // With a program per host (the strict mode) the pool starts hosts for the waiting request and
+  // one more while the holder's slot frees; those retire once idle for --host-idle-timeout, so
+  // it is short here: what must be gone at the end is the disconnected program's host.
+  await using t = await startServer({
+    maxConcurrent: 1,
+    queueTimeoutMs: 5000,
+    hostIdleTimeoutMs: 1000,
+  });
   const holder = await openStream(t.url, {
     code: `import { hold } from "tools"; await hold();`,
     tool_names: ["hold"],
