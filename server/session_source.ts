@@ -13,6 +13,8 @@
  * @module
  */
 import type * as Ts from "typescript";
+import type { Language } from "../protocol.ts";
+import { HttpProblem } from "./problem.ts";
 
 type TsModule = typeof Ts;
 let ts: TsModule | undefined;
@@ -24,6 +26,21 @@ export async function loadSessionParser(): Promise<void> {
 
 /** A program the parser could not take (too deeply nested): it cannot run in a session. */
 export class SessionSourceError extends Error {}
+
+/**
+ * A program's source as it runs in a session of `language` (Python's as it is), the parser
+ * loaded first; a program the parser cannot take is `400 invalid_body`.
+ */
+export async function sessionProgramSource(code: string, language: Language): Promise<string> {
+  if (language === "python") return code;
+  await loadSessionParser();
+  try {
+    return sessionSource(code, language === "javascript");
+  } catch (error) {
+    if (!(error instanceof SessionSourceError)) throw error;
+    throw new HttpProblem(400, "invalid_body", `${error.message}; it cannot run in a session`);
+  }
+}
 
 /**
  * Rewrites a session program's top-level declarations into globals. Source that does not parse

@@ -20,7 +20,7 @@
 import type { Context } from "@opentelemetry/api";
 import { type Language, newId } from "../protocol.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
-import type { AdmissionGate } from "./admission.ts";
+import type { AdmissionGate, Lease } from "./admission.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
 import { Session, type SessionEnd } from "./session.ts";
@@ -142,18 +142,7 @@ export class SessionService {
    * memory and a sandbox, as {@linkcode SessionService.program} opens one.
    */
   async openStep(id: string, language: Language, parent: Context): Promise<StepSessionProgram> {
-    this.#checkRoom();
-    this.#opening++;
-    let lease;
-    try {
-      lease = await this.#options.admission.admit(language, parent);
-    } finally {
-      this.#opening--;
-    }
-    const session = new Session(id, language, lease.sandbox, {
-      idleTimeoutMs: this.#options.idleTimeoutMs,
-      closed: (closed, end) => this.#closed(closed, end),
-    });
+    const { session, lease } = await this.#admit(id, language, parent);
     this.#steps.add(session);
     return {
       session,
@@ -203,6 +192,22 @@ export class SessionService {
     if (this.#sessions.has(id)) {
       throw new HttpProblem(409, "session_exists", `Session ${id} is open`);
     }
+    const { session, lease } = await this.#admit(id, language, parent);
+    if (this.#sessions.has(id)) {
+      lease[Symbol.dispose]();
+      throw new HttpProblem(409, "session_exists", `Session ${id} is open`);
+    }
+    this.#sessions.set(id, session);
+    this.#ended.delete(id);
+    return { session, sandbox: lease.sandbox, release: lease.release };
+  }
+
+  /** Room for one more session, then its slot, memory and sandbox: the session, not yet kept. */
+  async #admit(
+    id: string,
+    language: Language,
+    parent: Context,
+  ): Promise<{ session: Session; lease: Lease }> {
     this.#checkRoom();
     this.#opening++;
     let lease;
@@ -211,17 +216,11 @@ export class SessionService {
     } finally {
       this.#opening--;
     }
-    if (this.#sessions.has(id)) {
-      lease[Symbol.dispose]();
-      throw new HttpProblem(409, "session_exists", `Session ${id} is open`);
-    }
     const session = new Session(id, language, lease.sandbox, {
       idleTimeoutMs: this.#options.idleTimeoutMs,
       closed: (closed, end) => this.#closed(closed, end),
     });
-    this.#sessions.set(id, session);
-    this.#ended.delete(id);
-    return { session, sandbox: lease.sandbox, release: lease.release };
+    return { session, lease };
   }
 
   #checkRoom(): void {

@@ -50,6 +50,7 @@ import {
 } from "./state_token.ts";
 import { StepHolds } from "./step_holds.ts";
 import { programHash, stepAnswers } from "./step_request.ts";
+import { sessionProgramSource } from "./session_source.ts";
 import { record, StepRun, stepToolCall, type Stop, untilStop } from "./step_run.ts";
 import type { Session } from "./session.ts";
 import type { SessionRequest } from "./sessions.ts";
@@ -364,7 +365,7 @@ export class StepService {
     parent: Context,
   ): Promise<{ run: StepRun; sessionMode: string }> {
     const { previous, ref, language } = from;
-    const code = ref ? await this.#sessions!.source(body.code, language) : body.code;
+    const code = ref ? await sessionProgramSource(body.code, language) : body.code;
     // A replay of a session's program needs a realm at the history before it: rebuilt.
     const admitted = ref
       ? await this.#sessions!.admit(previous ? { history: ref.history } : ref, parent)

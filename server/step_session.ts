@@ -29,7 +29,7 @@ import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
 import type { Session } from "./session.ts";
 import { rebuildSession } from "./session_rebuild.ts";
-import { loadSessionParser, sessionSource, SessionSourceError } from "./session_source.ts";
+import { loadSessionParser, sessionSource } from "./session_source.ts";
 import type { SessionHistory, SessionProgramRecord } from "./session_state.ts";
 import type { SessionRequest, SessionService, StepSessionProgram } from "./sessions.ts";
 import { type StateCodec, stateProblem, StateTokenError } from "./state_token.ts";
@@ -132,18 +132,6 @@ export class StepSessions {
     }
     const { live, iat: _, ...history } = state;
     return { history, live };
-  }
-
-  /** A program's source as it runs in a session; throws `invalid_body` when it cannot. */
-  async source(code: string, language: Language): Promise<string> {
-    if (language === "python") return code;
-    await loadSessionParser();
-    try {
-      return sessionSource(code, language === "javascript");
-    } catch (error) {
-      if (!(error instanceof SessionSourceError)) throw error;
-      throw new HttpProblem(400, "invalid_body", `${error.message}; it cannot run in a session`);
-    }
   }
 
   /**

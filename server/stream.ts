@@ -31,7 +31,7 @@ import { type Limits, terminalFrameBytes } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
 import type { SessionProgram, SessionRequest, SessionService } from "./sessions.ts";
-import { loadSessionParser, sessionSource, SessionSourceError } from "./session_source.ts";
+import { sessionProgramSource } from "./session_source.ts";
 import { EventStream } from "./sse.ts";
 import { contextOf, endSpan, instruments, startSpan } from "./telemetry.ts";
 
@@ -93,7 +93,7 @@ export class StreamService {
     const language = session && sessions
       ? sessions.languageOf(session, body.language, fallback)
       : body.language ?? fallback;
-    const code = session ? await this.#sessionCode(body.code, language) : body.code;
+    const code = session ? await sessionProgramSource(body.code, language) : body.code;
     const { sandbox, release, program } = await this.#admit(session, body.language, parent);
     const span = startSpan("progtc.execution", parent, {
       "progtc.language": language,
@@ -195,18 +195,6 @@ export class StreamService {
     }
     const program = await sessions.program(session, language, fallback, parent);
     return { sandbox: program.sandbox, release: program.release, program };
-  }
-
-  /** A session program's source: TypeScript's top-level declarations made the session's. */
-  async #sessionCode(code: string, language: Language): Promise<string> {
-    if (language === "python") return code;
-    await loadSessionParser();
-    try {
-      return sessionSource(code, language === "javascript");
-    } catch (error) {
-      if (!(error instanceof SessionSourceError)) throw error;
-      throw new HttpProblem(400, "invalid_body", `${error.message}; it cannot run in a session`);
-    }
   }
 
   /**
