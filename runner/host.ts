@@ -108,6 +108,11 @@ export class SandboxHost {
   #cgroup: HostCgroup | undefined;
   /** Its cgroup's limit now, in bytes. */
   #limit: number;
+  /**
+   * What the host held above its own share the last time it had no program (what its
+   * programs' threads left in the allocator): its programs' caps come on top of it.
+   */
+  #retained = 0;
   #ready = Promise.withResolvers<SandboxHost>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #why: string | undefined;
@@ -429,14 +434,16 @@ export class SandboxHost {
         return;
       }
       this.#slots.delete(id);
+      if (this.#slots.size === 0) this.#measureRetained();
       this.#fitMemory();
       slot.release();
-      // A host of one program at a time, left with none, that still holds more than its own
-      // (what its programs' threads left in the allocator) would start the next one with less
-      // than its cap. (A host of many has room for that in its limit.)
+      // Left with no program, a host whose bound no longer has room for one more program's
+      // cap above what it retains would start the next one with less than its cap. (A host of
+      // one program has no room for any; a host of many has room for a lot.)
+      const o = this.#options;
       if (
-        this.#options.maxPrograms === 1 && this.#slots.size === 0 && this.#state === "ready" &&
-        this.#retains()
+        this.#slots.size === 0 && this.#state === "ready" &&
+        o.ownMemoryBytes + this.#retained + o.programMemoryBytes > o.memoryBytes
       ) {
         this.#drain("it holds more memory than its own after its programs");
       }
@@ -446,16 +453,17 @@ export class SandboxHost {
     check();
   }
 
-  /** Whether the host, with no program, holds more than its own memory allows. */
-  #retains(): boolean {
+  /** With no program: what the host holds above its own share (0 without a cgroup). */
+  #measureRetained(): void {
     const usage = this.#cgroup?.usage();
-    return usage !== undefined && usage > this.#options.ownMemoryBytes;
+    this.#retained = usage === undefined ? 0 : Math.max(0, usage - this.#options.ownMemoryBytes);
   }
 
   /**
-   * Sets the host's cgroup to what its programs may hold (each its cap) and its own share, at
-   * most its bound: the kernel then holds a program that never reports its memory near its own
-   * cap when it runs with few others. Lowered no further than what the host holds now.
+   * Sets the host's cgroup to what its programs may hold (each its cap) above its own share and
+   * what it retains, at most its bound: the kernel then holds a program that never reports its
+   * memory near its own cap when it runs with few others. Lowered no further than what the host
+   * holds now.
    */
   #fitMemory(): void {
     const cgroup = this.#cgroup;
@@ -463,7 +471,7 @@ export class SandboxHost {
     const o = this.#options;
     const target = Math.min(
       o.memoryBytes,
-      o.ownMemoryBytes + this.#slots.size * o.programMemoryBytes,
+      o.ownMemoryBytes + this.#retained + this.#slots.size * o.programMemoryBytes,
     );
     if (target === this.#limit) return;
     const limit = target > this.#limit
