@@ -64,7 +64,13 @@ export interface PythonEntry {
   buildMs: number;
 }
 
-const SOURCES = ["runner.py", "worker.ts", "bootstrap.ts", "build_snapshot.ts"];
+const SOURCES = [
+  "runner.py",
+  "worker.ts",
+  "pyodide_load.ts",
+  "bootstrap.ts",
+  "build_snapshot.ts",
+];
 
 /**
  * Modules imported before the snapshot is taken, so programs do not pay for their import.

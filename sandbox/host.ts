@@ -27,8 +27,12 @@ export interface WorkerKind {
   source: string;
   /** The program workers' permissions. */
   permissions: Deno.PermissionOptions;
-  /** What every worker's init message carries (copied to each). */
-  shared: Record<string, unknown>;
+  /**
+   * What a worker's init message carries, made for that worker, and what of it is handed over
+   * rather than copied: a large buffer is transferred, so the worker can free it once used
+   * (a copied message lives on, serialised, until the worker's next collection).
+   */
+  init: () => { message: Record<string, unknown>; transfer: Transferable[] };
   /** Warm workers kept ahead of demand. */
   spares: number;
 }
@@ -94,8 +98,9 @@ export async function runHost(kind: WorkerKind): Promise<void> {
       event.preventDefault();
       tell({ type: "error", number, message: event.message });
     };
-    const message: WorkerInit = { ...kind.shared, type: "init", port: channel.port2 };
-    worker.postMessage(message, [channel.port2]);
+    const init = kind.init();
+    const message: WorkerInit = { ...init.message, type: "init", port: channel.port2 };
+    worker.postMessage(message, [...init.transfer, channel.port2]);
     tell({ type: "made", number, port: channel.port1 }, [channel.port1]);
   };
 

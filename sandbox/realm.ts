@@ -422,7 +422,8 @@ export interface Realm {
 }
 
 /**
- * The blob source of a worker: its entry point called with the lock-down functions.
+ * The blob source of a worker: its entry point called with the lock-down functions and, for a
+ * kind that needs more, its kit (made by a function of globals only, serialised the same way).
  *
  * @example
  * ```ts
@@ -431,6 +432,14 @@ export interface Realm {
  * console.assert(source.startsWith("(function main"));
  * ```
  */
-export function workerSource(main: (realm: Realm) => void): string {
-  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, runtimeTimers: ${runtimeTimers}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText} });`;
+export function workerSource<Kit>(
+  main: (realm: Realm, kit: Kit) => void,
+  kit?: () => Kit,
+): string {
+  return `(${main})(${realmSource()}, ${kit ? `(${kit})()` : "undefined"});`;
+}
+
+/** The {@linkcode Realm} as source. */
+function realmSource(): string {
+  return `({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, runtimeTimers: ${runtimeTimers}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText} })`;
 }

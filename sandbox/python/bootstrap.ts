@@ -16,6 +16,7 @@
 import { runHost } from "../host.ts";
 import { HOST_SPARES } from "../messages.ts";
 import { workerSource } from "../realm.ts";
+import { pyodideLoader } from "./pyodide_load.ts";
 import { pythonWorkerMain, type PythonWorkerStart } from "./worker.ts";
 
 /** Where a Python sandbox finds its files. */
@@ -59,7 +60,7 @@ let source: string | undefined;
 /** Creates a worker that runs Pyodide to build the snapshot (hosts' workers come from their spawner). */
 export function createPythonWorker(pyodideDir: string, indexDir?: string): Worker {
   source ??= URL.createObjectURL(
-    new Blob([workerSource(pythonWorkerMain)], { type: "text/javascript" }),
+    new Blob([workerSource(pythonWorkerMain, pyodideLoader)], { type: "text/javascript" }),
   );
   return new Worker(source, {
     type: "module",
@@ -114,12 +115,30 @@ export function sparseSnapshot(snapshot: Uint8Array): SparseSnapshot {
   return { length: snapshot.length, memoryOffset, ranges: new Uint32Array(ranges), data };
 }
 
+/**
+ * Pyodide's lock file without its packages: the npm package ships none of their files, and a
+ * worker would parse and keep the list of several hundred (megabytes of heap each).
+ */
+export function lockFileWithoutPackages(contents: string): string {
+  const lock = JSON.parse(contents);
+  return JSON.stringify({ ...lock, packages: {} });
+}
+
 /** Runs the host: each worker restores the snapshot; programs run as in every host. */
 export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<void> {
   const [sparse, wasm, lockFileContents] = await Promise.all([
-    Deno.readFile(paths.snapshot).then(sparseSnapshot),
-    WebAssembly.compile(await Deno.readFile(`${paths.pyodideDir}pyodide.asm.wasm`)),
-    Deno.readTextFile(`${paths.pyodideDir}pyodide-lock.json`),
+    // Both files are copied from, then freed (this realm has no collection to wait for).
+    Deno.readFile(paths.snapshot).then((bytes) => {
+      const sparse = sparseSnapshot(bytes);
+      bytes.buffer.transfer(0);
+      return sparse;
+    }),
+    Deno.readFile(`${paths.pyodideDir}pyodide.asm.wasm`).then(async (bytes) => {
+      const module = await WebAssembly.compile(bytes);
+      bytes.buffer.transfer(0);
+      return module;
+    }),
+    Deno.readTextFile(`${paths.pyodideDir}pyodide-lock.json`).then(lockFileWithoutPackages),
   ]);
   await Deno.permissions.revoke({ name: "read", path: paths.snapshot });
   const start: PythonWorkerStart = {
@@ -131,11 +150,17 @@ export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<voi
     placeholder: WASM_PLACEHOLDER,
   };
   await runHost({
-    source: workerSource(pythonWorkerMain),
+    source: workerSource(pythonWorkerMain, pyodideLoader),
     permissions: pythonWorkerPermissions(paths.pyodideDir, paths.indexDir),
-    // Each worker gets its own copy of the snapshot (a message copies it): what a program does
-    // to its copy reaches no other worker.
-    shared: { ...start, snapshot: sparse, wasm },
+    // Each worker gets its own copy of the snapshot, handed over: what a program does to its
+    // copy reaches no other worker, and the worker frees it once restored.
+    init: () => {
+      const data = sparse.data.slice();
+      return {
+        message: { ...start, snapshot: { ...sparse, data }, wasm },
+        transfer: [data.buffer],
+      };
+    },
     spares: HOST_SPARES.python,
   });
 }

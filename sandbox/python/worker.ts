@@ -21,6 +21,7 @@
 
 import type { Channel } from "../channel.ts";
 import type { Realm } from "../realm.ts";
+import type { PyodideLoader } from "./pyodide_load.ts";
 
 /** What the snapshot build sends first. */
 export interface PythonWorkerBuild {
@@ -54,7 +55,7 @@ export interface PythonWorkerSnapshot {
  * Entry point of the Python worker: locks the realm's stdio and console, then waits for its
  * host's init message (or a build command).
  */
-export function pythonWorkerMain(realm: Realm): void {
+export function pythonWorkerMain(realm: Realm, loader: PyodideLoader): void {
   const scope = globalThis as any;
   const post: (message: unknown, transfer?: Transferable[]) => void = scope.postMessage.bind(
     scope,
@@ -100,7 +101,6 @@ export function pythonWorkerMain(realm: Realm): void {
     if (live) channel!.output(stream, data);
   };
   const text = output;
-  const encoder = new TextEncoder();
 
   // ─── the realm's own stdio: never the process's stdout ────────────────────────────────────
   class ExitSignal extends Error {}
@@ -112,25 +112,9 @@ export function pythonWorkerMain(realm: Realm): void {
   };
   realm.captureStdio({ output: text, exit });
 
-  // `indexURL` is the package directory as a path: Pyodide resolves it with node:path.
-  const load = async (command: any, extra: Record<string, unknown>) => {
-    const { loadPyodide } = await import(command.moduleURL);
-    const indexURL: string = command.indexURL;
-    return await loadPyodide({
-      indexURL,
-      env: { HOME: "/home/pyodide" },
-      // Otherwise sys.executable and $_ name the server's working directory.
-      _sysExecutable: "python",
-      stdin: () => null,
-      stdout: () => {},
-      stderr: () => {},
-      ...extra,
-    });
-  };
-
   // ─── build: a snapshot with the runner frozen in ──────────────────────────────────────────
   const build = async (command: PythonWorkerBuild) => {
-    const pyodide = await load(command, { _makeSnapshot: true });
+    const pyodide = await loader.load(command, { _makeSnapshot: true });
     pyodide.runPython(command.prelude);
     const modules = parse(
       pyodide.runPython("import _progtc, json; json.dumps(_progtc.importable_modules())"),
@@ -163,70 +147,7 @@ export function pythonWorkerMain(realm: Realm): void {
   const start = async (init: any) => {
     // Before Pyodide makes its memory: it is the program's.
     realmBytes = realm.realmMemory();
-    // The host compiled Pyodide's wasm once: instantiate that module where Pyodide would
-    // instantiate the bytes it read (the placeholder; it also instantiates small modules of
-    // its own: leave those).
-    const module: WebAssembly.Module = init.wasm;
-    const instantiate = WebAssembly.instantiate;
-    const placeholder = encoder.encode(init.placeholder);
-    const isPlaceholder = (source: any) =>
-      source instanceof Uint8Array && source.byteLength === placeholder.byteLength &&
-      source.every((byte, i) => byte === placeholder[i]);
-    Object.defineProperty(WebAssembly, "instantiate", {
-      value: (source: any, imports?: WebAssembly.Imports) => {
-        if (!isPlaceholder(source)) return instantiate(source, imports);
-        return instantiate(module, imports).then((instance) => ({ instance, module }));
-      },
-      configurable: true,
-      writable: true,
-    });
-    // The host sends the snapshot without its zero pages: hand Pyodide a full-length buffer
-    // that is zero but for its header (never touched, so never faulted in), and copy the pages
-    // that are not zero when Pyodide copies that buffer into the wasm memory.
-    // (Both are dropped once restored: the closures of this function live as long as the
-    // worker, and would keep them.)
-    let sparse = init.snapshot;
-    let full: Uint8Array | undefined = new Uint8Array(sparse.length);
-    full.set(sparse.data.subarray(0, sparse.memoryOffset));
-    const set = Int8Array.prototype.set;
-    Object.defineProperty(Int8Array.prototype, "set", {
-      value: function (this: Int8Array, source: any, offset = 0) {
-        if (source?.buffer !== full?.buffer || source.byteOffset !== sparse.memoryOffset) {
-          return set.call(this, source, offset);
-        }
-        const ranges: Uint32Array = sparse.ranges;
-        let at = sparse.memoryOffset;
-        for (let i = 0; i < ranges.length; i += 2) {
-          const length = ranges[i + 1]! - ranges[i]!;
-          set.call(this, sparse.data.subarray(at, at + length), offset + ranges[i]!);
-          at += length;
-        }
-      },
-      configurable: true,
-      writable: true,
-    });
-    const pyodide = await load(init, {
-      _loadSnapshot: full,
-      stdLibURL: init.stdLibURL,
-      lockFileContents: init.lockFileContents,
-      createPyodideModule: (await import(init.asmURL)).default,
-    });
-    Object.defineProperty(WebAssembly, "instantiate", {
-      value: instantiate,
-      configurable: true,
-      writable: true,
-    });
-    sparse = undefined;
-    full = undefined;
-    Object.defineProperty(Int8Array.prototype, "set", {
-      value: set,
-      configurable: true,
-      writable: true,
-    });
-    // Pyodide keeps its config reachable from Python (`pyodide_js._api.config`).
-    delete pyodide._api.config._loadSnapshot;
-    delete init.snapshot;
-    delete init.wasm;
+    const pyodide = await loader.restore(init);
     for (const stream of ["stdout", "stderr"] as const) {
       const decoder = new TextDecoder();
       const options = {

@@ -15,6 +15,6 @@ import { workerMain } from "./worker.ts";
 await runHost({
   source: workerSource(workerMain),
   permissions: "none",
-  shared: {},
+  init: () => ({ message: {}, transfer: [] }),
   spares: HOST_SPARES.deno,
 });

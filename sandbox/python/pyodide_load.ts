@@ -1,0 +1,166 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * How the worker of a Python sandbox loads Pyodide: as in a web worker, from its host's compiled
+ * module and sparse snapshot, keeping nothing of what it loaded from. {@linkcode pyodideLoader}
+ * is serialised with `Function.prototype.toString` into the worker's source (see
+ * `../realm.ts` `workerSource`), so it must not use anything from its module's scope: only
+ * globals.
+ *
+ * Invariants:
+ * - Pyodide takes its web worker's path: it sees neither `process` (Node's path loads node:fs,
+ *   node:url, node:vm, … into every worker: tens of milliseconds of CPU and megabytes each) nor
+ *   `Deno` (which it refuses without `process`) while it loads; both are put back after.
+ * - A held program keeps nothing it was loaded from: the snapshot's copies are freed at once
+ *   (detached), not at a later collection it may never have, and the standard library's zip
+ *   is owned by Pyodide's file system instead of copied into it.
+ * - Every global it patches while loading is restored before the worker goes on.
+ *
+ * Runs in the untrusted sandbox host, before any program. Imports nothing.
+ *
+ * @module
+ */
+
+/** What a worker loads Pyodide with (see `./worker.ts`). */
+export interface PyodideLoader {
+  /** Loads Pyodide from `indexURL` (a path), with more of its options. */
+  load(command: { moduleURL: string; indexURL: string }, extra: object): Promise<any>;
+  /** Loads Pyodide from its host's compiled module and sparse snapshot (the init message). */
+  restore(init: any): Promise<any>;
+}
+
+/** Makes the loader; runs in the worker's realm. */
+export function pyodideLoader(): PyodideLoader {
+  const scope = globalThis as any;
+  const fileURL = (path: string) => new URL(path, "file:///").href;
+  const patch = (target: object, name: string, value: unknown) => {
+    const saved = Object.getOwnPropertyDescriptor(target, name);
+    Object.defineProperty(target, name, { value, configurable: true, writable: true });
+    return () => {
+      if (saved) Object.defineProperty(target, name, saved);
+      else delete (target as any)[name];
+    };
+  };
+
+  const hideRuntime = () => {
+    const restores = [patch(scope, "process", undefined), patch(scope, "Deno", undefined)];
+    // A file's response has no wasm content type: instantiate its bytes.
+    restores.push(
+      patch(WebAssembly, "instantiateStreaming", async (source: any, imports?: object) => {
+        const bytes = new Uint8Array(await (await source).arrayBuffer());
+        return await WebAssembly.instantiate(bytes, imports as WebAssembly.Imports);
+      }),
+    );
+    return () => restores.forEach((restore) => restore());
+  };
+
+  const load = async (command: { moduleURL: string; indexURL: string }, extra: object) => {
+    const restore = hideRuntime();
+    try {
+      const { loadPyodide } = await import(command.moduleURL);
+      return await loadPyodide({
+        indexURL: fileURL(command.indexURL),
+        env: { HOME: "/home/pyodide" },
+        // Otherwise sys.executable and $_ name the server's working directory.
+        _sysExecutable: "python",
+        stdin: () => null,
+        stdout: () => {},
+        stderr: () => {},
+        ...extra,
+      });
+    } finally {
+      restore();
+    }
+  };
+
+  /** Pyodide's file system takes the zip's buffer instead of a copy of it. */
+  const ownStdlib = (create: (settings: any) => Promise<any>) => (settings: any) => {
+    const own = (module: any) => {
+      const writeFile = module.FS.writeFile;
+      module.FS.writeFile = (path: string, data: unknown, options?: object) => {
+        if (!/^\/lib\/python\d+\.zip$/.test(path) || !(data instanceof Uint8Array)) {
+          return writeFile(path, data, options);
+        }
+        module.FS.writeFile = writeFile;
+        return writeFile(path, data, { ...options, canOwn: true });
+      };
+    };
+    return create({ ...settings, preRun: [own, ...settings.preRun] });
+  };
+
+  /**
+   * The host compiled Pyodide's wasm once: instantiate that module where Pyodide would
+   * instantiate the bytes it read (the placeholder; it also instantiates small modules of its
+   * own: leave those).
+   */
+  const useModule = (module: WebAssembly.Module, text: string) => {
+    const instantiate = WebAssembly.instantiate;
+    const placeholder = new TextEncoder().encode(text);
+    const isPlaceholder = (source: any) =>
+      source instanceof Uint8Array && source.byteLength === placeholder.byteLength &&
+      source.every((byte, i) => byte === placeholder[i]);
+    return patch(WebAssembly, "instantiate", (source: any, imports?: WebAssembly.Imports) => {
+      if (!isPlaceholder(source)) return instantiate(source, imports);
+      return instantiate(module, imports).then((instance) => ({ instance, module }));
+    });
+  };
+
+  /**
+   * The host sends the snapshot without its zero pages: Pyodide gets a full-length buffer that
+   * is zero but for its header (never touched, so never faulted in), and the pages that are not
+   * zero are copied when Pyodide copies that buffer into the wasm memory.
+   */
+  const sparseRestore = (sparse: any) => {
+    const full = new Uint8Array(sparse.length);
+    full.set(sparse.data.subarray(0, sparse.memoryOffset));
+    const set = Int8Array.prototype.set;
+    const restore = patch(
+      Int8Array.prototype,
+      "set",
+      function (this: Int8Array, source: any, offset = 0) {
+        if (source?.buffer !== full.buffer || source.byteOffset !== sparse.memoryOffset) {
+          return set.call(this, source, offset);
+        }
+        const ranges: Uint32Array = sparse.ranges;
+        let at = sparse.memoryOffset;
+        for (let i = 0; i < ranges.length; i += 2) {
+          const length = ranges[i + 1]! - ranges[i]!;
+          set.call(this, sparse.data.subarray(at, at + length), offset + ranges[i]!);
+          at += length;
+        }
+      },
+    );
+    return {
+      full,
+      done: () => {
+        restore();
+        // Freed now: a held program would keep them until its next collection.
+        (sparse.data.buffer as ArrayBuffer).transfer(0);
+        (full.buffer as ArrayBuffer).transfer(0);
+      },
+    };
+  };
+
+  const restore = async (init: any) => {
+    const unpatch = useModule(init.wasm, init.placeholder);
+    const snapshot = sparseRestore(init.snapshot);
+    // The message is kept by the worker's caller: drop what it holds of the loading.
+    delete init.snapshot;
+    delete init.wasm;
+    try {
+      const pyodide = await load(init, {
+        _loadSnapshot: snapshot.full,
+        stdLibURL: fileURL(init.stdLibURL),
+        lockFileContents: init.lockFileContents,
+        createPyodideModule: ownStdlib((await import(init.asmURL)).default),
+      });
+      // Pyodide keeps its config reachable from Python (`pyodide_js._api.config`).
+      delete pyodide._api.config._loadSnapshot;
+      return pyodide;
+    } finally {
+      unpatch();
+      snapshot.done();
+    }
+  };
+
+  return { load, restore };
+}
