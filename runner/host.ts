@@ -46,6 +46,8 @@ export interface HostOptions {
   heapMb: number;
   /** More V8 flags of this kind of host. */
   v8Flags: string[];
+  /** Variables of this kind of host, added to its cleared environment (allocator settings). */
+  env: Record<string, string>;
   /** RLIMIT_DATA in MiB (heaps, ArrayBuffers, wasm memory of the whole process). */
   dataMb: number;
   /** Longest line a program may have written for it, in characters (the host enforces it). */

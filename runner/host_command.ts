@@ -65,7 +65,7 @@ export function commandLine(
     String(options.programMemoryBytes),
   ];
   const runtime = sandboxRuntime(options.denoPath);
-  const env = { ...sandboxEnv(), ...runtime.env };
+  const env = { ...options.env, ...sandboxEnv(), ...runtime.env };
   if (options.prlimitPath === null) return { cmd: runtime.cmd, args: deno, env };
   const data = options.dataMb * 1024 * 1024;
   return {

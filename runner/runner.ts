@@ -165,6 +165,7 @@ export class Runner {
       prlimitPath,
       heapMb: options.heapMb,
       v8Flags: [],
+      env: {},
       dataMb: options.dataMb,
       maxLineLength: options.maxLineLength,
       readyTimeoutMs,
@@ -222,9 +223,15 @@ export class Runner {
       kind: "python",
       dataMb: options.pythonDataMb,
       // Each program restores Pyodide in a fresh isolate: mostly allocation. Without helper
-      // threads and with a larger young generation that costs about 30% less CPU, for Python
-      // code that runs about 10% slower (see BENCHMARKS.md).
-      v8Flags: ["--single-threaded", "--min-semi-space-size=16"],
+      // threads it costs less CPU; a young generation of 2 MiB (V8's default grows to 16) costs
+      // ~10% more CPU than one of 16 MiB, but a held program keeps ~12 MiB less of it resident
+      // (see BENCHMARKS.md, capacity).
+      v8Flags: ["--single-threaded", "--max-semi-space-size=2"],
+      // A program's worker frees its copies of the snapshot and the standard library once
+      // loaded: blocks that large must go back to the kernel, not to the allocator's heap,
+      // where a held program's neighbours would not reuse them. (The server's own setting does
+      // not reach a host: its environment is cleared.)
+      env: { MALLOC_MMAP_THRESHOLD_: "65536" },
       maxPrograms: checks ? options.hostMaxPrograms.python : 1,
       memoryBytes: options.hostMemoryBytes.python,
       programMemoryBytes: options.programMemoryBytes.python,

@@ -24,6 +24,7 @@ function options(prlimitPath: string | null): HostOptions {
     prlimitPath,
     heapMb: 256,
     v8Flags: [],
+    env: {},
     dataMb: 37_760,
     maxLineLength: 1_114_112,
     readyTimeoutMs: 30_000,
@@ -99,4 +100,12 @@ Deno.test("pin: a TypeScript host's command line, behind prlimit and without it"
     // Found as `deno` on a PATH of its own directory only.
     deepStrictEqual(env, { ...sandboxEnv(), PATH: "/opt/deno/bin" });
   }
+});
+
+Deno.test("pin: a kind's own variables join a host's cleared environment and cannot change it", () => {
+  const { env } = commandLine({
+    ...options(null),
+    env: { MALLOC_MMAP_THRESHOLD_: "65536", DENO_DIR: "/tmp/cache", PATH: "/usr/bin" },
+  });
+  deepStrictEqual(env, { MALLOC_MMAP_THRESHOLD_: "65536", ...sandboxEnv(), PATH: "/opt/deno/bin" });
 });
