@@ -226,10 +226,10 @@ function notes(results: Map<Target["key"], Held>): string[] {
       `Python holds ${py.held}: each held program costs ${mib(py.perExecution)} MiB, so the ` +
         `memory budget (half the memory available) fills near ${py.held}` +
         (py.why ? ` (then: ${py.why})` : "") +
-        ". A Python worker is a V8 isolate with Pyodide's JavaScript (heap ~21 MiB used, " +
-        "~37 MiB committed), its restored wasm memory (~30 MiB) and the runtime's own: the " +
-        "target of 64 MiB needs the restore to share what workers of a host now copy each " +
-        "(docs/ARCHITECTURE.md, Python programs).",
+        ". A held Python worker is a V8 isolate with Pyodide's JavaScript (~27 MiB of heap " +
+        "pages with a 2 MiB young generation), the pages of its wasm memory the snapshot " +
+        "filled (~14 MiB of 30), Pyodide's JavaScript source and standard library zip (~5 " +
+        "MiB), and the runtime's own (docs/ARCHITECTURE.md, Python programs).",
     );
   }
   return out;
