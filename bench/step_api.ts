@@ -36,6 +36,7 @@ async function drive(
   endpoint: Endpoint,
   n: number,
   language: StepLanguage = "typescript",
+  between?: () => Promise<void>,
 ): Promise<{ total: number; steps: number[] }> {
   const base = { code: program(n, language), tool_names: ["step"], language };
   const steps: number[] = [];
@@ -56,6 +57,7 @@ async function drive(
     }
     const calls = answer.tool_calls as { args: number[] }[];
     body = { ...base, state: answer.state, tool_results: calls.map((c) => 2 * c.args[0]!) };
+    await between?.();
   }
 }
 
@@ -154,10 +156,15 @@ export async function stepApi(ctx: Ctx): Promise<Section> {
         "replay − trivial ms",
       ],
       rows: [[
-        "`--warm-resume-ttl 0`",
+        "`--warm-resume-ttl 0`, back to back",
         ms(py.trivial),
         ms(py.replay),
         ms(py.replay - py.trivial),
+      ], [
+        "`--warm-resume-ttl 0`, paced (a warm worker ready)",
+        ms(py.trivial),
+        ms(py.paced),
+        ms(py.paced - py.trivial),
       ]],
     }],
     notes: [
@@ -169,8 +176,16 @@ export async function stepApi(ctx: Ctx): Promise<Section> {
         group: "capacity",
         what: `Python forced-replay step (\`--warm-resume-ttl 0\`, N = ${PY_STEPS}), per request`,
         wanted: "≤ 150 ms",
-        measured: `${ms(py.replay)} ms (a trivial Python step: ${ms(py.trivial)} ms)`,
+        measured: `${ms(py.replay)} ms back to back, ${ms(py.paced)} ms paced (a trivial ` +
+          `Python step: ${ms(py.trivial)} ms)`,
         met: py.replay <= 150,
+        ...(py.replay > 150
+          ? {
+            why: "back to back, every request waits for a fresh worker to replace the one the " +
+              "request before used up: at least the CPU of a Python worker's start (see the " +
+              "Python CPU check) over the cores making them; paced, it finds one ready",
+          }
+          : {}),
       },
       {
         group: "step API",
@@ -196,16 +211,19 @@ export async function stepApi(ctx: Ctx): Promise<Section> {
 
 /**
  * Python steps on the replay server: a trivial one-request program, and a program of
- * `PY_STEPS` calls whose every request after the first replays the calls before it.
+ * `PY_STEPS` calls whose every request after the first replays the calls before it, sent back
+ * to back (each waits for the worker the one before used up to be replaced), and paced as an
+ * agent's are by its tools (each finds a warm worker: the server is quiet before it).
  */
 async function pythonReplay(
   ctx: Ctx,
   server: Server,
   reps: number,
-): Promise<{ trivial: number; replay: number }> {
+): Promise<{ trivial: number; replay: number; paced: number }> {
   const trivialBody = { code: "print(1)\n", tool_names: [], language: "python" };
   const trivial: number[] = [];
   const replays: number[] = [];
+  const paced: number[] = [];
   await drive(server, 2, "python");
   for (let rep = 0; rep < reps; rep++) {
     ctx.log(`step_api: Python forced replay, run ${rep + 1}/${reps}`);
@@ -220,6 +238,9 @@ async function pythonReplay(
     }
     await settle(server);
     replays.push(...(await drive(server, PY_STEPS, "python")).steps.slice(1));
+    await settle(server);
+    const quiet = () => settle(server);
+    paced.push(...(await drive(server, PY_STEPS, "python", quiet)).steps.slice(1));
   }
-  return { trivial: median(trivial), replay: median(replays) };
+  return { trivial: median(trivial), replay: median(replays), paced: median(paced) };
 }
