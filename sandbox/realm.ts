@@ -12,7 +12,8 @@
  * @module
  */
 import { openChannel, runtimeTimers } from "./channel.ts";
-import { clipText, jsonLength, splitText } from "./text.ts";
+import { pendingCalls } from "./pending_calls.ts";
+import { clipText, jsonLength, splitText, utf8Length } from "./text.ts";
 
 /** What the lock-down calls back into the worker's runner code. */
 export interface RealmHooks {
@@ -419,6 +420,8 @@ export interface Realm {
   jsonLength: typeof jsonLength;
   splitText: typeof splitText;
   clipText: typeof clipText;
+  utf8Length: typeof utf8Length;
+  pendingCalls: typeof pendingCalls;
 }
 
 /**
@@ -432,5 +435,5 @@ export interface Realm {
  * ```
  */
 export function workerSource(main: (realm: Realm) => void): string {
-  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, runtimeTimers: ${runtimeTimers}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText} });`;
+  return `(${main})({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, runtimeTimers: ${runtimeTimers}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText}, utf8Length: ${utf8Length}, pendingCalls: ${pendingCalls} });`;
 }

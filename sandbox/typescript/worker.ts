@@ -99,7 +99,6 @@ export function workerMain(realm: Realm): void {
   const output = (stream: "stdout" | "stderr", data: string) => {
     if (started) channel!.output(stream, data);
   };
-  const send = (line: string) => channel!.send(line);
 
   // ─── the realm: output captured, exits reported, escapes closed ──────────────────────────
   class ExitSignal extends Error {}
@@ -242,9 +241,7 @@ export function workerMain(realm: Realm): void {
       macrotask(() => {
         idleScheduled = false;
         if (nextId !== issued) return scheduleIdle();
-        if (pending.size > 0 && !ended) {
-          send(stringify({ type: "idle", pending: [...pending.keys()] }));
-        }
+        if (pending.size > 0 && !ended) channel!.idle([...pending.keys()]);
       })
     );
   };
@@ -279,7 +276,8 @@ export function workerMain(realm: Realm): void {
     frames.enter(next);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     pending.set(id, { resolve, reject, error: new ToolCallError() });
-    send(line);
+    // Sent now, or once the answers to earlier calls make room for it.
+    channel!.call(id, line);
     scheduleIdle();
     return promise;
   };
@@ -331,7 +329,7 @@ export function workerMain(realm: Realm): void {
     argsOverLimit = `exceed the limit of ${message.maxToolArgsBytes} bytes of JSON`;
     valueOverLimit =
       `Error: the program's return value exceeds the limit of ${message.maxToolArgsBytes} bytes of JSON\n`;
-    channel!.setLimits(message.maxLineLength, message.maxOutputBytes);
+    channel!.setLimits(message.maxLineLength, message.maxOutputBytes, message.maxPendingCallChars);
     channel!.reportMemory(memory);
     reportIdle = message.reportIdle === true;
     if (message.nodeModules) lockProcess();
