@@ -40,9 +40,10 @@ export interface Channel {
    * Sends the line of tool call `id` (the worker's own id) now if the calls sent and not
    * answered yet leave room for it, else keeps it until their answers do: the program's
    * `await` takes longer. Calls go out in the order they were made. A kept call is held as
-   * bytes, outside the V8 heap: it is the program's memory, which its reports count.
+   * `rebuild` (when its line can be made again, unchanged, from what it holds), else as bytes
+   * outside the V8 heap: either way the program's memory, which its reports count.
    */
-  call(id: number, line: string): void;
+  call(id: number, line: string, rebuild?: () => string): void;
   /**
    * Says that the program waits on these calls and nothing else; calls still kept here are
    * left out (the server has not seen them, and they go once it answers the others).
@@ -135,8 +136,8 @@ export function openChannel(port: MessagePort, text: ChannelText, timers: Channe
     send(line) {
       if (!ended) post({ type: "line", line });
     },
-    call(id, line) {
-      if (!ended) calls.call(id, line);
+    call(id, line, rebuild) {
+      if (!ended) calls.call(id, line, rebuild);
     },
     idle(pending) {
       const sent = calls.sent(pending);

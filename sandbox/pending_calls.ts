@@ -9,7 +9,9 @@
  * Why wait rather than fail the call: a call's result never depends on when it was sent, so
  * waiting changes nothing a step's replay must repeat, and the reference runs every call a
  * program makes, however many at once. A waiting call is held as UTF-8 bytes outside the V8
- * heap, where the program's memory reports count it (its heap's end would end its host).
+ * heap, where the program's memory reports count it (its heap's end would end its host); a
+ * TypeScript call whose arguments cannot change (strings, numbers: no objects) is held as them,
+ * and its line is made again when it goes.
  *
  * Runs in the untrusted sandbox host, in the program's own realm: {@linkcode pendingCalls} is
  * serialised with `Function.prototype.toString` into the worker's blob source, so it uses
@@ -23,14 +25,24 @@
 export interface PendingCalls {
   /** The most the calls sent and not answered may take, in characters of their lines. */
   bound: number;
-  /** Sends a call's line now if there is room (or nothing else is sent), else keeps it. */
-  call(id: number, line: string): void;
+  /**
+   * Sends a call's line now if there is room (or nothing else is sent), else keeps it: as
+   * `rebuild`, which makes the same line again, when given, else as the line's bytes.
+   */
+  call(id: number, line: string, rebuild?: () => string): void;
   /** Frees the room of the calls a line from the server answers, and sends what then fits. */
   answered(line: string): void;
   /** Of `ids`, those not kept here (the server has seen them). */
   sent(ids: number[]): number[];
   /** Forgets every call (the program ended, or a session's next one starts). */
   clear(): void;
+}
+
+/** A call kept until there is room: its line's length, and how to make its line again. */
+interface Kept {
+  id: number;
+  chars: number;
+  line: (() => string) | Uint8Array;
 }
 
 /**
@@ -74,8 +86,7 @@ export function pendingCalls(
   let unanswered: Record<number, number> = Object.create(null);
   let chars = 0;
   /** Calls kept until there is room: `waiting[head]` … `waiting[tail - 1]`, and their ids. */
-  let waiting: Record<number, { id: number; chars: number; bytes: Uint8Array }> = Object
-    .create(null);
+  let waiting: Record<number, Kept> = Object.create(null);
   let kept: Record<number, true> = Object.create(null);
   let head = 0;
   let tail = 0;
@@ -94,9 +105,9 @@ export function pendingCalls(
   };
   const calls: PendingCalls = {
     bound: Infinity,
-    call(id, line) {
+    call(id, line, rebuild) {
       if (head === tail && fits(line.length)) return sendNow(id, line);
-      waiting[tail++] = { id, chars: line.length, bytes: encode(line) };
+      waiting[tail++] = { id, chars: line.length, line: rebuild ?? encode(line) };
       kept[id] = true;
     },
     answered(line) {
@@ -113,7 +124,7 @@ export function pendingCalls(
         const next = waiting[head]!;
         delete waiting[head++];
         delete kept[next.id];
-        sendNow(next.id, decode(next.bytes));
+        sendNow(next.id, typeof next.line === "function" ? next.line() : decode(next.line));
       }
     },
     sent(ids) {
