@@ -140,9 +140,8 @@ export function openChannel(port: MessagePort, text: ChannelText, timers: Channe
       if (!ended) calls.call(id, line, rebuild);
     },
     idle(pending) {
-      const sent = calls.sent(pending);
-      if (!ended && sent.length > 0) {
-        post({ type: "line", line: stringify({ type: "idle", pending: sent }) });
+      if (!ended) {
+        post({ type: "line", line: stringify({ type: "idle", pending: calls.sent(pending) }) });
       }
     },
     output(stream, data) {

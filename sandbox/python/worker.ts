@@ -91,7 +91,12 @@ export function pythonWorkerMain(realm: Realm): void {
     // out the calls that wait for room.
     if (call) return channel!.call(Number(call[1]), line);
     if (line.startsWith('{"type":"idle",')) {
-      const pending = parse(line)?.pending;
+      let pending: unknown;
+      try {
+        pending = parse(line)?.pending;
+      } catch {
+        // Not the runner's: the server judges it as it came.
+      }
       if (Array.isArray(pending)) return channel!.idle(pending);
     }
     channel!.send(line);
