@@ -65,17 +65,23 @@ export function pendingCalls(
   send: (line: string) => void,
   utf8Length: (text: string) => number,
 ): PendingCalls {
-  const encoder = new TextEncoder();
-  const encodeInto = encoder.encodeInto.bind(encoder);
+  // Made at the first call kept (most programs keep none), from what the realm had at start.
+  const apply = Reflect.apply;
+  const Encoder = TextEncoder;
+  const Decoder = TextDecoder;
+  const { encodeInto } = Encoder.prototype;
+  const { decode: decodeWith } = Decoder.prototype;
+  let encoder: TextEncoder | undefined;
+  let decoder: TextDecoder | undefined;
   // Into a buffer V8 allocates: if memory is short, that fails here as a RangeError the
   // program sees, where an encoder's own buffer (made by the runtime) would end the process.
   const encode = (line: string) => {
     const bytes = new Uint8Array(utf8Length(line));
-    encodeInto(line, bytes);
+    apply(encodeInto, encoder ??= new Encoder(), [line, bytes]);
     return bytes;
   };
-  const decoder = new TextDecoder();
-  const decode = decoder.decode.bind(decoder);
+  const decode = (bytes: Uint8Array): string =>
+    apply(decodeWith, decoder ??= new Decoder(), [bytes]);
   // The server writes an answer's id right after its type; a batch's ids before its items.
   const single = RegExp.prototype.exec.bind(/^\{"type":"tool_(?:result|error)","id":(\d+)[,}]/);
   const batch = RegExp.prototype.exec.bind(/^\{"type":"tool_results","ids":\[([\d,]*)\]/);
