@@ -391,7 +391,8 @@ export class SandboxHost {
       slot.emit({ type: "violation", detail: describe(text) });
       return true;
     }
-    slot.program(message);
+    // A call's line counts against the bound of its program's calls not answered yet.
+    slot.program(message.type === "tool_call" ? { ...message, chars: text.length } : message);
     return true;
   }
 

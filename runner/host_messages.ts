@@ -48,10 +48,18 @@ export function encodeServerMessage(message: ServerMessage): string {
   switch (message.type) {
     case "tool_result":
       return `{"type":"tool_result","id":${message.id},"value":${jsonTextOf(message.value)}}`;
+    case "tool_error":
+      // The id right after the type, where a worker's channel reads it.
+      return JSON.stringify({
+        type: message.type,
+        id: message.id,
+        name: message.name,
+        message: message.message,
+      });
     case "tool_results":
-      return `{"type":"tool_results","items":[${
-        message.items.map((item) => encodeServerMessage(item)).join(",")
-      }]}`;
+      return `{"type":"tool_results","ids":[${
+        message.items.map((item) => item.id).join(",")
+      }],"items":[${message.items.map((item) => encodeServerMessage(item)).join(",")}]}`;
     default:
       return JSON.stringify(message);
   }

@@ -90,6 +90,8 @@ export interface ProgramLimits {
   maxToolArgsBytes: number;
   /** The longest line the server reads from a host, in UTF-16 units. */
   maxLineLength: number;
+  /** What a program's calls sent and not answered yet may take, in UTF-16 units of their lines. */
+  maxPendingCallChars: number;
   /** Largest Python heap (Pyodide's wasm memory), in bytes. */
   pythonMemoryBytes: number;
 }
@@ -371,6 +373,7 @@ export function runMessage(
     maxOutputBytes: options.maxOutputBytes,
     maxToolArgsBytes: options.maxToolArgsBytes,
     maxLineLength: options.maxLineLength,
+    maxPendingCallChars: options.maxPendingCallChars,
     reportIdle: options.reportIdle,
     returnValue: options.returnValue === true,
     ...(language === "python" ? { maxMemoryBytes: options.pythonMemoryBytes } : {}),

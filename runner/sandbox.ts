@@ -5,7 +5,23 @@
  *
  * @module
  */
-import type { ProgramMessage, SandboxKind, ServerMessage } from "../sandbox/messages.ts";
+import type {
+  ProgramMessage,
+  SandboxKind,
+  SandboxToolCall,
+  ServerMessage,
+} from "../sandbox/messages.ts";
+
+/**
+ * A tool call as the server received it: `chars` is its line's length in UTF-16 units, what
+ * the program's worker counts against the bound of its calls not answered yet.
+ */
+export interface ReceivedToolCall extends SandboxToolCall {
+  chars: number;
+}
+
+/** A program's message as the server received it. */
+export type ReceivedMessage = Exclude<ProgramMessage, SandboxToolCall> | ReceivedToolCall;
 
 /** How a sandbox process ended (every program it ran at the time hears it). */
 export interface SandboxExit {
@@ -44,7 +60,7 @@ export interface SandboxOutOfMemory {
 
 /** What a sandbox tells its execution. */
 export type SandboxEvent =
-  | ProgramMessage
+  | ReceivedMessage
   | SandboxViolation
   | SandboxWorkerError
   | SandboxOutOfMemory

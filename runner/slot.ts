@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { ProgramMessage, SandboxKind, ServerMessage } from "../sandbox/messages.ts";
+import type { SandboxKind, ServerMessage } from "../sandbox/messages.ts";
 import { isEndMessage } from "./host_messages.ts";
-import type { Sandbox, SandboxEvent, SandboxExit } from "./sandbox.ts";
+import type { ReceivedMessage, Sandbox, SandboxEvent, SandboxExit } from "./sandbox.ts";
 
 /** What a slot needs of its host (`SandboxHost`). */
 export interface SlotHost {
@@ -88,7 +88,7 @@ export class Slot implements Sandbox {
   }
 
   /** A message of the program. */
-  program(message: ProgramMessage): void {
+  program(message: ReceivedMessage): void {
     if (isEndMessage(message)) this.ended = true;
     this.emit(message);
   }

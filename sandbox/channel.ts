@@ -2,8 +2,9 @@
 /**
  * A program's channel as its worker sees it: the private `MessagePort` to its host's realm,
  * which alone holds the connection to the server. What every sandbox kind needs of it lives
- * here once: lines kept within the server's bound, output forwarded up to its limit (counted as
- * the server counts it), one end, then `done`.
+ * here once: lines kept within the server's bound, tool calls within the bound of those not
+ * answered yet (`pending_calls.ts`), output forwarded up to its limit (counted as the server
+ * counts it), one end, then `done`.
  *
  * Runs in the untrusted sandbox host, in the program's own realm: {@linkcode openChannel} is
  * serialised with `Function.prototype.toString` into the worker's blob source, so it uses
@@ -14,21 +15,40 @@
  * @module
  */
 import type { HostToWorker, WorkerSignal } from "./messages.ts";
+import type { pendingCalls } from "./pending_calls.ts";
 
-/** The helpers of the realm the channel needs (from `text.ts`). */
+/** The helpers of the realm the channel needs (from `text.ts` and `pending_calls.ts`). */
 export interface ChannelText {
   splitText(text: string, maxUnits: number): string[];
   jsonLength(text: string): number;
+  utf8Length(text: string): number;
+  pendingCalls: typeof pendingCalls;
 }
 
 /** A program's end of its channel. */
 export interface Channel {
-  /** Limits from the run message: the line bound, and output forwarded before only counting. */
-  setLimits(maxLineLength: number, maxOutputBytes: number): void;
+  /**
+   * Limits from the run message: the line bound, output forwarded before only counting, and
+   * what the program's calls sent and not answered yet may take (characters of their lines).
+   */
+  setLimits(maxLineLength: number, maxOutputBytes: number, maxPendingCallChars: number): void;
   /** Whether a line (a JSON text) fits the server's bound. */
   fits(line: string): boolean;
   /** Sends one protocol line; nothing once the program ended. */
   send(line: string): void;
+  /**
+   * Sends the line of tool call `id` (the worker's own id) now if the calls sent and not
+   * answered yet leave room for it, else keeps it until their answers do: the program's
+   * `await` takes longer. Calls go out in the order they were made. A kept call is held as
+   * `rebuild` (when its line can be made again, unchanged, from what it holds), else as bytes
+   * outside the V8 heap: either way the program's memory, which its reports count.
+   */
+  call(id: number, line: string, rebuild?: () => string): void;
+  /**
+   * Says that the program waits on these calls and nothing else; calls still kept here are
+   * left out (the server has not seen them, and they go once it answers the others).
+   */
+  idle(pending: number[]): void;
   /**
    * Forwards output in pieces of at most 16 Ki units, up to the limit and the piece that
    * crosses it (the server then marks the truncation); past it only drops, so a flood costs
@@ -97,6 +117,7 @@ export function openChannel(port: MessagePort, text: ChannelText, timers: Channe
   let maxLineLength = Infinity;
   let budget = Infinity;
   let ended = false;
+  const calls = text.pendingCalls((line) => post({ type: "line", line }), text.utf8Length);
   let timer: unknown;
   let measured: (() => number) | undefined;
   const channel: Channel = {
@@ -104,15 +125,24 @@ export function openChannel(port: MessagePort, text: ChannelText, timers: Channe
     get ended() {
       return ended;
     },
-    setLimits(lineLength, outputBytes) {
+    setLimits(lineLength, outputBytes, pendingCallChars) {
       if (lineLength > 0) maxLineLength = lineLength;
       if (outputBytes >= 0) budget = outputBytes;
+      if (pendingCallChars > 0) calls.bound = pendingCallChars;
     },
     fits(line) {
       return line.length <= maxLineLength;
     },
     send(line) {
       if (!ended) post({ type: "line", line });
+    },
+    call(id, line, rebuild) {
+      if (!ended) calls.call(id, line, rebuild);
+    },
+    idle(pending) {
+      if (!ended) {
+        post({ type: "line", line: stringify({ type: "idle", pending: calls.sent(pending) }) });
+      }
     },
     output(stream, data) {
       if (ended || data === "" || budget < 0) return;
@@ -127,6 +157,7 @@ export function openChannel(port: MessagePort, text: ChannelText, timers: Channe
     end(line, fallback, keep = false) {
       if (ended) return;
       ended = true;
+      calls.clear();
       post({ type: "line", line: line.length <= maxLineLength ? line : fallback });
       if (!keep) return post({ type: "done" });
       // A kept realm holds what its program left: its last report says so.
@@ -134,6 +165,7 @@ export function openChannel(port: MessagePort, text: ChannelText, timers: Channe
     },
     reopen() {
       ended = false;
+      calls.clear();
     },
     signal: (message) => post(message),
     reportMemory(measure) {
@@ -166,6 +198,8 @@ export function openChannel(port: MessagePort, text: ChannelText, timers: Channe
     const line = (event.data as any)?.line;
     if (typeof line !== "string") return;
     wake();
+    // Answers make room first: calls kept for it go before the program runs again.
+    if (!ended) calls.answered(line);
     channel.onLine(line);
   };
   return channel;

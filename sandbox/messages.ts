@@ -44,6 +44,12 @@ export interface RunMessage {
    * violation. A call or an end that would not fit is over the limit anyway.
    */
   maxLineLength: number;
+  /**
+   * The most the program's tool calls sent and not answered yet may take, in characters of
+   * their lines: a call past it waits in the worker until answers make room. The server counts
+   * the same on what it receives; more is a violation.
+   */
+  maxPendingCallChars: number;
   /** Send `idle` when every running path of the program waits on a tool (the step API). */
   reportIdle: boolean;
   /** Send the program's return value with `success` (its `export default`; Python: its last expression). */
@@ -91,7 +97,10 @@ export interface ToolErrorMessage {
 
 /**
  * Several answers at once, settled before the program runs again: a step's whole batch, so that
- * the program cannot reach `idle` with part of its batch answered.
+ * the program cannot reach `idle` with part of its batch answered. Its line carries the items'
+ * ids first (`{"type":"tool_results","ids":[…],"items":[…]}`), as an answer's line carries its
+ * id right after its type: a worker's channel sees which calls are answered without reading
+ * the values.
  */
 export interface ToolResultsMessage {
   type: "tool_results";

@@ -12,7 +12,8 @@
  * @module
  */
 import { openChannel, runtimeTimers } from "./channel.ts";
-import { clipText, jsonLength, splitText } from "./text.ts";
+import { pendingCalls } from "./pending_calls.ts";
+import { clipText, jsonLength, splitText, utf8Length } from "./text.ts";
 
 /** What the lock-down calls back into the worker's runner code. */
 export interface RealmHooks {
@@ -419,6 +420,8 @@ export interface Realm {
   jsonLength: typeof jsonLength;
   splitText: typeof splitText;
   clipText: typeof clipText;
+  utf8Length: typeof utf8Length;
+  pendingCalls: typeof pendingCalls;
 }
 
 /**
@@ -441,5 +444,5 @@ export function workerSource<Kit>(
 
 /** The {@linkcode Realm} as source. */
 function realmSource(): string {
-  return `({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, runtimeTimers: ${runtimeTimers}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText} })`;
+  return `({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, runtimeTimers: ${runtimeTimers}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText}, utf8Length: ${utf8Length}, pendingCalls: ${pendingCalls} })`;
 }

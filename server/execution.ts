@@ -13,14 +13,15 @@
  *   arrived, in UTF-8 bytes of the JSON the client gets: arguments over `maxToolArgsBytes` fail
  *   the call (`ToolError`), a return value over it ends the program. A call to a tool the program
  *   was not given, a reused call id, more messages than a program can cause (calls past twice
- *   the call limit, idle reports past twice the calls, output past the limit), or an empty
- *   output, is a violation that ends the execution (a program can write protocol lines itself).
+ *   the call limit, idle reports past twice the calls, output past the limit), calls not
+ *   answered over `maxPendingCallChars` (their lines' lengths), or an empty output, is a
+ *   violation that ends the execution (a program can write protocol lines itself).
  *   Output is kept up to `maxOutputBytes`, an error's text up to {@linkcode MAX_ERROR_BYTES}.
  *
  * @module
  */
 import { type JsonValue, newId, type ToolCall } from "../protocol.ts";
-import type { Sandbox, SandboxEvent, SandboxExit } from "../runner/sandbox.ts";
+import type { ReceivedToolCall, Sandbox, SandboxEvent, SandboxExit } from "../runner/sandbox.ts";
 import {
   MAX_ERROR_BYTES,
   OUTPUT_PIECE_UNITS,
@@ -81,6 +82,8 @@ export type DeliverStatus = "ok" | "unknown" | "not_pending";
 interface Call {
   sandboxId: number;
   name: string;
+  /** Its line's length: what it takes of the bound of the calls not answered. */
+  chars: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   pending: boolean;
 }
@@ -108,6 +111,8 @@ export class Execution {
   #run: RunRequest | undefined;
   #callMessages = 0;
   #idleMessages = 0;
+  /** Characters of the program's calls received and not answered yet. */
+  #pendingChars = 0;
   /** Output bytes the sandbox sent, kept or not. */
   #outputReceived = 0;
   /** The program is a session's: keep its realm if it ends by itself. */
@@ -219,14 +224,7 @@ export class Execution {
     if (this.#ended) return;
     switch (event.type) {
       case "tool_call":
-        return this.#onToolCall(
-          event.id,
-          event.name,
-          event.args,
-          event.kwargs,
-          event.frame,
-          event.index,
-        );
+        return this.#onToolCall(event);
       case "output":
         return this.#onOutput(event.stream, event.data);
       case "idle":
@@ -304,14 +302,8 @@ export class Execution {
     this.#sink.idle?.(ids.length === pending.length ? ids : []);
   }
 
-  #onToolCall(
-    sandboxId: number,
-    name: string,
-    args: unknown[],
-    kwargs: Record<string, unknown>,
-    frame: number[],
-    index: number,
-  ) {
+  #onToolCall(received: ReceivedToolCall) {
+    const { id: sandboxId, name, args, kwargs, frame, index, chars } = received;
     // In a session, a function an earlier program defined may call a tool this one was not
     // given: that call fails; elsewhere only a forged line names one.
     const unknown = !this.#toolNames.has(name);
@@ -325,8 +317,18 @@ export class Execution {
       return this.#violation(`more than ${2 * this.#limits.maxToolCalls} tool calls`);
     }
     this.#sandboxIds.add(sandboxId);
-    const refuse = (message: string) =>
+    // Its worker sends no call past the bound until answers make room (counted as here: the
+    // line's length from when it is sent until its answer is sent).
+    this.#pendingChars += chars;
+    if (this.#pendingChars > this.#limits.maxPendingCallChars) {
+      return this.#violation(
+        `tool calls not answered over ${this.#limits.maxPendingCallChars} characters`,
+      );
+    }
+    const refuse = (message: string) => {
+      this.#pendingChars -= chars;
       this.#sandbox.send({ type: "tool_error", id: sandboxId, name: "ToolError", message });
+    };
     if (++this.#callCount > this.#limits.maxToolCalls) {
       return refuse(
         `Tool call limit exceeded: at most ${this.#limits.maxToolCalls} calls per execution`,
@@ -344,7 +346,7 @@ export class Execution {
       );
     }
     const id = newId();
-    const call: Call = { sandboxId, name, timer: undefined, pending: true };
+    const call: Call = { sandboxId, name, chars, timer: undefined, pending: true };
     if (Number.isFinite(this.#limits.toolCallTimeoutMs)) {
       call.timer = setTimeout(() => this.#callTimeout(call), this.#limits.toolCallTimeoutMs);
     }
@@ -374,8 +376,10 @@ export class Execution {
   }
 
   #settle(call: Call): void {
+    if (!call.pending) return;
     call.pending = false;
     clearTimeout(call.timer);
+    this.#pendingChars -= call.chars;
   }
 
   #onOutput(stream: "stdout" | "stderr", data: string): void {

@@ -29,9 +29,31 @@ export function limitsOf(config: ResolvedOptions): Limits {
     maxToolCalls: config.maxToolCalls,
     maxToolArgsBytes: config.maxToolArgsBytes,
     maxLineLength: config.maxLineLength,
+    maxPendingCallChars: maxPendingCallChars(config),
     maxToolResultBytes: config.maxToolResultBytes,
     pythonMemoryBytes: config.pythonMemoryMb * 2 ** 20,
   };
+}
+
+/**
+ * What one program's tool calls sent and not answered yet may take, in characters (UTF-16 units)
+ * of their lines, as its worker and the server count them: one step answer's worth and the
+ * longest line. So a step's batch fills up to its own bound, and the server, not the worker,
+ * fails the call that crosses it (recorded, so that a replay fails it too); past this a call
+ * waits in its program's worker. A host holds at most this much of each program's calls for its
+ * socket (in UTF-8, at most three bytes a character).
+ *
+ * @example
+ * ```ts
+ * import { maxPendingCallChars } from "./limits.ts";
+ * const chars = maxPendingCallChars({ maxStepAnswerBytes: 16 << 20, maxLineLength: 1 << 20 });
+ * console.assert(chars === 17 << 20);
+ * ```
+ */
+export function maxPendingCallChars(
+  config: Pick<ResolvedOptions, "maxStepAnswerBytes" | "maxLineLength">,
+): number {
+  return config.maxStepAnswerBytes + config.maxLineLength;
 }
 
 /**

@@ -78,6 +78,13 @@ const FAULTS: Record<string, (slot: number) => Promise<unknown>> = {
   long_line: (slot) => raw(`${slot} ${" ".repeat(5000)}`),
   broken_json: (slot) => raw(`${slot} {"type":"output","stream":"stdout"\n`),
   forged_call: (slot) => say(slot, { ...call(1, [], 0), name: "not_given" }),
+  // Calls sent without waiting for answers, past the bound of those not answered (the fake
+  // server's: 8 KiB of step answer and its 4 KiB line, 12288 characters): the fourth crosses it.
+  unanswered_flood: async (slot) => {
+    for (let id = 1; id <= 4; id++) {
+      await say(slot, { ...call(id, [1], id - 1), kwargs: { pad: "x".repeat(3900) } });
+    }
+  },
   reused_id: async (slot) => {
     await say(slot, call(1, [1], 0));
     await say(slot, call(1, [2], 1));

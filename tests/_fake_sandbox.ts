@@ -122,7 +122,8 @@ export class FakeSandbox implements Sandbox {
         const id = this.#nextId++;
         const result = Promise.withResolvers<unknown>();
         this.#pending.set(id, result);
-        this.#emit({ type: "tool_call", id, name, args, kwargs: {}, frame, index });
+        const call = { type: "tool_call" as const, id, name, args, kwargs: {}, frame, index };
+        this.#emit({ ...call, chars: JSON.stringify(call).length });
         this.#scheduleIdle();
         return result.promise;
       },

@@ -92,3 +92,29 @@ Deno.test("Execution fails a call past its timeout with TimeoutError in the prog
   t.execution.cancel("late");
   strictEqual(t.execution.ended, true);
 });
+
+Deno.test("Execution counts the lines of the calls not answered: an answer frees its call's room, past the bound is a violation", async () => {
+  const arg = "x".repeat(100);
+  // Each call's line is ~170 characters: two fit, three do not.
+  const limits = { maxPendingCallChars: 400 };
+  const paced = start(async ({ call }) => {
+    const first = call("t", [arg]);
+    const second = call("t", [arg]);
+    await first;
+    await Promise.all([second, call("t", [arg])]);
+  }, limits);
+  await until(() => paced.calls.length === 2);
+  paced.execution.deliver(paced.calls[0]!.id, { value: 1 });
+  await until(() => paced.calls.length === 3);
+  for (const call of paced.calls.slice(1)) paced.execution.deliver(call.id, { value: 2 });
+  strictEqual((await paced.ended).result.type, "success");
+
+  const flood = start(async ({ call }) => {
+    await Promise.all([1, 2, 3].map(() => call("t", [arg])));
+  }, limits);
+  const { result, why } = await flood.ended;
+  strictEqual(result.type, "runtime_error");
+  match(result.stderr, /broke the protocol \(tool calls not answered over 400 characters\)/);
+  strictEqual(why, "violation");
+  strictEqual(flood.calls.length, 2);
+});

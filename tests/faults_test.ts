@@ -128,7 +128,14 @@ async function startFakeServer() {
   const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
   const denoPath = `${dir}/deno`;
   await Deno.writeTextFile(denoPath, fakeRuntime(denoPath), { mode: 0o755 });
-  const t = await startServer({ denoPath, maxLineLength: 4096, poolSize: 1 });
+  // Bounds small enough for a fake host to cross: its calls not answered may take 12288
+  // characters (8 KiB of step answer and one line).
+  const t = await startServer({
+    denoPath,
+    maxLineLength: 4096,
+    maxStepAnswerBytes: 8192,
+    poolSize: 1,
+  });
   return {
     t,
     dir,
@@ -235,6 +242,13 @@ const PROGRAM_FAULTS: Fault[] = [
     stderr: broke("reused call id 1"),
     log: /runtime_error \(violation\)/,
     calls: 1,
+  },
+  {
+    fault: "unanswered_flood",
+    title: "sends calls not answered past their bound",
+    stderr: broke("tool calls not answered over 12288 characters"),
+    log: /runtime_error \(violation\)/,
+    calls: 3,
   },
 ];
 

@@ -88,6 +88,18 @@ export function pythonWorkerMain(realm: Realm, loader: PyodideLoader): void {
       queueMicrotask(() => runner.receive(answer));
       return;
     }
+    // Sent now, or once the answers to earlier calls make room for it; an idle report leaves
+    // out the calls that wait for room.
+    if (call) return channel!.call(Number(call[1]), line);
+    if (line.startsWith('{"type":"idle",')) {
+      let pending: unknown;
+      try {
+        pending = parse(line)?.pending;
+      } catch {
+        // Not the runner's: the server judges it as it came.
+      }
+      if (Array.isArray(pending)) return channel!.idle(pending);
+    }
     channel!.send(line);
   };
   /** The realm is a session's: after each program's end it waits for the next run. */
@@ -183,7 +195,7 @@ export function pythonWorkerMain(realm: Realm, loader: PyodideLoader): void {
     argsOverLimit = `exceed the limit of ${message.maxToolArgsBytes} bytes of JSON`;
     valueOverLimit =
       `Error: the program's return value exceeds the limit of ${message.maxToolArgsBytes} bytes of JSON\n`;
-    channel!.setLimits(message.maxLineLength, message.maxOutputBytes);
+    channel!.setLimits(message.maxLineLength, message.maxOutputBytes, message.maxPendingCallChars);
     const heap = Number(message.maxMemoryBytes);
     if (heap > 0) maxMemoryBytes = heap;
     session = message.session === true;

@@ -99,7 +99,6 @@ export function workerMain(realm: Realm): void {
   const output = (stream: "stdout" | "stderr", data: string) => {
     if (started) channel!.output(stream, data);
   };
-  const send = (line: string) => channel!.send(line);
 
   // ─── the realm: output captured, exits reported, escapes closed ──────────────────────────
   class ExitSignal extends Error {}
@@ -242,12 +241,13 @@ export function workerMain(realm: Realm): void {
       macrotask(() => {
         idleScheduled = false;
         if (nextId !== issued) return scheduleIdle();
-        if (pending.size > 0 && !ended) {
-          send(stringify({ type: "idle", pending: [...pending.keys()] }));
-        }
+        if (pending.size > 0 && !ended) channel!.idle([...pending.keys()]);
       })
     );
   };
+  const isScalar = (value: unknown) =>
+    value === null || typeof value === "string" || typeof value === "number" ||
+    typeof value === "boolean";
   const callTool = (name: string, args: unknown[], kwargs: unknown): Promise<unknown> => {
     if (ended) return new Promise(() => {});
     const argsJson = stringify(args);
@@ -259,11 +259,11 @@ export function workerMain(realm: Realm): void {
     const frame: number[] = frames.get() ?? [0];
     const frameKey = frame.join(".");
     const index = callsIn.get(frameKey) ?? 0;
-    const line = `{"type":"tool_call","id":${id},"name":${
-      stringify(name)
-    },"args":${argsJson},"kwargs":${kwargsJson},"frame":[${
+    const head = `{"type":"tool_call","id":${id},"name":${stringify(name)},"args":`;
+    const tail = `,"kwargs":${kwargsJson},"frame":[${
       frameKey.replaceAll(".", ",")
     }],"index":${index}}`;
+    const line = head + argsJson + tail;
     // The server measures the arguments against their limit; the pipe only carries lines that
     // fit its bound (longer ones would break the protocol), and a call that does not fit is
     // over the limit too: it fails here, as the server would fail it, and counts for nothing.
@@ -279,7 +279,15 @@ export function workerMain(realm: Realm): void {
     frames.enter(next);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     pending.set(id, { resolve, reject, error: new ToolCallError() });
-    send(line);
+    // Sent now, or once the answers to earlier calls make room for it, as it was made: a call
+    // whose arguments cannot change (no objects) is kept as them, not as a copy of its line
+    // (a flood of one large string then costs nothing more).
+    const kept = [...args];
+    channel!.call(
+      id,
+      line,
+      kwargsJson === "{}" && kept.every(isScalar) ? () => head + stringify(kept) + tail : undefined,
+    );
     scheduleIdle();
     return promise;
   };
@@ -331,7 +339,7 @@ export function workerMain(realm: Realm): void {
     argsOverLimit = `exceed the limit of ${message.maxToolArgsBytes} bytes of JSON`;
     valueOverLimit =
       `Error: the program's return value exceeds the limit of ${message.maxToolArgsBytes} bytes of JSON\n`;
-    channel!.setLimits(message.maxLineLength, message.maxOutputBytes);
+    channel!.setLimits(message.maxLineLength, message.maxOutputBytes, message.maxPendingCallChars);
     channel!.reportMemory(memory);
     reportIdle = message.reportIdle === true;
     if (message.nodeModules) lockProcess();
