@@ -73,7 +73,7 @@ function trivial(key: Key): Request {
 }
 
 /** `n` sequential `await echo(base + i)`, printing their sum. */
-function loop(key: Key, n: number, base: number): Request {
+export function loop(key: Key, n: number, base: number): Request {
   const code = key === "ts" || key === "echo"
     ? `import { echo } from "tools";\nlet s = 0;\n` +
       `for (let i = 0; i < ${n}; i++) s += await echo(${base} + i);\nconsole.log(s);\n`
@@ -86,7 +86,8 @@ function loop(key: Key, n: number, base: number): Request {
   return { body, stdout, calls: n };
 }
 
-async function run(
+/** Executes `request` on `endpoint`; throws unless it succeeds with its stdout and calls. */
+export async function run(
   endpoint: Endpoint,
   request: Request,
   what: string,
@@ -112,6 +113,11 @@ interface Throughput {
   completed: number;
   failed: number;
   why?: string;
+}
+
+/** What the sections of this run measured so far (read by the `floors` section). */
+export function measured(): Readonly<typeof results> {
+  return results;
 }
 
 const results = {

@@ -30,6 +30,7 @@ import { stalls } from "./stalls.ts";
 import { sseReader } from "./sse_reader.ts";
 import { mcpTokens } from "./mcp_tokens.ts";
 import { capacity } from "./capacity.ts";
+import { floors } from "./floors.ts";
 import { sessions } from "./sessions.ts";
 import { stepSessions } from "./step_sessions.ts";
 
@@ -73,6 +74,7 @@ type SharedServer = "ours" | "reference" | "echo";
 
 const SECTIONS: { name: string; run: (ctx: Ctx) => Promise<Section> }[] = [
   ...COMPARE,
+  { name: "floors", run: floors },
   { name: "capacity", run: capacity },
   { name: "step_api", run: stepApi },
   { name: "sessions", run: sessions },
