@@ -9,7 +9,7 @@
  */
 import { clockTicks, median, ms, rate, ratio, treeCpu } from "./_lib.ts";
 import { settle } from "./_servers.ts";
-import { loop, measured, run } from "./compare.ts";
+import { loop, measured, run } from "./_compare.ts";
 import type { Check, Ctx, Section } from "./main.ts";
 
 const PROBE = new URL("./_floor_probe.ts", import.meta.url).pathname;

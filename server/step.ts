@@ -1,6 +1,9 @@
 /**
  * The step API (`POST /execute-code-step`): run a program until it needs tools, answer with the
- * batch of calls and a signed state, continue when the client sends the results.
+ * batch of calls and a signed state, continue when the client sends the results. The service
+ * decides each request's path; the run a step continues (held or from the start) is
+ * `step_start.ts`'s, and what a step answers (the batch and its state, or the end) is
+ * `step_result.ts`'s.
  *
  * Invariants:
  * - Replay: a step that does not continue a held execution runs the request's program from the
@@ -24,15 +27,7 @@
  *
  * @module
  */
-import type {
-  ExecuteCodeStepRequest,
-  ExecuteCodeStepResult,
-  Language,
-  StepToolCall,
-} from "../protocol.ts";
-import { newId } from "../protocol.ts";
-import { runMessage } from "../runner/runner.ts";
-import type { ToolOutcome } from "./execution.ts";
+import type { ExecuteCodeStepRequest, Language } from "../protocol.ts";
 import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { AdmissionGate } from "./admission.ts";
 import { describeEnd } from "./end_reason.ts";
@@ -41,20 +36,17 @@ import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
 import { contextOf, endSpan, instruments, startSpan } from "./telemetry.ts";
-import {
-  type StateCodec,
-  stateProblem,
-  StateTokenError,
-  type StepRecord,
-  type StepState,
-} from "./state_token.ts";
+import { type StateCodec, stateProblem, StateTokenError, type StepState } from "./state_token.ts";
 import { StepHolds } from "./step_holds.ts";
 import { programHash, stepAnswers } from "./step_request.ts";
-import { sessionProgramSource } from "./session_source.ts";
-import { record, StepRun, stepToolCall, type Stop, untilStop } from "./step_run.ts";
+import { type StepRun, type Stop, untilStop } from "./step_run.ts";
 import type { Session } from "./session.ts";
 import type { SessionRequest } from "./sessions.ts";
-import { programRecord, type StepSessionRef, type StepSessions } from "./step_session.ts";
+import type { StepSessionRef, StepSessions } from "./step_session.ts";
+import { startStep, type StepStartContext } from "./step_start.ts";
+import { finalResult, pauseStep, type StepAnswer, type StepResultContext } from "./step_result.ts";
+
+export type { StepAnswer } from "./step_result.ts";
 
 /** What the step service needs from its application. */
 export interface StepServiceOptions {
@@ -81,13 +73,6 @@ export interface StepServiceOptions {
   /** Refuses `modules` a program of `language` may not have (a problem). */
   checkModules?(modules: Record<string, string> | undefined, language: Language): Promise<void>;
   logger: Logger;
-}
-
-/** One step's answer, and the session (execution) it belongs to. */
-export interface StepAnswer {
-  result: ExecuteCodeStepResult;
-  /** The session id: the same for every step of one program's run, replays included. */
-  session: string;
 }
 
 /** Runs `/execute-code-step` requests. */
@@ -180,7 +165,7 @@ export class StepService {
     const determinism = previous?.determinism ?? body.determinism ?? "strict";
     const step = (previous?.step ?? 0) + (results.length > 0 || !previous ? 1 : 0);
 
-    const { run, mode, sessionMode } = await this.#begin(body, parent, {
+    const { run, mode, sessionMode } = await startStep(body, parent, {
       previous,
       ref,
       language,
@@ -188,7 +173,7 @@ export class StepService {
       pending,
       outcomes,
       results,
-    });
+    }, this.#parts());
     this.#active.add(run);
     let stop: Stop;
     try {
@@ -214,9 +199,12 @@ export class StepService {
         `step ${run.session} #${step} ${stop.result.type} (${mode}${sessionMode}, ${why}) ${ms} ms, ${where}`,
         { ...fields, outcome: stop.result.type, why, end: stop.reason.code },
       );
-      return { result: await this.#final(run, stop, ref, body), session: run.session };
+      return {
+        result: await finalResult(run, stop, ref, body, this.#parts()),
+        session: run.session,
+      };
     }
-    return await this.#pause(run, stop, {
+    return await pauseStep(run, stop, {
       program,
       determinism,
       step,
@@ -228,113 +216,7 @@ export class StepService {
       fields,
       ms,
       where,
-    });
-  }
-
-  /**
-   * The run a step continues: the held execution its state names (warm), or the program from
-   * the start (a first step, or a replay with the state's records and this request's results).
-   */
-  async #begin(
-    body: ExecuteCodeStepRequest,
-    parent: Context,
-    from: {
-      previous: StepState | undefined;
-      ref: StepSessionRef | undefined;
-      language: Language;
-      program: string;
-      pending: { k: string; h: string }[];
-      outcomes: ToolOutcome[];
-      results: unknown[];
-    },
-  ): Promise<{ run: StepRun; mode: "start" | "warm" | "replay"; sessionMode: string }> {
-    const { previous, ref, language, program, pending, outcomes, results } = from;
-    let held = previous && results.length > 0 ? this.#holds.find(previous, program) : undefined;
-    let release: (() => void) | undefined;
-    if (held) {
-      // The slot first: a step refused for capacity leaves the execution held.
-      release = await this.#options.admission.slot();
-      // While this waited, the hold may have ended (its memory reclaimed for a new execution,
-      // its TTL, a newer hold of the step) or gone to a retry of this request: replay then.
-      if (this.#holds.find(previous!, program) !== held) {
-        release();
-        held = undefined;
-      }
-    }
-    if (held) {
-      this.#holds.take(previous!.hold);
-      held.resume(outcomes, release!);
-      return { run: held, mode: "warm", sessionMode: "" };
-    }
-    const records = new Map<string, StepRecord>(Object.entries(previous?.records ?? {}));
-    if (results.length > 0) {
-      pending.forEach((p, i) => records.set(p.k, record(p.h, outcomes[i]!)));
-    }
-    const fresh = await this.#newRun(
-      body,
-      { previous, ref, language, program, records },
-      parent,
-    );
-    return { run: fresh.run, mode: previous ? "replay" : "start", sessionMode: fresh.sessionMode };
-  }
-
-  /** A step that stopped at a batch: its state, the execution held, the batch answered. */
-  async #pause(
-    run: StepRun,
-    stop: Extract<Stop, { kind: "batch" }>,
-    at: {
-      program: string;
-      determinism: StepState["determinism"];
-      step: number;
-      ref: StepSessionRef | undefined;
-      body: ExecuteCodeStepRequest;
-      mode: string;
-      sessionMode: string;
-    },
-    log: { fields: Record<string, unknown>; ms: string; where: string },
-  ): Promise<StepAnswer> {
-    const { program, determinism, step, ref, body, mode, sessionMode } = at;
-    const { fields, ms, where } = log;
-    const hold = newId();
-    const state: StepState = {
-      program,
-      determinism,
-      records: Object.fromEntries(run.records),
-      pending: stop.calls.map(({ key, hash }) => ({ k: key, h: hash })),
-      session: run.session,
-      hold,
-      step,
-      iat: Date.now(),
-      ...(ref ? { ses: ref.history } : {}),
-    };
-    const encoded = await this.#options.codec.encode(state, this.#options.maxStateBytes);
-    if ("tooLarge" in encoded) {
-      // A token the next step would refuse is never issued: the program ends as any other end,
-      // with its output so far, and why it stopped.
-      run.stop(
-        "runtime_error",
-        `Error: the step state (${encoded.tooLarge} bytes) would exceed the limit of ${this.#options.maxStateBytes} bytes\n`,
-        { code: "state_too_large" },
-      );
-      const end = await run.next();
-      if (end.kind !== "end") throw new Error("A stopped step run did not end");
-      return { result: await this.#final(run, end, ref, body), session: run.session };
-    }
-    const toolCalls = stop.calls.map((call): StepToolCall => stepToolCall(call));
-    run.answered();
-    this.#holds.hold(run, hold, step);
-    this.#options.logger.info(
-      `step ${run.session} #${step} tool_call (${mode}${sessionMode}) ${ms} ms, ${stop.calls.length} calls, ${where}`,
-      { ...fields, outcome: "tool_call", tool_calls: stop.calls.length },
-    );
-    return {
-      result: {
-        type: "tool_call",
-        tool_calls: toolCalls,
-        state: encoded.token,
-      },
-      session: run.session,
-    };
+    }, this.#parts());
   }
 
   /** Frees memory for a new execution: drops paused executions (see `StepHolds`). */
@@ -347,54 +229,6 @@ export class StepService {
     const runs = [...this.#active, ...this.#holds.release()];
     for (const run of runs) run.cancel("the server is shutting down");
     return Promise.all(runs.map((run) => run.stopped)).then(() => {});
-  }
-
-  /**
-   * Starts the request's program from the start (a first step, or a replay): in a sandbox of
-   * its own, or in its session's realm, kept or rebuilt.
-   */
-  async #newRun(
-    body: ExecuteCodeStepRequest,
-    from: {
-      previous: StepState | undefined;
-      ref: StepSessionRef | undefined;
-      language: Language;
-      program: string;
-      records: Map<string, StepRecord>;
-    },
-    parent: Context,
-  ): Promise<{ run: StepRun; sessionMode: string }> {
-    const { previous, ref, language } = from;
-    const code = ref ? await sessionProgramSource(body.code, language) : body.code;
-    // A replay of a session's program needs a realm at the history before it: rebuilt.
-    const admitted = ref
-      ? await this.#sessions!.admit(previous ? { history: ref.history } : ref, parent)
-      : undefined;
-    const lease = admitted ?? await this.#options.admission.admit(language, parent);
-    const run = new StepRun(lease, {
-      session: previous?.session ?? newId(),
-      program: from.program,
-      records: from.records,
-      determinism: previous?.determinism ?? body.determinism ?? "strict",
-      toolNames: body.tool_names,
-      limits: this.#options.limits,
-      maxAnswerBytes: this.#options.maxAnswerBytes,
-      budget: this.#options.budget,
-      ...(admitted
-        ? { ended: (kept, reason) => admitted.session.after(kept, describeEnd(reason)) }
-        : {}),
-    });
-    if (admitted) this.#sessionOf.set(run, admitted.session);
-    run.start(
-      runMessage(language, code, body.tool_names, {
-        ...this.#options.limits,
-        reportIdle: true,
-        returnValue: body.return_value,
-        modules: body.modules,
-        session: admitted !== undefined,
-      }),
-    );
-    return { run, sessionMode: admitted ? `, session ${admitted.mode}` : "" };
   }
 
   /** The session of a step's program (fixed by its first step, carried by its states). */
@@ -413,20 +247,22 @@ export class StepService {
     return await this.#sessions.ref(body, previous?.ses, session, this.#options.language);
   }
 
-  /** A run's final answer: a session program's says how its session goes on. */
-  #final(
-    run: StepRun,
-    end: Extract<Stop, { kind: "end" }>,
-    ref: StepSessionRef | undefined,
-    body: ExecuteCodeStepRequest,
-  ): Promise<ExecuteCodeStepResult> | ExecuteCodeStepResult {
-    const session = this.#sessionOf.get(run);
-    if (!ref || !session) return end.result as ExecuteCodeStepResult;
-    return this.#sessions!.answer(session, ref.history, programRecord(body, run), {
-      result: end.result,
-      kept: run.kept,
-      why: describeEnd(end.reason),
-    });
+  /** What this service's parts need of it (`step_start.ts`, `step_result.ts`). */
+  #parts(): StepStartContext & StepResultContext {
+    const { admission, limits, maxAnswerBytes, budget, codec, maxStateBytes, logger } =
+      this.#options;
+    return {
+      admission,
+      limits,
+      maxAnswerBytes,
+      budget,
+      codec,
+      maxStateBytes,
+      logger,
+      holds: this.#holds,
+      sessions: this.#sessions,
+      sessionOf: this.#sessionOf,
+    };
   }
 
   async #decode(token: string): Promise<StepState> {
