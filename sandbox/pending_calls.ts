@@ -4,7 +4,7 @@
  * within a bound, so that a program issuing many large calls at once never has more than that
  * queued in its host for the socket; a call past it waits here, in order, until answers make
  * room, and the program's `await` just takes longer. The server counts the same on what it
- * receives and ends a program that sends more (`server/execution.ts`).
+ * receives and ends a program that sends more (`server/execution_calls.ts`).
  *
  * Why wait rather than fail the call: a call's result never depends on when it was sent, so
  * waiting changes nothing a step's replay must repeat, and the reference runs every call a
