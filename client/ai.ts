@@ -23,7 +23,7 @@
  * @module
  */
 import type { ProgtcClient } from "./client.ts";
-import { runStepToolCalls } from "./client.ts";
+import { runStepToolCalls } from "./execute_step.ts";
 import { describeTools } from "./describe.ts";
 import type {
   DeterminismError,
