@@ -23,60 +23,27 @@
  * @module
  */
 import type { ProgtcClient } from "./client.ts";
-import { runStepToolCalls } from "./client.ts";
 import { describeTools } from "./describe.ts";
-import type {
-  DeterminismError,
-  ExecuteCodeResult,
-  JsonValue,
-  Language,
-  StepToolError,
-  ToolCall,
-} from "../protocol.ts";
-import type { JsonSchema, Schema, StandardResult, StandardSchemaV1 } from "./schema.ts";
-import { callInput, type DefinedTool, defineTool, isDefinedTool, type Tool } from "./tools.ts";
+import type { Language } from "../protocol.ts";
+import type { StandardResult, StandardSchemaV1 } from "./schema.ts";
+import { isDefinedTool, type Tool } from "./tools.ts";
+import {
+  advance,
+  KeptPrograms,
+  type PendingCall,
+  type ProgtcToolOutput,
+  type StepTarget,
+  toOutput,
+} from "./ai_approval.ts";
+import { type AiSdkTool, type AiToolExecutionOptions, toProgtcTools } from "./ai_sdk_tools.ts";
 
-/** The options the AI SDK passes to a tool's `execute` (the part progtc reads). */
-export interface AiToolExecutionOptions {
-  /** The id of the model's call of this tool. */
-  toolCallId: string;
-  /** The conversation so far. */
-  messages?: unknown[];
-  /** Aborts the call. */
-  abortSignal?: AbortSignal;
-}
-
-/**
- * An AI SDK tool as progtc reads it (`tool({ description, inputSchema, execute })`): its input
- * schema is zod, a Standard Schema, or the AI SDK's `jsonSchema(...)`.
- */
-export interface AiSdkTool {
-  /** What the tool does, for the model (AI SDK 7: or a function of the tool's context). */
-  // deno-lint-ignore no-explicit-any
-  description?: string | ((options: any) => string) | undefined;
-  /** The schema of its input. */
-  inputSchema?: unknown;
-  /** The schema of its output. */
-  outputSchema?: unknown;
-  /** Runs the tool (called with {@linkcode AiToolExecutionOptions}). */
-  // deno-lint-ignore no-explicit-any
-  execute?: ((input: any, options: any) => unknown) | undefined;
-  /** Whether a call needs a person's approval first. */
-  // deno-lint-ignore no-explicit-any
-  needsApproval?: boolean | ((input: any, options: any) => unknown) | undefined;
-}
-
-/** What {@linkcode progtcTool} returns to the AI SDK (and so to the model). */
-export interface ProgtcToolOutput {
-  /** How the program ended (`determinism_error` only for a program that changed on resume). */
-  type: ExecuteCodeResult["type"] | "determinism_error";
-  /** What it printed. */
-  stdout: string;
-  /** Its errors (a traceback, a timeout). */
-  stderr: string;
-  /** Its `export default` (TypeScript, JavaScript) or last expression (Python), when JSON. */
-  value?: JsonValue;
-}
+export type { PendingCall, ProgtcToolOutput } from "./ai_approval.ts";
+export {
+  type AiSdkTool,
+  type AiToolExecutionOptions,
+  toProgtcTool,
+  toProgtcTools,
+} from "./ai_sdk_tools.ts";
 
 /** The input of {@linkcode progtcTool}: the program. */
 export interface ProgtcToolInput {
@@ -115,14 +82,6 @@ export interface ProgtcAiTool {
   };
 }
 
-/** A call that waits for approval: the tool and its input. */
-export interface PendingCall {
-  /** The tool's name. */
-  toolName: string;
-  /** Its input, as the tool will receive it. */
-  input: unknown;
-}
-
 /** Options of {@linkcode progtcTool}. */
 export interface ProgtcToolOptions {
   /** The client of the progtc server that runs the programs. */
@@ -137,24 +96,6 @@ export interface ProgtcToolOptions {
   /** Text added before the generated description (what the tool is for, in your words). */
   instructions?: string;
 }
-
-/** A program paused on calls that need approval, kept until the AI SDK calls `execute`. */
-interface Paused {
-  readonly kind: "paused";
-  readonly code: string;
-  readonly state: string;
-  readonly calls: ToolCall[];
-  readonly pending: PendingCall[];
-}
-
-/** A program that ended while its approval was checked. */
-interface Ended {
-  readonly kind: "ended";
-  readonly output: ProgtcToolOutput;
-}
-
-/** How long a paused program is kept for its approval (the server's hold may be shorter). */
-const KEEP_MS = 60 * 60 * 1000;
 
 /**
  * One AI SDK tool that runs the model's programs on a progtc server, with `tools` as their
@@ -178,72 +119,25 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
   const { client } = options;
   const language = options.language ?? "typescript";
   const tools = toProgtcTools(options.tools ?? {});
-  const names = Object.keys(tools);
+  const target: StepTarget = { client, tools, names: Object.keys(tools), language };
   const description = (options.instructions ? `${options.instructions.trim()}\n\n` : "") +
     describeTools(tools, { language, returnValue: true });
   const approvals = Object.values(tools).some((tool) =>
     isDefinedTool(tool) && tool.needsApproval !== undefined && tool.needsApproval !== false
   );
-  // By the id of the model's call: what `needsApproval` found, until `execute` takes it.
-  const kept = new Map<string, { entry: Paused | Ended; at: number }>();
-  const forget = (now: number) => {
-    for (const [id, { at }] of kept) if (now - at > KEEP_MS) kept.delete(id);
-  };
-
-  /** Steps the program on; stops before a batch that needs approval when `ask` is set. */
-  const advance = async (
-    code: string,
-    from: { state: string; calls: ToolCall[]; approved: boolean } | undefined,
-    ask: boolean,
-    signal: AbortSignal | undefined,
-  ): Promise<Paused | Ended> => {
-    let state = from?.state;
-    let calls = from?.calls;
-    let approved = from?.approved ?? false;
-    let results: { toolResults?: JsonValue[]; toolErrors?: StepToolError[] } = {};
-    for (;;) {
-      if (calls !== undefined) {
-        // An approved batch is not asked about again (nor the tools' own checks run twice).
-        const needing = approved ? new Set<string>() : await needingApproval(calls, tools);
-        if (needing.size > 0) {
-          if (ask) {
-            const pending = calls.filter((call) => needing.has(call.id)).map((call) => ({
-              toolName: call.tool_name,
-              input: inputOf(call, tools),
-            }));
-            return { kind: "paused", code, state: state!, calls, pending };
-          }
-          results = await runWithRefusals(calls, tools, needing);
-        } else {
-          results = await runStepToolCalls(calls, tools);
-        }
-        approved = false;
-      }
-      signal?.throwIfAborted();
-      const step = await client.executeCodeStep({
-        code,
-        toolNames: names,
-        language,
-        returnValue: true,
-        ...(state !== undefined ? { state, ...results } : {}),
-      });
-      if (step.type !== "tool_call") return { kind: "ended", output: toOutput(step) };
-      state = step.state;
-      calls = step.tool_calls;
-    }
-  };
+  const kept = new KeptPrograms();
 
   const execute = async (
     input: ProgtcToolInput,
     execution: AiToolExecutionOptions,
   ): Promise<ProgtcToolOutput> => {
-    const entry = kept.get(execution.toolCallId)?.entry;
-    kept.delete(execution.toolCallId);
+    const entry = kept.take(execution.toolCallId);
     if (entry?.kind === "ended") return entry.output;
     if (entry?.kind === "paused" || approvals) {
       // The AI SDK runs `execute` after an approval only: the paused calls are approved.
       const from = entry && { state: entry.state, calls: entry.calls, approved: true };
-      const end = await advance(entry?.code ?? input.code, from, false, execution.abortSignal);
+      const code = entry?.code ?? input.code;
+      const end = await advance(target, code, from, false, execution.abortSignal);
       if (end.kind === "ended") return end.output;
       throw new Error("A program paused for an approval it could not ask for");
     }
@@ -262,11 +156,11 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
     execution: AiToolExecutionOptions,
   ): Promise<boolean> => {
     const now = Date.now();
-    forget(now);
+    kept.forget(now);
     // The AI SDK asks again before it runs an approved call: the program is still paused.
-    if (kept.get(execution.toolCallId)?.entry.kind === "paused") return true;
-    const entry = await advance(input.code, undefined, true, execution.abortSignal);
-    kept.set(execution.toolCallId, { entry, at: now });
+    if (kept.isPaused(execution.toolCallId)) return true;
+    const entry = await advance(target, input.code, undefined, true, execution.abortSignal);
+    kept.keep(execution.toolCallId, entry, now);
     return entry.kind === "paused";
   };
 
@@ -275,14 +169,19 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
     inputSchema: PROGRAM_SCHEMA,
     execute,
     ...(approvals ? { needsApproval } : {}),
-    pendingCalls: (toolCallId) => {
-      const entry = kept.get(toolCallId)?.entry;
-      return entry?.kind === "paused" ? entry.pending : [];
-    },
+    pendingCalls: (toolCallId) => kept.pending(toolCallId),
     experimental_toolCaller: undefined as never,
   };
-  // Not enumerable, as the AI SDK's own `experimental_toolCaller()` makes it: a spread of the
-  // tool (which the AI SDK does) drops it.
+  addToolCaller(tool, options);
+  return tool;
+}
+
+/**
+ * The AI SDK's code-mode seam on `tool`: `experimental_toolCaller.bind(tools)` makes the same
+ * tool with `tools` added. Not enumerable, as the AI SDK's own `experimental_toolCaller()` makes
+ * it: a spread of the tool (which the AI SDK does) drops it.
+ */
+function addToolCaller(tool: ProgtcAiTool, options: ProgtcToolOptions): void {
   Object.defineProperty(tool, "experimental_toolCaller", {
     value: {
       type: "local",
@@ -294,150 +193,6 @@ export function progtcTool(options: ProgtcToolOptions): ProgtcAiTool {
     },
     enumerable: false,
   });
-  return tool;
-}
-
-/** A tool set with AI SDK tools turned into progtc tools; progtc tools are kept. */
-export function toProgtcTools(tools: Record<string, Tool | AiSdkTool>): Record<string, Tool> {
-  return Object.fromEntries(
-    Object.entries(tools).map(([name, tool]) => [name, toProgtcTool(name, tool)]),
-  );
-}
-
-/** One AI SDK tool as a progtc tool (a progtc tool is returned as it is). */
-export function toProgtcTool(name: string, tool: Tool | AiSdkTool): Tool {
-  if (typeof tool === "function" || isDefinedTool(tool)) return tool;
-  const aiTool = tool as AiSdkTool;
-  const run = aiTool.execute;
-  if (run === undefined) {
-    throw new TypeError(`The AI SDK tool ${name} has no execute function to run here`);
-  }
-  let calls = 0;
-  const options = (): AiToolExecutionOptions => ({
-    toolCallId: `progtc-${name}-${++calls}`,
-    messages: [],
-  });
-  const approval = aiTool.needsApproval;
-  const description = typeof aiTool.description === "function"
-    ? aiTool.description({ context: undefined })
-    : aiTool.description;
-  return defineTool({
-    ...(description !== undefined ? { description } : {}),
-    input: toSchema(aiTool.inputSchema) ?? { type: "object", properties: {} },
-    ...(aiTool.outputSchema !== undefined ? { output: toSchema(aiTool.outputSchema)! } : {}),
-    execute: (input: unknown) => run(input, options()),
-    ...(approval !== undefined
-      ? {
-        needsApproval: typeof approval === "function"
-          ? async (input: unknown) => Boolean(await approval(input, options()))
-          : approval,
-      }
-      : {}),
-  });
-}
-
-const AI_SCHEMA = Symbol.for("vercel.ai.schema");
-
-/** An AI SDK schema (zod, Standard Schema, `jsonSchema()`) as a progtc schema. */
-function toSchema(schema: unknown): Schema | undefined {
-  if (schema === undefined || schema === null) return undefined;
-  if (typeof schema !== "object") return undefined;
-  if ("~standard" in schema) return schema as StandardSchemaV1;
-  if (AI_SCHEMA in schema) {
-    const ai = schema as unknown as {
-      jsonSchema: JsonSchema | PromiseLike<JsonSchema>;
-      validate?: (value: unknown) => unknown;
-    };
-    const json = () => {
-      const value = ai.jsonSchema;
-      return value && typeof (value as PromiseLike<unknown>).then !== "function"
-        ? value as Record<string, unknown>
-        : {};
-    };
-    const adapted: StandardSchemaV1 = {
-      "~standard": {
-        version: 1,
-        vendor: "ai-sdk",
-        validate: async (value) => {
-          if (!ai.validate) return { value };
-          const result = await ai.validate(value) as
-            | { success: true; value: unknown }
-            | { success: false; error: Error };
-          return result.success
-            ? { value: result.value }
-            : { issues: [{ message: result.error.message }] };
-        },
-        jsonSchema: { input: json, output: json },
-      },
-    };
-    return adapted;
-  }
-  return schema as JsonSchema;
-}
-
-/** The calls of a batch whose tools ask for approval of them. */
-async function needingApproval(calls: ToolCall[], tools: Record<string, Tool>) {
-  const needing = new Set<string>();
-  for (const call of calls) {
-    const tool = Object.hasOwn(tools, call.tool_name) ? tools[call.tool_name] : undefined;
-    if (!isDefinedTool(tool) || !tool.needsApproval) continue;
-    if (tool.needsApproval === true) {
-      needing.add(call.id);
-      continue;
-    }
-    const shaped = callInput(call, tool as DefinedTool);
-    // A call of the wrong shape never runs: its tool refuses it.
-    if ("input" in shaped && await tool.needsApproval(shaped.input)) needing.add(call.id);
-  }
-  return needing;
-}
-
-/** The input a call gives its tool (its arguments, for a plain function). */
-function inputOf(call: ToolCall, tools: Record<string, Tool>): unknown {
-  const tool = tools[call.tool_name];
-  if (isDefinedTool(tool)) {
-    const shaped = callInput(call, tool);
-    if ("input" in shaped) return shaped.input;
-  }
-  return Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
-}
-
-/** Runs a batch, refusing the calls in `refused` with a `ToolError` that says why. */
-async function runWithRefusals(
-  calls: ToolCall[],
-  tools: Record<string, Tool>,
-  refused: Set<string>,
-) {
-  const allowed = calls.filter((call) => !refused.has(call.id));
-  const ran = await runStepToolCalls(allowed, tools);
-  const toolResults: JsonValue[] = [];
-  const toolErrors: StepToolError[] = [];
-  let next = 0;
-  calls.forEach((call, index) => {
-    if (refused.has(call.id)) {
-      toolResults.push(null);
-      toolErrors.push({
-        index,
-        message: `${call.tool_name}() needs approval, and this program has had its one ` +
-          "approval: make the call in a new program, which asks again",
-      });
-      return;
-    }
-    const from = next++;
-    toolResults.push(ran.toolResults[from]!);
-    const error = ran.toolErrors.find((e) => e.index === from);
-    if (error) toolErrors.push({ ...error, index });
-  });
-  return { toolResults, toolErrors };
-}
-
-function toOutput(result: ExecuteCodeResult | DeterminismError): ProgtcToolOutput {
-  return {
-    type: result.type,
-    stdout: result.stdout,
-    stderr: result.stderr,
-    ...("value" in result && result.value !== undefined ? { value: result.value } : {}),
-  };
 }
 
 const PROGRAM_JSON_SCHEMA = {

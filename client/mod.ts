@@ -22,13 +22,9 @@
  *
  * @module
  */
-export {
-  type ExecuteCodeOptions,
-  type ExecuteCodeStepOptions,
-  ProgtcClient,
-  type ProgtcClientOptions,
-  runStepToolCalls,
-} from "./client.ts";
+export { ProgtcClient, type ProgtcClientOptions } from "./client.ts";
+export { type ExecuteCodeOptions } from "./execute_stream.ts";
+export { type ExecuteCodeStepOptions, runStepToolCalls } from "./execute_step.ts";
 export { ProgtcConnectionError, ProgtcHttpError, ProgtcProtocolError } from "./errors.ts";
 export { ProgtcSession, type SessionOptions, type SessionProgramOptions } from "./session.ts";
 export {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ExecuteCodeResult, Language } from "../protocol.ts";
-import type { ExecuteCodeOptions } from "./client.ts";
+import type { ExecuteCodeOptions } from "./execute_stream.ts";
 import { ProgtcProtocolError } from "./errors.ts";
 
 /** Runs one program with extra headers; says what the response set for affinity. */

@@ -9,8 +9,7 @@
  * @module
  */
 import type { DeterminismError, ExecuteCodeResult, ExecuteCodeStepResult } from "../protocol.ts";
-import type { ExecuteCodeStepOptions } from "./client.ts";
-import { runStepToolCalls } from "./client.ts";
+import { type ExecuteCodeStepOptions, runStepToolCalls } from "./execute_step.ts";
 import { ProgtcProtocolError } from "./errors.ts";
 import type { SessionOptions, SessionProgramOptions } from "./session.ts";
 import type { Tool } from "./tools.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ProgramLimits } from "../runner/runner.ts";
+import type { ProgramLimits } from "../runner/run_message.ts";
 import { MAX_ERROR_BYTES } from "../sandbox/messages.ts";
 import type { ResolvedOptions } from "./options.ts";
 

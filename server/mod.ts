@@ -18,5 +18,5 @@ export type { Audience } from "./option_kinds.ts";
 export type { LogFormat } from "./log.ts";
 export { type ProgtcServer, serve, type ServeOptions } from "./serve.ts";
 export type { ConnectionStats } from "./connections.ts";
-export type { RunnerHooks } from "../runner/runner.ts";
+export type { RunnerHooks } from "../runner/runner_config.ts";
 export type { SandboxKind } from "../sandbox/messages.ts";

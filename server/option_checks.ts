@@ -10,7 +10,7 @@ import type { Language } from "../protocol.ts";
 import { type Audience, OptionError } from "./option_kinds.ts";
 import { terminalFrameBytes } from "./limits.ts";
 import { hostIsolates } from "../sandbox/messages.ts";
-import { HOST_OWN_MEMORY } from "../runner/runner.ts";
+import { HOST_OWN_MEMORY } from "../runner/runner_pools.ts";
 import { ISOLATE_RESERVE_MB, type OptionKey, type OptionValues, specOf } from "./option_table.ts";
 
 const MiB = 1024 * 1024;

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Runner, RunnerConfig, RunnerHooks } from "../runner/runner.ts";
+import type { Runner } from "../runner/runner.ts";
+import type { RunnerConfig, RunnerHooks } from "../runner/runner_config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type Machine, thisMachine } from "./machine.ts";
 import { OptionError } from "./option_kinds.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 import type { Language } from "../protocol.ts";
-import { runMessage } from "../runner/runner.ts";
+import { runMessage } from "../runner/run_message.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import { describeEnd } from "./end_reason.ts";

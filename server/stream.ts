@@ -21,7 +21,7 @@ import type {
   ToolResultRequest,
 } from "../protocol.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
-import { runMessage } from "../runner/runner.ts";
+import { runMessage } from "../runner/run_message.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { AdmissionGate } from "./admission.ts";
 import { describeEnd } from "./end_reason.ts";

@@ -10,7 +10,7 @@ import { Execution, type ExecutionEnd, type KeyedToolCall } from "../server/exec
 import { type Limits, limitsOf } from "../server/limits.ts";
 import type { EndCode } from "../server/end_reason.ts";
 import { resolveOptions } from "../server/options.ts";
-import { runMessage } from "../runner/runner.ts";
+import { runMessage } from "../runner/run_message.ts";
 import { type FakeProgram, FakeSandbox } from "./_fake_sandbox.ts";
 import { waitFor } from "./_helpers.ts";
 
