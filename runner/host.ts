@@ -25,7 +25,6 @@
  */
 import { newId } from "../protocol.ts";
 import type { HostCommand, SandboxKind, ServerMessage } from "../sandbox/messages.ts";
-import { chunks } from "../sandbox/lines.ts";
 import type { HostCgroup, MemoryCgroups } from "./cgroups.ts";
 import { type HostThread, rssBytes, threadAlive, workerThreads } from "./host_check.ts";
 import type { HostConnection, HostListener } from "./host_listener.ts";
@@ -34,6 +33,7 @@ import { RunnerError } from "./runner_error.ts";
 import type { Sandbox, SandboxExit } from "./sandbox.ts";
 import { Slot } from "./slot.ts";
 import { commandLine } from "./host_command.ts";
+import { StderrTail } from "./stderr_tail.ts";
 
 /** How to start sandbox host processes, and when to retire one. */
 export interface HostOptions {
@@ -156,7 +156,7 @@ export class SandboxHost {
     stdin.write(new TextEncoder().encode(`${this.#key}\n`)).then(() => stdin.close()).catch(
       () => {},
     );
-    const stderr = collectTail(child.stderr, STDERR_TAIL);
+    const stderr = new StderrTail(child.stderr, STDERR_TAIL);
     const linesDone = connected.then(
       (connection) => this.#serve(connection),
       (error) => this.kill(`it did not start: ${error instanceof Error ? error.message : error}`),
@@ -167,7 +167,7 @@ export class SandboxHost {
       options.listener.forget(this.#key);
       this.#connection?.close();
       await linesDone;
-      const tail = await stderr;
+      await stderr.done;
       // The kernel killed it at its cgroup's limit (SIGKILL, and nothing said), or V8 ran out
       // of heap (it traps). Never from stderr: its programs can write anything there.
       const cgroupOom = cgroup?.oomKilled() ?? false;
@@ -176,7 +176,7 @@ export class SandboxHost {
         type: "exited",
         code: status.code,
         signal: status.signal,
-        stderr: tail,
+        stderr: stderr.text,
         outOfMemory: cgroupOom || status.signal === "SIGTRAP",
         programs: this.#slots.size,
       };
@@ -500,18 +500,4 @@ const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 function describe(text: string): string {
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
   return `unexpected line from sandbox: ${JSON.stringify(shown)}`;
-}
-
-async function collectTail(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
-  const decoder = new TextDecoder();
-  let tail = "";
-  try {
-    for await (const chunk of chunks(stream, 4096)) {
-      tail += decoder.decode(chunk, { stream: true });
-      if (tail.length > max * 2) tail = tail.slice(-max);
-    }
-  } catch {
-    // The process is gone.
-  }
-  return tail.slice(-max);
 }
