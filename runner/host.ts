@@ -19,13 +19,13 @@
  *   slot is free again once its worker's thread is gone; a thread that stays makes the host take
  *   no new program, and the host is killed once its other programs ended.
  * - `exited` resolves once, after the last line was handled, whatever ended the process; every
- *   program still on it then hears how.
+ *   program still on it then hears how. Its stderr, which programs can write, decides one
+ *   thing only: that a host of one program aborted because the runtime could not allocate.
  *
  * @module
  */
 import { newId } from "../protocol.ts";
 import type { HostCommand, SandboxKind, ServerMessage } from "../sandbox/messages.ts";
-import { chunks } from "../sandbox/lines.ts";
 import type { HostCgroup, MemoryCgroups } from "./cgroups.ts";
 import { type HostThread, rssBytes, threadAlive, workerThreads } from "./host_check.ts";
 import type { HostConnection, HostListener } from "./host_listener.ts";
@@ -34,6 +34,7 @@ import { RunnerError } from "./runner_error.ts";
 import type { Sandbox, SandboxExit } from "./sandbox.ts";
 import { Slot } from "./slot.ts";
 import { commandLine } from "./host_command.ts";
+import { StderrTail } from "./stderr_tail.ts";
 
 /** How to start sandbox host processes, and when to retire one. */
 export interface HostOptions {
@@ -83,6 +84,13 @@ export interface HostOptions {
 export type HostState = "starting" | "ready" | "draining" | "dead";
 
 const STDERR_TAIL = 8 * 1024;
+/**
+ * What Rust's allocation error handler writes before it aborts the process (SIGABRT), and the
+ * note it adds when backtraces are off (as in a host's environment): measured with Deno 2.9.6.
+ */
+const ALLOCATION_FAILED = /^memory allocation of \d+ bytes failed$/;
+const BACKTRACE_NOTE =
+  "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace";
 /** How long a terminated worker's thread may take to go. */
 const SETTLE_MS = 1000;
 /** How long a made worker's thread may take to appear in `/proc`. */
@@ -120,6 +128,9 @@ export class SandboxHost {
   #why: string | undefined;
   /** The process ended (its connection is closed, whatever its reader was doing). */
   #exiting = false;
+  #stderr: StderrTail;
+  /** The bytes of stderr read when the latest program was given its slot. */
+  #stderrBeforeLatest = 0;
   /** Called when a slot frees, or the host can take programs again. */
   onFree: (() => void) | undefined;
 
@@ -134,7 +145,8 @@ export class SandboxHost {
       args,
       stdin: "piped",
       stdout: "null",
-      // Never the server's own: programs can write to fd 2. Its tail is for the server's log.
+      // Never the server's own: programs can write to fd 2. Its tail is for the server's log
+      // (and says when a host of one program could not allocate: `#allocationAborted`).
       stderr: "piped",
       // Nothing of the server's own directory: `Deno.cwd()` needs no permission.
       cwd: "/",
@@ -156,7 +168,8 @@ export class SandboxHost {
     stdin.write(new TextEncoder().encode(`${this.#key}\n`)).then(() => stdin.close()).catch(
       () => {},
     );
-    const stderr = collectTail(child.stderr, STDERR_TAIL);
+    const stderr = new StderrTail(child.stderr, STDERR_TAIL);
+    this.#stderr = stderr;
     const linesDone = connected.then(
       (connection) => this.#serve(connection),
       (error) => this.kill(`it did not start: ${error instanceof Error ? error.message : error}`),
@@ -167,17 +180,17 @@ export class SandboxHost {
       options.listener.forget(this.#key);
       this.#connection?.close();
       await linesDone;
-      const tail = await stderr;
+      await stderr.done;
       // The kernel killed it at its cgroup's limit (SIGKILL, and nothing said), or V8 ran out
-      // of heap (it traps). Never from stderr: its programs can write anything there.
+      // of heap (it traps), or the runtime could not allocate for its one program.
       const cgroupOom = cgroup?.oomKilled() ?? false;
       cgroup?.remove();
       return {
         type: "exited",
         code: status.code,
         signal: status.signal,
-        stderr: tail,
-        outOfMemory: cgroupOom || status.signal === "SIGTRAP",
+        stderr: stderr.text,
+        outOfMemory: cgroupOom || status.signal === "SIGTRAP" || this.#allocationAborted(status),
         programs: this.#slots.size,
       };
     })();
@@ -243,6 +256,7 @@ export class SandboxHost {
   lease(): Sandbox {
     if (this.free <= 0) throw new Error(`Cannot lease a host that is ${this.#state} and full`);
     this.#runs++;
+    this.#stderrBeforeLatest = this.#stderr.written;
     const slot = new Slot(this, this.#nextSlot++, this.#runs - 1);
     this.#slots.set(slot.id, slot);
     this.#fitMemory();
@@ -456,6 +470,25 @@ export class SandboxHost {
     check();
   }
 
+  /**
+   * Whether the process aborted because the runtime could not allocate for its program (a
+   * Blob's bytes past the data rlimit: Rust's handler says so on stderr, then aborts). Believed
+   * only of a host of one program, running one, when that line is the last (but for Rust's note
+   * on backtraces) and came after the program was given its slot: a program can write the line
+   * itself, but then it only names its own end. With several programs per host a neighbour
+   * could write it, and a line from before the program (an earlier program on the host) is not
+   * its own.
+   */
+  #allocationAborted(status: Deno.CommandStatus): boolean {
+    if (status.signal !== "SIGABRT") return false;
+    if (this.#options.maxPrograms !== 1 || this.#slots.size !== 1) return false;
+    const lines = this.#stderr.lastLines(2);
+    if (lines.at(-1)?.text === BACKTRACE_NOTE) lines.pop();
+    const line = lines.at(-1);
+    return line !== undefined && line.start >= this.#stderrBeforeLatest &&
+      ALLOCATION_FAILED.test(line.text);
+  }
+
   /** With no program: what the host holds above its own share (0 without a cgroup). */
   #measureRetained(): void {
     const usage = this.#cgroup?.usage();
@@ -500,18 +533,4 @@ const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 function describe(text: string): string {
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
   return `unexpected line from sandbox: ${JSON.stringify(shown)}`;
-}
-
-async function collectTail(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
-  const decoder = new TextDecoder();
-  let tail = "";
-  try {
-    for await (const chunk of chunks(stream, 4096)) {
-      tail += decoder.decode(chunk, { stream: true });
-      if (tail.length > max * 2) tail = tail.slice(-max);
-    }
-  } catch {
-    // The process is gone.
-  }
-  return tail.slice(-max);
 }

@@ -28,9 +28,12 @@ export interface SandboxExit {
   type: "exited";
   code: number;
   signal: Deno.Signal | null;
-  /** The last few KiB the process wrote to stderr: for the server's log, never decisive. */
+  /** The last few KiB the process wrote to stderr: for the server's log. */
   stderr: string;
-  /** The process ran out of memory (the kernel killed it at its cgroup's limit, or V8 trapped). */
+  /**
+   * The process ran out of memory: the kernel killed it at its cgroup's limit, V8 trapped, or
+   * (a host of one program only) the runtime said it could not allocate and aborted.
+   */
   outOfMemory: boolean;
   /** Programs the process was running when it ended. */
   programs: number;

@@ -60,6 +60,9 @@ const call = (id: number, args: unknown[], index: number) => ({
   frame: [0],
   index,
 });
+/** What Deno 2.9.6 wrote when a Blob's bytes could not be allocated, before it aborted. */
+const ALLOCATION_FAILED = "memory allocation of 67108864 bytes failed\n" +
+  "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace";
 const FAULTS: Record<string, (slot: number) => Promise<unknown>> = {
   exit0: () => Deno.exit(0),
   exit3: () => {
@@ -70,6 +73,30 @@ const FAULTS: Record<string, (slot: number) => Promise<unknown>> = {
     console.error(`fake runtime: fatal error in ${self}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
     Deno.kill(Deno.pid, "SIGABRT");
+  },
+  // What Rust's allocation error handler writes before it aborts (a Blob past the data rlimit).
+  alloc_abort: async () => {
+    console.error(ALLOCATION_FAILED);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    Deno.kill(Deno.pid, "SIGABRT");
+  },
+  // The same line without Rust's note.
+  alloc_abort_bare: async () => {
+    console.error(ALLOCATION_FAILED.split("\n")[0]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    Deno.kill(Deno.pid, "SIGABRT");
+  },
+  abort_silent: async () => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    Deno.kill(Deno.pid, "SIGABRT");
+  },
+  // The line of an allocation that failed, written by a program that then ends well: the host's
+  // next program is not the one it names.
+  forge_alloc: async (slot) => {
+    console.error(ALLOCATION_FAILED);
+    await say(slot, { type: "output", stream: "stdout", data: `fake ok ${Deno.pid}\n` });
+    await say(slot, { type: "success" });
+    await gone(slot);
   },
   garbage: () => raw("not a protocol line\n"),
   host_forged: () => say(0, { type: "success" }),

@@ -123,8 +123,11 @@ if [ "$1" = --version ]; then echo "deno 2.9.6 (fake runtime)"; exit 0; fi
 exec ${Deno.execPath()} run --quiet --no-config --no-lock --allow-all ${ROOT}tests/_fake_host.ts "${path}" "$@"
 `;
 
-/** A server whose sandbox hosts are fake; disposing removes its directory. */
-async function startFakeServer() {
+/**
+ * A server whose sandbox hosts are fake; disposing removes its directory. Its hosts run the
+ * suite's programs per host unless `hostMaxPrograms` says.
+ */
+async function startFakeServer(options: { hostMaxPrograms?: number | undefined } = {}) {
   const dir = await Deno.makeTempDir({ prefix: "progtc-faults-" });
   const denoPath = `${dir}/deno`;
   await Deno.writeTextFile(denoPath, fakeRuntime(denoPath), { mode: 0o755 });
@@ -135,6 +138,7 @@ async function startFakeServer() {
     maxLineLength: 4096,
     maxStepAnswerBytes: 8192,
     poolSize: 1,
+    ...(options.hostMaxPrograms ? { hostMaxPrograms: options.hostMaxPrograms } : {}),
   });
   return {
     t,
@@ -168,7 +172,12 @@ interface Fault {
   log: RegExp;
   /** Tool calls that reach the client before the end (the first of a reused id). */
   calls?: number;
+  /** Programs per host, when the fault depends on it. */
+  hostMaxPrograms?: number;
 }
+
+/** What a program that held too much memory alone in its host ends with. */
+const MEMORY_LIMIT = "RangeError: the program exceeded its memory limit and was stopped\n";
 
 /** Faults of the host itself: the host is killed, and every program on it hears why. */
 const HOST_FAULTS: Fault[] = [
@@ -189,6 +198,39 @@ const HOST_FAULTS: Fault[] = [
     title: "aborts (SIGABRT)",
     stderr: "Error: the sandbox stopped unexpectedly (signal SIGABRT)\n",
     log: /runtime_error \(crashed: signal SIGABRT: fake runtime: fatal error in \/.+\/deno\)/,
+  },
+  // Its one program is the only one that could have written the line after it started.
+  {
+    fault: "alloc_abort",
+    title: "runs one program at most and aborts (SIGABRT) right after the runtime said an " +
+      "allocation failed",
+    stderr: MEMORY_LIMIT,
+    log: /runtime_error \(out_of_memory\)/,
+    hostMaxPrograms: 1,
+  },
+  {
+    fault: "alloc_abort_bare",
+    title: "runs one program at most and aborts (SIGABRT) right after the runtime said an " +
+      "allocation failed, without Rust's note on backtraces",
+    stderr: MEMORY_LIMIT,
+    log: /runtime_error \(out_of_memory\)/,
+    hostMaxPrograms: 1,
+  },
+  // A program beside it could have written the line.
+  {
+    fault: "alloc_abort",
+    title: "runs two programs at most and aborts (SIGABRT) right after the runtime said an " +
+      "allocation failed",
+    stderr: "Error: the sandbox stopped unexpectedly (signal SIGABRT)\n",
+    log: /runtime_error \(crashed: signal SIGABRT: note: run with `RUST_BACKTRACE=1` .+\)/,
+    hostMaxPrograms: 2,
+  },
+  {
+    fault: "abort_silent",
+    title: "runs one program at most and aborts (SIGABRT) saying nothing",
+    stderr: "Error: the sandbox stopped unexpectedly (signal SIGABRT)\n",
+    log: /runtime_error \(crashed: signal SIGABRT\)/,
+    hostMaxPrograms: 1,
   },
   {
     fault: "garbage",
@@ -279,7 +321,7 @@ async function runFault(fake: Awaited<ReturnType<typeof startFakeServer>>, f: Fa
 
 for (const f of HOST_FAULTS) {
   Deno.test(`a host that ${f.title} ends its program with one runtime_error saying so, and is replaced`, async () => {
-    await using fake = await startFakeServer();
+    await using fake = await startFakeServer({ hostMaxPrograms: f.hostMaxPrograms });
     const pid = await nextSandbox();
     await runFault(fake, f);
     await assertKilled(pid, f.fault);
@@ -298,6 +340,34 @@ for (const f of PROGRAM_FAULTS) {
     strictEqual(await fakeRun(fake.t.url), pid);
   });
 }
+
+Deno.test("a host of one program that aborts (SIGABRT) after an earlier program on it wrote that an allocation failed ends its program as stopped unexpectedly", async () => {
+  await using fake = await startFakeServer({ hostMaxPrograms: 1 });
+  const { t } = fake;
+  const pid = await nextSandbox();
+  const forged = await readFrames(
+    await post(`${t.url}/execute-code`, { code: "FAULT:forge_alloc", tool_names: [] }),
+  );
+  deepStrictEqual(forged, [{ type: "success", stdout: `fake ok ${pid}\n`, stderr: "" }]);
+  await waitFor("the slot is free", () => t.server.app.runner.stats("deno").programs === 0);
+  // The next program goes to the host that ran the forger (the first of the idle ones).
+  ok(t.server.app.runner.pids("deno").includes(pid), "the forger's host was retired");
+  const frames = await readFrames(
+    await post(`${t.url}/execute-code`, { code: "FAULT:abort_silent", tool_names: [] }),
+  );
+  deepStrictEqual(frames, [{
+    type: "runtime_error",
+    stdout: "",
+    stderr: "Error: the sandbox stopped unexpectedly (signal SIGABRT)\n",
+  }]);
+  // It ran where the line was written: that host is the one that died.
+  await assertKilled(pid, "forge_alloc");
+  equal(t.logs.length, 2, t.logs.join("\n"));
+  match(
+    t.logs[1]!,
+    /runtime_error \(crashed: signal SIGABRT: note: run with `RUST_BACKTRACE=1` .+\)/,
+  );
+});
 
 Deno.test("what a program sends after its end is dropped: only the success reaches the client, and the host serves on", async () => {
   await using fake = await startFakeServer();
