@@ -63,6 +63,7 @@ export function commandLine(
     // The host ends by itself once this process is no longer its parent.
     String(Deno.pid),
     String(options.programMemoryBytes),
+    String(options.maxPrograms),
   ];
   const runtime = sandboxRuntime(options.denoPath);
   const env = { ...options.env, ...sandboxEnv(), ...runtime.env };

@@ -126,6 +126,7 @@ export async function runHost(kind: WorkerKind): Promise<void> {
     maxLineLength: Number(Deno.args[1]) || Infinity,
     spares: kind.spares,
     maxProgramBytes: Number(Deno.args[3]) || Infinity,
+    maxPrograms: Number(Deno.args[4]) || Infinity,
   };
   relay.postMessage(init);
   // The relay has its permissions: nothing else of this process may open the socket.

@@ -332,6 +332,8 @@ export interface RelayInit {
   spares: number;
   /** The most one program may hold, in bytes: a worker that reports more is terminated. */
   maxProgramBytes: number;
+  /** Programs the host runs at once (1: the strict mode). */
+  maxPrograms: number;
 }
 
 /**

@@ -18,7 +18,9 @@
  *   session's worker gets its next programs under the same slot.
  * - A worker whose program ended (`done`), that the server stops, or that fails is terminated,
  *   and the server hears `gone` once it was.
- * - `spares` warm workers are kept ahead of demand; a run that finds none waits for one.
+ * - `spares` warm workers are kept ahead of demand; a run that finds none waits for one. A host
+ *   of one program makes none while its program runs: it makes them when a run arrives, and the
+ *   run starts once they are made.
  * - A worker that reports holding more than `maxProgramBytes` is terminated, and the server
  *   hears `out_of_memory`; every quarter second it hears what changed of what each program holds.
  *
@@ -71,6 +73,12 @@ export function relayMain(): void {
     const ending = new Map<number, number>();
     /** Workers asked for and not made yet. */
     let asked = 0;
+    // A host of one program makes workers only while no program runs: a program may take all the
+    // room its data rlimit leaves, and a worker that cannot start then (no thread, no address
+    // space for its isolate) takes the whole process down. So its spares are made when the next
+    // run arrives (its last program's worker is gone by then: the server freed the slot), and the
+    // run starts once they are made.
+    const onePerHost = init.maxPrograms === 1;
 
     /** Keeps `spares` workers with no program yet, and one for each waiting run. */
     const refill = () => {
@@ -89,6 +97,7 @@ export function relayMain(): void {
         if (ready) say({ type: "ready" });
       }
       while (waiting.length > 0) {
+        if (onePerHost && asked > 0) return;
         let worker: Live | undefined;
         for (const candidate of live.values()) {
           if (candidate.warm && candidate.acked && candidate.slot === undefined) {
@@ -114,6 +123,7 @@ export function relayMain(): void {
         ending.set(worker.number, worker.slot);
       }
       toHost({ type: "terminate", number: worker.number });
+      if (onePerHost && worker.slot !== undefined && waiting.length === 0) return;
       refill();
     };
 
@@ -166,7 +176,8 @@ export function relayMain(): void {
           live.set(worker.number, worker);
           worker.port.onmessage = (signal: MessageEvent<WorkerSignal>) =>
             onSignal(worker, signal.data);
-          return say({ type: "worker", number: worker.number });
+          say({ type: "worker", number: worker.number });
+          return serve();
         }
         case "error": {
           const worker = live.get(message.number);
@@ -211,6 +222,10 @@ export function relayMain(): void {
         // A session's next program runs in the worker of its last.
         if (worker) return worker.port.postMessage({ type: "line", line: json });
         waiting.push({ slot, line: json });
+        if (onePerHost) {
+          refill();
+          return serve();
+        }
         serve();
         return refill();
       }

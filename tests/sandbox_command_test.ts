@@ -90,6 +90,7 @@ Deno.test("pin: a TypeScript host's command line, behind prlimit and without it"
       "1114112",
       String(Deno.pid),
       String(768 * MiB),
+      "64",
     ];
     if (prlimit === null) {
       deepStrictEqual([cmd, args], ["deno", deno]);
