@@ -26,75 +26,23 @@
  */
 import { newId } from "../protocol.ts";
 import type { HostCommand, SandboxKind, ServerMessage } from "../sandbox/messages.ts";
-import type { HostCgroup, MemoryCgroups } from "./cgroups.ts";
-import { type HostThread, rssBytes, threadAlive, workerThreads } from "./host_check.ts";
-import type { HostConnection, HostListener } from "./host_listener.ts";
-import { encodeServerMessage, parseHostMessage, parseProgramMessage } from "./host_messages.ts";
+import { spawnHost } from "./host_command.ts";
+import { endReason, hostExit, STDERR_TAIL } from "./host_exit.ts";
+import { handleLine, type LineTarget } from "./host_lines.ts";
+import type { HostConnection } from "./host_listener.ts";
+import { HostMemory } from "./host_memory.ts";
+import { encodeServerMessage } from "./host_messages.ts";
+import { type HostOptions, type HostState, retireReason } from "./host_options.ts";
+import { HostThreads } from "./host_threads.ts";
 import { RunnerError } from "./runner_error.ts";
 import type { Sandbox, SandboxExit } from "./sandbox.ts";
 import { Slot } from "./slot.ts";
-import { commandLine } from "./host_command.ts";
 import { StderrTail } from "./stderr_tail.ts";
 
-/** How to start sandbox host processes, and when to retire one. */
-export interface HostOptions {
-  kind: SandboxKind;
-  /** The runtime binary. */
-  denoPath: string;
-  /** `prlimit` binary for the data rlimit, or `null` to run without one. */
-  prlimitPath: string | null;
-  /** V8 old-space cap per isolate, in MiB. */
-  heapMb: number;
-  /** More V8 flags of this kind of host. */
-  v8Flags: string[];
-  /** Variables of this kind of host, added to its cleared environment (allocator settings). */
-  env: Record<string, string>;
-  /** RLIMIT_DATA in MiB (heaps, ArrayBuffers, wasm memory of the whole process). */
-  dataMb: number;
-  /** Longest line a program may have written for it, in characters (the host enforces it). */
-  maxLineLength: number;
-  /** How long a host may take to start and connect, in ms. */
-  readyTimeoutMs: number;
-  /** Extra `deno run` flags and the entry module. */
-  entry: { flags: string[]; module: string };
-  /** The socket hosts connect to. */
-  listener: HostListener;
-  /** Programs a host runs at once. */
-  maxPrograms: number;
-  /**
-   * Whether worker threads can be checked in `/proc`: without, a host runs one program only, and
-   * once.
-   */
-  checks: boolean;
-  /** Programs a host starts before it is retired. */
-  maxRuns: number;
-  /** Age after which a host takes no more programs, in ms. */
-  maxAgeMs: number;
-  /** Where each host gets a memory cgroup (when the bound is a cgroup). */
-  cgroups: MemoryCgroups;
-  /** The most one host may use: its cgroup's limit when full. */
-  memoryBytes: number;
-  /** The memory one program may use: its host stops a worker that reports more. */
-  programMemoryBytes: number;
-  /** The host's own share of its cgroup (its realm, relay and spares), beside its programs'. */
-  ownMemoryBytes: number;
-}
+export type { HostOptions, HostState } from "./host_options.ts";
 
-/** Where a host is in its life. */
-export type HostState = "starting" | "ready" | "draining" | "dead";
-
-const STDERR_TAIL = 8 * 1024;
-/**
- * What Rust's allocation error handler writes before it aborts the process (SIGABRT), and the
- * note it adds when backtraces are off (as in a host's environment): measured with Deno 2.9.6.
- */
-const ALLOCATION_FAILED = /^memory allocation of \d+ bytes failed$/;
-const BACKTRACE_NOTE =
-  "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace";
-/** How long a terminated worker's thread may take to go. */
-const SETTLE_MS = 1000;
-/** How long a made worker's thread may take to appear in `/proc`. */
-const FIND_MS = 1000;
+/** How long a host whose connection broke may take to be seen exiting, in ms. */
+const BROKEN_CONNECTION_MS = 1000;
 
 /** A running sandbox host process. */
 export class SandboxHost {
@@ -112,17 +60,8 @@ export class SandboxHost {
   #slots = new Map<number, Slot>();
   #nextSlot = 1;
   #runs = 0;
-  #threads = new Map<number, HostThread>();
-  /** Every worker thread of the host seen so far (its relay's first), by id. */
-  #seen = new Set<number>();
-  #cgroup: HostCgroup | undefined;
-  /** Its cgroup's limit now, in bytes. */
-  #limit: number;
-  /**
-   * What the host held above its own share the last time it had no program (what its
-   * programs' threads left in the allocator): its programs' caps come on top of it.
-   */
-  #retained = 0;
+  #threads: HostThreads;
+  #memory: HostMemory;
   #ready = Promise.withResolvers<SandboxHost>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #why: string | undefined;
@@ -137,27 +76,15 @@ export class SandboxHost {
   private constructor(options: HostOptions) {
     this.#options = options;
     this.kind = options.kind;
-    const { cmd, args, env } = commandLine(options);
-    this.#limit = Math.min(options.memoryBytes, options.ownMemoryBytes);
-    const cgroup = options.cgroups.create(this.#limit);
-    this.#cgroup = cgroup;
-    const child = new Deno.Command(cmd, {
-      args,
-      stdin: "piped",
-      stdout: "null",
-      // Never the server's own: programs can write to fd 2. Its tail is for the server's log
-      // (and says when a host of one program could not allocate: `#allocationAborted`).
-      stderr: "piped",
-      // Nothing of the server's own directory: `Deno.cwd()` needs no permission.
-      cwd: "/",
-      clearEnv: true,
-      env,
-    }).spawn();
+    const memory = new HostMemory(options);
+    this.#memory = memory;
+    const child = spawnHost(options);
     this.#child = child;
     this.pid = child.pid;
+    this.#threads = new HostThreads(child.pid, () => this.#state === "dead");
     try {
       // Into its cgroup before it has its key: no program runs outside it.
-      cgroup?.attach(child.pid);
+      memory.attach(child.pid);
     } catch (error) {
       this.kill(`it could not join its memory cgroup: ${error}`);
     }
@@ -181,28 +108,14 @@ export class SandboxHost {
       this.#connection?.close();
       await linesDone;
       await stderr.done;
-      // The kernel killed it at its cgroup's limit (SIGKILL, and nothing said), or V8 ran out
-      // of heap (it traps), or the runtime could not allocate for its one program.
-      const cgroupOom = cgroup?.oomKilled() ?? false;
-      cgroup?.remove();
-      return {
-        type: "exited",
-        code: status.code,
-        signal: status.signal,
-        stderr: stderr.text,
-        outOfMemory: cgroupOom || status.signal === "SIGTRAP" || this.#allocationAborted(status),
+      return hostExit(status, stderr, {
+        cgroupOom: memory.end(),
+        maxPrograms: options.maxPrograms,
         programs: this.#slots.size,
-      };
+        stderrBeforeLatest: this.#stderrBeforeLatest,
+      });
     })();
-    this.exited.then((exit) => {
-      this.#state = "dead";
-      clearTimeout(this.#timer);
-      for (const slot of this.#slots.values()) slot.gone(exit);
-      this.#slots.clear();
-      const why = this.#why ??
-        (exit.stderr.trim().split("\n").slice(-3).join("\n") || `exit code ${exit.code}`);
-      this.#ready.reject(new RunnerError("spawn_failed", `Sandbox did not start: ${why}`));
-    });
+    this.exited.then((exit) => this.#ended(exit));
     this.#ready.promise.catch(() => {});
     this.#arm(options.readyTimeoutMs, "did not start in time");
   }
@@ -249,7 +162,7 @@ export class SandboxHost {
   /** The memory it holds now, in bytes: its cgroup's count, or its resident memory. */
   get usageBytes(): number {
     if (this.#state === "dead") return 0;
-    return this.#cgroup?.usage() || rssBytes(this.pid);
+    return this.#memory.usage(this.pid);
   }
 
   /** Lends a slot to one execution. */
@@ -259,15 +172,8 @@ export class SandboxHost {
     this.#stderrBeforeLatest = this.#stderr.written;
     const slot = new Slot(this, this.#nextSlot++, this.#runs - 1);
     this.#slots.set(slot.id, slot);
-    this.#fitMemory();
-    const o = this.#options;
-    const retire = !o.checks
-      ? "it runs one program only"
-      : this.#runs >= o.maxRuns
-      ? "it started its last program"
-      : performance.now() - this.#readyAt >= o.maxAgeMs
-      ? "it is too old"
-      : undefined;
+    this.#memory.fit(this.#slots.size);
+    const retire = retireReason(this.#options, this.#runs, performance.now() - this.#readyAt);
     if (retire !== undefined) this.#drain(retire);
     return slot;
   }
@@ -299,6 +205,16 @@ export class SandboxHost {
     if (!slot.ended || !slot.started) this.send(slot.id, { type: "stop" });
   }
 
+  /** The process is gone: every program still on it hears how, and a host not ready fails. */
+  #ended(exit: SandboxExit): void {
+    this.#state = "dead";
+    clearTimeout(this.#timer);
+    for (const slot of this.#slots.values()) slot.gone(exit);
+    this.#slots.clear();
+    const why = this.#why ?? endReason(exit);
+    this.#ready.reject(new RunnerError("spawn_failed", `Sandbox did not start: ${why}`));
+  }
+
   /** Takes no new programs; is killed once the programs it runs are over. */
   #drain(why: string): void {
     if (this.#state === "dead") return;
@@ -315,15 +231,13 @@ export class SandboxHost {
   async #serve(connection: HostConnection): Promise<void> {
     this.#connection = connection;
     // The host's first worker is its relay, made before it connected; the others are programs'.
-    if (this.#options.checks) {
-      const relay = workerThreads(this.pid)[0];
-      if (relay === undefined) return void this.#violation("it has no relay worker");
-      this.#seen.add(relay.tid);
+    if (this.#options.checks && !this.#threads.findRelay()) {
+      return void this.#violation("it has no relay worker");
     }
-
+    const target = this.#lineTarget();
     try {
       for await (const line of connection.lines) {
-        if (!this.#onLine(line)) break;
+        if (!handleLine(line, target)) break;
       }
     } catch (error) {
       // Most often the process is ending (killed from outside, out of memory): its exit says
@@ -336,185 +250,59 @@ export class SandboxHost {
     }
   }
 
-  /** Handles one line; false once the host was killed for it. */
-  #onLine(line: string): boolean {
-    const space = line.indexOf(" ");
-    const slotId = /^\d{1,15} /.test(line) ? Number(line.slice(0, space)) : NaN;
-    if (Number.isNaN(slotId)) return this.#violation(describe(line));
-    const text = line.slice(space + 1);
-    if (slotId === 0) {
-      const message = parseHostMessage(text);
-      if (message === undefined) return this.#violation(describe(text));
-      switch (message.type) {
-        case "worker":
-          this.#onWorker(message.number);
-          return true;
-        case "ready":
-          // Its first worker is warm: programs start at once from now on.
-          if (this.#state !== "starting") return this.#violation("it said ready twice");
-          clearTimeout(this.#timer);
-          this.#readyAt = performance.now();
-          this.#state = "ready";
-          this.#ready.resolve(this);
-          return true;
-        case "started": {
-          const slot = this.#slots.get(message.slot);
-          if (slot === undefined || slot.started) {
-            return this.#violation(`program ${message.slot} started again, or never given`);
-          }
-          slot.startedIn(message.number);
-          return true;
-        }
-        case "gone":
-          this.#onGone(message.slot, message.number);
-          return true;
-        case "worker_error":
-          this.#slots.get(message.slot)?.emit({ type: "worker_error", error: message.error });
-          return true;
-        case "violation":
-          this.#slots.get(message.slot)?.emit({ type: "violation", detail: message.detail });
-          return true;
-        case "out_of_memory": {
-          const cap = mib(this.#options.programMemoryBytes);
-          this.#slots.get(message.slot)?.emit({
-            type: "out_of_memory",
-            error: `RangeError: the program exceeded its memory limit of ${cap} MiB ` +
-              `(it held ${mib(message.bytes)} MiB) and was stopped`,
-          });
-          return true;
-        }
-        case "memory":
-          for (const [id, bytes] of message.programs) {
-            const slot = this.#slots.get(id);
-            if (slot) slot.memoryBytes = bytes;
-          }
-          return true;
-        case "failed":
-          this.kill(`a worker failed: ${message.error}`);
-          return false;
-      }
-    }
-    const slot = this.#slots.get(slotId);
-    if (slot === undefined || !slot.started) {
-      return this.#violation(`a line for program ${slotId}, which is not running`);
-    }
-    // After its end, nothing of a program counts: its worker is being terminated.
-    if (slot.ended) return true;
-    const message = parseProgramMessage(text);
-    if (message === undefined) {
-      slot.emit({ type: "violation", detail: describe(text) });
-      return true;
-    }
-    // A call's line counts against the bound of its program's calls not answered yet.
-    slot.program(message.type === "tool_call" ? { ...message, chars: text.length } : message);
+  /** What the host's lines act on. */
+  #lineTarget(): LineTarget {
+    return {
+      slots: this.#slots,
+      programMemoryBytes: this.#options.programMemoryBytes,
+      worker: (number) => this.#onWorker(number),
+      ready: () => this.#onReady(),
+      gone: (slot, number) => this.#onGone(slot, number),
+      kill: (why) => this.kill(why),
+      violation: (detail) => this.#violation(detail),
+    };
+  }
+
+  /** Its first worker is warm: programs start at once from now on. */
+  #onReady(): boolean {
+    if (this.#state !== "starting") return this.#violation("it said ready twice");
+    clearTimeout(this.#timer);
+    this.#readyAt = performance.now();
+    this.#state = "ready";
+    this.#ready.resolve(this);
     return true;
   }
 
   /** A new worker: its thread is found now, before it can be given a program. */
   #onWorker(number: number): void {
     if (!this.#options.checks) return this.#command({ type: "ack", number });
-    const deadline = performance.now() + FIND_MS;
-    const find = () => {
-      if (this.#state === "dead") return;
-      // The oldest worker thread not seen before: the host makes them one at a time.
-      const thread = workerThreads(this.pid).find((t) => !this.#seen.has(t.tid));
-      if (thread) {
-        this.#seen.add(thread.tid);
-        this.#threads.set(number, thread);
-        return this.#command({ type: "ack", number });
-      }
-      if (performance.now() > deadline) {
-        return void this.#violation(`its worker ${number} has no thread`);
-      }
-      setTimeout(find, 2);
-    };
-    find();
+    this.#threads.find(
+      number,
+      () => this.#command({ type: "ack", number }),
+      () => void this.#violation(`its worker ${number} has no thread`),
+    );
   }
 
   /** A slot's worker was terminated: the slot frees once its thread is gone. */
   #onGone(id: number, number: number): void {
     const slot = this.#slots.get(id);
     if (!slot) return;
-    const thread = this.#threads.get(number);
-    this.#threads.delete(number);
-    const deadline = performance.now() + SETTLE_MS;
-    const check = () => {
-      if (this.#state === "dead") return;
-      if (thread && threadAlive(this.pid, thread)) {
-        if (performance.now() < deadline) return void setTimeout(check, 5);
-        // It will not go (Deno does not stop a worker in an endless loop): no program may start
-        // beside it any more, and the process ends with the last of the others.
-        this.#slots.delete(id);
-        this.#fitMemory();
-        slot.release();
-        this.#drain(`the worker of one of its programs did not stop`);
-        return;
-      }
+    this.#threads.settle(number, (gone) => {
       this.#slots.delete(id);
-      if (this.#slots.size === 0) this.#measureRetained();
-      this.#fitMemory();
+      if (gone && this.#slots.size === 0) this.#memory.measureRetained();
+      this.#memory.fit(this.#slots.size);
       slot.release();
+      // It will not go (Deno does not stop a worker in an endless loop): no program may start
+      // beside it any more, and the process ends with the last of the others.
+      if (!gone) return this.#drain(`the worker of one of its programs did not stop`);
       // Left with no program, a host whose bound no longer has room for one more program's
-      // cap above what it retains would start the next one with less than its cap. (A host of
-      // one program has no room for any; a host of many has room for a lot.)
-      const o = this.#options;
-      if (
-        this.#slots.size === 0 && this.#state === "ready" &&
-        o.ownMemoryBytes + this.#retained + o.programMemoryBytes > o.memoryBytes
-      ) {
+      // cap above what it retains would start the next one with less than its cap.
+      if (this.#slots.size === 0 && this.#state === "ready" && this.#memory.full) {
         this.#drain("it holds more memory than its own after its programs");
       }
       if (this.#state === "draining" && this.#slots.size === 0) this.kill(this.#why ?? "drained");
       else this.onFree?.();
-    };
-    check();
-  }
-
-  /**
-   * Whether the process aborted because the runtime could not allocate for its program (a
-   * Blob's bytes past the data rlimit: Rust's handler says so on stderr, then aborts). Believed
-   * only of a host of one program, running one, when that line is the last (but for Rust's note
-   * on backtraces) and came after the program was given its slot: a program can write the line
-   * itself, but then it only names its own end. With several programs per host a neighbour
-   * could write it, and a line from before the program (an earlier program on the host) is not
-   * its own.
-   */
-  #allocationAborted(status: Deno.CommandStatus): boolean {
-    if (status.signal !== "SIGABRT") return false;
-    if (this.#options.maxPrograms !== 1 || this.#slots.size !== 1) return false;
-    const lines = this.#stderr.lastLines(2);
-    if (lines.at(-1)?.text === BACKTRACE_NOTE) lines.pop();
-    const line = lines.at(-1);
-    return line !== undefined && line.start >= this.#stderrBeforeLatest &&
-      ALLOCATION_FAILED.test(line.text);
-  }
-
-  /** With no program: what the host holds above its own share (0 without a cgroup). */
-  #measureRetained(): void {
-    const usage = this.#cgroup?.usage();
-    this.#retained = usage === undefined ? 0 : Math.max(0, usage - this.#options.ownMemoryBytes);
-  }
-
-  /**
-   * Sets the host's cgroup to what its programs may hold (each its cap) above its own share and
-   * what it retains, at most its bound: the kernel then holds a program that never reports its
-   * memory near its own cap when it runs with few others. Lowered no further than what the host
-   * holds now.
-   */
-  #fitMemory(): void {
-    const cgroup = this.#cgroup;
-    if (!cgroup) return;
-    const o = this.#options;
-    const target = Math.min(
-      o.memoryBytes,
-      o.ownMemoryBytes + this.#retained + this.#slots.size * o.programMemoryBytes,
-    );
-    if (target === this.#limit) return;
-    const limit = target > this.#limit
-      ? target
-      : Math.min(this.#limit, Math.max(target, cgroup.usage() + 64 * 2 ** 20));
-    cgroup.setLimit(limit);
-    this.#limit = limit;
+    });
   }
 
   /** The host broke the protocol: every program on it hears so, and it is killed. */
@@ -523,14 +311,4 @@ export class SandboxHost {
     this.kill(`broke the protocol: ${detail}`);
     return false;
   }
-}
-
-/** How long a host whose connection broke may take to be seen exiting, in ms. */
-const BROKEN_CONNECTION_MS = 1000;
-
-const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
-
-function describe(text: string): string {
-  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-  return `unexpected line from sandbox: ${JSON.stringify(shown)}`;
 }

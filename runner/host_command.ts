@@ -1,10 +1,11 @@
 /**
  * How a sandbox host process is started: the locked `deno run` flags, a cleared environment
- * with no cache directory, the runtime by its name only, the host's socket and its data rlimit.
+ * with no cache directory, the runtime by its name only, the host's socket and its data rlimit;
+ * its stdio and working directory.
  *
  * @module
  */
-import type { HostOptions } from "./host.ts";
+import type { HostOptions } from "./host_options.ts";
 
 /** `deno run` flags every sandbox process starts with: no prompt, config, lock or fetching. */
 export const LOCKED_RUN_FLAGS: readonly string[] = [
@@ -74,6 +75,23 @@ export function commandLine(
     args: [`--data=${data}:${data}`, "--", runtime.cmd, ...deno],
     env,
   };
+}
+
+/** Starts a host process with its command line, in `/`, its stdin and stderr piped. */
+export function spawnHost(options: HostOptions): Deno.ChildProcess {
+  const { cmd, args, env } = commandLine(options);
+  return new Deno.Command(cmd, {
+    args,
+    stdin: "piped",
+    stdout: "null",
+    // Never the server's own: programs can write to fd 2. Its tail is for the server's log
+    // (and says when a host of one program could not allocate: `allocationAborted`).
+    stderr: "piped",
+    // Nothing of the server's own directory: `Deno.cwd()` needs no permission.
+    cwd: "/",
+    clearEnv: true,
+    env,
+  }).spawn();
 }
 
 /** `flags` with `path` added to their `--allow-read` (or a new one). */
