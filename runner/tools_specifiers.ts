@@ -13,6 +13,9 @@ export const TOOLS_MODULE = "tools";
 
 await init();
 
+/** An import, a dynamic import or a re-export (`export … from`) needs one of these words. */
+const MAY_IMPORT = /\b(?:import|export)\b/;
+
 /** What a program imports, as far as the sandbox needs to know. */
 export interface ImportScan {
   /** Where `"tools"` is imported. */
@@ -36,6 +39,10 @@ export interface ImportScan {
  * ```
  */
 export function scanImports(code: string): ImportScan {
+  // Without either keyword there is no import to find; the lexer would still copy the whole
+  // program into its memory (in Deno, through a slow UTF-16 path: ~25 ms for 1 MiB, on the
+  // server's event loop).
+  if (!MAY_IMPORT.test(code)) return { toolsSpecifiers: [], nodeModules: false };
   let imports;
   try {
     [imports] = parse(code);
