@@ -280,6 +280,12 @@ Deno.test("a program over --max-program-bytes (code and modules, in UTF-8) is 41
         "The program (1200003 bytes with its modules) exceeds the limit of 1048576 bytes",
       );
     }
+    // Over the limit in characters already: refused without counting every byte.
+    const ascii = { code: `// ${"a".repeat(2_000_000)}`, tool_names: [] };
+    strictEqual(
+      await problem(await fetch(request("/execute-code", ascii)), 413, "program_too_large"),
+      "The program (at least 2000003 bytes with its modules) exceeds the limit of 1048576 bytes",
+    );
     const modules = {
       code: "import helper",
       language: "python",
