@@ -177,7 +177,9 @@ export function relayMain(): void {
           worker.port.onmessage = (signal: MessageEvent<WorkerSignal>) =>
             onSignal(worker, signal.data);
           say({ type: "worker", number: worker.number });
-          return serve();
+          // A host of one program holds its run until its workers are made.
+          if (onePerHost) serve();
+          return;
         }
         case "error": {
           const worker = live.get(message.number);
