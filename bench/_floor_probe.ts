@@ -13,13 +13,7 @@
  *
  * @module
  */
-
-function ownCpuMs(): number {
-  const text = Deno.readTextFileSync("/proc/self/stat");
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / Number(Deno.args[2] ?? 100);
-}
+import { median, selfCpu } from "./_lib.ts";
 
 async function workers(n: number): Promise<{ workerCpuMs: number }> {
   const url = URL.createObjectURL(
@@ -37,16 +31,11 @@ async function workers(n: number): Promise<{ workerCpuMs: number }> {
   };
   for (let i = 0; i < 20; i++) await once();
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const before = ownCpuMs();
+  const before = await selfCpu();
   for (let i = 0; i < n; i++) await once();
   // Terminated workers' threads finish their teardown.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  return { workerCpuMs: (ownCpuMs() - before) / n };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1]!;
+  return { workerCpuMs: (await selfCpu() - before) / n };
 }
 
 async function socketRoundTrips(n: number): Promise<number> {

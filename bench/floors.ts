@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { clockTicks, median, ms, rate, ratio, treeCpu } from "./_lib.ts";
+import { median, ms, rate, ratio, treeCpu } from "./_lib.ts";
 import { settle } from "./_servers.ts";
 import { loop, measured, run } from "./_compare.ts";
 import type { Check, Ctx, Section } from "./main.ts";
@@ -17,7 +17,7 @@ const cores = navigator.hardwareConcurrency;
 
 async function probe(args: string[]): Promise<Record<string, number>> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--unstable-worker-options", PROBE, ...args, String(clockTicks)],
+    args: ["run", "--allow-all", "--unstable-worker-options", PROBE, ...args],
     stderr: "inherit",
   }).output();
   if (!out.success) throw new Error(`_floor_probe.ts ${args.join(" ")} failed`);
