@@ -224,12 +224,9 @@ export function relayMain(): void {
         // A session's next program runs in the worker of its last.
         if (worker) return worker.port.postMessage({ type: "line", line: json });
         waiting.push({ slot, line: json });
-        if (onePerHost) {
-          refill();
-          return serve();
-        }
-        serve();
-        return refill();
+        // Asked for first: a host of one program makes them before the run starts.
+        refill();
+        return serve();
       }
       if (json === '{"type":"stop"}') {
         if (worker) return end(worker);
