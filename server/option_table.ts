@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { maxLineLength } from "../sandbox/messages.ts";
+import { maxLineLength } from "../sandbox/program_messages.ts";
 import { bytes, count, duration, secret } from "./option_kinds.ts";
 import { LIMIT_OPTIONS } from "./option_limits.ts";
 import { SANDBOX_OPTIONS } from "./option_sandboxes.ts";
