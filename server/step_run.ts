@@ -20,7 +20,7 @@ import type { DeterminismMode, StepToolCall } from "../protocol.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
 import type { RunRequest } from "../sandbox/messages.ts";
 import { Execution, type ExecutionEnd, type KeyedToolCall, type ToolOutcome } from "./execution.ts";
-import type { Lease } from "./admission.ts";
+import type { Lease } from "./admission_gate.ts";
 import type { Limits } from "./limits.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import type { EndReason } from "./end_reason.ts";

@@ -16,7 +16,7 @@ import type { ExecuteCodeStepRequest, Language } from "../protocol.ts";
 import { newId } from "../protocol.ts";
 import { runMessage } from "../runner/run_message.ts";
 import type { Context } from "@opentelemetry/api";
-import type { AdmissionGate } from "./admission.ts";
+import type { AdmissionGate } from "./admission_gate.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import { describeEnd } from "./end_reason.ts";
 import type { ToolOutcome } from "./execution.ts";
