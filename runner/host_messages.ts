@@ -1,17 +1,17 @@
 /**
- * The server's side of a sandbox host's messages (`sandbox/messages.ts`): the lines it writes,
- * and the checks of every line it reads. The host is untrusted: a line that is not a well-formed
- * message is a violation (of the host, for its own lines; of the program, for a program's).
+ * The server's side of a sandbox host's messages (`sandbox/messages.ts`, `program_messages.ts`):
+ * the lines it writes, and the checks of every line it reads. The host is untrusted: a line that
+ * is not a well-formed message is a violation (of the host, for its own lines; of the program,
+ * for a program's).
  *
  * @module
  */
+import type { HostMessage, ServerMessage } from "../sandbox/messages.ts";
 import {
   type EndMessage,
-  type HostMessage,
   MAX_FRAME_DEPTH,
   type ProgramMessage,
-  type ServerMessage,
-} from "../sandbox/messages.ts";
+} from "../sandbox/program_messages.ts";
 
 /**
  * A JSON value kept as its text: a large tool result is parsed off the server's main thread and

@@ -1,6 +1,8 @@
 /**
  * Python for the runner: finds the Pyodide package, builds its memory snapshot once, and tells
  * the runner how to start Python sandboxes from it.
+ * Where Pyodide is found is `find_pyodide.ts`; the snapshot's cache key, prelude and build are
+ * `python_snapshot.ts`.
  *
  * Invariants:
  * - The snapshot is built in a throwaway `deno run` process, never in the server's process:
@@ -17,9 +19,9 @@
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type PythonSandboxPaths, WASM_PLACEHOLDER } from "../sandbox/python/bootstrap.ts";
-import type { BuildInput } from "../sandbox/python/build_snapshot.ts";
-import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host_command.ts";
+import type { PythonSandboxPaths } from "../sandbox/python/bootstrap.ts";
+import { findPyodide } from "./find_pyodide.ts";
+import { buildSnapshot, isCached, preludeSource, sourceHash } from "./python_snapshot.ts";
 import { cacheDir, sandboxRoot } from "./sandbox_files.ts";
 
 /** Options of {@linkcode preparePython}. */
@@ -63,49 +65,6 @@ export interface PythonEntry {
   /** Milliseconds spent building the snapshot, or 0 when it came from the cache. */
   buildMs: number;
 }
-
-const SOURCES = [
-  "runner.py",
-  "worker.ts",
-  "pyodide_load.ts",
-  "bootstrap.ts",
-  "build_snapshot.ts",
-];
-
-/**
- * Modules imported before the snapshot is taken, so programs do not pay for their import.
- * The runner seeds `random` again in every sandbox.
- */
-const PRELOAD = [
-  "asyncio",
-  "base64",
-  "bisect",
-  "collections",
-  "copy",
-  "csv",
-  "dataclasses",
-  "datetime",
-  "decimal",
-  "enum",
-  "fractions",
-  "functools",
-  "hashlib",
-  "heapq",
-  "itertools",
-  "json",
-  "math",
-  "operator",
-  "pprint",
-  "random",
-  "re",
-  "statistics",
-  "string",
-  "textwrap",
-  "time",
-  "typing",
-  "urllib.parse",
-  "uuid",
-];
 
 const prepared = new Map<string, Promise<PythonEntry>>();
 
@@ -170,7 +129,7 @@ async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
       3000,
     );
     try {
-      await build(
+      await buildSnapshot(
         denoPath,
         sandboxDir,
         { ...paths, prelude, cacheDir, base, entrySource },
@@ -196,19 +155,6 @@ async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
   };
 }
 
-async function isCached(base: string, entrySource: string): Promise<boolean> {
-  try {
-    JSON.parse(await Deno.readTextFile(`${base}.json`));
-    await Deno.stat(`${base}.snapshot`);
-    if (await Deno.readTextFile(`${base}.index/pyodide.asm.wasm`) !== WASM_PLACEHOLDER) {
-      return false;
-    }
-    return await Deno.readTextFile(`${base}.entry.js`) === entrySource;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Why client `modules` cannot be used, or `undefined` when they can: no name may shadow a
  * module the sandbox can import. (Whether names are identifiers, and not `tools`, the request
@@ -232,121 +178,6 @@ export function pythonModulesProblem(
     : undefined;
 }
 
-function preludeSource(runnerSource: string): string {
-  return [
-    "def _progtc_install():",
-    "    import sys, types",
-    "    module = types.ModuleType('_progtc')",
-    `    source = ${JSON.stringify(runnerSource)}`,
-    "    exec(compile(source, '<progtc>', 'exec', dont_inherit=True), module.__dict__)",
-    "    sys.modules['_progtc'] = module",
-    `    for name in ${JSON.stringify(PRELOAD)}:`,
-    "        __import__(name)",
-    "_progtc_install()",
-    "del _progtc_install",
-    "",
-  ].join("\n");
-}
-
-async function sourceHash(sandboxDir: URL, parts: string[]): Promise<string> {
-  for (const name of SOURCES) parts.push(await Deno.readTextFile(new URL(name, sandboxDir)));
-  const bytes = new TextEncoder().encode(parts.join("\0"));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function findPyodide(explicit: string | undefined, denoPath: string): Promise<string> {
-  const here = new URL("../node_modules/pyodide/", import.meta.url);
-  const candidates = explicit !== undefined
-    ? [explicit]
-    : [...(here.protocol === "file:" ? [here.pathname] : []), "node_modules/pyodide"];
-  for (const candidate of candidates) {
-    const dir = await pyodideAt(candidate);
-    if (dir) return dir;
-  }
-  if (explicit === undefined) {
-    // Run from a URL (a registry): Pyodide is in Deno's npm cache once something imports it.
-    const cached = await pyodideInNpmCache(denoPath);
-    if (cached) return cached;
-    candidates.push("Deno's npm cache");
-  }
-  throw new Error(
-    `Pyodide is not installed (looked in ${candidates.join(", ")}): run deno install`,
-  );
-}
-
-async function pyodideAt(candidate: string): Promise<string | undefined> {
-  try {
-    const dir = await Deno.realPath(candidate);
-    await Deno.stat(`${dir}/pyodide.asm.wasm`);
-    return `${dir}/`;
-  } catch {
-    return undefined;
-  }
-}
-
-async function pyodideInNpmCache(denoPath: string): Promise<string | undefined> {
-  try {
-    // Importing it makes Deno fetch the package into its cache (its module only defines
-    // `loadPyodide`); the version is the one this package's import map names.
-    await import("pyodide");
-    const resolved = import.meta.resolve("pyodide");
-    if (resolved.startsWith("file:")) return await pyodideAt(new URL("./", resolved).pathname);
-    const version = resolved.match(/^npm:\/?pyodide@([^/]+)/)?.[1];
-    if (!version) return undefined;
-    const { stdout } = await new Deno.Command(denoPath, { args: ["info", "--json"] }).output();
-    const info = JSON.parse(new TextDecoder().decode(stdout));
-    const roots = [info.npmCache, info.denoDir && `${info.denoDir}/npm`].filter(Boolean);
-    for (const root of roots) {
-      const dir = await pyodideAt(`${root}/registry.npmjs.org/pyodide/${version}`);
-      if (dir) return dir;
-    }
-  } catch {
-    // No Deno npm cache to look in.
-  }
-  return undefined;
-}
-
 function defaultCacheDir(): string {
   return cacheDir();
-}
-
-/**
- * Runs `build_snapshot.ts` in a throwaway process. It may read the Pyodide files and write
- * the cache directory: the server itself needs no write permission.
- */
-async function build(
-  denoPath: string,
-  sandboxDir: URL,
-  input: BuildInput,
-  options: PreparePythonOptions,
-): Promise<void> {
-  const child = new Deno.Command(denoPath, {
-    args: [
-      ...LOCKED_RUN_FLAGS,
-      "--no-npm",
-      "--unstable-worker-options",
-      `--allow-read=${input.pyodideDir},${input.cacheDir}`,
-      `--allow-write=${input.cacheDir}`,
-      new URL("build_snapshot.ts", sandboxDir).pathname,
-    ],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-    clearEnv: true,
-    env: sandboxEnv(),
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), options.buildTimeoutMs ?? 120_000);
-  try {
-    const stdin = child.stdin.getWriter();
-    await stdin.write(new TextEncoder().encode(JSON.stringify(input)));
-    await stdin.close();
-    const { code, stderr } = await child.output();
-    if (code !== 0) {
-      const why = new TextDecoder().decode(stderr).trim().split("\n").slice(-5).join("\n");
-      throw new Error(`Python snapshot build failed (exit code ${code}): ${why}`);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
 }

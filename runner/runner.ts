@@ -8,7 +8,8 @@
 import type { Language } from "../protocol.ts";
 import { canCheckHosts } from "./host_check.ts";
 import { HostListener } from "./host_listener.ts";
-import type { HostPool, PoolStats } from "./host_pool.ts";
+import type { HostPool } from "./host_pool.ts";
+import type { PoolStats } from "./pool_host.ts";
 import { type PythonEntry, pythonModulesProblem } from "./python.ts";
 import { type MemoryBound, MemoryCgroups } from "./cgroups.ts";
 import type { RunnerConfig } from "./runner_config.ts";

@@ -7,7 +7,8 @@
  */
 import type { HostListener } from "./host_listener.ts";
 import { type HostOptions, SandboxHost } from "./host.ts";
-import { HostPool, type PoolHost } from "./host_pool.ts";
+import { HostPool } from "./host_pool.ts";
+import type { PoolHost } from "./pool_host.ts";
 import { preparePython, type PythonEntry } from "./python.ts";
 import type { MemoryCgroups } from "./cgroups.ts";
 import type { RunnerConfig } from "./runner_config.ts";

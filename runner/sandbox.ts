@@ -5,12 +5,8 @@
  *
  * @module
  */
-import type {
-  ProgramMessage,
-  SandboxKind,
-  SandboxToolCall,
-  ServerMessage,
-} from "../sandbox/messages.ts";
+import type { SandboxKind, ServerMessage } from "../sandbox/messages.ts";
+import type { ProgramMessage, SandboxToolCall } from "../sandbox/program_messages.ts";
 
 /**
  * A tool call as the server received it: `chars` is its line's length in UTF-16 units, what

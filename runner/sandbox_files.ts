@@ -26,6 +26,8 @@ export const SANDBOX_FILES: readonly string[] = [
   "lines.ts",
   "text.ts",
   "messages.ts",
+  "program_messages.ts",
+  "worker_messages.ts",
 ];
 
 const HERE = new URL("../sandbox/", import.meta.url);

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { HostToWorker, WorkerSignal } from "./messages.ts";
+import type { HostToWorker, WorkerSignal } from "./worker_messages.ts";
 import type { pendingCalls } from "./pending_calls.ts";
 
 /** The helpers of the realm the channel needs (from `text.ts` and `pending_calls.ts`). */

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { RelayEvent, RelayInit, RelayRequest, WorkerInit } from "./messages.ts";
+import type { RelayEvent, RelayInit, RelayRequest, WorkerInit } from "./worker_messages.ts";
 import { relayMain } from "./relay.ts";
 
 /** How a host makes the workers of its sandbox kind. */

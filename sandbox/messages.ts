@@ -1,7 +1,9 @@
 /**
- * The messages of a sandbox host: between the server and the host's own realm (one socket that
- * only that realm holds), and between that realm and the workers that run its programs (a
- * private `MessagePort` each).
+ * The messages between the server and a sandbox host, on one socket that only the host's own
+ * realm holds: what the server sends to a program's slot and to the host, what the host says of
+ * itself; and the isolates a host runs (its spares). What a program's worker sends on its slot
+ * is in `program_messages.ts`; what is said inside the host, between the workers that run its
+ * programs (a private `MessagePort` each), its realm and its relay, in `worker_messages.ts`.
  *
  * Runs in the untrusted sandbox host (and is read by the server for its types and constants):
  * imports nothing.
@@ -219,124 +221,6 @@ export type HostMessage =
   | HostFailed;
 
 /**
- * The program calls a tool. `id` is the worker's own counter; the server maps it. `frame` and
- * `index` key the call by the program's structure, the same on every run of the same program
- * however its results are timed: `frame` is the path of the task (Python) or of the chain of
- * tool calls (TypeScript) that made it, `index` the call's position in that frame.
- */
-export interface SandboxToolCall {
-  type: "tool_call";
-  id: number;
-  name: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  frame: number[];
-  index: number;
-}
-
-/** The longest frame path a worker may send. */
-export const MAX_FRAME_DEPTH = 64;
-
-/** The workers cut output into pieces of at most this many UTF-16 units, one message each. */
-export const OUTPUT_PIECE_UNITS = 16_384;
-
-/**
- * Bytes of an error's text (a traceback) the server keeps, counted as JSON text (escaped); the
- * workers clip to it too.
- */
-export const MAX_ERROR_BYTES = 65_536;
-
-/**
- * The longest line a program may have written for it, in characters: one call's arguments (at
- * most `maxToolArgsBytes` of JSON, embedded as is), or one output piece or error text
- * JSON-escaped (at most 6 characters per unit), with room for the rest of the message.
- *
- * @example
- * ```ts
- * import { maxLineLength } from "./messages.ts";
- * console.assert(maxLineLength(1024 * 1024) < 1.6 * 1024 * 1024);
- * ```
- */
-export function maxLineLength(maxToolArgsBytes: number): number {
-  // (A return value is bounded like a call's arguments.)
-  return Math.max(maxToolArgsBytes, 6 * OUTPUT_PIECE_UNITS, 6 * MAX_ERROR_BYTES) + 64 * 1024;
-}
-
-/** Text the program printed. */
-export interface OutputMessage {
-  type: "output";
-  stream: "stdout" | "stderr";
-  data: string;
-}
-
-/**
- * Every tool call issued so far is waiting, and nothing else can run until one is answered:
- * `pending` are the calls the program waits on (the server ignores the report when one of them
- * was already answered, its answer on its way).
- */
-export interface IdleMessage {
-  type: "idle";
-  pending: number[];
-}
-
-/** The program ended. `error` is the formatted error or traceback for stderr. */
-export type EndMessage =
-  | { type: "success"; value?: unknown }
-  | { type: "syntax_error"; error: string }
-  | { type: "runtime_error"; error: string }
-  | { type: "determinism_error"; error: string }
-  | { type: "exit"; code: number };
-
-/** Anything a program's worker sends to the server. */
-export type ProgramMessage = SandboxToolCall | OutputMessage | IdleMessage | EndMessage;
-
-// ─── worker ↔ host realm (private port) ──────────────────────────────────────────────────────
-
-/** What a worker says to its host over its private port. */
-export type WorkerSignal =
-  /** Loaded and warmed up: it can be given a program. */
-  | { type: "warm" }
-  /** It could not start. */
-  | { type: "failed"; error: string }
-  /** One protocol line of its program (a JSON text, no newline), for the server. */
-  | { type: "line"; line: string }
-  /** Its program ended (its end line was sent): terminate it. */
-  | { type: "done" }
-  /**
-   * What its realm holds now, in bytes: the V8 heap, ArrayBuffers and Blobs, and the wasm
-   * memories it can see; every {@linkcode MEMORY_REPORT_MS} while its program grows or has
-   * just been answered, up to every 10 s while it waits.
-   */
-  | { type: "memory"; bytes: number };
-
-/** How often a worker reports its memory while its program grows or runs, in ms. */
-export const MEMORY_REPORT_MS = 100;
-
-/** What the host realm says to a worker over its private port. */
-export type HostToWorker =
-  /** The program, the first line it gets; then the server's lines for it, as they come. */
-  { type: "line"; line: string };
-
-// ─── host realm ↔ relay (the worker that holds the socket) ───────────────────────────────────
-
-/** What the host realm tells its relay first. */
-export interface RelayInit {
-  type: "init";
-  /** The host's key, said first on the socket. */
-  key: string;
-  /** The server's socket. */
-  path: string;
-  /** The longest line the server reads for a program. */
-  maxLineLength: number;
-  /** Warm workers to keep ahead of demand. */
-  spares: number;
-  /** The most one program may hold, in bytes: a worker that reports more is terminated. */
-  maxProgramBytes: number;
-  /** Programs the host runs at once (1: the strict mode). */
-  maxPrograms: number;
-}
-
-/**
  * Warm workers a host keeps ahead of its programs, by kind: a run that finds none waits for one
  * to be made (~10 ms TypeScript; a Python worker restores Pyodide, ~150 ms).
  */
@@ -349,31 +233,4 @@ export const HOST_SPARES = { deno: 2, python: 1 } as const;
  */
 export function hostIsolates(kind: SandboxKind, programs: number): number {
   return programs + 2 + HOST_SPARES[kind];
-}
-
-/** What the relay asks of the host realm. */
-export type RelayRequest =
-  | { type: "spawn" }
-  | { type: "terminate"; number: number }
-  /** The connection ended (the server is gone) or failed: end the process (a worker cannot). */
-  | { type: "exit"; code: number };
-
-/** What the host realm tells its relay. */
-export type RelayEvent =
-  /** A worker was made; `port` is its private channel (the worker holds the other end). */
-  | { type: "made"; number: number; port: MessagePort }
-  /** A worker died of an error its own realm did not catch. */
-  | { type: "error"; number: number; message: string }
-  /** A worker was terminated. */
-  | { type: "terminated"; number: number }
-  /** The host cannot go on. */
-  | { type: "failed"; error: string };
-
-/** The init message a host posts to each new worker (on its global scope, before any program). */
-export interface WorkerInit {
-  type: "init";
-  /** The worker's private port to the host. */
-  port: MessagePort;
-  /** Data of the sandbox kind (Python: the compiled module and the snapshot). */
-  [extra: string]: unknown;
 }

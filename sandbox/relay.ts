@@ -26,7 +26,8 @@
  *
  * @module
  */
-import type { HostMessage, RelayEvent, RelayInit, RelayRequest, WorkerSignal } from "./messages.ts";
+import type { HostMessage } from "./messages.ts";
+import type { RelayEvent, RelayInit, RelayRequest, WorkerSignal } from "./worker_messages.ts";
 
 /** Entry point of the relay worker: waits for its init, connects, then carries lines. */
 export function relayMain(): void {

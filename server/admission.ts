@@ -24,35 +24,14 @@ import type { Context } from "@opentelemetry/api";
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Language } from "../protocol.ts";
 import { type Readiness, type Runner, sandboxKind } from "../runner/runner.ts";
-import { RunnerError } from "../runner/runner_error.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
 import type { SandboxKind } from "../sandbox/messages.ts";
+import type { AdmissionGate, Lease, Reclaim } from "./admission_gate.ts";
 import { Capacity } from "./capacity.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
+import { sandboxUnavailable } from "./sandbox_unavailable.ts";
 import { endSpan, instruments, startSpan } from "./telemetry.ts";
-
-/** An admitted execution's hold: its sandbox, its execution slot, its share of memory. */
-export interface Lease extends Disposable {
-  sandbox: Sandbox;
-  /** Gives the execution slot back (the memory comes back when the sandbox is released). */
-  release(): void;
-  /** The memory it was charged, in bytes. */
-  memoryBytes: number;
-}
-
-/** Frees memory held by what can give it back; returns the bytes it will release. */
-export type Reclaim = (bytes: number) => number;
-
-/** What the services that run executions ask of admission ({@linkcode Admission}; a fake in unit tests). */
-export interface AdmissionGate {
-  /** Admits an execution of `language`: a slot, memory, a sandbox; or throws a problem. */
-  admit(language: Language, parent?: Context): Promise<Lease>;
-  /** Only an execution slot (a paused step execution resuming on its own sandbox), or throws. */
-  slot(): Promise<() => void>;
-  /** Something that can give memory back when it is short (paused step executions). */
-  onReclaim(reclaim: Reclaim): void;
-}
 
 /** What admission needs of the runner (`Runner`; a fake in unit tests). */
 export type AdmissionRunner = Pick<Runner, "supports" | "acquire" | "readiness" | "memoryInUse">;
@@ -218,7 +197,7 @@ export class Admission implements AdmissionGate {
     } catch (error) {
       release();
       uncharge();
-      throw this.#unavailable(error, language);
+      throw sandboxUnavailable(error, language, this.#options.logger);
     }
     this.#held.set(sandbox, charge);
     sandbox.released.then(() => {
@@ -234,24 +213,6 @@ export class Admission implements AdmissionGate {
         sandbox.finish();
       },
     };
-  }
-
-  /** The problem a runner's refusal is to the client, in one place; logged when it is ours. */
-  #unavailable(error: unknown, language: Language): HttpProblem {
-    const code = error instanceof RunnerError ? error.code : "spawn_failed";
-    if (code === "pool_closed") {
-      return new HttpProblem(503, "shutting_down", "The server is shutting down");
-    }
-    const why = error instanceof Error ? error.message : String(error);
-    this.#options.logger.error(`sandbox unavailable: ${why}`, {
-      event: "sandbox_unavailable",
-      code,
-      language,
-    });
-    const detail = code === "acquire_timeout"
-      ? "No sandbox became free in time"
-      : "No sandbox could be started";
-    return new HttpProblem(503, "sandbox_unavailable", detail, { "retry-after": "1" });
   }
 
   #chargeOf(language: Language): number {

@@ -1,16 +1,15 @@
 /**
  * The progtc HTTP application: a plain `(Request) => Promise<Response>` handler. It routes,
- * authenticates, reads and checks bodies, and runs the lifecycle; admission (`admission.ts`)
- * says who may run, and each API's executions belong to its service (`stream.ts`, `step.ts`).
+ * authenticates, reads and checks bodies (the APIs' routes: `api_routes.ts`), and runs the
+ * lifecycle; admission (`admission.ts`) says who may run, and each API's executions belong to
+ * its service (`stream.ts`, `step.ts`).
  *
  * @module
  */
-import { type Language, LANGUAGES } from "../protocol.ts";
 import { Runner } from "../runner/runner.ts";
-import { utf8Length } from "../sandbox/text.ts";
+import { apiRoutes } from "./api_routes.ts";
 import { KeyCheck } from "./auth.ts";
 import { withCors } from "./cors.ts";
-import { readJson } from "./body.ts";
 import { ByteBudget } from "./byte_budget.ts";
 import { Admission } from "./admission.ts";
 import { JsonParser } from "./json_parser.ts";
@@ -18,12 +17,13 @@ import { limitsOf } from "./limits.ts";
 import { checkDenoBinary, programCharge } from "./option_checks.ts";
 import { type AppOptions, resolveOptions, runnerConfig } from "./options.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
+import { checkModules } from "./request_checks.ts";
 import { StateCodec } from "./state_token.ts";
-import { parseSession, SessionService } from "./sessions.ts";
+import { SessionService } from "./sessions.ts";
 import { StepService } from "./step.ts";
 import { StepSessions } from "./step_session.ts";
 import { StreamService } from "./stream.ts";
-import { instruments, observeGauges, requestContext } from "./telemetry.ts";
+import { instruments, observeGauges } from "./telemetry.ts";
 
 /** A running progtc application. */
 export interface App {
@@ -102,7 +102,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     maxPaused: config.maxPaused,
     maxAnswerBytes: config.maxStepAnswerBytes,
     budget: held,
-    checkModules: (modules, language) => checkModules(modules, language),
+    checkModules: (modules, language) => checkModules(modules, language, runner),
     logger,
   });
   // After the step service: paused step executions give memory back before idle sessions.
@@ -145,84 +145,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     paused: steps.paused,
   }));
 
-  /** Refuses a program over `maxProgramBytes` (code and modules) before anything parses it. */
-  function checkSize(code: string, modules: Record<string, string> | undefined): void {
-    const texts = [code, ...Object.entries(modules ?? {}).flat()];
-    // Each UTF-16 unit is at least one byte of UTF-8: past the limit in units, the program is
-    // over it without counting its bytes (~3 ms a MB on the event loop).
-    const units = texts.reduce((sum, text) => sum + text.length, 0);
-    const bytes = units > config.maxProgramBytes
-      ? undefined
-      : texts.reduce((sum, text) => sum + utf8Length(text), 0);
-    if (bytes === undefined || bytes > config.maxProgramBytes) {
-      throw new HttpProblem(
-        413,
-        "program_too_large",
-        `The program (${
-          bytes ?? `at least ${units}`
-        } bytes with its modules) exceeds the limit of ${config.maxProgramBytes} bytes`,
-      );
-    }
-  }
-
-  async function checkModules(
-    modules: Record<string, string> | undefined,
-    language: Language,
-  ): Promise<void> {
-    if (!modules || Object.keys(modules).length === 0) return;
-    if (language !== "python") {
-      throw new HttpProblem(400, "unsupported_modules", "`modules` are Python modules");
-    }
-    const problem = await runner.modulesProblem(modules);
-    if (problem) throw new HttpProblem(400, "unsupported_modules", problem);
-  }
-
-  const routes: Record<string, (request: Request) => Promise<Response>> = {};
-  const endpoints = new Set(options.endpoints ?? ["stream", "step"]);
-  if (endpoints.has("stream")) {
-    routes["/execute-code"] = async (request) => {
-      const { body } = await readJson(request, "execute", bodyLimits, parser);
-      body.language ??= headerLanguage(request.headers);
-      checkSize(body.code, body.modules);
-      await checkModules(body.modules, body.language ?? config.language);
-      const session = body.session ?? request.headers.get("x-progtc-session") ?? undefined;
-      return await stream.execute(
-        body,
-        requestContext(request.headers),
-        session === undefined ? undefined : parseSession(session),
-      );
-    };
-    routes["/tool-results"] = async (request) => {
-      const { body, bytes } = await readJson(request, "tool_result", bodyLimits, parser);
-      // The reference answers 200 to a result nobody waits for, and its client fails the
-      // whole execution on any error status; our client asks to be told (RFC 7240 `Prefer`).
-      const strict = /\bhandling=strict\b/i.test(request.headers.get("prefer") ?? "");
-      return stream.result(body, bytes, strict);
-    };
-  }
-  if (endpoints.has("step")) {
-    routes["/execute-code-step"] = async (request) => {
-      const { body, bytes } = await readJson(request, "step", bodyLimits, parser);
-      body.language ??= headerLanguage(request.headers);
-      checkSize(body.code, body.modules);
-      const named = body.session ?? request.headers.get("x-progtc-session") ?? undefined;
-      // Modules are checked by the service, once it knows the language (a session's).
-      const { result, session } = await steps.step(
-        body,
-        bytes,
-        request.signal,
-        requestContext(request.headers),
-        named === undefined ? undefined : parseSession(named),
-      );
-      const sessionId = "session_id" in result ? result.session_id : undefined;
-      return Response.json(result, {
-        headers: {
-          "x-progtc-execution-id": session,
-          ...(sessionId ? { "x-progtc-session": sessionId } : {}),
-        },
-      });
-    };
-  }
+  const routes = apiRoutes({
+    endpoints: new Set(options.endpoints ?? ["stream", "step"]),
+    stream,
+    steps,
+    bodyLimits,
+    parser,
+    language: config.language,
+    maxProgramBytes: config.maxProgramBytes,
+    runner,
+  });
 
   /** `GET /ready`: 200 when a program of the default language could be admitted now. */
   function ready(): Response {
@@ -305,20 +237,6 @@ export async function createApp(options: AppOptions): Promise<App> {
       await done;
     },
   };
-}
-
-/** The language named by `X-Progtc-Language`, if any (the body's `language` wins). */
-function headerLanguage(headers: Headers): Language | undefined {
-  const value = headers.get("x-progtc-language")?.trim().toLowerCase();
-  if (!value) return undefined;
-  if (!(LANGUAGES as readonly string[]).includes(value)) {
-    throw new HttpProblem(
-      400,
-      "unsupported_language",
-      `Unknown X-Progtc-Language: ${value.slice(0, 40)} (${LANGUAGES.join(", ")})`,
-    );
-  }
-  return value as Language;
 }
 
 function methodNotAllowed(allowed: string): HttpProblem {

@@ -26,6 +26,8 @@
  *
  * @module
  */
+import { abort, closeQuietly, Connection } from "./connection.ts";
+import { type Handler, serveHttpOnConnection } from "./serve_http_on_connection.ts";
 import { UnreadStreamError } from "./sse.ts";
 
 /** Options of {@linkcode Connections}. */
@@ -55,51 +57,6 @@ export interface ConnectionStats {
   refused: number;
   /** Accepts that failed because file descriptors ran out. */
   exhausted: number;
-}
-
-type Handler = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response>;
-
-/** Deno's per-connection HTTP server (internal; what `Deno.serve` runs for each listener). */
-interface HttpServer {
-  finished: Promise<void>;
-}
-type ServeHttpOnConnection = (
-  conn: Deno.Conn,
-  signal: AbortSignal,
-  handler: Handler,
-  onError: (error: unknown) => Response,
-  onListen: () => void,
-) => HttpServer;
-
-// deno-lint-ignore no-explicit-any
-const internal = (Deno as any)[(Deno as any).internal] ?? {};
-const serveHttpOnConnection: ServeHttpOnConnection | undefined = internal.serveHttpOnConnection;
-
-/** Whether this Deno can serve connections the server accepted itself. */
-export const canServeConnections: boolean = typeof serveHttpOnConnection === "function";
-
-class Connection {
-  state: "new" | "active" | "idle" = "new";
-  /** Closed by us, or by the peer. */
-  closed = false;
-  /** Its HTTP server ended (the socket is gone). */
-  finished = false;
-  inFlight = 0;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Deno's "cut this connection" (its abort listener), caught from the signal we gave it. */
-  cancel: (() => void) | undefined;
-  cut = false;
-  /** A signal that never fires: Deno only registers its abort listener on it. */
-  readonly signal: AbortSignal = (() => {
-    const signal = new AbortController().signal;
-    Object.defineProperty(signal, "addEventListener", {
-      value: (type: string, listener: () => void) => {
-        if (type === "abort") this.cancel = listener;
-      },
-    });
-    return signal;
-  })();
-  server: HttpServer | undefined;
 }
 
 /** What a connection gets at the cap when every open connection is active. */
@@ -303,25 +260,6 @@ export class Connections {
   }
 }
 
-/** Cuts a connection now; nothing happens if its server already ended. */
-function abort(conn: Connection): void {
-  if (conn.finished || conn.cut) return;
-  conn.cut = true;
-  try {
-    conn.cancel?.();
-  } catch {
-    // Its server closed by itself a moment ago (Deno: BadResource).
-  }
-}
-
 function isExhausted(error: unknown): boolean {
   return error instanceof Error && /os error (23|24)\b|too many open files/i.test(error.message);
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

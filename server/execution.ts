@@ -20,7 +20,8 @@
  */
 import { type JsonValue, newId } from "../protocol.ts";
 import type { Sandbox, SandboxEvent } from "../runner/sandbox.ts";
-import { OUTPUT_PIECE_UNITS, type RunRequest } from "../sandbox/messages.ts";
+import type { RunRequest } from "../sandbox/messages.ts";
+import { OUTPUT_PIECE_UNITS } from "../sandbox/program_messages.ts";
 import { jsonLength } from "../sandbox/text.ts";
 import { type ByteBudget, UNLIMITED } from "./byte_budget.ts";
 import type { EndReason } from "./end_reason.ts";

@@ -10,7 +10,8 @@
  */
 import type { JsonValue } from "../protocol.ts";
 import type { SandboxEvent, SandboxExit } from "../runner/sandbox.ts";
-import { MAX_ERROR_BYTES, type RunRequest } from "../sandbox/messages.ts";
+import type { RunRequest } from "../sandbox/messages.ts";
+import { MAX_ERROR_BYTES } from "../sandbox/program_messages.ts";
 import { clipText, utf8Length } from "../sandbox/text.ts";
 import type { EndReason } from "./end_reason.ts";
 import { languageHint } from "./hints.ts";

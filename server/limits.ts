@@ -5,7 +5,7 @@
  * @module
  */
 import type { ProgramLimits } from "../runner/run_message.ts";
-import { MAX_ERROR_BYTES } from "../sandbox/messages.ts";
+import { MAX_ERROR_BYTES } from "../sandbox/program_messages.ts";
 import type { ResolvedOptions } from "./options.ts";
 
 /** The limits of one execution. */

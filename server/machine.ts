@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { availableMemory } from "../runner/cgroups.ts";
+import { availableMemory } from "../runner/available_memory.ts";
 
 /** The facts defaults may derive from. */
 export interface Machine {

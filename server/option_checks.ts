@@ -11,7 +11,8 @@ import { type Audience, OptionError } from "./option_kinds.ts";
 import { terminalFrameBytes } from "./limits.ts";
 import { hostIsolates } from "../sandbox/messages.ts";
 import { HOST_OWN_MEMORY } from "../runner/runner_pools.ts";
-import { ISOLATE_RESERVE_MB, type OptionKey, type OptionValues, specOf } from "./option_table.ts";
+import { ISOLATE_RESERVE_MB } from "./option_floors.ts";
+import { type OptionKey, type OptionValues, specOf } from "./option_table.ts";
 
 const MiB = 1024 * 1024;
 

@@ -12,13 +12,8 @@ import { type Machine, thisMachine } from "./machine.ts";
 import { OptionError } from "./option_kinds.ts";
 import { checkCombination, hostMemoryBytes } from "./option_checks.ts";
 import { isComputed } from "./option_spec.ts";
-import {
-  LAZY_PYTHON_POOL_SIZE,
-  OPTION_KEYS,
-  type OptionKey,
-  type OptionValues,
-  specOf,
-} from "./option_table.ts";
+import { LAZY_PYTHON_POOL_SIZE } from "./option_floors.ts";
+import { OPTION_KEYS, type OptionKey, type OptionValues, specOf } from "./option_table.ts";
 import type { Settings } from "./option_types.ts";
 
 export { OptionError } from "./option_kinds.ts";

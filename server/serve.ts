@@ -6,7 +6,8 @@
  * @module
  */
 import { type App, createApp } from "./app.ts";
-import { canServeConnections, Connections, type ConnectionStats } from "./connections.ts";
+import { Connections, type ConnectionStats } from "./connections.ts";
+import { canServeConnections } from "./serve_http_on_connection.ts";
 import { listenProblem } from "./option_checks.ts";
 import { type AppOptions, loggerOf, resolveOptions } from "./options.ts";
 

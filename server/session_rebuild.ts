@@ -21,7 +21,7 @@ import { describeEnd } from "./end_reason.ts";
 import { Execution } from "./execution.ts";
 import type { Limits } from "./limits.ts";
 import type { SessionHistory, SessionProgramRecord } from "./session_state.ts";
-import { callHash, callKey } from "./step_run.ts";
+import { callHash, callKey } from "./call_key.ts";
 
 /** What a rebuild needs besides the history. */
 export interface RebuildOptions {

@@ -20,7 +20,7 @@
 import type { Context } from "@opentelemetry/api";
 import { type Language, newId } from "../protocol.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
-import type { AdmissionGate, Lease } from "./admission.ts";
+import type { AdmissionGate, Lease } from "./admission_gate.ts";
 import type { Logger } from "./log.ts";
 import { HttpProblem } from "./problem.ts";
 import { Session, type SessionEnd } from "./session.ts";

@@ -29,7 +29,7 @@
  */
 import type { ExecuteCodeStepRequest, Language } from "../protocol.ts";
 import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
-import type { AdmissionGate } from "./admission.ts";
+import type { AdmissionGate } from "./admission_gate.ts";
 import { describeEnd } from "./end_reason.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import type { Limits } from "./limits.ts";

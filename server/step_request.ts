@@ -10,7 +10,7 @@ import { jsonOverLimit, resultTooLarge } from "./body.ts";
 import type { ToolOutcome } from "./execution.ts";
 import { HttpProblem } from "./problem.ts";
 import type { StepState } from "./state_token.ts";
-import { canonicalJson } from "./step_run.ts";
+import { canonicalJson } from "./call_key.ts";
 
 /**
  * The request's answers to the previous batch, checked against it: their count, each result's

@@ -16,17 +16,17 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { DeterminismMode, StepToolCall } from "../protocol.ts";
 import type { Sandbox } from "../runner/sandbox.ts";
 import type { RunRequest } from "../sandbox/messages.ts";
 import { Execution, type ExecutionEnd, type KeyedToolCall, type ToolOutcome } from "./execution.ts";
-import type { Lease } from "./admission.ts";
+import type { Lease } from "./admission_gate.ts";
 import type { Limits } from "./limits.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import type { EndReason } from "./end_reason.ts";
 import { utf8Length } from "../sandbox/text.ts";
 import type { StepRecord } from "./state_token.ts";
+import { callHash, callKey, compareCalls, determinismMessage, record } from "./call_key.ts";
 
 /** A new call of a batch: the wire call, its key and its hash, and its bytes in the answer. */
 export interface BatchCall {
@@ -273,55 +273,4 @@ export async function untilStop(run: StepRun, signal: AbortSignal | undefined): 
 /** A batch call as the step API answers it. */
 export function stepToolCall({ call }: BatchCall): StepToolCall {
   return call;
-}
-
-/** The key of a call: its frame path and its index in the frame, `0.1#0`. */
-export function callKey(call: { frame_id: number[]; call_index: number }): string {
-  return `${call.frame_id.join(".")}#${call.call_index}`;
-}
-
-/** Orders calls by frame path (as numbers), then index: the order of a batch. */
-export function compareCalls(
-  a: { frame_id: number[]; call_index: number },
-  b: { frame_id: number[]; call_index: number },
-): number {
-  const n = Math.min(a.frame_id.length, b.frame_id.length);
-  for (let i = 0; i < n; i++) {
-    const d = a.frame_id[i]! - b.frame_id[i]!;
-    if (d !== 0) return d;
-  }
-  return a.frame_id.length - b.frame_id.length || a.call_index - b.call_index;
-}
-
-/** What a program sees when a replayed call differs from the recorded one (the reference's). */
-export function determinismMessage(toolName: string): string {
-  return "This code execution framework only works when the code calls tools in a " +
-    "deterministic order, with deterministic arguments. " +
-    `The call to \`${toolName}\` violated this rule.`;
-}
-
-/** The record of an answered call. */
-export function record(hash: string, outcome: ToolOutcome): StepRecord {
-  return "value" in outcome ? { h: hash, r: outcome.value } : {
-    h: hash,
-    e: "error" in outcome ? outcome.error : outcome.determinism,
-  };
-}
-
-/** Hash of a call for replay checks: tool name, and in strict mode canonical arguments. */
-export function callHash(call: KeyedToolCall, mode: DeterminismMode): string {
-  const subject = mode === "strict"
-    ? canonicalJson({ tool_name: call.tool_name, args: call.args, kwargs: call.kwargs })
-    : JSON.stringify(call.tool_name);
-  return createHash("sha256").update(subject).digest("hex").slice(0, 32);
-}
-
-/** JSON with object keys sorted, so that equal values hash equally. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
 }

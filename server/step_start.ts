@@ -16,7 +16,7 @@ import type { ExecuteCodeStepRequest, Language } from "../protocol.ts";
 import { newId } from "../protocol.ts";
 import { runMessage } from "../runner/run_message.ts";
 import type { Context } from "@opentelemetry/api";
-import type { AdmissionGate } from "./admission.ts";
+import type { AdmissionGate } from "./admission_gate.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import { describeEnd } from "./end_reason.ts";
 import type { ToolOutcome } from "./execution.ts";
@@ -25,7 +25,8 @@ import type { Session } from "./session.ts";
 import { sessionProgramSource } from "./session_source.ts";
 import type { StepRecord, StepState } from "./state_token.ts";
 import type { StepHolds } from "./step_holds.ts";
-import { record, StepRun } from "./step_run.ts";
+import { record } from "./call_key.ts";
+import { StepRun } from "./step_run.ts";
 import type { StepSessionRef, StepSessions } from "./step_session.ts";
 
 /** What starting a step's run needs from its service. */

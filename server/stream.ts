@@ -23,7 +23,7 @@ import type {
 import type { Sandbox } from "../runner/sandbox.ts";
 import { runMessage } from "../runner/run_message.ts";
 import { jsonOverLimit, resultTooLarge } from "./body.ts";
-import type { AdmissionGate } from "./admission.ts";
+import type { AdmissionGate } from "./admission_gate.ts";
 import { describeEnd } from "./end_reason.ts";
 import { Execution, type ExecutionEnd } from "./execution.ts";
 import type { ByteBudget } from "./byte_budget.ts";

@@ -6,7 +6,9 @@
  * @module
  */
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { availableMemory, type CgroupFs, MemoryCgroups } from "../runner/cgroups.ts";
+import { availableMemory } from "../runner/available_memory.ts";
+import type { CgroupFs } from "../runner/cgroup_fs.ts";
+import { MemoryCgroups } from "../runner/cgroups.ts";
 
 /** Files and directories in memory; writes to a cgroup.procs file append a line. */
 class MemoryFs implements CgroupFs {

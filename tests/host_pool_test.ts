@@ -6,7 +6,8 @@
  * @module
  */
 import { deepStrictEqual, rejects, strictEqual } from "node:assert/strict";
-import { HostPool, type PoolHost } from "../runner/host_pool.ts";
+import { HostPool } from "../runner/host_pool.ts";
+import type { PoolHost } from "../runner/pool_host.ts";
 import type { HostState } from "../runner/host.ts";
 import type { SandboxExit } from "../runner/sandbox.ts";
 import { FakeSandbox } from "./_fake_sandbox.ts";

@@ -11,7 +11,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { relayMain } from "../sandbox/relay.ts";
 import { readLines } from "../sandbox/lines.ts";
-import type { RelayInit } from "../sandbox/messages.ts";
+import type { RelayInit } from "../sandbox/worker_messages.ts";
 
 /** What the relay did, in order: `spawn`, `terminate <n>`, and the kinds of its lines. */
 async function drive(maxPrograms: number, script: (relay: Relay) => Promise<void>) {

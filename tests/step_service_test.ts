@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { AdmissionGate } from "../server/admission.ts";
+import type { AdmissionGate } from "../server/admission_gate.ts";
 import { ByteBudget } from "../server/byte_budget.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { ExecuteCodeStepRequest, ExecuteCodeStepResult, StepToolCalls } from "../protocol.ts";
