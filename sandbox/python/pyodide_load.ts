@@ -41,8 +41,50 @@ export function pyodideLoader(): PyodideLoader {
     };
   };
 
+  // Captured before the runtime is hidden: Pyodide's files are read with it (below).
+  const readFile: (url: URL) => Promise<Uint8Array> = scope.Deno.readFile;
+  /**
+   * Pyodide fetches its files while it loads (the standard library, the wasm or its placeholder
+   * and, for the snapshot's build, the lock file);
+   * a worker's first `fetch` would load Deno's whole fetch implementation (~25 ms of CPU in
+   * every worker). The file is read instead, and answered with as much of a response as Pyodide
+   * and `instantiateStreaming` use. Nothing else is fetched while it loads.
+   */
+  const readFileResponse = async (input: unknown) => {
+    const url = new URL(String(input instanceof URL ? input.href : input), "file:///");
+    if (url.protocol !== "file:") {
+      throw new TypeError(`Pyodide fetched ${url.href} while it loaded`);
+    }
+    const bytes = await readFile(url);
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const buffer = whole ? bytes.buffer : bytes.slice().buffer;
+    return {
+      ok: true,
+      arrayBuffer: () => Promise.resolve(buffer),
+      json: () => Promise.resolve(JSON.parse(new TextDecoder().decode(buffer))),
+    };
+  };
+
+  /**
+   * Pyodide's module looks at `clearTimeout` and `setImmediate` as it is made (it keeps the
+   * first and tests the second), and a worker's first look at either loads Deno's timers (~7 ms
+   * of CPU). While it loads, both are stand-ins that get the real one when called: a program
+   * that sets no timer never loads them.
+   */
+  const deferGlobal = (name: string) => {
+    const descriptor = Object.getOwnPropertyDescriptor(scope, name);
+    const real = () => descriptor?.get ? descriptor.get.call(scope) : descriptor?.value;
+    return patch(scope, name, (...args: unknown[]) => real()(...args));
+  };
+
   const hideRuntime = () => {
-    const restores = [patch(scope, "process", undefined), patch(scope, "Deno", undefined)];
+    const restores = [
+      patch(scope, "process", undefined),
+      patch(scope, "Deno", undefined),
+      patch(scope, "fetch", readFileResponse),
+      deferGlobal("clearTimeout"),
+      deferGlobal("setImmediate"),
+    ];
     // A file's response has no wasm content type: instantiate its bytes.
     restores.push(
       patch(WebAssembly, "instantiateStreaming", async (source: any, imports?: object) => {
