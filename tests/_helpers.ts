@@ -55,7 +55,8 @@ export async function startServer(options: Partial<ServeOptions> = {}): Promise<
 
 /**
  * Tests that need nothing of their own share one server: each is a step of one test (`name`),
- * which starts the server with `options` before the first and stops it after the last.
+ * which starts the server with `options` before the first and stops it after the last
+ * (`testOptions.ignore`: the whole test is skipped).
  *
  * @example
  * ```ts ignore
@@ -66,9 +67,10 @@ export async function startServer(options: Partial<ServeOptions> = {}): Promise<
 export function sharedServerTests(
   name: string,
   options: Partial<ServeOptions>,
+  testOptions: { ignore?: boolean } = {},
 ): (name: string, fn: (t: TestServer) => Promise<void>) => void {
   const tests: [string, (t: TestServer) => Promise<void>][] = [];
-  Deno.test(name, async (context) => {
+  Deno.test(name, testOptions, async (context) => {
     await using server = await startServer(options);
     for (const [step, fn] of tests) await context.step(step, () => fn(server));
   });

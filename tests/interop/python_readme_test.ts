@@ -7,17 +7,32 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { API_KEY, startServer, type TestServer } from "../_helpers.ts";
+import { API_KEY, sharedServerTests, type TestServer } from "../_helpers.ts";
 import { type ClientReport, runClient } from "./_python.ts";
 import { assertWireIds, batches, forEachVersion, resultOf, STEP_MODES } from "./_report.ts";
 import type { ReferenceVersion } from "./venv.ts";
 import { needsPython } from "./venv.ts";
 
-/** A server whose default language is Python, as `progtc serve --language python`. */
-function startPythonServer(options: { warmResumeTtlMs?: number } = {}): Promise<TestServer> {
-  // One warm Python sandbox: the second client version waits for a spawn (a bigger pool
-  // refilling at once is slower on two cores).
-  return startServer({ language: "python", poolSize: 0, pythonPoolSize: 1, ...options });
+/**
+ * A server whose default language is Python, as `progtc serve --language python`, with one
+ * warm Python sandbox: the second client version waits for a spawn (a bigger pool refilling at
+ * once is slower on two cores). The scenarios share one server per step mode: each Python host
+ * costs seconds of CPU to start.
+ */
+function pythonServer(name: string, options: { warmResumeTtlMs?: number } = {}) {
+  return sharedServerTests(
+    name,
+    { language: "python", poolSize: 0, pythonPoolSize: 1, ...options },
+    needsPython,
+  );
+}
+const onServer = pythonServer("python: the README's scenarios, on one server");
+
+/** The log lines `t` wrote while `fn` ran. */
+async function logsOf(t: TestServer, fn: () => Promise<void>): Promise<string[]> {
+  const from = t.logs.length;
+  await fn();
+  return t.logs.slice(from);
 }
 
 function readme(
@@ -57,32 +72,29 @@ async function assertReadme(
   return report;
 }
 
-Deno.test(
+onServer(
   "python: the README quick start runs unchanged and prints what its comments say",
-  needsPython,
-  async () => {
-    await using t = await startPythonServer();
-    await forEachVersion(async (version) => {
-      const stdout = `The weather is: ${LONDON}\n`;
-      await assertReadme(t, version, "quick_start", {
-        result: { type: "success", stdout, stderr: "" },
-        resultClass: "ExecuteCodeSuccess",
-        // print(result.stdout); print(result.stderr)
-        printed: `${stdout}\n\n`,
-      });
-    });
-    assert.equal(t.logs.length, 2, t.logs.join("\n"));
-    for (const line of t.logs) {
+  async (t) => {
+    const logs = await logsOf(t, () =>
+      forEachVersion(async (version) => {
+        const stdout = `The weather is: ${LONDON}\n`;
+        await assertReadme(t, version, "quick_start", {
+          result: { type: "success", stdout, stderr: "" },
+          resultClass: "ExecuteCodeSuccess",
+          // print(result.stdout); print(result.stderr)
+          printed: `${stdout}\n\n`,
+        });
+      }));
+    assert.equal(logs.length, 2, logs.join("\n"));
+    for (const line of logs) {
       assert.match(line, /success \(success\) .*, 1 tool calls, sandbox \d+ run \d+$/);
     }
   },
 );
 
-Deno.test(
+onServer(
   "python: the README's code guidelines (await a tool, print variables) run unchanged",
-  needsPython,
-  async () => {
-    await using t = await startPythonServer();
+  async (t) => {
     await forEachVersion(async (version) => {
       // Each result goes through the README's `match result.type` error handling.
       await assertReadme(t, version, "await_tool", {
@@ -99,29 +111,27 @@ Deno.test(
   },
 );
 
-Deno.test(
+onServer(
   "python: the README's asyncio.gather of two tools runs unchanged",
-  needsPython,
-  async () => {
-    await using t = await startPythonServer();
-    await forEachVersion(async (version) => {
-      await assertReadme(t, version, "gather", {
-        result: { type: "success", stdout: TOKYO_AND_HOTELS, stderr: "" },
-        resultClass: "ExecuteCodeSuccess",
-        printed: `Stdout: ${TOKYO_AND_HOTELS}\n`,
-      });
-    });
-    for (const line of t.logs) {
+  async (t) => {
+    const logs = await logsOf(t, () =>
+      forEachVersion(async (version) => {
+        await assertReadme(t, version, "gather", {
+          result: { type: "success", stdout: TOKYO_AND_HOTELS, stderr: "" },
+          resultClass: "ExecuteCodeSuccess",
+          printed: `Stdout: ${TOKYO_AND_HOTELS}\n`,
+        });
+      }));
+    assert.equal(logs.length, 2, logs.join("\n"));
+    for (const line of logs) {
       assert.match(line, /success \(success\) .*, 2 tool calls, sandbox \d+ run \d+$/);
     }
   },
 );
 
-Deno.test(
+onServer(
   "python: a program that does not parse is a CodeSyntaxError naming its line",
-  needsPython,
-  async () => {
-    await using t = await startPythonServer();
+  async (t) => {
     await forEachVersion(async (version) => {
       const stderr = [
         `  File "<code>", line 3`,
@@ -139,11 +149,9 @@ Deno.test(
   },
 );
 
-Deno.test(
+onServer(
   "python: a program that raises after a tool call is a CodeRuntimeError with its output",
-  needsPython,
-  async () => {
-    await using t = await startPythonServer();
+  async (t) => {
     await forEachVersion(async (version) => {
       await assertReadme(t, version, "runtime_error", {
         result: RUNTIME_ERROR,
@@ -154,11 +162,9 @@ Deno.test(
   },
 );
 
-Deno.test(
+onServer(
   "python: the README's client modules example runs unchanged (progtc 0.2.0)",
-  needsPython,
-  async () => {
-    await using t = await startPythonServer();
+  async (t) => {
     await forEachVersion(async (version) => {
       await assertReadme(t, version, "client_modules", {
         result: { type: "success", stdout: "WEATHER IN TOKYO: SUNNY\n", stderr: "" },
@@ -169,9 +175,16 @@ Deno.test(
   },
 );
 
-for (const [mode, serverOptions] of STEP_MODES) {
-  Deno.test(`python: the README step loop runs unchanged (${mode})`, needsPython, async () => {
-    await using t = await startPythonServer(serverOptions);
+/** The step API's scenarios, on one server per step mode. */
+const onStepServer = Object.fromEntries(
+  STEP_MODES.map(([mode, options]) => [
+    mode,
+    pythonServer(`python: the README's step loops (${mode}), on one server`, options),
+  ]),
+);
+
+for (const [mode] of STEP_MODES) {
+  onStepServer[mode]!(`python: the README step loop runs unchanged (${mode})`, async (t) => {
     await forEachVersion(async (version) => {
       const report = await assertReadme(t, version, "step_loop", {
         result: { type: "success", stdout: `${LONDON}\n`, stderr: "" },
@@ -184,11 +197,9 @@ for (const [mode, serverOptions] of STEP_MODES) {
     });
   });
 
-  Deno.test(
+  onStepServer[mode]!(
     `python: the README step loop batches an asyncio.gather into one step (${mode})`,
-    needsPython,
-    async () => {
-      await using t = await startPythonServer(serverOptions);
+    async (t) => {
       await forEachVersion(async (version) => {
         const report = await assertReadme(t, version, "step_gather", {
           result: { type: "success", stdout: TOKYO_AND_HOTELS, stderr: "" },
@@ -204,11 +215,9 @@ for (const [mode, serverOptions] of STEP_MODES) {
   );
 }
 
-Deno.test(
+onStepServer["replay"]!(
   "python: the README step loop ends with the runtime error and the output printed once",
-  needsPython,
-  async () => {
-    await using t = await startPythonServer({ warmResumeTtlMs: 0 });
+  async (t) => {
     await forEachVersion(async (version) => {
       const report = await assertReadme(t, version, "step_runtime_error", {
         result: RUNTIME_ERROR,
