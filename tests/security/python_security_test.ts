@@ -387,22 +387,32 @@ async function assertStoppedAtTimeout(server: TestServer, loop: string): Promise
   await assertProcessGone(pid);
 }
 
-Deno.test("python: busy loops, also one that catches every exception, are killed", async () => {
-  await using server = await pythonServer({ codeExecutionTimeoutMs: 1000 });
-  await assertStoppedAtTimeout(server, "while True:\n    pass");
-  await assertStoppedAtTimeout(
-    server,
-    "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
-  );
-  await assertStillServes(server, "python");
-});
+/** The loops that must be stopped at the timeout, on one server of their own (1 s timeout). */
+const oneTimeoutServer = sharedServerTests(
+  "python: loops on one server with a timeout of 1 s",
+  { pythonPoolSize: 2, poolSize: 0, codeExecutionTimeoutMs: 1000 },
+);
 
-Deno.test("python: C-level loops (sum over a huge range, a regex catastrophe) are killed", async () => {
-  await using server = await pythonServer({ codeExecutionTimeoutMs: 1000 });
-  await assertStoppedAtTimeout(server, "print(sum(range(10**12)))");
-  await assertStoppedAtTimeout(server, `import re\nre.match(r"(a+)+$", "a" * 64 + "b")`);
-  await assertStillServes(server, "python");
-});
+oneTimeoutServer(
+  "python: busy loops, also one that catches every exception, are killed",
+  async (server) => {
+    await assertStoppedAtTimeout(server, "while True:\n    pass");
+    await assertStoppedAtTimeout(
+      server,
+      "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
+    );
+    await assertStillServes(server, "python");
+  },
+);
+
+oneTimeoutServer(
+  "python: C-level loops (sum over a huge range, a regex catastrophe) are killed",
+  async (server) => {
+    await assertStoppedAtTimeout(server, "print(sum(range(10**12)))");
+    await assertStoppedAtTimeout(server, `import re\nre.match(r"(a+)+$", "a" * 64 + "b")`);
+    await assertStillServes(server, "python");
+  },
+);
 
 onePythonServer("python: huge allocations fail inside the program", async (server) => {
   const result = await run(
@@ -438,8 +448,7 @@ except MemoryError:
   await assertStillServes(server, "python");
 });
 
-Deno.test("python: a memory bomb in the JS realm kills only its sandbox", async () => {
-  await using server = await pythonServer({ codeExecutionTimeoutMs: 20_000 });
+onePythonServer("python: a memory bomb in the JS realm kills only its sandbox", async (server) => {
   const result = await run(
     server,
     `import js\njs.eval("const a = []; while (true) a.push(new Array(1e6).fill(1.5));")\n`,
