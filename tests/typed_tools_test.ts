@@ -9,7 +9,7 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { z } from "zod";
 import { defineTool, runStepToolCalls } from "../client/mod.ts";
-import { startServer } from "./_helpers.ts";
+import { sharedServerTests, startServer } from "./_helpers.ts";
 
 const seen: unknown[] = [];
 const tools = {
@@ -63,11 +63,17 @@ console.log(JSON.stringify(await get_weather({ city: "Oslo" })), await shout("hi
   deepStrictEqual(seen, [{ city: "Nowhere", days: 1 }, { city: "Oslo", days: 1 }]);
 });
 
-Deno.test("Python: keyword arguments map onto an object input, and invalid ones raise ToolError", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const result = await t.client.executeCode({
-    language: "python",
-    code: `from tools import get_weather, shout, ToolError
+/** The tests that need a default server with one Python host share one. */
+const onePythonServer = sharedServerTests("typed tools on one server with a Python host", {
+  pythonPoolSize: 1,
+});
+
+onePythonServer(
+  "Python: keyword arguments map onto an object input, and invalid ones raise ToolError",
+  async (t) => {
+    const result = await t.client.executeCode({
+      language: "python",
+      code: `from tools import get_weather, shout, ToolError
 w = await get_weather(city="Oslo", days=2)
 print(w["city"], w["celsius"])
 for call in (lambda: get_weather(city=7), lambda: get_weather(), lambda: shout(text="x")):
@@ -76,80 +82,83 @@ for call in (lambda: get_weather(city=7), lambda: get_weather(), lambda: shout(t
     except ToolError as e:
         print("ToolError:", e)
 print(await shout("quiet"))`,
-    tools,
-  });
-  deepStrictEqual(result, {
-    type: "success",
-    stdout: [
-      "Oslo 21",
-      "ToolError: Invalid input for get_weather(): city: Invalid input: expected string, received number",
-      "ToolError: Invalid input for get_weather(): city: Invalid input: expected string, received undefined",
-      "ToolError: shout() takes no keyword arguments",
-      "QUIET",
-      "",
-    ].join("\n"),
-    stderr: "",
-  });
-});
+      tools,
+    });
+    deepStrictEqual(result, {
+      type: "success",
+      stdout: [
+        "Oslo 21",
+        "ToolError: Invalid input for get_weather(): city: Invalid input: expected string, received number",
+        "ToolError: Invalid input for get_weather(): city: Invalid input: expected string, received undefined",
+        "ToolError: shout() takes no keyword arguments",
+        "QUIET",
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+  },
+);
 
-Deno.test("return values: export default (TypeScript) and the last expression (Python) come back as value", async () => {
-  await using t = await startServer({ pythonPoolSize: 1 });
-  const ts = await t.client.executeCode({
-    code: `import { get_weather } from "tools";
+onePythonServer(
+  "return values: export default (TypeScript) and the last expression (Python) come back as value",
+  async (t) => {
+    const ts = await t.client.executeCode({
+      code: `import { get_weather } from "tools";
 const w = await get_weather({ city: "Rome" });
 console.log("got it");
 export default { summary: \`\${w.city} \${w.celsius}\`, n: [1, 2] };`,
-    tools,
-    returnValue: true,
-  });
-  deepStrictEqual(ts, {
-    type: "success",
-    stdout: "got it\n",
-    stderr: "",
-    value: { summary: "Rome 21", n: [1, 2] },
-  });
-  const py = await t.client.executeCode({
-    language: "python",
-    code:
-      `w = await get_weather(city="Rome")\nprint("got it")\n{"summary": f"{w['city']} {w['celsius']}", "n": [1, 2]}`
-        .replace(
-          /^/,
-          "from tools import get_weather\n",
-        ),
-    tools,
-    returnValue: true,
-  });
-  deepStrictEqual(py, ts);
-  // Not asked: no value (what the reference's client sees).
-  const plain = await t.client.executeCode({ code: "export default 5;", tools: {} });
-  deepStrictEqual(plain, { type: "success", stdout: "", stderr: "" });
-  // Nothing to return: no value either; a value that is not JSON is an error that says so.
-  deepStrictEqual(
-    await t.client.executeCode({ code: "console.log(1)", tools: {}, returnValue: true }),
-    { type: "success", stdout: "1\n", stderr: "" },
-  );
-  const bigint = await t.client.executeCode({
-    code: "export default 1n;",
-    tools: {},
-    returnValue: true,
-  });
-  strictEqual(bigint.type, "runtime_error");
-  strictEqual(
-    bigint.stderr.split("\n")[0],
-    "TypeError: The program's default export cannot be sent as JSON: Do not know how to serialize a BigInt",
-  );
-  const set = await t.client.executeCode({
-    code: "{1, 2}",
-    tools: {},
-    language: "python",
-    returnValue: true,
-  });
-  strictEqual(set.type, "runtime_error");
-  strictEqual(
-    set.stderr,
-    "TypeError: the program's last expression cannot be sent as JSON: Object of type set is not JSON serializable\n",
-  );
-});
+      tools,
+      returnValue: true,
+    });
+    deepStrictEqual(ts, {
+      type: "success",
+      stdout: "got it\n",
+      stderr: "",
+      value: { summary: "Rome 21", n: [1, 2] },
+    });
+    const py = await t.client.executeCode({
+      language: "python",
+      code:
+        `w = await get_weather(city="Rome")\nprint("got it")\n{"summary": f"{w['city']} {w['celsius']}", "n": [1, 2]}`
+          .replace(
+            /^/,
+            "from tools import get_weather\n",
+          ),
+      tools,
+      returnValue: true,
+    });
+    deepStrictEqual(py, ts);
+    // Not asked: no value (what the reference's client sees).
+    const plain = await t.client.executeCode({ code: "export default 5;", tools: {} });
+    deepStrictEqual(plain, { type: "success", stdout: "", stderr: "" });
+    // Nothing to return: no value either; a value that is not JSON is an error that says so.
+    deepStrictEqual(
+      await t.client.executeCode({ code: "console.log(1)", tools: {}, returnValue: true }),
+      { type: "success", stdout: "1\n", stderr: "" },
+    );
+    const bigint = await t.client.executeCode({
+      code: "export default 1n;",
+      tools: {},
+      returnValue: true,
+    });
+    strictEqual(bigint.type, "runtime_error");
+    strictEqual(
+      bigint.stderr.split("\n")[0],
+      "TypeError: The program's default export cannot be sent as JSON: Do not know how to serialize a BigInt",
+    );
+    const set = await t.client.executeCode({
+      code: "{1, 2}",
+      tools: {},
+      language: "python",
+      returnValue: true,
+    });
+    strictEqual(set.type, "runtime_error");
+    strictEqual(
+      set.stderr,
+      "TypeError: the program's last expression cannot be sent as JSON: Object of type set is not JSON serializable\n",
+    );
+  },
+);
 
 Deno.test("a default export that rejects is reported as its own error, not as a value that is not JSON", async () => {
   await using t = await startServer({ toolCallTimeoutMs: 200 });

@@ -13,6 +13,7 @@ import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { utf8Length } from "../../sandbox/text.ts";
 import { assertOnlyPoolHosts } from "../_helpers.ts";
 import { assertStillServes, attempt, startServer } from "./_attempt.ts";
+import { sharedServerTests } from "../_helpers.ts";
 
 const VIOLATION = "Error: the sandbox was stopped because it broke the protocol";
 
@@ -28,24 +29,31 @@ ${after}`;
 const call = (args: string, id = "str(i)") =>
   `'{"type":"tool_call","id":' + ${id} + ',"name":"echo","args":' + ${args} + ',"kwargs":{},"frame":[0],"index":' + ${id} + '}'`;
 
-Deno.test("forged: 1.5 MB of CJK arguments (500 K characters) under a 1 MiB limit never reach the client", async () => {
-  await using server = await startServer({ pythonPoolSize: 1 });
-  const calls: unknown[] = [];
-  const { result } = await attempt(
-    server,
-    forgePython(
-      [call(`json.dumps(["中" * 500_000], ensure_ascii=False)`, `"1"`)],
-      "await asyncio.sleep(0.3)\nprint('went on')",
-    ),
-    { language: "python", tools: { echo: (v: unknown) => calls.push(v) } },
-  );
-  // The server answers the call with a ToolError (nobody waits for it in the runner), and the
-  // program goes on: only what is within the limit reaches the client.
-  deepStrictEqual(result, { type: "success", stdout: "went on\n", stderr: "" });
-  deepStrictEqual(calls, []);
-  await assertStillServes(server);
-  await assertOnlyPoolHosts(server);
+/** The tests that need a default server with one Python host share one. */
+const onePythonServer = sharedServerTests("forged: attempts on one server with a Python host", {
+  pythonPoolSize: 1,
 });
+
+onePythonServer(
+  "forged: 1.5 MB of CJK arguments (500 K characters) under a 1 MiB limit never reach the client",
+  async (server) => {
+    const calls: unknown[] = [];
+    const { result } = await attempt(
+      server,
+      forgePython(
+        [call(`json.dumps(["中" * 500_000], ensure_ascii=False)`, `"1"`)],
+        "await asyncio.sleep(0.3)\nprint('went on')",
+      ),
+      { language: "python", tools: { echo: (v: unknown) => calls.push(v) } },
+    );
+    // The server answers the call with a ToolError (nobody waits for it in the runner), and the
+    // program goes on: only what is within the limit reaches the client.
+    deepStrictEqual(result, { type: "success", stdout: "went on\n", stderr: "" });
+    deepStrictEqual(calls, []);
+    await assertStillServes(server);
+    await assertOnlyPoolHosts(server);
+  },
+);
 
 Deno.test("forged: a TypeScript program that breaks its runner's string methods still cannot send oversized arguments", async () => {
   await using server = await startServer();
@@ -96,35 +104,37 @@ print(await echo("中" * 9_990))`,
   strictEqual(calls.length, 2);
 });
 
-Deno.test("forged: 1 M characters of error text end as 64 KiB of it, a longer line stops the sandbox", async () => {
-  await using server = await startServer({ pythonPoolSize: 1 });
-  const long = await attempt(
-    server,
-    forgePython([
-      `'{"type":"runtime_error","error":' + json.dumps("é" * 1_000_000, ensure_ascii=False) + '}'`,
-    ]),
-    { language: "python" },
-  );
-  strictEqual(long.result.type, "runtime_error");
-  ok(
-    long.result.stderr.endsWith("\n[progtc: error text truncated]\n"),
-    long.result.stderr.slice(-80),
-  );
-  const kept = long.result.stderr.slice(0, -"\n[progtc: error text truncated]\n".length);
-  strictEqual(kept, "é".repeat(32_768), "64 KiB of two-byte characters");
-  const huge = await attempt(
-    server,
-    forgePython([`'{"type":"runtime_error","error":"' + "x" * 5_500_000 + '"}'`]),
-    { language: "python" },
-  );
-  strictEqual(huge.result.type, "runtime_error");
-  match(
-    huge.result.stderr,
-    /^Error: the sandbox was stopped because it broke the protocol \(a line longer than \d+ characters\)\n$/,
-  );
-  ok(huge.result.stderr.length < 200, `${huge.result.stderr.length}`);
-  await assertStillServes(server);
-});
+onePythonServer(
+  "forged: 1 M characters of error text end as 64 KiB of it, a longer line stops the sandbox",
+  async (server) => {
+    const long = await attempt(
+      server,
+      forgePython([
+        `'{"type":"runtime_error","error":' + json.dumps("é" * 1_000_000, ensure_ascii=False) + '}'`,
+      ]),
+      { language: "python" },
+    );
+    strictEqual(long.result.type, "runtime_error");
+    ok(
+      long.result.stderr.endsWith("\n[progtc: error text truncated]\n"),
+      long.result.stderr.slice(-80),
+    );
+    const kept = long.result.stderr.slice(0, -"\n[progtc: error text truncated]\n".length);
+    strictEqual(kept, "é".repeat(32_768), "64 KiB of two-byte characters");
+    const huge = await attempt(
+      server,
+      forgePython([`'{"type":"runtime_error","error":"' + "x" * 5_500_000 + '"}'`]),
+      { language: "python" },
+    );
+    strictEqual(huge.result.type, "runtime_error");
+    match(
+      huge.result.stderr,
+      /^Error: the sandbox was stopped because it broke the protocol \(a line longer than \d+ characters\)\n$/,
+    );
+    ok(huge.result.stderr.length < 200, `${huge.result.stderr.length}`);
+    await assertStillServes(server);
+  },
+);
 
 Deno.test("forged: output is counted in UTF-8 bytes, and a flood after the limit stops the sandbox", async () => {
   await using server = await startServer({ pythonPoolSize: 1, maxOutputBytes: 100_000 });
