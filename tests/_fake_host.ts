@@ -1,5 +1,6 @@
 /**
- * A sandbox host that breaks the protocol on request, for `faults_test.ts`. The server starts
+ * A sandbox host that breaks the protocol on request, for `faults/host_faults_test.ts` and
+ * `faults/program_faults_test.ts` (through `faults/_fake_server.ts`). The server starts
  * it through a stand-in for its Deno binary (a script that runs this module with the real
  * one), with the command line of a real host: it reads its key from stdin, connects to the
  * socket named by its second-to-last argument and speaks the host protocol, with real worker

@@ -1,7 +1,8 @@
 /**
  * `Execution` over a fake sandbox (`_fake_sandbox.ts`), in process: wire ids, call keys, the
  * protocol checks, limits, and whether its end lets the sandbox's host run another program. The
- * same on real sandboxes is in `execute_code_test.ts`, `limits_test.ts` and `faults_test.ts`.
+ * same on real sandboxes is in `execute_code_test.ts`, `limits_test.ts` and
+ * `faults/program_faults_test.ts`.
  *
  * @module
  */

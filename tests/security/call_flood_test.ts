@@ -5,7 +5,7 @@
  * until answers make room, and every call is answered. Before, its host's relay queued every
  * line for the socket: a host of one program (`--host-max-programs 1`) stopped at its data
  * rlimit (SIGABRT). A program whose lines cross the bound anyway (one that writes protocol
- * lines itself) is a violation: `faults_test.ts`.
+ * lines itself) is a violation: `faults/program_faults_test.ts`.
  *
  * @module
  */
