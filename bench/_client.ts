@@ -144,15 +144,21 @@ export async function execute(
   return run;
 }
 
+/** Answers `call`; a POST that fails is one of the run's problems (it is awaited only at the end). */
 async function respond(endpoint: Endpoint, call: ToolCall, answer: Answer, run: Run) {
   const result = await answer(call);
-  const response = await fetch(`${endpoint.url}/tool-results`, {
-    method: "POST",
-    headers: headers(endpoint),
-    body: JSON.stringify({ execution_id: call.execution_id, tool_call_id: call.id, result }),
-  });
-  const text = await response.text();
-  if (response.status !== 200) run.problems.push(`/tool-results ${response.status}: ${text}`);
+  try {
+    const response = await fetch(`${endpoint.url}/tool-results`, {
+      method: "POST",
+      headers: headers(endpoint),
+      body: JSON.stringify({ execution_id: call.execution_id, tool_call_id: call.id, result }),
+    });
+    const text = await response.text();
+    if (response.status !== 200) run.problems.push(`/tool-results ${response.status}: ${text}`);
+  } catch (error) {
+    const cause = error instanceof Error && error.cause ? `: ${error.cause}` : "";
+    run.problems.push(`/tool-results failed: ${error}${cause}`);
+  }
 }
 
 /** Why `run` is not a clean success printing `stdout` after `calls` tool calls (or undefined). */

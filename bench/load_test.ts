@@ -116,6 +116,13 @@ export async function loadTest(ctx: Ctx): Promise<Section> {
   ctx.log(`load_test: starting ours with ${FLAGS.join(" ")}`);
   await using server = await startOurs(FLAGS, "ours (load test)");
   await settle(server);
+  // What the server says of its connections (one cut, an internal error) explains a fault.
+  const connectionLines: string[] = [];
+  server.onLine((line) => {
+    if (/connections:|internal error/.test(line) && connectionLines.length < 10) {
+      connectionLines.push(line.slice(0, 300));
+    }
+  });
   const processes: number[] = [];
   const snapshot = async (when: string) => {
     const tree = await treeMemory(server.pid);
@@ -193,6 +200,9 @@ export async function loadTest(ctx: Ctx): Promise<Section> {
           `${processes.at(-1)} once quiet after it: not all of its warm sandboxes were ` +
           "replaced after the burst.",
         ]
+        : [],
+      ...connectionLines.length > 0
+        ? [`The server's lines about its connections: ${connectionLines.join(" / ")}`]
         : [],
     ],
     checks,
