@@ -13,6 +13,8 @@ import { join } from "node:path";
 export const SANDBOX_FILES: readonly string[] = [
   "typescript/bootstrap.ts",
   "typescript/worker.ts",
+  "typescript/program_errors.ts",
+  "typescript/tool_calls.ts",
   "python/bootstrap.ts",
   "python/worker.ts",
   "python/build_snapshot.ts",

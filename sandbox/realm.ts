@@ -35,9 +35,13 @@ export interface Realm {
   pendingCalls: typeof pendingCalls;
 }
 
+/** Functions that go into a worker's source as their text: each uses only globals and its arguments. */
+// deno-lint-ignore no-explicit-any
+export type Kit = Record<string, (...args: any[]) => unknown>;
+
 /**
  * The blob source of a worker: its entry point called with the lock-down functions and, for a
- * kind that needs more, its kit (made by a function of globals only, serialised the same way).
+ * kind that needs more, its kit (functions of globals only, serialised the same way).
  *
  * @example
  * ```ts
@@ -46,14 +50,28 @@ export interface Realm {
  * console.assert(source.startsWith("(function main"));
  * ```
  */
-export function workerSource<Kit>(
-  main: (realm: Realm, kit: Kit) => void,
-  kit?: () => Kit,
+export function workerSource<K extends Kit>(
+  main: (realm: Realm, kit: K) => void,
+  kit?: K,
 ): string {
-  return `(${main})(${realmSource()}, ${kit ? `(${kit})()` : "undefined"});`;
+  const realm: Realm = {
+    captureStdio,
+    closeEscapes,
+    realmObjectUrls,
+    realmMemory,
+    openChannel,
+    runtimeTimers,
+    jsonLength,
+    splitText,
+    clipText,
+    utf8Length,
+    pendingCalls,
+  };
+  return `(${main})(${kitSource(realm)}, ${kit ? kitSource(kit) : "undefined"});`;
 }
 
-/** The {@linkcode Realm} as source. */
-function realmSource(): string {
-  return `({ captureStdio: ${captureStdio}, closeEscapes: ${closeEscapes}, realmObjectUrls: ${realmObjectUrls}, realmMemory: ${realmMemory}, openChannel: ${openChannel}, runtimeTimers: ${runtimeTimers}, jsonLength: ${jsonLength}, splitText: ${splitText}, clipText: ${clipText}, utf8Length: ${utf8Length}, pendingCalls: ${pendingCalls} })`;
+/** An object of functions as source: `({ name: function … })`. */
+function kitSource(kit: Kit | Realm): string {
+  const entries = Object.entries(kit).map(([name, fn]) => `${name}: ${fn}`);
+  return `({ ${entries.join(", ")} })`;
 }

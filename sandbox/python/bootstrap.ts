@@ -60,7 +60,7 @@ let source: string | undefined;
 /** Creates a worker that runs Pyodide to build the snapshot (hosts' workers come from their spawner). */
 export function createPythonWorker(pyodideDir: string, indexDir?: string): Worker {
   source ??= URL.createObjectURL(
-    new Blob([workerSource(pythonWorkerMain, pyodideLoader)], { type: "text/javascript" }),
+    new Blob([workerSource(pythonWorkerMain, { pyodideLoader })], { type: "text/javascript" }),
   );
   return new Worker(source, {
     type: "module",
@@ -150,7 +150,7 @@ export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<voi
     placeholder: WASM_PLACEHOLDER,
   };
   await runHost({
-    source: workerSource(pythonWorkerMain, pyodideLoader),
+    source: workerSource(pythonWorkerMain, { pyodideLoader }),
     permissions: pythonWorkerPermissions(paths.pyodideDir, paths.indexDir),
     // Each worker gets its own copy of the snapshot, handed over: what a program does to its
     // copy reaches no other worker, and the worker frees it once restored.

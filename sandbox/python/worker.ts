@@ -55,7 +55,8 @@ export interface PythonWorkerSnapshot {
  * Entry point of the Python worker: locks the realm's stdio and console, then waits for its
  * host's init message (or a build command).
  */
-export function pythonWorkerMain(realm: Realm, loader: PyodideLoader): void {
+export function pythonWorkerMain(realm: Realm, kit: { pyodideLoader: () => PyodideLoader }): void {
+  const loader = kit.pyodideLoader();
   const scope = globalThis as any;
   const post: (message: unknown, transfer?: Transferable[]) => void = scope.postMessage.bind(
     scope,

@@ -10,10 +10,12 @@
 import { runHost } from "../host.ts";
 import { HOST_SPARES } from "../messages.ts";
 import { workerSource } from "../realm.ts";
+import { programErrors } from "./program_errors.ts";
+import { toolCalls } from "./tool_calls.ts";
 import { workerMain } from "./worker.ts";
 
 await runHost({
-  source: workerSource(workerMain),
+  source: workerSource(workerMain, { programErrors, toolCalls }),
   permissions: "none",
   init: () => ({ message: {}, transfer: [] }),
   spares: HOST_SPARES.deno,
