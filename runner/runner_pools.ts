@@ -123,8 +123,13 @@ function pythonHostOptions(
     // Each program restores Pyodide in a fresh isolate: mostly allocation. Without helper
     // threads it costs less CPU; a young generation of 2 MiB (V8's default grows to 16) costs
     // ~10% more CPU than one of 16 MiB, but a held program keeps ~12 MiB less of it resident
-    // (see BENCHMARKS.md, capacity).
-    v8Flags: ["--single-threaded", "--max-semi-space-size=2"],
+    // (see BENCHMARKS.md, capacity). A host's first restore made V8 optimise Pyodide's
+    // interpreter (on that worker's thread: 1.5 s of its 1.8 s); 55 times V8's default budget
+    // of calls before it does leaves restores to baseline code and optimises only a program's
+    // hot code: a host's first worker 0.7 s instead of 1.8, a server's first Python host ready
+    // in 1.4–1.7 s instead of 2.6, a CPU-heavy program (0.6–1 s) as fast within the noise, and
+    // every later worker no dearer (docs/ARCHITECTURE.md, facts).
+    v8Flags: ["--single-threaded", "--max-semi-space-size=2", "--wasm-tiering-budget=100000000"],
     // A program's worker frees its copies of the snapshot and the standard library once
     // loaded: blocks that large must go back to the kernel, not to the allocator's heap,
     // where a held program's neighbours would not reuse them. (The server's own setting does
