@@ -70,7 +70,7 @@ Deno.test("every relative link in README.md and docs/ resolves, #anchors include
   deepStrictEqual(broken, []);
 });
 
-/** Flags of the other programs the docs show (Deno's, npm's, pytest's). */
+/** Flags of the other programs the docs show (Deno's and V8's, npm's, pytest's). */
 const OTHER_FLAGS = new Set([
   "allow",
   "allow-all",
@@ -99,6 +99,9 @@ const OTHER_FLAGS = new Set([
   "max-old-space-size",
   "max-semi-space-size",
   "min-semi-space-size",
+  "liftoff-only",
+  "no-wasm-lazy-compilation",
+  "wasm-tiering-budget",
   "unstable-otel",
   "unstable-worker-options",
 ]);
