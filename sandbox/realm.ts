@@ -21,19 +21,22 @@ import { closeEscapes } from "./realm_escapes.ts";
 export type { RealmHooks } from "./realm_stdio.ts";
 
 /** The lock-down functions and the channel, as the worker receives them. */
-export interface Realm {
-  captureStdio: typeof captureStdio;
-  closeEscapes: typeof closeEscapes;
-  realmObjectUrls: typeof realmObjectUrls;
-  realmMemory: typeof realmMemory;
-  openChannel: typeof openChannel;
-  runtimeTimers: typeof runtimeTimers;
-  jsonLength: typeof jsonLength;
-  splitText: typeof splitText;
-  clipText: typeof clipText;
-  utf8Length: typeof utf8Length;
-  pendingCalls: typeof pendingCalls;
-}
+const REALM = {
+  captureStdio,
+  closeEscapes,
+  realmObjectUrls,
+  realmMemory,
+  openChannel,
+  runtimeTimers,
+  jsonLength,
+  splitText,
+  clipText,
+  utf8Length,
+  pendingCalls,
+};
+
+/** The type of what a worker's entry point gets as its realm. */
+export type Realm = typeof REALM;
 
 /** Functions that go into a worker's source as their text: each uses only globals and its arguments. */
 // deno-lint-ignore no-explicit-any
@@ -54,24 +57,11 @@ export function workerSource<K extends Kit>(
   main: (realm: Realm, kit: K) => void,
   kit?: K,
 ): string {
-  const realm: Realm = {
-    captureStdio,
-    closeEscapes,
-    realmObjectUrls,
-    realmMemory,
-    openChannel,
-    runtimeTimers,
-    jsonLength,
-    splitText,
-    clipText,
-    utf8Length,
-    pendingCalls,
-  };
-  return `(${main})(${kitSource(realm)}, ${kit ? kitSource(kit) : "undefined"});`;
+  return `(${main})(${kitSource(REALM)}, ${kit ? kitSource(kit) : "undefined"});`;
 }
 
 /** An object of functions as source: `({ name: function … })`. */
-function kitSource(kit: Kit | Realm): string {
+function kitSource(kit: Kit): string {
   const entries = Object.entries(kit).map(([name, fn]) => `${name}: ${fn}`);
   return `({ ${entries.join(", ")} })`;
 }

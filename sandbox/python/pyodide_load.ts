@@ -51,7 +51,7 @@ export function pyodideLoader(): PyodideLoader {
    * and `instantiateStreaming` use. Nothing else is fetched while it loads.
    */
   const readFileResponse = async (input: unknown) => {
-    const url = new URL(String(input instanceof URL ? input.href : input), "file:///");
+    const url = new URL(String(input), "file:///");
     if (url.protocol !== "file:") {
       throw new TypeError(`Pyodide fetched ${url.href} while it loaded`);
     }

@@ -64,8 +64,8 @@ export function workerMain(realm: Realm, kit: TypeScriptKit): void {
   // variable is the one Deno's AsyncLocalStorage is built on; the program cannot reach it.)
   const frames = new (D[D.internal].core.AsyncVariable)();
 
-  /** Why a call's arguments or the return value cannot be sent (the limit, in the words of the
-   * server, which enforces it). */
+  /** Why the return value cannot be sent (the limit, in the words of the server, which
+   * enforces it); a call's arguments are refused by `./tool_calls.ts`. */
   let valueOverLimit = "";
   let started = false;
   let ended = false;
