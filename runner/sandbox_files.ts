@@ -19,6 +19,7 @@ export const SANDBOX_FILES: readonly string[] = [
   "python/worker.ts",
   "python/build_snapshot.ts",
   "python/pyodide_load.ts",
+  "python/glue.ts",
   "python/runner.py",
   "host.ts",
   "relay.ts",

@@ -30,9 +30,15 @@ export interface PythonSandboxPaths {
   /**
    * A directory (absolute, ending with `/`) whose `pyodide.asm.wasm` is a placeholder: the
    * workers of a host instantiate the module their host compiled, and Pyodide, which reads
-   * that file first whatever it is given, reads a few bytes instead of 10 MB.
+   * that file first whatever it is given, reads a few bytes instead of 10 MB. Beside it,
+   * `pyodide.asm.mjs` is Pyodide's glue as changed by `./glue.ts`.
    */
   indexDir: string;
+}
+
+/** Where the snapshot's build and the sandboxes load Pyodide's changed glue from. */
+export function glueURL(paths: Pick<PythonSandboxPaths, "indexDir">): string {
+  return new URL("pyodide.asm.mjs", new URL(paths.indexDir, "file:///")).href;
 }
 
 /** What the placeholder `pyodide.asm.wasm` of {@linkcode PythonSandboxPaths.indexDir} holds. */
@@ -143,7 +149,7 @@ export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<voi
   await Deno.permissions.revoke({ name: "read", path: paths.snapshot });
   const start: PythonWorkerStart = {
     moduleURL: paths.pyodideModule,
-    asmURL: new URL("pyodide.asm.mjs", paths.pyodideModule).href,
+    asmURL: glueURL(paths),
     indexURL: paths.indexDir,
     stdLibURL: `${paths.pyodideDir}python_stdlib.zip`,
     lockFileContents,

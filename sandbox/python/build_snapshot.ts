@@ -1,7 +1,8 @@
 /**
  * Main module of the throwaway process that builds the Python memory snapshot and writes the
- * cache files: `<base>.snapshot`, `<base>.json` (the module names the sandbox can import) and
- * `<base>.entry.js` (the sandbox's entry module). Pyodide runs in the same kind of worker as in
+ * cache files: `<base>.snapshot`, `<base>.json` (the module names the sandbox can import),
+ * `<base>.index/` (Pyodide's changed glue, `./glue.ts`, and the wasm placeholder) and
+ * `<base>.entry.js` (the sandbox's entry module, written last). Pyodide runs in the same kind of worker as in
  * a sandbox, with the same permissions (read the Pyodide files), so the snapshot matches the
  * realm that restores it; only this main realm may write, and only the cache directory.
  *
@@ -9,7 +10,13 @@
  *
  * @module
  */
-import { createPythonWorker, type PythonSandboxPaths, WASM_PLACEHOLDER } from "./bootstrap.ts";
+import {
+  createPythonWorker,
+  glueURL,
+  type PythonSandboxPaths,
+  WASM_PLACEHOLDER,
+} from "./bootstrap.ts";
+import { patchGlue } from "./glue.ts";
 import type { PythonWorkerBuild, PythonWorkerSnapshot } from "./worker.ts";
 
 /** What the build needs, from `runner/python.ts`. */
@@ -28,7 +35,7 @@ export interface BuildInput extends PythonSandboxPaths {
 const KEEP_OTHERS = 2;
 
 async function snapshotOf(input: BuildInput): Promise<PythonWorkerSnapshot> {
-  const worker = createPythonWorker(input.pyodideDir);
+  const worker = createPythonWorker(input.pyodideDir, input.indexDir);
   const result = Promise.withResolvers<PythonWorkerSnapshot>();
   worker.onmessage = (event: MessageEvent<PythonWorkerSnapshot | { error: string }>) => {
     const data = event.data;
@@ -43,6 +50,7 @@ async function snapshotOf(input: BuildInput): Promise<PythonWorkerSnapshot> {
     type: "build",
     indexURL: input.pyodideDir,
     moduleURL: input.pyodideModule,
+    asmURL: glueURL(input),
     prelude: input.prelude,
   };
   worker.postMessage(command);
@@ -94,7 +102,10 @@ async function removeStale(input: BuildInput): Promise<void> {
 
 async function main(): Promise<void> {
   const input: BuildInput = JSON.parse(await new Response(Deno.stdin.readable).text());
-  await Deno.mkdir(input.cacheDir, { recursive: true });
+  await Deno.mkdir(input.indexDir, { recursive: true });
+  // The same bytes whoever writes them: a snapshot and the glue that restores it always match.
+  const glue = patchGlue(await Deno.readTextFile(`${input.pyodideDir}pyodide.asm.mjs`));
+  await writeAtomically(`${input.indexDir}pyodide.asm.mjs`, glue);
   // Another server may have built it meanwhile.
   if (!await exists(`${input.base}.json`) || !await exists(input.snapshot)) {
     const { snapshot, modules } = await snapshotOf(input);
@@ -102,7 +113,6 @@ async function main(): Promise<void> {
     await writeAtomically(`${input.base}.json`, JSON.stringify({ modules }));
     await removeStale(input);
   }
-  await Deno.mkdir(input.indexDir, { recursive: true });
   await writeAtomically(`${input.indexDir}pyodide.asm.wasm`, WASM_PLACEHOLDER);
   await writeAtomically(`${input.base}.entry.js`, input.entrySource);
 }

@@ -20,10 +20,17 @@
  * @module
  */
 
+/** File URLs of `pyodide.mjs` and of the glue it loads; the path of its other files. */
+export interface PyodideFiles {
+  moduleURL: string;
+  asmURL: string;
+  indexURL: string;
+}
+
 /** What a worker loads Pyodide with (see `./worker.ts`). */
 export interface PyodideLoader {
-  /** Loads Pyodide from `indexURL` (a path), with more of its options. */
-  load(command: { moduleURL: string; indexURL: string }, extra: object): Promise<any>;
+  /** Loads Pyodide from `indexURL` (a path) with the glue at `asmURL`, with more options. */
+  load(command: PyodideFiles, extra: object): Promise<any>;
   /** Loads Pyodide from its host's compiled module and sparse snapshot (the init message). */
   restore(init: any): Promise<any>;
 }
@@ -95,12 +102,17 @@ export function pyodideLoader(): PyodideLoader {
     return () => restores.forEach((restore) => restore());
   };
 
-  const load = async (command: { moduleURL: string; indexURL: string }, extra: object) => {
+  const load = async (
+    command: PyodideFiles,
+    extra: object,
+    wrap = (create: (settings: any) => Promise<any>) => create,
+  ) => {
     const restore = hideRuntime();
     try {
       const { loadPyodide } = await import(command.moduleURL);
       return await loadPyodide({
         indexURL: fileURL(command.indexURL),
+        createPyodideModule: wrap((await import(command.asmURL)).default),
         env: { HOME: "/home/pyodide" },
         // Otherwise sys.executable and $_ name the server's working directory.
         _sysExecutable: "python",
@@ -193,8 +205,7 @@ export function pyodideLoader(): PyodideLoader {
         _loadSnapshot: snapshot.full,
         stdLibURL: fileURL(init.stdLibURL),
         lockFileContents: init.lockFileContents,
-        createPyodideModule: ownStdlib((await import(init.asmURL)).default),
-      });
+      }, ownStdlib);
       // Pyodide keeps its config reachable from Python (`pyodide_js._api.config`).
       delete pyodide._api.config._loadSnapshot;
       return pyodide;
@@ -204,5 +215,5 @@ export function pyodideLoader(): PyodideLoader {
     }
   };
 
-  return { load, restore };
+  return { load: (command, extra) => load(command, extra), restore };
 }

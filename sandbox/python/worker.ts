@@ -27,13 +27,15 @@ import type { PyodideLoader } from "./pyodide_load.ts";
 export interface PythonWorkerBuild {
   type: "build";
   indexURL: string;
+  /** File URLs of `pyodide.mjs` and of the glue it loads (see `./glue.ts`). */
   moduleURL: string;
+  asmURL: string;
   prelude: string;
 }
 
 /** How a host's worker loads Pyodide (with the snapshot and the compiled module). */
 export interface PythonWorkerStart {
-  /** File URLs of `pyodide.mjs` and of the module it would load itself, `pyodide.asm.mjs`. */
+  /** File URLs of `pyodide.mjs` and of the glue it loads (see `./glue.ts`). */
   moduleURL: string;
   asmURL: string;
   /** A directory whose `pyodide.asm.wasm` holds {@linkcode placeholder} only. */
