@@ -20,6 +20,7 @@ export const SANDBOX_FILES: readonly string[] = [
   "python/build_snapshot.ts",
   "python/pyodide_load.ts",
   "python/glue.ts",
+  "python/snapshot_copies.ts",
   "python/runner.py",
   "host.ts",
   "relay.ts",

@@ -33,6 +33,11 @@ export interface WorkerKind {
    * (a copied message lives on, serialised, until the worker's next collection).
    */
   init: () => { message: Record<string, unknown>; transfer: Transferable[] };
+  /**
+   * Takes what a worker posts on its global scope (a program can post there too: anything
+   * may come). Without it, such messages are dropped.
+   */
+  posted?: (data: unknown) => void;
   /** Warm workers kept ahead of demand. */
   spares: number;
 }
@@ -91,8 +96,8 @@ export async function runHost(kind: WorkerKind): Promise<void> {
     }
     workers.set(number, worker);
     const channel = new MessageChannel();
-    // A program can post on its global scope; only the private port counts.
-    worker.onmessage = () => {};
+    // A program can post on its global scope: its lines count only on the private port.
+    worker.onmessage = (event: MessageEvent) => kind.posted?.(event.data);
     worker.onmessageerror = () => {};
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();

@@ -17,6 +17,7 @@ import { runHost } from "../host.ts";
 import { HOST_SPARES } from "../messages.ts";
 import { workerSource } from "../realm.ts";
 import { pyodideLoader } from "./pyodide_load.ts";
+import { snapshotCopies } from "./snapshot_copies.ts";
 import { pythonWorkerMain, type PythonWorkerStart } from "./worker.ts";
 
 /** Where a Python sandbox finds its files. */
@@ -147,6 +148,7 @@ export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<voi
     Deno.readTextFile(`${paths.pyodideDir}pyodide-lock.json`).then(lockFileWithoutPackages),
   ]);
   await Deno.permissions.revoke({ name: "read", path: paths.snapshot });
+  const copies = snapshotCopies(sparse.data, 1);
   const start: PythonWorkerStart = {
     moduleURL: paths.pyodideModule,
     asmURL: glueURL(paths),
@@ -158,15 +160,16 @@ export async function startPythonSandbox(paths: PythonSandboxPaths): Promise<voi
   await runHost({
     source: workerSource(pythonWorkerMain, { pyodideLoader }),
     permissions: pythonWorkerPermissions(paths.pyodideDir, paths.indexDir),
-    // Each worker gets its own copy of the snapshot, handed over: what a program does to its
-    // copy reaches no other worker, and the worker frees it once restored.
+    // Each worker gets its own copy of the snapshot, handed over, and gives it back once
+    // restored, before its program runs (see `./snapshot_copies.ts`).
     init: () => {
-      const data = sparse.data.slice();
+      const data = copies.take();
       return {
         message: { ...start, snapshot: { ...sparse, data }, wasm },
         transfer: [data.buffer],
       };
     },
+    posted: (data) => copies.giveBack(data),
     spares: HOST_SPARES.python,
   });
 }

@@ -10,9 +10,10 @@
  * - Pyodide takes its web worker's path: it sees neither `process` (Node's path loads node:fs,
  *   node:url, node:vm, … into every worker: tens of milliseconds of CPU and megabytes each) nor
  *   `Deno` (which it refuses without `process`) while it loads; both are put back after.
- * - A held program keeps nothing it was loaded from: the snapshot's copies are freed at once
- *   (detached), not at a later collection it may never have, and the standard library's zip
- *   is owned by Pyodide's file system instead of copied into it.
+ * - A held program keeps nothing it was loaded from: the snapshot's copies are gone at once
+ *   (the host's given back, the full-length one detached), not at a later collection it may
+ *   never have, and the standard library's zip is owned by Pyodide's file system instead of
+ *   copied into it.
  * - Every global it patches while loading is restored before the worker goes on.
  *
  * Runs in the untrusted sandbox host, before any program. Imports nothing.
@@ -31,8 +32,11 @@ export interface PyodideFiles {
 export interface PyodideLoader {
   /** Loads Pyodide from `indexURL` (a path) with the glue at `asmURL`, with more options. */
   load(command: PyodideFiles, extra: object): Promise<any>;
-  /** Loads Pyodide from its host's compiled module and sparse snapshot (the init message). */
-  restore(init: any): Promise<any>;
+  /**
+   * Loads Pyodide from its host's compiled module and sparse snapshot (the init message), and
+   * hands the snapshot's buffer to `giveBack` once restored.
+   */
+  restore(init: any, giveBack: (buffer: ArrayBuffer) => void): Promise<any>;
 }
 
 /** Makes the loader; runs in the worker's realm. */
@@ -185,16 +189,16 @@ export function pyodideLoader(): PyodideLoader {
     );
     return {
       full,
-      done: () => {
+      done: (giveBack: (buffer: ArrayBuffer) => void) => {
         restore();
-        // Freed now: a held program would keep them until its next collection.
-        (sparse.data.buffer as ArrayBuffer).transfer(0);
+        // Gone from this realm now: a held program would keep them until its next collection.
+        giveBack(sparse.data.buffer);
         (full.buffer as ArrayBuffer).transfer(0);
       },
     };
   };
 
-  const restore = async (init: any) => {
+  const restore = async (init: any, giveBack: (buffer: ArrayBuffer) => void) => {
     const unpatch = useModule(init.wasm, init.placeholder);
     const snapshot = sparseRestore(init.snapshot);
     // The message is kept by the worker's caller: drop what it holds of the loading.
@@ -211,7 +215,7 @@ export function pyodideLoader(): PyodideLoader {
       return pyodide;
     } finally {
       unpatch();
-      snapshot.done();
+      snapshot.done(giveBack);
     }
   };
 

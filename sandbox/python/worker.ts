@@ -22,6 +22,7 @@
 import type { Channel } from "../channel.ts";
 import type { Realm } from "../realm.ts";
 import type { PyodideLoader } from "./pyodide_load.ts";
+import type { SnapshotCopyMessage } from "./snapshot_copies.ts";
 
 /** What the snapshot build sends first. */
 export interface PythonWorkerBuild {
@@ -162,7 +163,10 @@ export function pythonWorkerMain(realm: Realm, kit: { pyodideLoader: () => Pyodi
   const start = async (init: any) => {
     // Before Pyodide makes its memory: it is the program's.
     realmBytes = realm.realmMemory();
-    const pyodide = await loader.restore(init);
+    const pyodide = await loader.restore(init, (buffer) => {
+      const message: SnapshotCopyMessage = { type: "snapshot-copy", buffer };
+      post(message, [buffer]);
+    });
     for (const stream of ["stdout", "stderr"] as const) {
       const decoder = new TextDecoder();
       const options = {
