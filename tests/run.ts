@@ -2,7 +2,8 @@
  * `deno task test`: every test file in its own `deno test` process, `--jobs` (default: the
  * cores, or `DENO_JOBS`) at a time, the slowest first (by this machine's last run, else by
  * `tests/times.json`); then the doc tests. Each file's output is
- * printed whole when it ends, and a summary at the end; the exit code is 1 if any failed.
+ * printed whole when it ends (with its wall time and, on Linux, the CPU of its process tree),
+ * and a summary at the end; the exit code is 1 if any failed.
  *
  * Why processes, not `deno test --parallel`: that runs files as workers of one process, which
  * share its pid, children, environment and signal handlers, and the tests check exactly those
@@ -47,9 +48,27 @@ interface Outcome {
   item: Item;
   ok: boolean;
   ms: number;
+  /** CPU of the file's process and the processes it reaped (sandbox hosts), when known. */
+  cpuMs?: number;
   output: string;
   summary: string;
 }
+
+/**
+ * CPU time of this process's reaped children, in ms (`/proc`; undefined elsewhere). Read as
+ * each file's process is reaped, the growth since the last read is that file's (two reaped at
+ * the same moment are counted to the first).
+ */
+function reapedCpuMs(): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[13]) + Number(fields[14])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+let lastReapedCpuMs: number | undefined;
 
 async function testFiles(dir: string): Promise<string[]> {
   const files: string[] = [];
@@ -99,10 +118,25 @@ async function run(item: Item): Promise<Outcome> {
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).output();
+  const reaped = reapedCpuMs();
+  const cpuMs = reaped === undefined || lastReapedCpuMs === undefined
+    ? undefined
+    : reaped - lastReapedCpuMs;
+  lastReapedCpuMs = reaped;
   const text = decoder.decode(output.stdout) + decoder.decode(output.stderr);
   const summary = text.match(/^(ok|FAILED) \| .*$/m)?.[0] ?? `exit code ${output.code}`;
-  return { item, ok: output.success, ms: performance.now() - started, output: text, summary };
+  const ms = performance.now() - started;
+  return {
+    item,
+    ok: output.success,
+    ms,
+    ...(cpuMs === undefined ? {} : { cpuMs }),
+    output: text,
+    summary,
+  };
 }
+
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 async function main(args: string[]): Promise<number> {
   const jobsArg = args.find((a) => a.startsWith("--jobs="));
@@ -136,13 +170,15 @@ async function main(args: string[]): Promise<number> {
   const times = await lastTimes();
   items.sort((a, b) => (times[b.name] ?? 60_000) - (times[a.name] ?? 60_000));
   const started = performance.now();
+  lastReapedCpuMs = reapedCpuMs();
   const outcomes: Outcome[] = [];
   const report = (outcome: Outcome) => {
     outcomes.push(outcome);
+    const cpu = outcome.cpuMs === undefined ? "" : `, ${seconds(outcome.cpuMs)} s CPU`;
     console.log(
       `${outcome.ok ? "ok    " : "FAILED"} ${outcome.item.name} (${
-        (outcome.ms / 1000).toFixed(1)
-      } s): ${outcome.summary}`,
+        seconds(outcome.ms)
+      } s${cpu}): ${outcome.summary}`,
     );
     if (!outcome.ok) console.log(outcome.output);
   };
@@ -161,11 +197,14 @@ async function main(args: string[]): Promise<number> {
       1,
     ),
   );
-  const wall = ((performance.now() - started) / 1000).toFixed(1);
+  const wall = seconds(performance.now() - started);
+  const cpuMs = outcomes.reduce((sum, o) => sum + (o.cpuMs ?? 0), 0);
   console.log(
     `\n${failed.length === 0 ? "ok" : "FAILED"}: ${
       outcomes.length - failed.length
-    } of ${outcomes.length} files passed in ${wall} s (${jobs} at a time)`,
+    } of ${outcomes.length} files passed in ${wall} s (${jobs} at a time)${
+      cpuMs > 0 ? `, ${seconds(cpuMs)} s of CPU` : ""
+    }`,
   );
   for (const outcome of failed) console.log(`  FAILED ${outcome.item.name}: ${outcome.summary}`);
   return failed.length === 0 ? 0 : 1;
