@@ -11,7 +11,8 @@
  *   a buffer is written just before it is handed over, with nothing in between.
  * - What a program may post on its global scope is taken like a given-back buffer: only a
  *   non-shared, fixed-length `ArrayBuffer` of the snapshot's length is kept, which the sender
- *   no longer holds (transferred) or never held (a copy), and at most `keep` of them.
+ *   no longer holds (transferred) or never held (a copy), and at most `keep` of them; any other
+ *   `ArrayBuffer` is freed at once.
  *
  * Runs in the untrusted sandbox host, in its main realm. Imports nothing.
  *
@@ -59,11 +60,14 @@ export function snapshotCopies(snapshot: Uint8Array, keep: number): SnapshotCopi
     giveBack(message) {
       if ((message as SnapshotCopyMessage | undefined)?.type !== "snapshot-copy") return;
       const buffer = (message as SnapshotCopyMessage).buffer;
-      if (
-        !(buffer instanceof ArrayBuffer) || buffer.resizable ||
-        buffer.byteLength !== snapshot.byteLength || free.length >= keep
-      ) return;
-      free.push(buffer);
+      if (!(buffer instanceof ArrayBuffer)) return;
+      if (!buffer.resizable && buffer.byteLength === snapshot.byteLength && free.length < keep) {
+        free.push(buffer);
+      } else {
+        // Freed now, not at this realm's next collection (it makes little garbage: many
+        // buffers could wait for one).
+        buffer.transfer(0);
+      }
     },
   };
 }
