@@ -222,9 +222,10 @@ export type HostMessage =
 
 /**
  * Warm workers a host keeps ahead of its programs, by kind: a run that finds none waits for one
- * to be made (~10 ms TypeScript; a Python worker restores Pyodide, ~150 ms).
+ * to be made (~10 ms TypeScript; a Python worker restores Pyodide, ~150 ms). A host that is
+ * nearly full keeps fewer (see `relay.ts`): a full one, one.
  */
-export const HOST_SPARES = { deno: 2, python: 1 } as const;
+export const HOST_SPARES = { deno: 2, python: 2 } as const;
 
 /**
  * The V8 isolates of a host running `programs` programs: its realm, its relay, its programs'

@@ -18,9 +18,10 @@
  *   session's worker gets its next programs under the same slot.
  * - A worker whose program ended (`done`), that the server stops, or that fails is terminated,
  *   and the server hears `gone` once it was.
- * - `spares` warm workers are kept ahead of demand; a run that finds none waits for one. A host
- *   of one program makes none while its program runs: it makes them when a run arrives, and the
- *   run starts once they are made.
+ * - `spares` warm workers are kept ahead of demand, but no more than the host could give
+ *   programs once one of its programs ends (a full host keeps one); a run that finds none waits
+ *   for one. A host of one program makes none while its program runs: it makes them when a run
+ *   arrives, and the run starts once they are made.
  * - A worker that reports holding more than `maxProgramBytes` is terminated, and the server
  *   hears `out_of_memory`; every quarter second it hears what changed of what each program holds.
  *
@@ -81,11 +82,21 @@ export function relayMain(): void {
     // run starts once they are made.
     const onePerHost = init.maxPrograms === 1;
 
-    /** Keeps `spares` workers with no program yet, and one for each waiting run. */
+    /**
+     * Keeps `spares` workers with no program yet, but no more than the host could give programs
+     * once one of its programs ends (a full host keeps one), and one for each waiting run.
+     */
     const refill = () => {
       let spare = asked;
-      for (const worker of live.values()) if (worker.slot === undefined) spare++;
-      for (; spare < init.spares + waiting.length; spare++, asked++) toHost({ type: "spawn" });
+      let programs = 0;
+      for (const worker of live.values()) {
+        if (worker.slot === undefined) spare++;
+        else programs++;
+      }
+      const coming = programs + waiting.length;
+      const wanted = Math.max(0, Math.min(init.spares, init.maxPrograms - coming + 1)) +
+        waiting.length;
+      for (; spare < wanted; spare++, asked++) toHost({ type: "spawn" });
     };
 
     /** The server was told the host has a usable worker. */
