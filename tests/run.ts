@@ -2,8 +2,9 @@
  * `deno task test`: every test file in its own `deno test` process, `--jobs` (default: the
  * cores, or `DENO_JOBS`) at a time, the slowest first (by this machine's last run, else by
  * `tests/times.json`); then the doc tests. Each file's output is
- * printed whole when it ends (with its wall time and, on Linux, the CPU of its process tree),
- * and a summary at the end; the exit code is 1 if any failed.
+ * printed whole when it ends (with its wall time and, on Linux, the CPU of its process and of the
+ * processes it waited for: sandbox hosts still running when it ends are not counted), and a
+ * summary at the end; the exit code is 1 if any failed.
  *
  * Why processes, not `deno test --parallel`: that runs files as workers of one process, which
  * share its pid, children, environment and signal handlers, and the tests check exactly those
@@ -48,7 +49,7 @@ interface Outcome {
   item: Item;
   ok: boolean;
   ms: number;
-  /** CPU of the file's process and the processes it reaped (sandbox hosts), when known. */
+  /** CPU of the file's process and of the processes it waited for, when known. */
   cpuMs?: number;
   output: string;
   summary: string;
