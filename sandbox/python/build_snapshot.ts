@@ -2,9 +2,10 @@
  * Main module of the throwaway process that builds the Python memory snapshot and writes the
  * cache files: `<base>.snapshot`, `<base>.json` (the module names the sandbox can import),
  * `<base>.index/` (Pyodide's changed glue, `./glue.ts`, and the wasm placeholder) and
- * `<base>.entry.js` (the sandbox's entry module, written last). Pyodide runs in the same kind of worker as in
- * a sandbox, with the same permissions (read the Pyodide files), so the snapshot matches the
- * realm that restores it; only this main realm may write, and only the cache directory.
+ * `<base>.entry.js` (the sandbox's entry module, written last). Pyodide runs in the same kind of
+ * worker as in a sandbox, with the same permissions (read the Pyodide files), so the snapshot
+ * matches the realm that restores it; only this main realm may write, and only the cache
+ * directory.
  *
  * Input on stdin: one JSON {@linkcode BuildInput}. Exits 0 once the files are in place.
  *
