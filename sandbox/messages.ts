@@ -228,10 +228,20 @@ export type HostMessage =
 export const HOST_SPARES = { deno: 2, python: 2 } as const;
 
 /**
- * The V8 isolates of a host running `programs` programs: its realm, its relay, its programs'
- * workers and its spares. Each reserves ~520 MiB of address space before it runs anything,
- * which the data rlimit counts.
+ * The most workers without a program a host of up to `programs` programs has while a program
+ * runs: a host of one program keeps one spare beside it; a larger one has its spares while a
+ * program's ended worker may still be going (a full host keeps one, and makes the second as
+ * one of its programs ends).
+ */
+export function hostSpares(kind: SandboxKind, programs: number): number {
+  return programs === 1 ? 1 : HOST_SPARES[kind];
+}
+
+/**
+ * The V8 isolates of a host running up to `programs` programs: its realm, its relay, its
+ * programs' workers and its spares. Each reserves ~520 MiB of address space before it runs
+ * anything, which the data rlimit counts.
  */
 export function hostIsolates(kind: SandboxKind, programs: number): number {
-  return programs + 2 + HOST_SPARES[kind];
+  return programs + 2 + hostSpares(kind, programs);
 }

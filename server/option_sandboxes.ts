@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { HOST_SPARES, hostIsolates } from "../sandbox/messages.ts";
+import { hostIsolates, hostSpares } from "../sandbox/messages.ts";
 import { count, duration, mebibytes, oneOf, text } from "./option_kinds.ts";
 import { programCharge } from "./option_checks.ts";
 import {
@@ -123,7 +123,7 @@ export const SANDBOX_OPTIONS: OptionSpecs<
       of: ({ value }) => {
         const programs = value("pythonHostMaxPrograms") as number;
         return hostIsolates("python", programs) * ISOLATE_RESERVE_MB +
-          (programs + HOST_SPARES.python + 1) * (value("pythonMemoryMb") as number);
+          (programs + hostSpares("python", programs) + 1) * (value("pythonMemoryMb") as number);
       },
     },
     help: "Data rlimit per Python sandbox host",
