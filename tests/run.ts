@@ -32,6 +32,8 @@
  * @module
  */
 
+import { clockTicks, procStat } from "../bench/_lib.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
 const TIMES = `${ROOT}.cache/test-times.json`;
 const SEED_TIMES = `${ROOT}tests/times.json`;
@@ -60,14 +62,9 @@ interface Outcome {
  * each file's process is reaped, the growth since the last read is that file's (two reaped at
  * the same moment are counted to the first).
  */
-function reapedCpuMs(): number | undefined {
-  try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[13]) + Number(fields[14])) * 10;
-  } catch {
-    return undefined;
-  }
+async function reapedCpuMs(): Promise<number | undefined> {
+  const stat = await procStat(Deno.pid);
+  return stat && (stat.cutime + stat.cstime) * 1000 / clockTicks;
 }
 let lastReapedCpuMs: number | undefined;
 
@@ -119,7 +116,7 @@ async function run(item: Item): Promise<Outcome> {
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).output();
-  const reaped = reapedCpuMs();
+  const reaped = await reapedCpuMs();
   const cpuMs = reaped === undefined || lastReapedCpuMs === undefined
     ? undefined
     : reaped - lastReapedCpuMs;
@@ -171,7 +168,7 @@ async function main(args: string[]): Promise<number> {
   const times = await lastTimes();
   items.sort((a, b) => (times[b.name] ?? 60_000) - (times[a.name] ?? 60_000));
   const started = performance.now();
-  lastReapedCpuMs = reapedCpuMs();
+  lastReapedCpuMs = await reapedCpuMs();
   const outcomes: Outcome[] = [];
   const report = (outcome: Outcome) => {
     outcomes.push(outcome);
