@@ -10,14 +10,6 @@ import type { BuildInput } from "../sandbox/python/build_snapshot.ts";
 import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host_command.ts";
 import type { PreparePythonOptions } from "./python.ts";
 
-const SOURCES = [
-  "runner.py",
-  "worker.ts",
-  "pyodide_load.ts",
-  "bootstrap.ts",
-  "build_snapshot.ts",
-];
-
 /**
  * Modules imported before the snapshot is taken, so programs do not pay for their import.
  * The runner seeds `random` again in every sandbox.
@@ -87,9 +79,17 @@ export function preludeSource(runnerSource: string): string {
   ].join("\n");
 }
 
-/** A hash of `parts` and of the sources that shape the snapshot, for its file's name. */
+/**
+ * A hash of `parts` and of every file of `sandboxDir` (`sandbox/python/`: what the snapshot is
+ * built, written and restored with, the glue's changes included), by name and contents, for
+ * the cache files' name.
+ */
 export async function sourceHash(sandboxDir: URL, parts: string[]): Promise<string> {
-  for (const name of SOURCES) parts.push(await Deno.readTextFile(new URL(name, sandboxDir)));
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(sandboxDir)) if (entry.isFile) names.push(entry.name);
+  for (const name of names.sort()) {
+    parts.push(name, await Deno.readTextFile(new URL(name, sandboxDir)));
+  }
   const bytes = new TextEncoder().encode(parts.join("\0"));
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
