@@ -40,14 +40,11 @@ const CHANGES: readonly Change[] = [
   },
   {
     why: "a wrapper module for each JavaScript function",
-    find: "var convertJsFunctionToWasm=(func,sig)=>{",
-    replace: "var wrapperModules={};var convertJsFunctionToWasm=(func,sig)=>{",
-  },
-  {
-    why: "a wrapper module for each JavaScript function",
     find: "var module=new WebAssembly.Module(bytes);var instance=new WebAssembly.Instance(module,",
+    // Kept on the function that makes them: one per signature.
     replace:
-      "var module=wrapperModules[sig]??=new WebAssembly.Module(bytes);var instance=new WebAssembly.Instance(module,",
+      "var module=(convertJsFunctionToWasm.modules??={})[sig]??=new WebAssembly.Module(bytes);" +
+      "var instance=new WebAssembly.Instance(module,",
   },
 ];
 
