@@ -66,7 +66,12 @@ Deno.test("a program's posted buffers never become the snapshot a later worker r
   const victim = async () => {
     const result = await t.client.executeCode({ language: "python", code: VICTIM, tools: {} });
     strictEqual(result.type, "success", JSON.stringify(result));
-    strictEqual(result.stdout, `ok 45 ${pid}\n`, "the victim ran on the attacker's host");
+    // Why another host ran it, if one did: the server's lines say (a host drained, retired…).
+    strictEqual(
+      result.stdout,
+      `ok 45 ${pid}\n`,
+      `not on the attacker's host:\n${t.logs.join("\n")}`,
+    );
   };
   // More programs than the host keeps spares: later ones take given-back buffers.
   for (let i = 0; i < 4; i++) await victim();
