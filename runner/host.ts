@@ -15,6 +15,8 @@
  *   program: a malformed program line ends that program only (a violation), and what a program
  *   sends after its end is dropped; a malformed host line, or a line for a slot that is not
  *   running, is the host's violation: every program on it hears so, and it is killed.
+ * - A host with programs takes no new one while they leave its memory bound no room for one
+ *   more program's cap (the kernel would stop it, with the new one, as they grow).
  * - A worker gets a program only after the server found its thread (`worker`, then `ack`). A
  *   slot is free again once its worker's thread is gone; a thread that stays makes the host take
  *   no new program, and the host is killed once its other programs ended.
@@ -149,9 +151,14 @@ export class SandboxHost {
     return this.#slots.size;
   }
 
-  /** Programs it may still take now. */
+  /**
+   * Programs it may still take now: none while its programs leave its bound no room for one
+   * more's cap (a host with no program has room, or drains: `HostMemory.full`).
+   */
   get free(): number {
-    return this.#state === "ready" ? this.#options.maxPrograms - this.#slots.size : 0;
+    if (this.#state !== "ready") return 0;
+    const free = this.#options.maxPrograms - this.#slots.size;
+    return free > 0 && this.#slots.size > 0 && !this.#memory.roomForProgram() ? 0 : free;
   }
 
   /** Why the host was killed, if it was. */
@@ -167,7 +174,9 @@ export class SandboxHost {
 
   /** Lends a slot to one execution. */
   lease(): Sandbox {
-    if (this.free <= 0) throw new Error(`Cannot lease a host that is ${this.#state} and full`);
+    if (this.#state !== "ready" || this.#slots.size >= this.#options.maxPrograms) {
+      throw new Error(`Cannot lease a host that is ${this.#state} and full`);
+    }
     this.#runs++;
     this.#stderrBeforeLatest = this.#stderr.written;
     const slot = new Slot(this, this.#nextSlot++, this.#runs - 1);

@@ -60,6 +60,17 @@ export class HostMemory {
   }
 
   /**
+   * Whether the host's bound has room now for one more program's cap above what the host holds:
+   * a host whose programs (or workers still stopping) hold nearly all of it would have the kernel
+   * stop it, with every program on it, as the new one grows. Always, without a cgroup (the
+   * kernel then stops no host at its bound) or when it cannot be read.
+   */
+  roomForProgram(): boolean {
+    const usage = this.#cgroup?.usage() ?? 0;
+    return usage === 0 || usage + this.#options.programMemoryBytes <= this.#options.memoryBytes;
+  }
+
+  /**
    * Sets the cgroup to what `programs` programs may hold (each its cap) above its own share and
    * what it retains, at most its bound: the kernel then holds a program that never reports its
    * memory near its own cap when it runs with few others. Lowered no further than what the host

@@ -3,7 +3,8 @@
  * every execution takes a free slot of some host.
  *
  * Invariants:
- * - A slot is given only by a ready host with one free, the one running the fewest programs
+ * - A slot is given only by a ready host with one free (and, with programs, room under its
+ *   memory bound for one more), the one running the fewest programs
  *   (a host makes its workers on one thread), and a waiter is served in arrival order when a
  *   slot frees or a host starts.
  * - The pool keeps `size` hosts, and spawns another, off the request path, as soon as the free

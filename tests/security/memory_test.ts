@@ -7,7 +7,7 @@
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { assertOnlyPoolHosts, startServer } from "../_helpers.ts";
+import { assertOnlyPoolHosts, startServer, waitFor } from "../_helpers.ts";
 
 /** A program that holds `mib` MiB and waits on the tool `hold`; its output says so. */
 const HOLDING = (mib: number) =>
@@ -97,5 +97,45 @@ console.log("never ended");`,
   });
   deepStrictEqual(resumed, { type: "success", stdout: "replayed 150\n", stderr: "" });
   ok(t.logs.some((line) => /success \(replay/.test(line)), t.logs.join("\n"));
+  await assertOnlyPoolHosts(t);
+});
+
+Deno.test("a program is not placed on a host with no room under its bound for one more program's cap", async (test) => {
+  // The host's bound is the kernel's stop for all hosts, 900 MiB (an eighth above the budget):
+  // three programs of 200 MiB leave it less than one program's cap (256 MiB).
+  await using t = await startServer({
+    poolSize: 1,
+    hostMaxPrograms: 8,
+    memoryBudgetMb: 800,
+    sandboxMemoryMb: 256,
+  });
+  if (t.server.app.runner.memoryBound.kind !== "cgroup") {
+    return void await test.step({ name: "needs memory cgroups", ignore: true, fn: () => {} });
+  }
+  const grow = Promise.withResolvers<string>();
+  // Each holds 200 MiB, then 150 more: together past the bound, the kernel stops their host.
+  const full = Array.from({ length: 3 }, () =>
+    t.client.executeCode({
+      code: `import { hold } from "tools";
+const keep = [new Uint8Array(200 << 20).fill(1)];
+await hold();
+keep.push(new Uint8Array(150 << 20).fill(1));
+console.log("never stopped");`,
+      tools: { hold: () => grow.promise },
+    }));
+  await waitFor(
+    "the three hold their memory",
+    () => t.server.app.memory.measured > 650 * 2 ** 20,
+    10_000,
+  );
+  const done = Promise.withResolvers<string>();
+  const next = t.client.executeCode({ code: HOLDING(1), tools: { hold: () => done.promise } });
+  await waitFor("the next program runs", () => t.server.app.running === 4, 5000);
+  grow.resolve("grow");
+  for (const result of await Promise.all(full)) {
+    strictEqual(result.type, "runtime_error", JSON.stringify(result));
+  }
+  done.resolve("elsewhere");
+  deepStrictEqual(await next, { type: "success", stdout: "elsewhere 1\n", stderr: "" });
   await assertOnlyPoolHosts(t);
 });
