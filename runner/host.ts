@@ -30,7 +30,7 @@ import { newId } from "../protocol.ts";
 import type { HostCommand, SandboxKind, ServerMessage } from "../sandbox/messages.ts";
 import { spawnHost } from "./host_command.ts";
 import { endReason, hostExit, STDERR_TAIL } from "./host_exit.ts";
-import { handleLine, type LineTarget } from "./host_lines.ts";
+import { type LineTarget, serveLines } from "./host_lines.ts";
 import type { HostConnection } from "./host_listener.ts";
 import { HostMemory } from "./host_memory.ts";
 import { encodeServerMessage } from "./host_messages.ts";
@@ -42,9 +42,6 @@ import { Slot } from "./slot.ts";
 import { StderrTail } from "./stderr_tail.ts";
 
 export type { HostOptions, HostState } from "./host_options.ts";
-
-/** How long a host whose connection broke may take to be seen exiting, in ms. */
-const BROKEN_CONNECTION_MS = 1000;
 
 /** A running sandbox host process. */
 export class SandboxHost {
@@ -237,26 +234,16 @@ export class SandboxHost {
     this.#timer = setTimeout(() => this.kill(why), ms);
   }
 
-  async #serve(connection: HostConnection): Promise<void> {
+  #serve(connection: HostConnection): Promise<void> {
     this.#connection = connection;
     // The host's first worker is its relay, made before it connected; the others are programs'.
     if (this.#options.checks && !this.#threads.findRelay()) {
-      return void this.#violation("it has no relay worker");
+      return Promise.resolve(void this.#violation("it has no relay worker"));
     }
-    const target = this.#lineTarget();
-    try {
-      for await (const line of connection.lines) {
-        if (!handleLine(line, target)) break;
-      }
-    } catch (error) {
-      // Most often the process is ending (killed from outside, out of memory): its exit says
-      // what happened. Still alive a moment later, it broke the connection itself.
-      if (this.#exiting) return;
-      const timer = setTimeout(() => {
-        if (!this.#exiting) this.#violation(String(error));
-      }, BROKEN_CONNECTION_MS);
-      this.exited.finally(() => clearTimeout(timer));
-    }
+    return serveLines(connection, this.#lineTarget(), {
+      exiting: () => this.#exiting,
+      exited: this.exited,
+    });
   }
 
   /** What the host's lines act on. */

@@ -8,6 +8,7 @@
  * @module
  */
 import type { HostMessage } from "../sandbox/messages.ts";
+import type { HostConnection } from "./host_listener.ts";
 import { parseHostMessage, parseProgramMessage } from "./host_messages.ts";
 import type { Slot } from "./slot.ts";
 
@@ -27,6 +28,33 @@ export interface LineTarget {
   kill(why: string): void;
   /** The host broke the protocol: every program on it hears so, and it is killed. */
   violation(detail: string): false;
+}
+
+/** How long a host whose connection broke may take to be seen exiting, in ms. */
+const BROKEN_CONNECTION_MS = 1000;
+
+/**
+ * Hands every line of `connection` to `target` until the host is killed for one or the
+ * connection ends. A connection that breaks while the process is ending (killed from outside,
+ * out of memory) leaves its exit to say what happened; one that breaks while the process lives
+ * on a moment later is the host's violation.
+ */
+export async function serveLines(
+  connection: HostConnection,
+  target: LineTarget,
+  process: { exiting(): boolean; exited: Promise<unknown> },
+): Promise<void> {
+  try {
+    for await (const line of connection.lines) {
+      if (!handleLine(line, target)) break;
+    }
+  } catch (error) {
+    if (process.exiting()) return;
+    const timer = setTimeout(() => {
+      if (!process.exiting()) target.violation(String(error));
+    }, BROKEN_CONNECTION_MS);
+    process.exited.finally(() => clearTimeout(timer));
+  }
 }
 
 /** Handles one line; false once the host was killed for it. */
