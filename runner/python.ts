@@ -21,7 +21,13 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PythonSandboxPaths } from "../sandbox/python/bootstrap.ts";
 import { findPyodide } from "./find_pyodide.ts";
-import { buildSnapshot, isCached, preludeSource, sourceHash } from "./python_snapshot.ts";
+import {
+  buildSnapshot,
+  isCached,
+  preludeSource,
+  RUNNER_MODULES,
+  sourceHash,
+} from "./python_snapshot.ts";
 import { cacheDir, sandboxRoot } from "./sandbox_files.ts";
 
 /** Options of {@linkcode preparePython}. */
@@ -95,8 +101,14 @@ async function prepare(options: PreparePythonOptions): Promise<PythonEntry> {
   const sandboxDir = new URL("python/", await sandboxRoot());
   const pyodideDir = await findPyodide(options.pyodideDir, denoPath);
   const version = JSON.parse(await Deno.readTextFile(`${pyodideDir}package.json`)).version;
-  const runnerSource = await Deno.readTextFile(new URL("runner.py", sandboxDir));
-  const prelude = preludeSource(runnerSource);
+  const prelude = preludeSource(
+    await Promise.all(
+      RUNNER_MODULES.map(async ([name, file]): Promise<[string, string]> => [
+        name,
+        await Deno.readTextFile(new URL(file, sandboxDir)),
+      ]),
+    ),
+  );
   const hash = await sourceHash(sandboxDir, [version, Deno.version.deno, prelude]);
   const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
   const base = `${cacheDir}/python-${version}-${hash}`;

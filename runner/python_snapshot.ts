@@ -11,6 +11,16 @@ import { LOCKED_RUN_FLAGS, sandboxEnv } from "./host_command.ts";
 import type { PreparePythonOptions } from "./python.ts";
 
 /**
+ * The runner's modules (`sandbox/python/`), in the order they are installed: each imports
+ * those before it, and `_progtc` takes them all out of `sys.modules` when it is attached.
+ */
+export const RUNNER_MODULES: readonly [name: string, file: string][] = [
+  ["_progtc_calls", "runner_calls.py"],
+  ["_progtc_program", "runner_program.py"],
+  ["_progtc", "runner.py"],
+];
+
+/**
  * Modules imported before the snapshot is taken, so programs do not pay for their import.
  * The runner seeds `random` again in every sandbox.
  */
@@ -60,21 +70,24 @@ export async function isCached(base: string, entrySource: string): Promise<boole
 }
 
 /**
- * The Python run before the snapshot is taken: `runnerSource` installed as the module
- * `_progtc`, and the modules of `PRELOAD` imported.
+ * The Python run before the snapshot is taken: each of `modules` (name, source: the runner's
+ * parts, each importing those before it) installed as a module, its code named "<progtc>" (the
+ * runner's frames, never shown), and the modules of `PRELOAD` imported.
  */
-export function preludeSource(runnerSource: string): string {
+export function preludeSource(modules: [name: string, source: string][]): string {
   return [
-    "def _progtc_install():",
+    "def _progtc_install(name, source):",
     "    import sys, types",
-    "    module = types.ModuleType('_progtc')",
-    `    source = ${JSON.stringify(runnerSource)}`,
+    "    module = types.ModuleType(name)",
     "    exec(compile(source, '<progtc>', 'exec', dont_inherit=True), module.__dict__)",
-    "    sys.modules['_progtc'] = module",
-    `    for name in ${JSON.stringify(PRELOAD)}:`,
-    "        __import__(name)",
-    "_progtc_install()",
+    "    sys.modules[name] = module",
+    ...modules.map(([name, source]) =>
+      `_progtc_install(${JSON.stringify(name)}, ${JSON.stringify(source)})`
+    ),
     "del _progtc_install",
+    `for _progtc_name in ${JSON.stringify(PRELOAD)}:`,
+    "    __import__(_progtc_name)",
+    "del _progtc_name",
     "",
   ].join("\n");
 }

@@ -22,6 +22,8 @@ export const SANDBOX_FILES: readonly string[] = [
   "python/glue.ts",
   "python/snapshot_copies.ts",
   "python/runner.py",
+  "python/runner_calls.py",
+  "python/runner_program.py",
   "host.ts",
   "relay.ts",
   "pending_calls.ts",

@@ -133,9 +133,11 @@ export function pythonWorkerMain(realm: Realm, kit: { pyodideLoader: () => Pyodi
     const pyodide = await loader.load(command, { _makeSnapshot: true });
     pyodide.runPython(command.prelude);
     const modules = parse(
-      pyodide.runPython("import _progtc, json; json.dumps(_progtc.importable_modules())"),
+      pyodide.runPython(
+        "import _progtc_program, json; json.dumps(_progtc_program.importable_modules())",
+      ),
     );
-    pyodide.runPython("del _progtc, json");
+    pyodide.runPython("del _progtc_program, json");
     const snapshot: Uint8Array = pyodide.makeMemorySnapshot();
     const message: PythonWorkerSnapshot = { type: "snapshot", snapshot, modules };
     post(message, [snapshot.buffer as ArrayBuffer]);
