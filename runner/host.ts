@@ -153,7 +153,8 @@ export class SandboxHost {
    * more's cap (a host with no program has room, or drains: `HostMemory.full`).
    */
   get free(): number {
-    if (this.#state !== "ready") return 0;
+    // Killed (its exit not seen yet), or draining: none.
+    if (this.#state !== "ready" || this.#why !== undefined) return 0;
     const free = this.#options.maxPrograms - this.#slots.size;
     return free > 0 && this.#slots.size > 0 && !this.#memory.roomForProgram() ? 0 : free;
   }
@@ -171,8 +172,10 @@ export class SandboxHost {
 
   /** Lends a slot to one execution. */
   lease(): Sandbox {
-    if (this.#state !== "ready" || this.#slots.size >= this.#options.maxPrograms) {
-      throw new Error(`Cannot lease a host that is ${this.#state} and full`);
+    // Not `free`: its memory may have grown since the pool read it, and the slot is still there.
+    const ending = this.#why !== undefined;
+    if (this.#state !== "ready" || ending || this.#slots.size >= this.#options.maxPrograms) {
+      throw new Error(`Cannot lease a host that is ${ending ? "ending" : this.#state} or full`);
     }
     this.#runs++;
     this.#stderrBeforeLatest = this.#stderr.written;
