@@ -1,7 +1,8 @@
 /**
  * Adversarial Python programs in their JS realm, and between executions: `import js` reaches
  * the worker's realm, which holds no environment, process, escape, host path or snapshot;
- * lines it forges are ignored and its writes are captured; nothing one execution stores is
+ * lines it forges are ignored and its writes are captured; the runner's own modules are not
+ * there to import; nothing one execution stores is
  * visible to the next (each runs in a fresh worker restored from the snapshot). Each attempt
  * asserts its specific outcome and that the server still serves.
  *
@@ -151,4 +152,26 @@ print([
   // The snapshot froze the random generator; every sandbox seeds it again.
   ok(draw !== first.stdout.trim(), `both sandboxes drew ${draw}`);
   assertNotLeaked(second, secret);
+});
+
+onePythonServer("python: the runner's own modules are not there to import", async (server) => {
+  const result = await server.client.executeCode({
+    language: "python",
+    code: `
+for name in ("_progtc", "_progtc_calls", "_progtc_program"):
+    try:
+        __import__(name)
+        print(name, "imported")
+    except ModuleNotFoundError as error:
+        print(error)
+`,
+    tools: {},
+  });
+  deepStrictEqual(result, {
+    type: "success",
+    stdout: "No module named '_progtc'\nNo module named '_progtc_calls'\n" +
+      "No module named '_progtc_program'\n",
+    stderr: "",
+  });
+  await assertStillServes(server, "python");
 });
