@@ -119,3 +119,28 @@ export function rssMib(pid: number): number {
 export function marker(prefix = "progtc-secret"): string {
   return `${prefix}-${crypto.randomUUID()}`;
 }
+
+/** A program's first line that prints its sandbox's pid (see {@linkcode printedPid}). */
+export const PID = `console.log(Deno.pid);`;
+
+/** Runs `second` after `first`; returns both results and whether one host ran both. */
+export async function twoPrograms(
+  server: TestServer,
+  first: string,
+  second: string,
+  tools: Record<string, (...args: never[]) => unknown> = {},
+) {
+  const a = await attempt(server, `${PID}\n${first}`, { tools });
+  strictEqual(a.result.type, "success", a.result.stderr);
+  const b = await attempt(server, `${PID}\n${second}`, { tools });
+  strictEqual(b.result.type, "success", b.result.stderr);
+  const firstPid = printedPid(a.result);
+  const secondPid = printedPid(b.result);
+  return {
+    first: a.result.stdout.slice(`${firstPid}\n`.length),
+    second: b.result.stdout.slice(`${secondPid}\n`.length),
+    secondResult: b.result,
+    firstPid,
+    reused: firstPid === secondPid,
+  };
+}
