@@ -42,3 +42,35 @@ export async function startInstance(
   await process.waitFor(/^settings: /m);
   return { name, process, port: Number(port), pid: process.child.pid };
 }
+
+/**
+ * docs/DEPLOY.md's HAProxy configuration in front of `instances`, listening on `port`, with
+ * checks every 300 ms that take a server out at its first failed one (a test waits less):
+ * cookie affinity, and a server taken out of the rotation (its `/ready` says 503: draining,
+ * full) still gets the requests of the executions it runs (`option persist`); one that cannot
+ * be reached at all has them sent elsewhere (`option redispatch`).
+ */
+export function cookieAffinityConfig(port: number, instances: Instance[]): string {
+  return [
+    "defaults",
+    "  mode http",
+    "  timeout connect 1s",
+    "  timeout client 60s",
+    "  timeout server 60s",
+    "  option persist",
+    "  option redispatch",
+    "  retries 2",
+    "frontend progtc",
+    `  bind 127.0.0.1:${port}`,
+    "  default_backend servers",
+    "backend servers",
+    "  balance roundrobin",
+    "  cookie SRV insert indirect nocache",
+    "  option httpchk GET /ready",
+    "  http-check expect status 200",
+    ...instances.map((i) =>
+      `  server ${i.name} 127.0.0.1:${i.port} cookie ${i.name} check inter 300ms fall 1 rise 1`
+    ),
+    "",
+  ].join("\n");
+}

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
 import { alive, childrenOf, delay, waitFor } from "./_helpers.ts";
 import { freePort } from "./_process.ts";
-import { HAPROXY, type Instance, startInstance } from "./_haproxy.ts";
+import { cookieAffinityConfig, HAPROXY, startInstance } from "./_haproxy.ts";
 import { type ClientReport, runClient } from "./interop/_python.ts";
 import { needsPython } from "./interop/venv.ts";
 
@@ -25,30 +25,6 @@ const start = (name: string) =>
     PROGTC_API_KEY: KEY,
     PROGTC_STATE_SECRET: "shared-state-secret",
   });
-
-function haproxyConfig(port: number, instances: Instance[]): string {
-  return [
-    "defaults",
-    "  mode http",
-    "  timeout connect 1s",
-    "  timeout client 60s",
-    "  timeout server 60s",
-    "  option redispatch",
-    "  retries 2",
-    "frontend progtc",
-    `  bind 127.0.0.1:${port}`,
-    "  default_backend servers",
-    "backend servers",
-    "  balance roundrobin",
-    "  cookie SRV insert indirect nocache",
-    "  option httpchk GET /ready",
-    "  http-check expect status 200",
-    ...instances.map((i) =>
-      `  server ${i.name} 127.0.0.1:${i.port} cookie ${i.name} check inter 300ms fall 1 rise 1`
-    ),
-    "",
-  ].join("\n");
-}
 
 /** Programs of our client: `add(i, 1)` twice, each call taking `toolMs`; counts its calls. */
 function ours(client: ProgtcClient, toolMs: number, calls = { n: 0 }) {
@@ -109,7 +85,7 @@ Deno.test({
     const instances = await Promise.all(["s1", "s2", "s3"].map(start));
     const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-" });
     const port = freePort();
-    await Deno.writeTextFile(`${dir}/haproxy.cfg`, haproxyConfig(port, instances));
+    await Deno.writeTextFile(`${dir}/haproxy.cfg`, cookieAffinityConfig(port, instances));
     const haproxy = new Deno.Command(HAPROXY!, {
       args: ["-f", `${dir}/haproxy.cfg`, "-db"],
       stdin: "null",
