@@ -16,7 +16,7 @@
  *   sends after its end is dropped; a malformed host line, or a line for a slot that is not
  *   running, is the host's violation: every program on it hears so, and it is killed.
  * - A host with programs takes no new one while they leave its memory bound no room for one
- *   more program's cap (the kernel would stop it, with the new one, as they grow).
+ *   more program's share (the kernel would stop it, with the new one, as they grow).
  * - A worker gets a program only after the server found its thread (`worker`, then `ack`). A
  *   slot is free again once its worker's thread is gone; a thread that stays makes the host take
  *   no new program, and the host is killed once its other programs ended.
@@ -150,13 +150,15 @@ export class SandboxHost {
 
   /**
    * Programs it may still take now: none while its programs leave its bound no room for one
-   * more's cap (a host with no program has room, or drains: `HostMemory.full`).
+   * more's share (a host with no program has room, or drains: `HostMemory.full`).
    */
   get free(): number {
     // Killed (its exit not seen yet), or draining: none.
     if (this.#state !== "ready" || this.#why !== undefined) return 0;
     const free = this.#options.maxPrograms - this.#slots.size;
-    return free > 0 && this.#slots.size > 0 && !this.#memory.roomForProgram() ? 0 : free;
+    const roomless = this.#slots.size > 0 &&
+      !this.#memory.roomForProgram(this.#options.maxPrograms);
+    return free > 0 && roomless ? 0 : free;
   }
 
   /** Why the host was killed, if it was. */

@@ -60,14 +60,17 @@ export class HostMemory {
   }
 
   /**
-   * Whether the host's bound has room now for one more program's cap above what the host holds:
-   * a host whose programs (or workers still stopping) hold nearly all of it would have the kernel
+   * Whether the host's bound has room now for one more program's share of it (its cap, or the
+   * bound over the host's programs where the caps overcommit it) above what the host holds: a
+   * host whose programs (or workers still stopping) hold nearly all of it would have the kernel
    * stop it, with every program on it, as the new one grows. Always, without a cgroup (the
    * kernel then stops no host at its bound) or when it cannot be read.
    */
-  roomForProgram(): boolean {
+  roomForProgram(maxPrograms: number): boolean {
     const usage = this.#cgroup?.usage() ?? 0;
-    return usage === 0 || usage + this.#options.programMemoryBytes <= this.#options.memoryBytes;
+    const o = this.#options;
+    const share = Math.min(o.programMemoryBytes, o.memoryBytes / maxPrograms);
+    return usage === 0 || usage + share <= o.memoryBytes;
   }
 
   /**

@@ -100,32 +100,33 @@ console.log("never ended");`,
   await assertOnlyPoolHosts(t);
 });
 
-Deno.test("a program is not placed on a host with no room under its bound for one more program's cap", async (test) => {
-  // The host's bound is the kernel's stop for all hosts, 900 MiB (an eighth above the budget):
-  // three programs of 200 MiB leave it less than one program's cap (256 MiB).
+Deno.test("a program is not placed on a host with no room under its bound for one more program's share", async (test) => {
+  // The host's bound is the kernel's stop for all hosts, 900 MiB (an eighth above the budget),
+  // and a program's share of it a quarter (225 MiB, less than a cap of 400 MiB): three programs
+  // of 220 MiB leave it less than that.
   await using t = await startServer({
     poolSize: 1,
-    hostMaxPrograms: 8,
+    hostMaxPrograms: 4,
     memoryBudgetMb: 800,
-    sandboxMemoryMb: 256,
+    sandboxMemoryMb: 400,
   });
   if (t.server.app.runner.memoryBound.kind !== "cgroup") {
     return void await test.step({ name: "needs memory cgroups", ignore: true, fn: () => {} });
   }
   const grow = Promise.withResolvers<string>();
-  // Each holds 200 MiB, then 150 more: together past the bound, the kernel stops their host.
+  // Each holds 220 MiB, then 120 more: together past the bound, the kernel stops their host.
   const full = Array.from({ length: 3 }, () =>
     t.client.executeCode({
       code: `import { hold } from "tools";
-const keep = [new Uint8Array(200 << 20).fill(1)];
+const keep = [new Uint8Array(220 << 20).fill(1)];
 await hold();
-keep.push(new Uint8Array(150 << 20).fill(1));
+keep.push(new Uint8Array(120 << 20).fill(1));
 console.log("never stopped");`,
       tools: { hold: () => grow.promise },
     }));
   await waitFor(
     "the three hold their memory",
-    () => t.server.app.memory.measured > 650 * 2 ** 20,
+    () => t.server.app.memory.measured > 700 * 2 ** 20,
     10_000,
   );
   const done = Promise.withResolvers<string>();
