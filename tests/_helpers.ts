@@ -136,6 +136,16 @@ export async function openStream(url: string, body: unknown) {
   };
 }
 
+/** Asserts a problem+json answer with `status` and `code`; its detail. */
+export async function problem(response: Response, status: number, code: string): Promise<string> {
+  strictEqual(response.status, status);
+  strictEqual(response.headers.get("content-type"), "application/problem+json");
+  const body = await response.json();
+  strictEqual(body.code, code);
+  strictEqual(body.status, status);
+  return body.detail;
+}
+
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

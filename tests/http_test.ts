@@ -1,11 +1,17 @@
+/**
+ * The HTTP surface, in process and on a real server: keys, malformed and oversized bodies
+ * (also cut short, also past the inline parser's size), unknown routes and executions, each
+ * with its problem+json code; the programs' size limit. Tool results over HTTP:
+ * http_tool_results_test.ts.
+ *
+ * @module
+ */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { createApp } from "../server/app.ts";
 import { INLINE_BYTES } from "../server/json_parser.ts";
-import { API_KEY, openStream, post, readFrames, startServer } from "./_helpers.ts";
+import { API_KEY, post, problem, readFrames, startServer } from "./_helpers.ts";
 
 const KEY = { "x-progtc-api-key": API_KEY };
-/** What our client sends with tool results: 409 instead of the reference's silent 200. */
-const STRICT = { ...KEY, prefer: "handling=strict" };
 
 async function withApp(
   test: (fetch: (request: Request) => Promise<Response>) => Promise<void>,
@@ -31,15 +37,6 @@ function request(path: string, body: unknown, headers: Record<string, string> = 
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-}
-
-async function problem(response: Response, status: number, code: string): Promise<string> {
-  strictEqual(response.status, status);
-  strictEqual(response.headers.get("content-type"), "application/problem+json");
-  const body = await response.json();
-  strictEqual(body.code, code);
-  strictEqual(body.status, status);
-  return body.detail;
 }
 
 Deno.test("createApp() answers /ping without a key", async () => {
@@ -141,103 +138,6 @@ Deno.test("createApp() answers 404 to an unknown execution and 404/405 to unknow
   });
 });
 
-Deno.test("/tool-results answers 409 to a duplicate result when asked to be strict, and the execution goes on", async () => {
-  await using t = await startServer();
-  const stream = await openStream(t.url, {
-    code: `import { a } from "tools"; console.log(await a(), await a());`,
-    tool_names: ["a"],
-  });
-  const call = await stream.next();
-  const answer = { execution_id: call.execution_id, tool_call_id: call.id, result: 1 };
-  const first = await post(`${t.url}/tool-results`, answer);
-  strictEqual(first.status, 200);
-  strictEqual(await first.text(), "null");
-  await problem(
-    await post(`${t.url}/tool-results`, { ...answer, result: 2 }, STRICT),
-    409,
-    "tool_call_not_pending",
-  );
-  const second = await stream.next();
-  strictEqual(second.type, "tool_call");
-  const unknownCall = { ...answer, tool_call_id: "f".repeat(32) };
-  await problem(await post(`${t.url}/tool-results`, unknownCall), 404, "unknown_tool_call");
-  await (await post(`${t.url}/tool-results`, { ...answer, tool_call_id: second.id, result: 3 }))
-    .body
-    ?.cancel();
-  deepStrictEqual(await stream.next(), { type: "success", stdout: "1 3\n", stderr: "" });
-  await stream.abort();
-  await problem(await post(`${t.url}/tool-results`, answer, STRICT), 409, "tool_call_not_pending");
-});
-
-Deno.test("/tool-results answers 409 to a late result after the call timed out, when asked to be strict", async () => {
-  await using t = await startServer({ toolCallTimeoutMs: 200 });
-  const stream = await openStream(t.url, {
-    code: `import { a } from "tools";
-try { await a(); } catch (e) { console.log(e.name); }
-console.log(await a());`,
-    tool_names: ["a"],
-  });
-  const late = await stream.next();
-  const next = await stream.next(); // issued after the first call timed out
-  strictEqual(next.type, "tool_call");
-  const lateAnswer = { execution_id: late.execution_id, tool_call_id: late.id, result: 1 };
-  await problem(
-    await post(`${t.url}/tool-results`, lateAnswer, STRICT),
-    409,
-    "tool_call_not_pending",
-  );
-  // A client that does not ask (the Python reference client) gets the reference's 200 null.
-  const lenient = await post(`${t.url}/tool-results`, lateAnswer);
-  strictEqual(lenient.status, 200);
-  strictEqual(await lenient.text(), "null");
-  const ok200 = await post(`${t.url}/tool-results`, {
-    execution_id: next.execution_id,
-    tool_call_id: next.id,
-    result: "on time",
-  });
-  await ok200.body?.cancel();
-  deepStrictEqual(await stream.next(), {
-    type: "success",
-    stdout: "TimeoutError\non time\n",
-    stderr: "",
-  });
-  await stream.abort();
-});
-
-Deno.test("/tool-results carries an error the program sees as an exception", async () => {
-  await using t = await startServer();
-  const stream = await openStream(t.url, {
-    code:
-      `import { a } from "tools"; try { await a(); } catch (e) { console.log(e.name + ": " + e.message); }`,
-    tool_names: ["a"],
-  });
-  const call = await stream.next();
-  const response = await post(`${t.url}/tool-results`, {
-    execution_id: call.execution_id,
-    tool_call_id: call.id,
-    error: "no such city",
-  });
-  await response.body?.cancel();
-  deepStrictEqual(await stream.next(), {
-    type: "success",
-    stdout: "ToolError: no such city\n",
-    stderr: "",
-  });
-  await stream.abort();
-});
-
-Deno.test("/execute-code sends keepalive comments while the program waits", async () => {
-  await using t = await startServer();
-  const response = await post(`${t.url}/execute-code`, {
-    code: `await new Promise((r) => setTimeout(r, 2300)); console.log("done");`,
-    tool_names: [],
-  });
-  const text = await response.text();
-  ok((text.match(/^: keepalive$/gm) ?? []).length >= 2, text);
-  match(text, /data: \{"type":"success","stdout":"done\\n","stderr":""\}\n\n$/);
-});
-
-/** Sends raw bytes on a new connection, then ends its writing side; returns what came back. */
 async function raw(port: number, bytes: string): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
