@@ -156,9 +156,8 @@ export class SandboxHost {
     // Killed (its exit not seen yet), or draining: none.
     if (this.#state !== "ready" || this.#why !== undefined) return 0;
     const free = this.#options.maxPrograms - this.#slots.size;
-    const roomless = this.#slots.size > 0 &&
-      !this.#memory.roomForProgram(this.#options.maxPrograms);
-    return free > 0 && roomless ? 0 : free;
+    if (free <= 0 || this.#slots.size === 0) return free;
+    return this.#memory.roomForProgram(this.#options.maxPrograms) ? free : 0;
   }
 
   /** Why the host was killed, if it was. */
