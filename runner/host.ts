@@ -148,16 +148,18 @@ export class SandboxHost {
     return this.#slots.size;
   }
 
-  /**
-   * Programs it may still take now: none while its programs leave its bound no room for one
-   * more's share (a host with no program has room, or drains: `HostMemory.full`).
-   */
+  /** Programs it may still take now: none once it is killed (its exit not yet seen) or drains. */
   get free(): number {
-    // Killed (its exit not seen yet), or draining: none.
     if (this.#state !== "ready" || this.#why !== undefined) return 0;
-    const free = this.#options.maxPrograms - this.#slots.size;
-    if (free <= 0 || this.#slots.size === 0) return free;
-    return this.#memory.roomForProgram(this.#options.maxPrograms) ? free : 0;
+    return this.#options.maxPrograms - this.#slots.size;
+  }
+
+  /**
+   * Whether its memory bound has room now for one more program's share (a host with no program
+   * has room, or drains: `HostMemory.full`). Reads the kernel's count.
+   */
+  hasRoom(): boolean {
+    return this.#slots.size === 0 || this.#memory.roomForProgram(this.#options.maxPrograms);
   }
 
   /** Why the host was killed, if it was. */
@@ -173,10 +175,9 @@ export class SandboxHost {
 
   /** Lends a slot to one execution. */
   lease(): Sandbox {
-    // Not `free`: its memory may have grown since the pool read it, and the slot is still there.
-    const ending = this.#why !== undefined;
-    if (this.#state !== "ready" || ending || this.#slots.size >= this.#options.maxPrograms) {
-      throw new Error(`Cannot lease a host that is ${ending ? "ending" : this.#state} or full`);
+    if (this.free <= 0) {
+      const state = this.#why === undefined ? this.#state : "ending";
+      throw new Error(`Cannot lease a host that is ${state} or full`);
     }
     this.#runs++;
     this.#stderrBeforeLatest = this.#stderr.written;

@@ -173,16 +173,21 @@ export class HostPool {
   }
 
   /**
-   * The ready host with a free slot that runs the fewest programs. A host makes its workers one
-   * at a time, on one thread (each holds it for milliseconds): spreading programs over hosts
-   * spreads that work over cores.
+   * The ready host with a free slot and room for the program that runs the fewest programs. A
+   * host makes its workers one at a time, on one thread (each holds it for milliseconds):
+   * spreading programs over hosts spreads that work over cores. Room is asked of the hosts in
+   * that order, so usually of one.
    */
   #pick(): PoolHost | undefined {
-    let best: PoolHost | undefined;
-    for (const host of this.#hosts) {
-      if (host.free > 0 && (best === undefined || host.busy < best.busy)) best = host;
-    }
-    return best;
+    const open = [...this.#hosts].filter((host) => host.free > 0);
+    return open.sort((a, b) => a.busy - b.busy).find((host) => host.hasRoom());
+  }
+
+  /** Free slots of the hosts that have room for a program now. */
+  #freeWithRoom(): number {
+    let free = 0;
+    for (const host of this.#hosts) if (host.free > 0 && host.hasRoom()) free += host.free;
+    return free;
   }
 
   #lend(host: PoolHost): Sandbox {
@@ -208,13 +213,16 @@ export class HostPool {
   #grow(): void {
     if (this.#closed || !this.#active || this.#retryTimer !== undefined) return;
     const s = this.stats;
+    // Waiters are served only where there is room: a host whose programs fill its bound counts
+    // no free slot for them.
+    const free = s.waiting > 0 ? this.#freeWithRoom() : s.free;
     const coming = this.#starting * this.#options.programsPerHost;
     // Hosts to keep, then room for the waiters and, once there are hosts, one more program (a
     // pool of size 0 starts hosts for waiters only).
     const headroom = this.#options.size > 0 || this.#hosts.size > 0 ? 1 : 0;
     const short = Math.max(
       this.#options.size - (s.ready + this.#starting),
-      Math.ceil((s.waiting + headroom - s.free - coming) / this.#options.programsPerHost),
+      Math.ceil((s.waiting + headroom - free - coming) / this.#options.programsPerHost),
     );
     const room = this.#options.maxHosts - this.#hosts.size - this.#starting;
     const parallel = Math.max(2, navigator.hardwareConcurrency) - this.#starting;

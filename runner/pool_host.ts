@@ -19,6 +19,8 @@ export interface PoolHost {
   readonly busy: number;
   /** Programs it may still take now (0 unless ready). */
   readonly free: number;
+  /** Whether its memory has room for one more program now (it may cost a read from the kernel). */
+  hasRoom(): boolean;
   /** Why the host was killed, if it was. */
   readonly why: string | undefined;
   /** The memory it holds now, in bytes. */

@@ -31,6 +31,9 @@ class FakeHost implements PoolHost {
   #exit = Promise.withResolvers<SandboxExit>();
   /** How long a slot takes to free after its lease finishes. */
   releaseMs = 5;
+  /** Whether its memory has room for one more program; how often the pool asked. */
+  room = true;
+  roomAsked = 0;
 
   constructor(readonly slots: number) {
     this.exited = this.#exit.promise;
@@ -38,6 +41,11 @@ class FakeHost implements PoolHost {
 
   get free(): number {
     return this.state === "ready" ? this.slots - this.busy : 0;
+  }
+
+  hasRoom(): boolean {
+    this.roomAsked++;
+    return this.room;
   }
 
   get usageBytes(): number {
@@ -134,6 +142,31 @@ Deno.test("HostPool spreads programs over its ready hosts, the least busy first"
   for (const lease of leases) lease.finish();
   await delay(20);
   deepStrictEqual(hosts.map((h) => h.busy), [0, 0]);
+  await p.close();
+});
+
+Deno.test("HostPool gives no program to a host without room, starts another for it, and asks only the host it picks", async () => {
+  const { pool: p, hosts } = pool({ size: 1, programsPerHost: 8 });
+  p.fill();
+  await p.warm();
+  const first = await p.acquire();
+  strictEqual(hosts[0]!.roomAsked, 1, "one program, one question, of the host picked");
+  // Its programs fill its bound: free slots, but no room; the next program waits for a new host.
+  hosts[0]!.room = false;
+  const next = await p.acquire();
+  strictEqual(hosts.length, 2);
+  deepStrictEqual([next.pid, hosts[0]!.busy, hosts[1]!.busy], [hosts[1]!.pid, 1, 1]);
+  // The least busy host is asked first; one without room is passed over for the next.
+  const asked = () => hosts.map((host) => host.roomAsked);
+  let before = asked();
+  const third = await p.acquire();
+  deepStrictEqual([third.pid, ...asked().map((n, i) => n - before[i]!)], [hosts[1]!.pid, 1, 1]);
+  // With room again, the least busy host takes the next, and only it is asked.
+  hosts[0]!.room = true;
+  before = asked();
+  const fourth = await p.acquire();
+  deepStrictEqual([fourth.pid, ...asked().map((n, i) => n - before[i]!)], [hosts[0]!.pid, 1, 0]);
+  for (const lease of [first, next, third, fourth]) lease.finish();
   await p.close();
 });
 
