@@ -22,6 +22,7 @@ import sys
 import traceback
 
 import _progtc_calls as _calls
+import _progtc_program as _program
 from _progtc_calls import DeterminismError, _dumps, _settle, _tools_module
 from _progtc_program import _cache_source, _ModuleFinder, format_error, module_conflicts
 
@@ -35,9 +36,6 @@ _ensure_future = asyncio.ensure_future
 _get_running_loop = asyncio.get_running_loop
 _iscoroutine = asyncio.iscoroutine
 _format_exception_only = traceback.format_exception_only
-
-# The runner's other modules (their code, too, is "<progtc>"), gone from `sys.modules` with it.
-_PARTS = ("_progtc_calls", "_progtc_program")
 
 
 def _flush():
@@ -218,8 +216,8 @@ def attach(post, finish):
     random.seed()
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
-    for name in ("_progtc", *_PARTS):
-        sys.modules.pop(name, None)
+    for module in (__name__, _calls.__name__, _program.__name__):
+        sys.modules.pop(module, None)
 
 
 _WARM_CODE = """
