@@ -11,8 +11,7 @@
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
 import { delay, waitFor } from "./_helpers.ts";
-import { freePort } from "./_process.ts";
-import { cookieAffinityConfig, HAPROXY, startInstance } from "./_haproxy.ts";
+import { cookieAffinity, HAPROXY, startHaproxy, startInstance, stopInstances } from "./_haproxy.ts";
 
 const KEY = `lb-key-${crypto.randomUUID()}`;
 const N = 8;
@@ -26,16 +25,8 @@ Deno.test({
     const instances = await Promise.all(
       ["s1", "s2"].map((name) => startInstance(name, flags, { PROGTC_API_KEY: KEY })),
     );
-    const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-drain-" });
-    const port = freePort();
-    await Deno.writeTextFile(`${dir}/haproxy.cfg`, cookieAffinityConfig(port, instances));
-    const haproxy = new Deno.Command(HAPROXY!, {
-      args: ["-f", `${dir}/haproxy.cfg`, "-db"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const client = new ProgtcClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: KEY });
+    await using balancer = await startHaproxy(cookieAffinity(instances));
+    const client = new ProgtcClient({ baseUrl: balancer.url, apiKey: KEY });
     try {
       await client.waitForServer({ timeoutMs: 10_000 });
       await delay(1000);
@@ -87,17 +78,7 @@ Deno.test({
       assert.deepEqual(after, { type: "success", stdout: "1\n", stderr: "" });
       assert.equal(served(staying) + served(leaving), N + 1);
     } finally {
-      haproxy.kill("SIGKILL");
-      await haproxy.status;
-      for (const instance of instances) {
-        try {
-          instance.process.child.kill("SIGTERM");
-        } catch {
-          // Drained already.
-        }
-        await instance.process.exit();
-      }
-      await Deno.remove(dir, { recursive: true });
+      await stopInstances(instances);
     }
   },
 });

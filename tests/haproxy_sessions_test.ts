@@ -10,8 +10,14 @@
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
 import { delay } from "./_helpers.ts";
-import { freePort } from "./_process.ts";
-import { HAPROXY, startInstance } from "./_haproxy.ts";
+import {
+  HAPROXY,
+  type HaproxyConfig,
+  type Instance,
+  startHaproxy,
+  startInstance,
+  stopInstances,
+} from "./_haproxy.ts";
 import { runClient } from "./interop/_python.ts";
 import { needsPython } from "./interop/venv.ts";
 
@@ -22,41 +28,23 @@ const start = (name: string) =>
   startInstance(name, ["--pool-size", "1", "--python-pool-size", "0"], { PROGTC_API_KEY: KEY });
 
 /** Cookie affinity first; a request without the cookie goes by its session id's hash. */
-function haproxyConfig(port: number, instances: { name: string; port: number }[]): string {
-  return [
-    "defaults",
-    "  mode http",
-    "  timeout connect 1s",
-    "  timeout client 60s",
-    "  timeout server 60s",
-    "frontend progtc",
-    `  bind 127.0.0.1:${port}`,
-    "  default_backend servers",
-    "backend servers",
+const bySession = (instances: Instance[]): HaproxyConfig => ({
+  backend: [
     "  http-request set-header X-Session-Key %[req.hdr(x-progtc-session),regsub(^new:,)]",
     "  balance hdr(x-session-key)",
     "  hash-type consistent",
     "  cookie SRV insert indirect nocache",
     ...instances.map((i) => `  server ${i.name} 127.0.0.1:${i.port} cookie ${i.name}`),
-    "",
-  ].join("\n");
-}
+  ],
+});
 
 Deno.test({
   name: "HAProxy keeps sessions on their instance: our client by cookie, the Python client by id",
   ignore: HAPROXY === undefined || needsPython.ignore,
   async fn() {
     const instances = await Promise.all(["s1", "s2", "s3"].map(start));
-    const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-sessions-" });
-    const port = freePort();
-    await Deno.writeTextFile(`${dir}/haproxy.cfg`, haproxyConfig(port, instances));
-    const haproxy = new Deno.Command(HAPROXY!, {
-      args: ["-f", `${dir}/haproxy.cfg`, "-db"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const url = `http://127.0.0.1:${port}`;
+    await using balancer = await startHaproxy(bySession(instances));
+    const url = balancer.url;
     const client = new ProgtcClient({ baseUrl: url, apiKey: KEY });
     try {
       await client.waitForServer({ timeoutMs: 10_000 });
@@ -104,13 +92,7 @@ Deno.test({
         }
       }
     } finally {
-      haproxy.kill("SIGKILL");
-      await haproxy.status;
-      for (const instance of instances) {
-        instance.process.child.kill("SIGTERM");
-        await instance.process.exit();
-      }
-      await Deno.remove(dir, { recursive: true });
+      await stopInstances(instances);
     }
   },
 });

@@ -11,8 +11,7 @@
 import assert from "node:assert/strict";
 import { ProgtcClient } from "../client/mod.ts";
 import { alive, childrenOf, delay, waitFor } from "./_helpers.ts";
-import { freePort } from "./_process.ts";
-import { cookieAffinityConfig, HAPROXY, startInstance } from "./_haproxy.ts";
+import { cookieAffinity, HAPROXY, startHaproxy, startInstance, stopInstances } from "./_haproxy.ts";
 import { type ClientReport, runClient } from "./interop/_python.ts";
 import { needsPython } from "./interop/venv.ts";
 
@@ -83,17 +82,8 @@ Deno.test({
   ignore: HAPROXY === undefined || needsPython.ignore,
   async fn() {
     const instances = await Promise.all(["s1", "s2", "s3"].map(start));
-    const dir = await Deno.makeTempDir({ prefix: "progtc-haproxy-" });
-    const port = freePort();
-    await Deno.writeTextFile(`${dir}/haproxy.cfg`, cookieAffinityConfig(port, instances));
-    const haproxy = new Deno.Command(HAPROXY!, {
-      args: ["-f", `${dir}/haproxy.cfg`, "-db"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const stderr = haproxy.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    const url = `http://127.0.0.1:${port}`;
+    await using balancer = await startHaproxy(cookieAffinity(instances));
+    const url = balancer.url;
     const client = new ProgtcClient({ baseUrl: url, apiKey: KEY });
     const sandboxes = new Set<number>();
     const noteSandboxes = () =>
@@ -125,7 +115,7 @@ Deno.test({
       const killed = instances[1]!;
       const survivors = [instances[0]!, instances[2]!];
       // Every execution waits in its first tool call when the instance dies.
-      const marks = `${dir}/python-calls`;
+      const marks = `${balancer.dir}/python-calls`;
       const lines = () => {
         try {
           return Deno.readTextFileSync(marks).split("\n").filter(Boolean).length;
@@ -189,22 +179,7 @@ Deno.test({
       }
       noteSandboxes();
     } finally {
-      try {
-        haproxy.kill("SIGKILL");
-      } catch {
-        // Gone.
-      }
-      await haproxy.status;
-      await stderr.cancel();
-      for (const instance of instances) {
-        try {
-          instance.process.child.kill("SIGTERM");
-        } catch {
-          // The killed one.
-        }
-        await instance.process.exit();
-      }
-      await Deno.remove(dir, { recursive: true });
+      await stopInstances(instances);
     }
     await waitFor("no sandbox outlives its server", () => ![...sandboxes].some(alive), 5000);
   },

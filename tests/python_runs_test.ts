@@ -106,38 +106,21 @@ onePythonServer(
 onePythonServer(
   "python: sys.exit(3), sys.exit('message') and sys.exit(True) end as runtime_error",
   async (t) => {
-    const code3 = await t.client.executeCode({
-      ...python,
-      code: `import sys\nsys.exit(3)\n`,
-      tools: {},
-    });
-    deepStrictEqual(code3, {
-      type: "runtime_error",
-      stdout: "",
-      stderr: "Error: the program exited with code 3\n",
-    });
-    await t.server.app.runner.warm();
-    const message = await t.client.executeCode({
-      ...python,
-      code: `import sys\nsys.exit("giving up")\n`,
-      tools: {},
-    });
-    deepStrictEqual(message, {
-      type: "runtime_error",
-      stdout: "",
-      stderr: "giving up\nError: the program exited with code 1\n",
-    });
-    await t.server.app.runner.warm();
-    const flag = await t.client.executeCode({
-      ...python,
-      code: `import sys\nsys.exit(True)\n`,
-      tools: {},
-    });
-    deepStrictEqual(flag, {
-      type: "runtime_error",
-      stdout: "",
-      stderr: "Error: the program exited with code 1\n",
-    });
+    for (
+      const [exit, stderr] of [
+        ["sys.exit(3)", "Error: the program exited with code 3\n"],
+        ['sys.exit("giving up")', "giving up\nError: the program exited with code 1\n"],
+        ["sys.exit(True)", "Error: the program exited with code 1\n"],
+      ]
+    ) {
+      const result = await t.client.executeCode({
+        ...python,
+        code: `import sys\n${exit}\n`,
+        tools: {},
+      });
+      deepStrictEqual(result, { type: "runtime_error", stdout: "", stderr }, exit);
+      await t.server.app.runner.warm();
+    }
   },
 );
 
