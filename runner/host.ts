@@ -239,13 +239,13 @@ export class SandboxHost {
     this.#timer = setTimeout(() => this.kill(why), ms);
   }
 
-  #serve(connection: HostConnection): Promise<void> {
+  async #serve(connection: HostConnection): Promise<void> {
     this.#connection = connection;
     // The host's first worker is its relay, made before it connected; the others are programs'.
     if (this.#options.checks && !this.#threads.findRelay()) {
-      return Promise.resolve(void this.#violation("it has no relay worker"));
+      return void this.#violation("it has no relay worker");
     }
-    return serveLines(connection, this.#lineTarget(), {
+    await serveLines(connection, this.#lineTarget(), {
       exiting: () => this.#exiting,
       exited: this.exited,
     });

@@ -42,18 +42,18 @@ const BROKEN_CONNECTION_MS = 1000;
 export async function serveLines(
   connection: HostConnection,
   target: LineTarget,
-  process: { exiting(): boolean; exited: Promise<unknown> },
+  host: { exiting(): boolean; exited: Promise<unknown> },
 ): Promise<void> {
   try {
     for await (const line of connection.lines) {
       if (!handleLine(line, target)) break;
     }
   } catch (error) {
-    if (process.exiting()) return;
+    if (host.exiting()) return;
     const timer = setTimeout(() => {
-      if (!process.exiting()) target.violation(String(error));
+      if (!host.exiting()) target.violation(String(error));
     }, BROKEN_CONNECTION_MS);
-    process.exited.finally(() => clearTimeout(timer));
+    host.exited.finally(() => clearTimeout(timer));
   }
 }
 
