@@ -169,8 +169,7 @@ async function ensureSdist(version: ReferenceVersion, python: string): Promise<s
       }
       await run(python, [
         "-c",
-        "import sys, tarfile\n" +
-        "with tarfile.open(sys.argv[1]) as t: t.extractall(sys.argv[2], filter='data')",
+        UNPACK,
         archive,
         `${work}unpacked`,
       ], `Cannot unpack ${archive}`);
@@ -190,6 +189,21 @@ async function ensureSdist(version: ReferenceVersion, python: string): Promise<s
     await lock.unlock();
   }
 }
+
+/**
+ * Unpacks an archive with tarfile's `data` filter; on a Python without it (before 3.11.4 and
+ * 3.12, e.g. Debian 12's 3.11.2) with the same refusals made by hand: only regular files and
+ * directories, under the destination.
+ */
+const UNPACK = `import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    if hasattr(tarfile, "data_filter"):
+        t.extractall(sys.argv[2], filter="data")
+    else:
+        for m in t.getmembers():
+            if not (m.isfile() or m.isdir()) or m.name.startswith("/") or ".." in m.name.split("/"):
+                sys.exit(f"refusing to unpack {m.name!r}")
+        t.extractall(sys.argv[2])`;
 
 function encodeHex(digest: ArrayBuffer): string {
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
