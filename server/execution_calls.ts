@@ -17,7 +17,7 @@
 import { type JsonValue, newId, type ToolCall } from "../protocol.ts";
 import type { ReceivedToolCall, Sandbox } from "../runner/sandbox.ts";
 import type { ToolErrorMessage } from "../sandbox/messages.ts";
-import { utf8Length } from "../sandbox/text.ts";
+import { utf8Length } from "./utf8_length.ts";
 import type { Limits } from "./limits.ts";
 
 /** A tool call as the execution sees it: the wire frame and its call key. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { utf8Length } from "../sandbox/text.ts";
+import { utf8Length } from "./utf8_length.ts";
 import { type BodySchema, parseBody } from "./json_body.ts";
 import type { WorkerAnswer } from "./json_parser.ts";
 

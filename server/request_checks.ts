@@ -6,7 +6,7 @@
  */
 import { type Language, LANGUAGES } from "../protocol.ts";
 import type { Runner } from "../runner/runner.ts";
-import { utf8Length } from "../sandbox/text.ts";
+import { utf8Length } from "./utf8_length.ts";
 import { HttpProblem } from "./problem.ts";
 
 /** The language named by `X-Progtc-Language`, if any (the body's `language` wins). */

@@ -24,7 +24,7 @@ import type { Lease } from "./admission_gate.ts";
 import type { Limits } from "./limits.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import type { EndReason } from "./end_reason.ts";
-import { utf8Length } from "../sandbox/text.ts";
+import { utf8Length } from "./utf8_length.ts";
 import type { StepRecord } from "./state_token.ts";
 import { callHash, callKey, compareCalls, determinismMessage, record } from "./call_key.ts";
 
