@@ -155,11 +155,14 @@ export class SandboxHost {
   }
 
   /**
-   * Whether its memory bound has room now for one more program's share (a host with no program
-   * has room, or drains: `HostMemory.full`). Reads the kernel's count.
+   * Whether its memory bound has room now for one more program's share, and its address space
+   * for one more isolate (a host with no program has room, or drains: `HostMemory.full`). Reads
+   * the kernel's counts.
    */
   hasRoom(): boolean {
-    return this.#slots.size === 0 || this.#memory.roomForProgram(this.#options.maxPrograms);
+    return this.#slots.size === 0 ||
+      (this.#memory.roomForProgram(this.#options.maxPrograms) &&
+        this.#memory.addressRoom(this.pid));
   }
 
   /** Why the host was killed, if it was. */

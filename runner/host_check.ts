@@ -93,10 +93,23 @@ export function threadAlive(pid: number, thread: HostThread): boolean {
 
 /** Resident memory of `pid`, in bytes (0 once it is gone). */
 export function rssBytes(pid: number): number {
+  return statusBytes(pid, "VmRSS") ?? 0;
+}
+
+/**
+ * The private writable address space of `pid` (`VmData`), which its data rlimit bounds, in
+ * bytes; undefined once it is gone or where `/proc` cannot be read.
+ */
+export function dataBytes(pid: number): number | undefined {
+  return statusBytes(pid, "VmData");
+}
+
+function statusBytes(pid: number, field: "VmRSS" | "VmData"): number | undefined {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? 0) * 1024;
+    const kb = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
   } catch {
-    return 0;
+    return undefined;
   }
 }

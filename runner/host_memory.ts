@@ -6,13 +6,16 @@
  * @module
  */
 import type { HostCgroup } from "./cgroups.ts";
-import { rssBytes } from "./host_check.ts";
+import { dataBytes, rssBytes } from "./host_check.ts";
 import type { HostOptions } from "./host_options.ts";
 
 type MemoryOptions = Pick<
   HostOptions,
-  "cgroups" | "memoryBytes" | "programMemoryBytes" | "ownMemoryBytes"
+  "cgroups" | "memoryBytes" | "programMemoryBytes" | "ownMemoryBytes" | "prlimitPath" | "dataMb"
 >;
+
+/** Address space each isolate reserves before it runs anything, in MiB (measured: ~520). */
+export const ISOLATE_RESERVE_MB = 544;
 
 /** One host's cgroup and what its limit is made of. */
 export class HostMemory {
@@ -71,6 +74,22 @@ export class HostMemory {
     const o = this.#options;
     const share = Math.min(o.programMemoryBytes, o.memoryBytes / maxPrograms);
     return usage === 0 || usage + share <= o.memoryBytes;
+  }
+
+  /**
+   * Whether the address space of host `pid` has room under its data rlimit for one more isolate
+   * (a program's worker, or the spare that replaces the one it takes). A program's ArrayBuffers
+   * count there, and in no cgroup until their pages are touched: a bomb of untouched buffers
+   * takes its host to the rlimit, and a worker started before the bomb's is gone cannot reserve
+   * its heap, which V8 does not survive (measured right after such a bomb ended: 37.7 GiB of a
+   * 37.8 GiB rlimit, 2.1 GiB again 10 to 35 ms later, as its worker went). Always without a
+   * data rlimit, or where `/proc` cannot be read.
+   */
+  addressRoom(pid: number): boolean {
+    if (this.#options.prlimitPath === null) return true;
+    const data = dataBytes(pid);
+    return data === undefined ||
+      data + ISOLATE_RESERVE_MB * 2 ** 20 <= this.#options.dataMb * 2 ** 20;
   }
 
   /**

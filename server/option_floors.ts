@@ -36,8 +36,8 @@ export const FLOOR_MB = {
  */
 export const HOST_MAX_PROGRAMS = { deno: 64, python: 16 } as const;
 
-/** Address space each isolate reserves before it runs anything, in MiB (measured: ~520). */
-export const ISOLATE_RESERVE_MB = 544;
+/** Address space each isolate reserves before it runs anything (the hosts' room checks use it). */
+export { ISOLATE_RESERVE_MB } from "../runner/host_memory.ts";
 
 /** Python hosts kept ready once the first Python program started them (no `--python-pool-size`). */
 export const LAZY_PYTHON_POOL_SIZE = 1;

@@ -1,7 +1,8 @@
 /**
  * Memory, tried on real sandboxes (issue 18): a program over its cap (stopped by its host, the
- * programs beside it untouched), and programs together over the memory budget (paused step
- * executions given back first, then the program that holds the most ended). A burst at full
+ * programs beside it untouched), programs together over the memory budget (paused step
+ * executions given back first, then the program that holds the most ended), and no program
+ * placed on a host without room for it (its memory bound, its address space). A burst at full
  * concurrency: memory_burst_test.ts; waiting and 503 at admission: admission_test.ts.
  *
  * @module
@@ -138,5 +139,45 @@ console.log("never stopped");`,
   }
   done.resolve("elsewhere");
   deepStrictEqual(await next, { type: "success", stdout: "elsewhere 1\n", stderr: "" });
+  await assertOnlyPoolHosts(t);
+});
+
+Deno.test("a program is not placed on a host whose address space a neighbour's buffers fill to its data rlimit", async (test) => {
+  await using t = await startServer({ poolSize: 1 });
+  if (!t.server.app.runner.dataLimited) {
+    return void await test.step({ name: "needs prlimit", ignore: true, fn: () => {} });
+  }
+  // Buffers never touched: no cgroup sees them, the host's data rlimit does, until the program
+  // yields (its host then stops it over its cap) or its worker is gone. It holds them a while
+  // without yielding; programs sent then were placed on the same host, whose next worker could
+  // not reserve its heap: V8 ended the process, and every program on it (as after any program
+  // that ends at the rlimit, in the 10 to 35 ms its worker takes to go).
+  const called = Promise.withResolvers<number>();
+  const filler = t.client.executeCode({
+    code: `import { hold } from "tools";
+const keep = [];
+try { for (;;) keep.push(new ArrayBuffer(64 << 20)); } catch (e) { console.log(e.name); }
+const answer = hold(Deno.pid);
+for (const end = Date.now() + 3000; Date.now() < end;);
+keep.length = 0;
+console.log(await answer);`,
+    tools: { hold: (pid: number) => (called.resolve(pid), "released") },
+  });
+  const pid = await called.promise;
+  const others = await Promise.all(
+    [1, 2, 3].map(() => t.client.executeCode({ code: "console.log(Deno.pid);", tools: {} })),
+  );
+  for (const next of others) {
+    strictEqual(next.type, "success", JSON.stringify(others));
+    ok(next.stdout !== `${pid}\n`, `placed on the full host ${pid}`);
+  }
+  // The filler itself is stopped over its cap once it yields, its host alive.
+  const filled = await filler;
+  strictEqual(filled.type, "runtime_error", JSON.stringify(filled));
+  strictEqual(filled.stdout, "RangeError\n");
+  match(
+    filled.stderr,
+    /^RangeError: the program exceeded its memory limit of 768 MiB \(it held \d+ MiB\)/,
+  );
   await assertOnlyPoolHosts(t);
 });
