@@ -110,7 +110,7 @@ export class SandboxHost {
       return hostExit(status, stderr, {
         cgroupOom: memory.end(),
         maxPrograms: options.maxPrograms,
-        programs: this.#slots.size,
+        programs: [...this.#slots.values()].filter((slot) => slot.running).length,
         stderrBeforeLatest: this.#stderrBeforeLatest,
       });
     })();

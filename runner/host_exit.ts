@@ -29,7 +29,10 @@ export interface HostEnd {
   cgroupOom: boolean;
   /** Programs a host of its kind runs at once. */
   maxPrograms: number;
-  /** Slots taken when it ended. */
+  /**
+   * Programs it was running when it ended, whose executions hear of it (not the slots of programs
+   * that had ended, whose workers were still stopping).
+   */
   programs: number;
   /** The bytes of stderr read when the latest program was given its slot. */
   stderrBeforeLatest: number;

@@ -45,6 +45,11 @@ export class Slot implements Sandbox {
     this.released = this.#release.promise;
   }
 
+  /** Its execution still waits on its program: the host's end would reach it. */
+  get running(): boolean {
+    return !this.#finished && !this.ended;
+  }
+
   get kind(): SandboxKind {
     return this.#host.kind;
   }

@@ -161,3 +161,32 @@ console.log("written");`,
   );
   await assertStillServes(server);
 });
+
+Deno.test("reuse: a host's end counts the programs it ended, not one that had ended before", async () => {
+  await using server = await startOneHostServer();
+  // The second waits on a tool beside the first; the first ends with a loop its worker cannot
+  // be stopped in, so its slot stays taken until the host goes.
+  const called = Promise.withResolvers<void>();
+  const second = attempt(server, `${PID}\nimport { wait } from "tools";\nawait wait();`, {
+    tools: {
+      wait: () => {
+        called.resolve();
+        return new Promise(() => {});
+      },
+    },
+  });
+  await called.promise;
+  const first = await attempt(
+    server,
+    `${PID}\n${AFTER_THE_END("for (;;) {}")}\nconsole.log("left");`,
+  );
+  strictEqual(first.result.type, "success", first.result.stderr);
+  const pid = printedPid(first.result);
+  Deno.kill(pid, "SIGKILL");
+  const { result } = await second;
+  strictEqual(printedPid(result), pid, "the two programs did not share a host");
+  strictEqual(result.type, "runtime_error");
+  // Before, "(with the 1 other programs it ran)": the first's slot, whose program had ended.
+  strictEqual(result.stderr, "Error: the sandbox stopped unexpectedly (signal SIGKILL)\n");
+  await assertStillServes(server);
+});
