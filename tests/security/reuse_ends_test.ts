@@ -163,7 +163,8 @@ console.log("written");`,
 });
 
 Deno.test("reuse: a host's end counts the programs it ended, not one that had ended before", async () => {
-  await using server = await startOneHostServer();
+  // Co-resident by design (also in a strict-mode run of the suite).
+  await using server = await startOneHostServer({ hostMaxPrograms: 4 });
   // The second waits on a tool beside the first; the first ends with a loop its worker cannot
   // be stopped in, so its slot stays taken until the host goes.
   const called = Promise.withResolvers<void>();
