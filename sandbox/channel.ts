@@ -156,12 +156,14 @@ export function openChannel(port: MessagePort, text: ChannelText, timers: Channe
     },
     end(line, fallback, keep = false) {
       if (ended) return;
+      // A kept realm holds what its program left: its last report says so, before the end, so
+      // that a program that grew past its cap between two reports ends as over it (its host
+      // stops it) rather than with what it printed, leaving its session a realm over its cap.
+      if (keep && measured) post({ type: "memory", bytes: measured() });
       ended = true;
       calls.clear();
       post({ type: "line", line: line.length <= maxLineLength ? line : fallback });
-      if (!keep) return post({ type: "done" });
-      // A kept realm holds what its program left: its last report says so.
-      if (measured) post({ type: "memory", bytes: measured() });
+      if (!keep) post({ type: "done" });
     },
     reopen() {
       ended = false;
