@@ -104,10 +104,12 @@ export function dataBytes(pid: number): number | undefined {
   return statusBytes(pid, "VmData");
 }
 
-function statusBytes(pid: number, field: "VmRSS" | "VmData"): number | undefined {
+const STATUS_FIELDS = { VmRSS: /^VmRSS:\s+(\d+) kB/m, VmData: /^VmData:\s+(\d+) kB/m };
+
+function statusBytes(pid: number, field: keyof typeof STATUS_FIELDS): number | undefined {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const kb = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1];
+    const kb = status.match(STATUS_FIELDS[field])?.[1];
     return kb === undefined ? undefined : Number(kb) * 1024;
   } catch {
     return undefined;

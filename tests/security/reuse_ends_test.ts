@@ -127,6 +127,21 @@ console.log("next");`,
   await assertStillServes(server);
 });
 
+/** Starts a program that prints its pid and waits on a tool that never answers; resolves once it waits. */
+async function waitingOnATool(server: Parameters<typeof attempt>[0]) {
+  const called = Promise.withResolvers<void>();
+  const ended = attempt(server, `${PID}\nimport { wait } from "tools";\nawait wait();`, {
+    tools: {
+      wait: () => {
+        called.resolve();
+        return new Promise(() => {});
+      },
+    },
+  });
+  await called.promise;
+  return { ended };
+}
+
 Deno.test("reuse: what one program writes to fd 2 does not decide how the next one is reported", async () => {
   await using server = await startOneHostServer();
   // The first program writes what V8 and Rust print when they run out of memory, and ends cleanly.
@@ -140,18 +155,9 @@ console.log("written");`,
   strictEqual(first.result.type, "success", first.result.stderr);
   const pid = printedPid(first.result);
   // The next program on the same host waits on a tool while the host is killed from outside.
-  const called = Promise.withResolvers<void>();
-  const second = attempt(server, `${PID}\nimport { wait } from "tools";\nawait wait();`, {
-    tools: {
-      wait: () => {
-        called.resolve();
-        return new Promise(() => {});
-      },
-    },
-  });
-  await called.promise;
+  const second = await waitingOnATool(server);
   Deno.kill(pid, "SIGKILL");
-  const { result } = await second;
+  const { result } = await second.ended;
   strictEqual(printedPid(result), pid, "the second program did not run on the same host");
   strictEqual(result.type, "runtime_error");
   strictEqual(result.stderr, "Error: the sandbox stopped unexpectedly (signal SIGKILL)\n");
@@ -167,16 +173,7 @@ Deno.test("reuse: a host's end counts the programs it ended, not one that had en
   await using server = await startOneHostServer({ hostMaxPrograms: 4 });
   // The second waits on a tool beside the first; the first ends with a loop its worker cannot
   // be stopped in, so its slot stays taken until the host goes.
-  const called = Promise.withResolvers<void>();
-  const second = attempt(server, `${PID}\nimport { wait } from "tools";\nawait wait();`, {
-    tools: {
-      wait: () => {
-        called.resolve();
-        return new Promise(() => {});
-      },
-    },
-  });
-  await called.promise;
+  const second = await waitingOnATool(server);
   const first = await attempt(
     server,
     `${PID}\n${AFTER_THE_END("for (;;) {}")}\nconsole.log("left");`,
@@ -184,7 +181,7 @@ Deno.test("reuse: a host's end counts the programs it ended, not one that had en
   strictEqual(first.result.type, "success", first.result.stderr);
   const pid = printedPid(first.result);
   Deno.kill(pid, "SIGKILL");
-  const { result } = await second;
+  const { result } = await second.ended;
   strictEqual(printedPid(result), pid, "the two programs did not share a host");
   strictEqual(result.type, "runtime_error");
   // Before, "(with the 1 other programs it ran)": the first's slot, whose program had ended.
