@@ -57,8 +57,17 @@ export interface SandboxOutOfMemory {
   error: string;
 }
 
+/**
+ * A worker took the program: it runs from now on (before, it waited for a worker of its host).
+ * Not sent for a session's next program, whose worker is its last program's.
+ */
+export interface SandboxStarted {
+  type: "started";
+}
+
 /** What a sandbox tells its execution. */
 export type SandboxEvent =
+  | SandboxStarted
   | ReceivedMessage
   | SandboxViolation
   | SandboxWorkerError
@@ -72,6 +81,8 @@ export interface Sandbox {
   readonly pid: number;
   /** How many programs this process started before this one. */
   readonly runs: number;
+  /** A worker took the program (or a session's last program): it runs, it does not wait. */
+  readonly started: boolean;
   /** Receives every event from now on (events that came before are replayed at once). */
   listen(listener: (event: SandboxEvent) => void): void;
   /** Sends one message to the program; dropped once the program is gone. */

@@ -86,6 +86,7 @@ export class Slot implements Sandbox {
 
   startedIn(_number: number): void {
     this.started = true;
+    this.emit({ type: "started" });
   }
 
   evict(error: string): void {

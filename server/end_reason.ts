@@ -24,6 +24,8 @@ export type EndReason =
   | { code: "crashed"; how: string; detail: string }
   /** It ran past the execution timeout. */
   | { code: "timeout" }
+  /** No worker of its host took it within the execution timeout: it never ran. */
+  | { code: "start_timeout" }
   /** The server ended it: its client left, the server stops, a paused execution was dropped. */
   | { code: "cancelled"; detail: string }
   /** Its step state would have been over the limit. */
@@ -47,6 +49,8 @@ export function describeEnd(reason: EndReason): string {
       return reason.detail;
     case "state_too_large":
       return "state too large";
+    case "start_timeout":
+      return "no worker took it within the timeout";
     default:
       return reason.code;
   }

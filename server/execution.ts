@@ -66,6 +66,8 @@ export class Execution {
   /** The program is a session's: keep its realm if it ends by itself. */
   #session = false;
   #kept = false;
+  /** A worker took the program: its clock runs from then on, not from when it was sent. */
+  #started = false;
 
   constructor(
     sandbox: Sandbox,
@@ -113,11 +115,15 @@ export class Execution {
     return this.#ended;
   }
 
-  /** Sends the program to the sandbox and starts the execution timeout. */
+  /**
+   * Sends the program to the sandbox and starts the execution timeout. It bounds the wait for a
+   * worker too; once a worker takes the program, the program has its whole timeout to run.
+   */
   start(run: RunRequest): void {
     this.#wantsValue = run.returnValue;
     this.#run = run;
     this.#session = run.session === true;
+    this.#started = this.#sandbox.started;
     this.restartClock();
     this.#sandbox.listen((event) => this.#onEvent(event));
     this.#sandbox.send(run);
@@ -165,6 +171,9 @@ export class Execution {
   #onEvent(event: SandboxEvent): void {
     if (this.#ended) return;
     switch (event.type) {
+      case "started":
+        this.#started = true;
+        return this.restartClock();
       case "tool_call":
         return this.#calls.receive(event, this.#session);
       case "output":
@@ -218,7 +227,7 @@ export class Execution {
   }
 
   #timeout(): void {
-    const { type, error, reason } = timeoutEnding(this.#limits);
+    const { type, error, reason } = timeoutEnding(this.#limits, this.#started);
     this.#end(type, error, reason);
   }
 

@@ -36,7 +36,7 @@ export interface ExecutionEnd {
 }
 
 /** A sandbox event that ends its execution. */
-export type EndEvent = Exclude<SandboxEvent, { type: "tool_call" | "output" | "idle" }>;
+export type EndEvent = Exclude<SandboxEvent, { type: "started" | "tool_call" | "output" | "idle" }>;
 
 /** How an execution ends: its type, the error its stderr ends with, why, and its value. */
 export interface Ending {
@@ -125,8 +125,16 @@ export function endingOf(event: EndEvent, context: EndingContext): Ending {
 }
 
 /** The program did not finish within the execution timeout. */
-export function timeoutEnding(limits: Limits): Ending {
+export function timeoutEnding(limits: Limits, started: boolean): Ending {
   const seconds = limits.executionTimeoutMs / 1000;
+  if (!started) {
+    return {
+      type: "timeout_error",
+      error:
+        `TimeoutError: the program did not start: no sandbox worker took it within ${seconds} s\n`,
+      reason: { code: "start_timeout" },
+    };
+  }
   return {
     type: "timeout_error",
     error: `TimeoutError: the program did not finish within ${seconds} s\n`,

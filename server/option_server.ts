@@ -75,7 +75,8 @@ export const SERVER_OPTIONS: OptionSpecs<
     flag: "code-execution-timeout",
     kind: duration({ min: 1 }),
     default: 30 * SECOND,
-    help: "How long a program may run before it is stopped (timeout_error)",
+    help: "How long a program may run before it is stopped (timeout_error), counted from when " +
+      "a sandbox worker takes it; it waits at most as long for one",
     summary: true,
   }),
   language: option({

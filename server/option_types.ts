@@ -34,9 +34,10 @@ export interface Settings {
    */
   toolCallTimeoutMs?: number;
   /**
-   * How long a program may run before it is stopped (timeout_error). Allowed: milliseconds from 1
-   * to 2147483647 (about 24.8 days, the longest timer). Command line:
-   * `--code-execution-timeout <s>` (in seconds), or `PROGTC_CODE_EXECUTION_TIMEOUT`.
+   * How long a program may run before it is stopped (timeout_error), counted from when a sandbox
+   * worker takes it; it waits at most as long for one. Allowed: milliseconds from 1 to 2147483647
+   * (about 24.8 days, the longest timer). Command line: `--code-execution-timeout <s>` (in
+   * seconds), or `PROGTC_CODE_EXECUTION_TIMEOUT`.
    * @default {30000}
    */
   codeExecutionTimeoutMs?: number;

@@ -35,6 +35,8 @@ export class FakeSandbox implements Sandbox {
   readonly kind = "deno" as const;
   readonly pid: number = nextPid++;
   readonly runs = 0;
+  /** A worker took the program (at once, unless `startsAfterMs` says otherwise). */
+  started: boolean;
   readonly released: Promise<void>;
   memoryBytes = 0;
   /** Every message the execution sent, in order. */
@@ -53,9 +55,17 @@ export class FakeSandbox implements Sandbox {
   #done = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(programs: FakePrograms) {
+  #startsAfterMs: number | undefined;
+
+  /**
+   * `startsAfterMs`: the program waits that long for a worker (as on a busy host) before it
+   * runs, and its execution hears `started`; `Infinity`: no worker ever takes it.
+   */
+  constructor(programs: FakePrograms, options: { startsAfterMs?: number } = {}) {
     this.#programs = programs;
     this.released = this.#release.promise;
+    this.#startsAfterMs = options.startsAfterMs;
+    this.started = this.#startsAfterMs === undefined;
   }
 
   /** Whether the sandbox is still held (not finished). */
@@ -71,7 +81,7 @@ export class FakeSandbox implements Sandbox {
   send(message: ServerMessage): void {
     if (this.finished) return;
     this.sent.push(message);
-    if (message.type === "run") return this.#run(this.#programs(message.code));
+    if (message.type === "run") return this.#take(this.#programs(message.code));
     const items = message.type === "tool_results" ? message.items : [message];
     for (const item of items) {
       if (item.type === "stop") continue;
@@ -109,6 +119,20 @@ export class FakeSandbox implements Sandbox {
     if (this.finished) return;
     if (this.#listener) this.#listener(event);
     else this.#backlog.push(event);
+  }
+
+  /** Runs the program once a worker takes it. */
+  #take(program: FakeProgram): void {
+    const after = this.#startsAfterMs;
+    if (after === undefined) return this.#run(program);
+    if (after === Infinity) return;
+    const timer = setTimeout(() => {
+      if (this.finished) return;
+      this.started = true;
+      this.#emit({ type: "started" });
+      this.#run(program);
+    }, after);
+    this.released.then(() => clearTimeout(timer));
   }
 
   #run(program: FakeProgram): void {

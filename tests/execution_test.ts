@@ -17,8 +17,16 @@ import { waitFor } from "./_helpers.ts";
 
 const LIMITS = limitsOf(resolveOptions({ apiKey: "k" }));
 
-function start(program: FakeProgram, limits: Partial<Limits> = {}, tools = ["t"]) {
-  const sandbox = new FakeSandbox(() => program);
+function start(
+  program: FakeProgram,
+  limits: Partial<Limits> = {},
+  tools = ["t"],
+  startsAfterMs?: number,
+) {
+  const sandbox = new FakeSandbox(
+    () => program,
+    startsAfterMs === undefined ? {} : { startsAfterMs },
+  );
   const calls: KeyedToolCall[] = [];
   const ended = Promise.withResolvers<{ result: ExecutionEnd; why: EndCode }>();
   const execution = new Execution(sandbox, tools, { ...LIMITS, ...limits }, {
@@ -118,4 +126,46 @@ Deno.test("Execution counts the lines of the calls not answered: an answer frees
   match(result.stderr, /broke the protocol \(tool calls not answered over 400 characters\)/);
   strictEqual(why, "violation");
   strictEqual(flood.calls.length, 2);
+});
+
+Deno.test("Execution's clock starts when a worker takes the program, not when it is sent", async () => {
+  // It waits 250 ms for a worker, then runs 200 ms: within its 300 ms timeout once it runs,
+  // past it counted from when it was sent.
+  const sent = performance.now();
+  const t = start(
+    async ({ print }) => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      print("ran\n");
+    },
+    { executionTimeoutMs: 300 },
+    ["t"],
+    250,
+  );
+  const { result, why } = await t.ended;
+  deepStrictEqual([result.type, result.stdout, why], ["success", "ran\n", "success"]);
+  ok(performance.now() - sent >= 440, "it ran after its wait");
+});
+
+Deno.test("Execution ends a program no worker takes within its timeout, saying it never started", async () => {
+  const t = start(() => Promise.resolve(), { executionTimeoutMs: 150 }, ["t"], Infinity);
+  const { result, why } = await t.ended;
+  strictEqual(result.type, "timeout_error");
+  strictEqual(
+    result.stderr,
+    "TimeoutError: the program did not start: no sandbox worker took it within 0.15 s\n",
+  );
+  strictEqual(why, "start_timeout");
+  deepStrictEqual([t.sandbox.finished, t.sandbox.stopped], [true, true]);
+});
+
+Deno.test("Execution's wait for a worker is bounded by its timeout, and its run by the whole timeout again", async () => {
+  // It waits 100 ms, then loops past its 200 ms: it ends at ~300 ms from the send, as a run
+  // that did not finish (not as one that did not start).
+  const sent = performance.now();
+  const t = start(() => new Promise(() => {}), { executionTimeoutMs: 200 }, ["t"], 100);
+  const { result, why } = await t.ended;
+  const ms = performance.now() - sent;
+  strictEqual(result.stderr, "TimeoutError: the program did not finish within 0.2 s\n");
+  strictEqual(why, "timeout");
+  ok(ms >= 290, `it had its whole timeout once it ran (ended ${ms.toFixed(0)} ms after the send)`);
 });
