@@ -3,6 +3,8 @@
  * running ones finish, their tool results included, for up to `--drain-timeout`; then it ends
  * the rest with a terminal frame and exits 0, leaving no sandbox process behind.
  *
+ * progtc-test: waits (0.7 s of CPU in 4.3 s on a clean CI run; see tests/run.ts).
+ *
  * @module
  */
 import assert from "node:assert/strict";

@@ -4,6 +4,8 @@
  * execution goes on; an error result is an exception in the program; an execution that waits
  * gets keepalive comments. The rest of the HTTP surface: http_test.ts.
  *
+ * progtc-test: waits (1.2 s of CPU in 4.1 s on a clean CI run; see tests/run.ts).
+ *
  * @module
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";

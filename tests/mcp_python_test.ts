@@ -5,6 +5,8 @@
  * client exactly as with the TypeScript one (its elicitation callback, progress callback and
  * task cancellation do the MCP work).
  *
+ * progtc-test: waits (2.7 s of CPU in 8.5 s on a clean CI run; see tests/run.ts).
+ *
  * @module
  */
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";

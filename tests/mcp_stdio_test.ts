@@ -2,6 +2,8 @@
  * `progtc mcp` over stdio, as desktop clients launch it, driven by the MCP TypeScript SDK's
  * client: every scenario of issue 20 against the real npm servers, in one `progtc mcp` process.
  *
+ * progtc-test: waits (1.7 s of CPU in 7.3 s on a clean CI run; see tests/run.ts).
+ *
  * @module
  */
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";

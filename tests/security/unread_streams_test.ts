@@ -8,6 +8,8 @@
  * 12 MiB output limit makes a 12 MiB terminal frame (before, 72 MiB). A connection's kernel
  * buffers take the first 4–5 MiB of it; the rest waits in the server.
  *
+ * progtc-test: waits (6.8 s of CPU in 18.1 s on a clean CI run; see tests/run.ts).
+ *
  * @module
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
