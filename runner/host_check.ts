@@ -44,13 +44,23 @@ export async function canCheckHosts(): Promise<boolean> {
 
 /** The start time of thread `tid` of `pid` (clock ticks since boot), or undefined if gone. */
 function threadStart(pid: number, tid: number): number | undefined {
+  return threadStat(pid, tid)?.start;
+}
+
+/**
+ * The name and start time of thread `tid` of `pid`, from one read of its `stat`, or undefined
+ * if it is gone.
+ */
+function threadStat(pid: number, tid: number): { comm: string; start: number } | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`);
-    // Fields after the command name (which may hold spaces and parentheses); starttime is the
+    // The name is in parentheses and may hold spaces and parentheses itself; starttime is the
     // 22nd field, the 20th after it.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const close = stat.lastIndexOf(")");
+    const fields = stat.slice(close + 2).split(" ");
     const start = Number(fields[19]);
-    return Number.isFinite(start) ? start : undefined;
+    if (!Number.isFinite(start)) return undefined;
+    return { comm: stat.slice(stat.indexOf("(") + 1, close), start };
   } catch {
     return undefined;
   }
@@ -61,8 +71,11 @@ export interface WorkerThread extends HostThread {
   number: number;
 }
 
-/** The threads of host `pid` that carry a worker's name now. */
-export function workerThreads(pid: number): WorkerThread[] {
+/**
+ * The threads of host `pid` that carry a worker's name now, but those `skip` names (threads
+ * already known: each costs a read of `/proc`).
+ */
+export function workerThreads(pid: number, skip?: (tid: number) => boolean): WorkerThread[] {
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(`/proc/${pid}/task`)];
@@ -72,16 +85,11 @@ export function workerThreads(pid: number): WorkerThread[] {
   const threads: WorkerThread[] = [];
   for (const entry of entries) {
     const tid = Number(entry.name);
-    let comm: string;
-    try {
-      comm = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trim();
-    } catch {
-      continue; // The thread exited meanwhile.
-    }
-    const number = Number(comm.match(/^worker-(\d+)$/)?.[1]);
-    if (!Number.isSafeInteger(number)) continue;
-    const start = threadStart(pid, tid);
-    if (start !== undefined) threads.push({ tid, start, number });
+    if (skip?.(tid)) continue;
+    // Undefined once the thread exited meanwhile.
+    const stat = threadStat(pid, tid);
+    const number = Number(stat?.comm.match(/^worker-(\d+)$/)?.[1]);
+    if (stat && Number.isSafeInteger(number)) threads.push({ tid, start: stat.start, number });
   }
   return threads.sort((a, b) => a.number - b.number);
 }

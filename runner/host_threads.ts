@@ -17,7 +17,10 @@ export class HostThreads {
   #pid: number;
   /** Each worker's thread, by the worker's number. */
   #threads = new Map<number, HostThread>();
-  /** Every worker thread of the host seen so far (its relay's first), by id. */
+  /**
+   * The host's worker threads taken so far and not verifiably gone (its relay's first), by id:
+   * an id is given again to a later thread once its thread is gone.
+   */
   #seen = new Set<number>();
   /** Whether the host is gone: a search or check then stops. */
   #dead: () => boolean;
@@ -43,7 +46,7 @@ export class HostThreads {
     const deadline = performance.now() + FIND_MS;
     const find = () => {
       if (this.#dead()) return;
-      const thread = workerThreads(this.#pid).find((t) => !this.#seen.has(t.tid));
+      const thread = workerThreads(this.#pid, (tid) => this.#seen.has(tid))[0];
       if (thread) {
         this.#seen.add(thread.tid);
         this.#threads.set(number, thread);
@@ -69,6 +72,7 @@ export class HostThreads {
         if (performance.now() < deadline) return void setTimeout(check, 5);
         return settled(false);
       }
+      if (thread) this.#seen.delete(thread.tid);
       settled(true);
     };
     check();
