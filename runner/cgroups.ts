@@ -143,6 +143,7 @@ export class MemoryCgroups {
     } catch (error) {
       throw new Error(`Cannot make the sandbox's memory cgroup ${path}: ${error}`);
     }
+    let limitFiles: string[] | undefined;
     return {
       path,
       attach: (pid) => fs.write(`${path}/cgroup.procs`, String(pid)),
@@ -167,8 +168,10 @@ export class MemoryCgroups {
         try {
           if (version === 2) return fs.write(`${path}/memory.max`, String(bytes));
           // v1 checks memory and swap together against memory: raise the larger one first.
-          const files = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+          // (Which of the two the kernel has does not change: looked up once.)
+          limitFiles ??= ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
             .filter((file) => fs.exists(`${path}/${file}`));
+          const files = [...limitFiles];
           const current = Number(fs.read(`${path}/memory.limit_in_bytes`).trim());
           if (bytes > current) files.reverse();
           for (const file of files) fs.write(`${path}/${file}`, String(bytes));

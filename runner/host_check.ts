@@ -71,27 +71,39 @@ export interface WorkerThread extends HostThread {
   number: number;
 }
 
+/** The threads of host `pid` that carry a worker's name now. */
+export function workerThreads(pid: number): WorkerThread[] {
+  return scanThreads(pid, () => false).workers;
+}
+
 /**
- * The threads of host `pid` that carry a worker's name now, but those `skip` names (threads
- * already known: each costs a read of `/proc`).
+ * The threads of host `pid`, but those `skip` names (known already: each costs a read of
+ * `/proc`): those that carry a worker's name now, and the others with their names.
  */
-export function workerThreads(pid: number, skip?: (tid: number) => boolean): WorkerThread[] {
+export function scanThreads(
+  pid: number,
+  skip: (tid: number) => boolean,
+): { workers: WorkerThread[]; others: { tid: number; comm: string }[] } {
+  const workers: WorkerThread[] = [];
+  const others: { tid: number; comm: string }[] = [];
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(`/proc/${pid}/task`)];
   } catch {
-    return [];
+    return { workers, others };
   }
-  const threads: WorkerThread[] = [];
   for (const entry of entries) {
     const tid = Number(entry.name);
-    if (skip?.(tid)) continue;
+    if (skip(tid)) continue;
     // Undefined once the thread exited meanwhile.
     const stat = threadStat(pid, tid);
-    const number = Number(stat?.comm.match(/^worker-(\d+)$/)?.[1]);
-    if (stat && Number.isSafeInteger(number)) threads.push({ tid, start: stat.start, number });
+    if (!stat) continue;
+    const number = Number(stat.comm.match(/^worker-(\d+)$/)?.[1]);
+    if (Number.isSafeInteger(number)) workers.push({ tid, start: stat.start, number });
+    else others.push({ tid, comm: stat.comm });
   }
-  return threads.sort((a, b) => a.number - b.number);
+  workers.sort((a, b) => a.number - b.number);
+  return { workers, others };
 }
 
 /** Whether `thread` of host `pid` still runs. */

@@ -5,12 +5,14 @@
  *
  * @module
  */
-import { type HostThread, threadAlive, workerThreads } from "./host_check.ts";
+import { type HostThread, scanThreads, threadAlive, workerThreads } from "./host_check.ts";
 
 /** How long a terminated worker's thread may take to go. */
 const SETTLE_MS = 1000;
 /** How long a made worker's thread may take to appear in `/proc`. */
 const FIND_MS = 1000;
+/** Tries of a search (2 ms apart) that skip the threads known not to be workers. */
+const SKIP_TRIES = 4;
 
 /** The worker threads of host process `pid`. */
 export class HostThreads {
@@ -22,6 +24,12 @@ export class HostThreads {
    * an id is given again to a later thread once its thread is gone.
    */
   #seen = new Set<number>();
+  /**
+   * Threads of the host that carried no worker's name when last read (its runtime's own, but
+   * those that may be a worker not named yet), by id: a search skips them, but for its last
+   * tries (an id is given again to a later thread once its thread is gone).
+   */
+  #others = new Set<number>();
   /** Whether the host is gone: a search or check then stops. */
   #dead: () => boolean;
 
@@ -44,9 +52,22 @@ export class HostThreads {
    */
   find(number: number, found: () => void, missing: () => void): void {
     const deadline = performance.now() + FIND_MS;
+    let tries = 0;
     const find = () => {
       if (this.#dead()) return;
-      const thread = workerThreads(this.#pid, (tid) => this.#seen.has(tid))[0];
+      // Its thread is there at once, nearly always; past a few tries, every thread is read.
+      if (++tries === SKIP_TRIES) this.#others.clear();
+      const known = tries < SKIP_TRIES ? this.#others : undefined;
+      const { workers, others } = scanThreads(
+        this.#pid,
+        (tid) => this.#seen.has(tid) || known?.has(tid) === true,
+      );
+      // A thread just made carries its maker's name until it names itself (Rust names a
+      // thread from inside it): the host's realm, `deno`, makes the workers.
+      for (const { tid, comm } of others) {
+        if (tid === this.#pid || comm !== "deno") this.#others.add(tid);
+      }
+      const thread = workers[0];
       if (thread) {
         this.#seen.add(thread.tid);
         this.#threads.set(number, thread);
