@@ -58,11 +58,24 @@ export function relayMain(): void {
     await Deno.permissions.revoke({ name: "net" });
     await Deno.permissions.revoke({ name: "write" });
     await Deno.permissions.revoke({ name: "read" });
+    // Straight to the socket, not through a stream: what is said while a write is under way
+    // goes in the next one, in order.
     const encoder = new TextEncoder();
-    const writer = conn.writable.getWriter();
+    let queued: string[] = [];
+    let writing = false;
+    const flush = async () => {
+      writing = true;
+      while (queued.length > 0) {
+        let bytes = encoder.encode(queued.length === 1 ? queued[0]! : queued.join(""));
+        queued = [];
+        while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
+      }
+      writing = false;
+    };
     const write = (text: string) => {
+      queued.push(text);
       // The server is gone.
-      writer.write(encoder.encode(text)).catch(() => toHost({ type: "exit", code: 0 }));
+      if (!writing) flush().catch(() => toHost({ type: "exit", code: 0 }));
     };
     write(`${init.key}\n`);
     const say = (message: HostMessage) => write(`0 ${JSON.stringify(message)}\n`);
@@ -265,10 +278,13 @@ export function relayMain(): void {
     refill();
     // The server's lines (bounded by what it accepts in a request), each searched once.
     const decoder = new TextDecoder();
+    const buffer = new Uint8Array(64 * 1024);
     let pieces: string[] = [];
     try {
-      for await (const chunk of conn.readable) {
-        const text = decoder.decode(chunk, { stream: true });
+      for (;;) {
+        const read = await conn.read(buffer);
+        if (read === null) break;
+        const text = decoder.decode(buffer.subarray(0, read), { stream: true });
         let start = 0;
         let end: number;
         while ((end = text.indexOf("\n", start)) !== -1) {
