@@ -119,13 +119,7 @@ export class HostListener {
     const expected = key === undefined ? undefined : this.#expected.get(key);
     if (!expected) return close(conn);
     this.#expected.delete(key!);
-    const writer = conn.writable.getWriter();
-    writer.closed.catch(() => {});
-    expected.deliver({
-      lines,
-      write: (text) => void writer.write(encoder.encode(text)).catch(() => {}),
-      close: () => close(conn),
-    });
+    expected.deliver({ lines, write: lineWriter(conn), close: () => close(conn) });
   }
 }
 
@@ -133,6 +127,35 @@ export class HostListener {
 interface Expected {
   deliver(connection: HostConnection): void;
   fail(why: string): void;
+}
+
+/**
+ * Writes text to `conn` in order, straight to the socket rather than through a stream: what is
+ * written while a write is under way goes in the next one. Once a write fails (the host is
+ * gone), the rest is dropped.
+ */
+function lineWriter(conn: Deno.Conn): (text: string) => void {
+  let queued: string[] = [];
+  let state: "idle" | "writing" | "broken" = "idle";
+  const flush = async () => {
+    state = "writing";
+    try {
+      while (queued.length > 0) {
+        let bytes = encoder.encode(queued.length === 1 ? queued[0]! : queued.join(""));
+        queued = [];
+        while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
+      }
+      state = "idle";
+    } catch {
+      state = "broken";
+      queued = [];
+    }
+  };
+  return (text) => {
+    if (state === "broken") return;
+    queued.push(text);
+    if (state === "idle") void flush();
+  };
 }
 
 function close(conn: Deno.Conn): void {
