@@ -226,9 +226,16 @@ export class Execution {
     this.#onEvent({ type: "violation", detail });
   }
 
+  /**
+   * The clock ran out. The end comes one turn of the event loop later: a server busy or
+   * descheduled past the deadline runs its expired timers before it reads its sockets, and the
+   * program's output already waiting in its host's socket is read first, so it is kept.
+   */
   #timeout(): void {
-    const { type, error, reason } = timeoutEnding(this.#limits, this.#started);
-    this.#end(type, error, reason);
+    this.#timer = setTimeout(() => {
+      const { type, error, reason } = timeoutEnding(this.#limits, this.#started);
+      this.#end(type, error, reason);
+    }, 0);
   }
 
   /** Ends once. */

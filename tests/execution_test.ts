@@ -169,3 +169,30 @@ Deno.test("Execution's wait for a worker is bounded by its timeout, and its run 
   strictEqual(why, "timeout");
   ok(ms >= 290, `it had its whole timeout once it ran (ended ${ms.toFixed(0)} ms after the send)`);
 });
+
+Deno.test("Execution keeps the output its program sent before its deadline, read after it by a server busy past it", async () => {
+  // The output crosses a real socket, as a host's lines do. The server is busy from before the
+  // deadline until after it: its event loop then runs the expired timer before it reads the
+  // socket, and the end waits one turn for the line already there.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ port: listener.addr.port });
+  const socket = await listener.accept();
+  try {
+    const t = start(async ({ print }) => {
+      await socket.read(new Uint8Array(16));
+      print("sent before the deadline\n");
+      await new Promise(() => {});
+    }, { executionTimeoutMs: 50 });
+    await client.write(new Uint8Array([1]));
+    for (const end = performance.now() + 150; performance.now() < end;);
+    const { result, why } = await t.ended;
+    deepStrictEqual(
+      [result.type, result.stdout, why],
+      ["timeout_error", "sent before the deadline\n", "timeout"],
+    );
+  } finally {
+    client.close();
+    socket.close();
+    listener.close();
+  }
+});
