@@ -7,6 +7,7 @@
  * @module
  */
 import { readLines } from "../sandbox/lines.ts";
+import { socketWriter } from "../sandbox/socket_writer.ts";
 
 /** A host's connection, once it said its key: its lines, and where to write. */
 export interface HostConnection {
@@ -20,8 +21,6 @@ export interface HostConnection {
 
 /** How long a connection may take to say its key. */
 const KEY_TIMEOUT_MS = 5_000;
-
-const encoder = new TextEncoder();
 
 /** The socket hosts connect to. */
 export class HostListener {
@@ -119,7 +118,8 @@ export class HostListener {
     const expected = key === undefined ? undefined : this.#expected.get(key);
     if (!expected) return close(conn);
     this.#expected.delete(key!);
-    expected.deliver({ lines, write: lineWriter(conn), close: () => close(conn) });
+    // A closed connection drops what is written to it.
+    expected.deliver({ lines, write: socketWriter(conn, () => {}), close: () => close(conn) });
   }
 }
 
@@ -127,35 +127,6 @@ export class HostListener {
 interface Expected {
   deliver(connection: HostConnection): void;
   fail(why: string): void;
-}
-
-/**
- * Writes text to `conn` in order, straight to the socket rather than through a stream: what is
- * written while a write is under way goes in the next one. Once a write fails (the host is
- * gone), the rest is dropped.
- */
-function lineWriter(conn: Deno.Conn): (text: string) => void {
-  let queued: string[] = [];
-  let state: "idle" | "writing" | "broken" = "idle";
-  const flush = async () => {
-    state = "writing";
-    try {
-      while (queued.length > 0) {
-        let bytes = encoder.encode(queued.length === 1 ? queued[0]! : queued.join(""));
-        queued = [];
-        while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
-      }
-      state = "idle";
-    } catch {
-      state = "broken";
-      queued = [];
-    }
-  };
-  return (text) => {
-    if (state === "broken") return;
-    queued.push(text);
-    if (state === "idle") void flush();
-  };
 }
 
 function close(conn: Deno.Conn): void {

@@ -26,6 +26,7 @@ export const SANDBOX_FILES: readonly string[] = [
   "python/runner_program.py",
   "host.ts",
   "relay.ts",
+  "socket_writer.ts",
   "pending_calls.ts",
   "realm.ts",
   "realm_escapes.ts",

@@ -19,7 +19,7 @@
  * @module
  */
 import type { RelayEvent, RelayInit, RelayRequest, WorkerInit } from "./worker_messages.ts";
-import { relayMain } from "./relay.ts";
+import { relaySource } from "./relay.ts";
 
 /** How a host makes the workers of its sandbox kind. */
 export interface WorkerKind {
@@ -69,7 +69,7 @@ export async function runHost(kind: WorkerKind): Promise<void> {
   const key = readKey();
   const path = Deno.args[0] ?? "";
   const relay = new Worker(
-    URL.createObjectURL(new Blob([`(${relayMain})();`], { type: "text/javascript" })),
+    URL.createObjectURL(new Blob([relaySource()], { type: "text/javascript" })),
     {
       type: "module",
       name: "relay",

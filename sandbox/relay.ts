@@ -8,7 +8,8 @@
  * Runs in the untrusted sandbox host, in a worker no program reaches, with the one permission of
  * opening the server's socket, which it gives up once connected. {@linkcode relayMain} is
  * serialised with `Function.prototype.toString` and started from a blob URL: it uses nothing
- * from its module's scope but what it is given. Imports types only.
+ * from its module's scope but what it is given: {@linkcode relaySource} is its source, with
+ * `socketWriter` (`./socket_writer.ts`) as its writer. Imports types and that writer only.
  *
  * Invariants:
  * - Every line of a program is written under that program's slot, whatever it holds: a program
@@ -28,10 +29,16 @@
  * @module
  */
 import type { HostMessage } from "./messages.ts";
+import { socketWriter } from "./socket_writer.ts";
 import type { RelayEvent, RelayInit, RelayRequest, WorkerSignal } from "./worker_messages.ts";
 
+/** The relay worker's source: {@linkcode relayMain} given what it writes to its socket with. */
+export function relaySource(): string {
+  return `(${relayMain})(${socketWriter});`;
+}
+
 /** Entry point of the relay worker: waits for its init, connects, then carries lines. */
-export function relayMain(): void {
+export function relayMain(writer: typeof socketWriter): void {
   const scope = globalThis as any;
   const toHost: (message: RelayRequest) => void = scope.postMessage.bind(scope);
   scope.onmessage = (event: MessageEvent<RelayInit>) => {
@@ -58,25 +65,8 @@ export function relayMain(): void {
     await Deno.permissions.revoke({ name: "net" });
     await Deno.permissions.revoke({ name: "write" });
     await Deno.permissions.revoke({ name: "read" });
-    // Straight to the socket, not through a stream: what is said while a write is under way
-    // goes in the next one, in order.
-    const encoder = new TextEncoder();
-    let queued: string[] = [];
-    let writing = false;
-    const flush = async () => {
-      writing = true;
-      while (queued.length > 0) {
-        let bytes = encoder.encode(queued.length === 1 ? queued[0]! : queued.join(""));
-        queued = [];
-        while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
-      }
-      writing = false;
-    };
-    const write = (text: string) => {
-      queued.push(text);
-      // The server is gone.
-      if (!writing) flush().catch(() => toHost({ type: "exit", code: 0 }));
-    };
+    // The server is gone.
+    const write = writer(conn, () => toHost({ type: "exit", code: 0 }));
     write(`${init.key}\n`);
     const say = (message: HostMessage) => write(`0 ${JSON.stringify(message)}\n`);
 

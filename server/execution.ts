@@ -66,8 +66,6 @@ export class Execution {
   /** The program is a session's: keep its realm if it ends by itself. */
   #session = false;
   #kept = false;
-  /** A worker took the program: its clock runs from then on, not from when it was sent. */
-  #started = false;
 
   constructor(
     sandbox: Sandbox,
@@ -123,7 +121,6 @@ export class Execution {
     this.#wantsValue = run.returnValue;
     this.#run = run;
     this.#session = run.session === true;
-    this.#started = this.#sandbox.started;
     this.restartClock();
     this.#sandbox.listen((event) => this.#onEvent(event));
     this.#sandbox.send(run);
@@ -172,7 +169,7 @@ export class Execution {
     if (this.#ended) return;
     switch (event.type) {
       case "started":
-        this.#started = true;
+        // A worker took the program: its clock runs from now on, not from when it was sent.
         return this.restartClock();
       case "tool_call":
         return this.#calls.receive(event, this.#session);
@@ -233,7 +230,7 @@ export class Execution {
    */
   #timeout(): void {
     this.#timer = setTimeout(() => {
-      const { type, error, reason } = timeoutEnding(this.#limits, this.#started);
+      const { type, error, reason } = timeoutEnding(this.#limits, this.#sandbox.started);
       this.#end(type, error, reason);
     }, 0);
   }

@@ -9,7 +9,7 @@
  * @module
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { relayMain } from "../sandbox/relay.ts";
+import { relaySource } from "../sandbox/relay.ts";
 import { readLines } from "../sandbox/lines.ts";
 import type { RelayInit } from "../sandbox/worker_messages.ts";
 
@@ -19,7 +19,7 @@ async function drive(maxPrograms: number, script: (relay: Relay) => Promise<void
   const path = `${dir}/s`;
   const listener = Deno.listen({ transport: "unix", path });
   const worker = new Worker(
-    URL.createObjectURL(new Blob([`(${relayMain})();`], { type: "text/javascript" })),
+    URL.createObjectURL(new Blob([relaySource()], { type: "text/javascript" })),
     // Permissions of its own, as its host gives it: revoking them must not reach this process.
     {
       type: "module",
